@@ -1,0 +1,227 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ContainerSpec is an ECS container definition as the control plane sent it, with the
+// Docker-shaped dockerConfig blobs already parsed into typed fields.
+type ContainerSpec struct {
+	// TaskName is the owning Task object's name (the task ID).
+	TaskName string `json:"taskName"`
+	// Name is the container name within the task.
+	Name       string   `json:"name"`
+	Image      string   `json:"image"`
+	Command    []string `json:"command,omitempty"`
+	EntryPoint []string `json:"entryPoint,omitempty"`
+	// CPU is in CPU units (1024 per vCPU); it becomes cpu shares.
+	CPU int64 `json:"cpu,omitempty"`
+	// Memory is the hard limit in MiB; MemoryReservation the soft limit.
+	Memory            int64             `json:"memory,omitempty"`
+	MemoryReservation int64             `json:"memoryReservation,omitempty"`
+	Essential         bool              `json:"essential"`
+	Environment       map[string]string `json:"environment,omitempty"`
+	EnvironmentFiles  []EnvironmentFile `json:"environmentFiles,omitempty"`
+	Links             []string          `json:"links,omitempty"`
+	PortMappings      []PortMapping     `json:"portMappings,omitempty"`
+	MountPoints       []MountPoint      `json:"mountPoints,omitempty"`
+	VolumesFrom       []VolumeFrom      `json:"volumesFrom,omitempty"`
+	DependsOn         []Dependency      `json:"dependsOn,omitempty"`
+	// StartTimeout and StopTimeout are in seconds; zero means the agent defaults.
+	StartTimeout    int64             `json:"startTimeout,omitempty"`
+	StopTimeout     int64             `json:"stopTimeout,omitempty"`
+	RestartPolicy   *RestartPolicy    `json:"restartPolicy,omitempty"`
+	Privileged      bool              `json:"privileged,omitempty"`
+	LinuxParameters *LinuxParameters  `json:"linuxParameters,omitempty"`
+	HealthCheck     *HealthCheck      `json:"healthCheck,omitempty"`
+	User            string            `json:"user,omitempty"`
+	WorkingDir      string            `json:"workingDir,omitempty"`
+	Hostname        string            `json:"hostname,omitempty"`
+	DNSServers      []string          `json:"dnsServers,omitempty"`
+	DNSSearch       []string          `json:"dnsSearchDomains,omitempty"`
+	ExtraHosts      []string          `json:"extraHosts,omitempty"`
+	ReadonlyRootFS  bool              `json:"readonlyRootFilesystem,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	Ulimits         []Ulimit          `json:"ulimits,omitempty"`
+	Sysctls         map[string]string `json:"sysctls,omitempty"`
+	LogConfig       *LogConfig        `json:"logConfiguration,omitempty"`
+	// RegistryAuth says how to authenticate the pull, when the task definition says so.
+	RegistryAuth *RegistryAuth `json:"registryAuthentication,omitempty"`
+}
+
+// EnvironmentFile is an environment file; ecsd reads local paths (type "local") itself.
+type EnvironmentFile struct {
+	Value string `json:"value"`
+	Type  string `json:"type"`
+}
+
+// PortMapping is a container port mapping; HostPort 0 asks for a dynamic port.
+type PortMapping struct {
+	ContainerPort      int32  `json:"containerPort,omitempty"`
+	HostPort           int32  `json:"hostPort,omitempty"`
+	ContainerPortRange string `json:"containerPortRange,omitempty"`
+	Protocol           string `json:"protocol,omitempty"`
+}
+
+// MountPoint mounts a task volume into the container.
+type MountPoint struct {
+	SourceVolume  string `json:"sourceVolume"`
+	ContainerPath string `json:"containerPath"`
+	ReadOnly      bool   `json:"readOnly,omitempty"`
+}
+
+// VolumeFrom mounts all volumes of another container of the task.
+type VolumeFrom struct {
+	SourceContainer string `json:"sourceContainer"`
+	ReadOnly        bool   `json:"readOnly,omitempty"`
+}
+
+// Dependency is a dependsOn entry.
+type Dependency struct {
+	ContainerName string              `json:"containerName"`
+	Condition     DependencyCondition `json:"condition"`
+}
+
+// RestartPolicy restarts a container in place after it exits.
+type RestartPolicy struct {
+	Enabled          bool    `json:"enabled"`
+	IgnoredExitCodes []int32 `json:"ignoredExitCodes,omitempty"`
+	// RestartAttemptPeriod is in seconds: a container is only restarted if it ran this long.
+	RestartAttemptPeriod int64 `json:"restartAttemptPeriod,omitempty"`
+}
+
+// LinuxParameters are the container's Linux-specific settings.
+type LinuxParameters struct {
+	CapAdd             []string `json:"capAdd,omitempty"`
+	CapDrop            []string `json:"capDrop,omitempty"`
+	Devices            []Device `json:"devices,omitempty"`
+	InitProcessEnabled bool     `json:"initProcessEnabled,omitempty"`
+	// SharedMemorySize is in MiB.
+	SharedMemorySize int64   `json:"sharedMemorySize,omitempty"`
+	Tmpfs            []Tmpfs `json:"tmpfs,omitempty"`
+}
+
+// Device maps a host device into the container.
+type Device struct {
+	HostPath      string   `json:"hostPath"`
+	ContainerPath string   `json:"containerPath,omitempty"`
+	Permissions   []string `json:"permissions,omitempty"`
+}
+
+// Tmpfs is a tmpfs mount; Size is in MiB.
+type Tmpfs struct {
+	ContainerPath string   `json:"containerPath"`
+	Size          int64    `json:"size"`
+	MountOptions  []string `json:"mountOptions,omitempty"`
+}
+
+// HealthCheck is a Docker-shaped health check that ecsd runs itself (containerd has none).
+type HealthCheck struct {
+	// Test is Docker's form: ["CMD", args...], ["CMD-SHELL", "cmd"] or ["NONE"].
+	Test        []string        `json:"test"`
+	Interval    metav1.Duration `json:"interval,omitempty"`
+	Timeout     metav1.Duration `json:"timeout,omitempty"`
+	StartPeriod metav1.Duration `json:"startPeriod,omitempty"`
+	Retries     int32           `json:"retries,omitempty"`
+}
+
+// Ulimit is a resource limit.
+type Ulimit struct {
+	Name string `json:"name"`
+	Soft int64  `json:"soft"`
+	Hard int64  `json:"hard"`
+}
+
+// LogConfig is the container's log driver and its options.
+type LogConfig struct {
+	Driver  string            `json:"logDriver"`
+	Options map[string]string `json:"options,omitempty"`
+}
+
+// RegistryAuth is how to authenticate an image pull.
+type RegistryAuth struct {
+	Type string `json:"type"`
+	// CredentialsParameter is the Secrets Manager ARN (asm) holding the registry credentials.
+	CredentialsParameter string `json:"credentialsParameter,omitempty"`
+	Region               string `json:"region,omitempty"`
+	RegistryID           string `json:"registryId,omitempty"`
+	UseExecutionRole     bool   `json:"useExecutionRole,omitempty"`
+}
+
+// ContainerStatus is what the engine observed and decided for one container.
+type ContainerStatus struct {
+	KnownStatus ContainerState `json:"knownStatus,omitempty"`
+	// DesiredStatus is derived by the task controller from the task's desired status,
+	// dependsOn and essential-container rules.
+	DesiredStatus ContainerState `json:"desiredStatus,omitempty"`
+	SentStatus    ContainerState `json:"sentStatus,omitempty"`
+	// RuntimeID is the containerd container ID.
+	RuntimeID   string `json:"runtimeId,omitempty"`
+	ImageDigest string `json:"imageDigest,omitempty"`
+	ExitCode    *int32 `json:"exitCode,omitempty"`
+	// Reason explains an abnormal stop, e.g. "CannotPullContainerError: ...".
+	Reason          string           `json:"reason,omitempty"`
+	Health          *Health          `json:"health,omitempty"`
+	NetworkBindings []NetworkBinding `json:"networkBindings,omitempty"`
+	PullStartedAt   *metav1.Time     `json:"pullStartedAt,omitempty"`
+	PullStoppedAt   *metav1.Time     `json:"pullStoppedAt,omitempty"`
+	CreatedAt       *metav1.Time     `json:"createdAt,omitempty"`
+	StartedAt       *metav1.Time     `json:"startedAt,omitempty"`
+	FinishedAt      *metav1.Time     `json:"finishedAt,omitempty"`
+	// StopRequestedAt is when SIGTERM was first sent; SIGKILL follows after the stop timeout.
+	StopRequestedAt *metav1.Time `json:"stopRequestedAt,omitempty"`
+	RestartCount    int32        `json:"restartCount,omitempty"`
+	LastRestartAt   *metav1.Time `json:"lastRestartAt,omitempty"`
+	// LogPath is the container's log file on the host.
+	LogPath string       `json:"logPath,omitempty"`
+	History []Transition `json:"history,omitempty"`
+}
+
+// Health is the last health-check result.
+type Health struct {
+	Status   HealthState  `json:"status"`
+	Since    *metav1.Time `json:"since,omitempty"`
+	ExitCode int32        `json:"exitCode,omitempty"`
+	Output   string       `json:"output,omitempty"`
+	// FailingStreak counts consecutive failures toward the retries limit.
+	FailingStreak int32 `json:"failingStreak,omitempty"`
+}
+
+// NetworkBinding is a host port bound to a container port.
+type NetworkBinding struct {
+	BindIP             string `json:"bindIP"`
+	ContainerPort      int32  `json:"containerPort,omitempty"`
+	HostPort           int32  `json:"hostPort,omitempty"`
+	ContainerPortRange string `json:"containerPortRange,omitempty"`
+	HostPortRange      string `json:"hostPortRange,omitempty"`
+	Protocol           string `json:"protocol"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=c
+
+// Container is one container of an ECS task.
+type Container struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ContainerSpec   `json:"spec,omitempty"`
+	Status ContainerStatus `json:"status,omitempty"`
+}
+
+// ContainerName returns the object name of container c of task taskID.
+func ContainerName(taskID, c string) string { return taskID + "-" + c }
+
+// +kubebuilder:object:root=true
+
+// ContainerList is a list of Containers.
+type ContainerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Container `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Container{}, &ContainerList{})
+}

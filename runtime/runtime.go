@@ -1,0 +1,188 @@
+// Package runtime is the boundary between the controllers and the container runtime. The
+// controllers speak only these types; runtime/containerd is the one package that imports
+// containerd, so the engine can be unit-tested against a fake and the runtime swapped.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"time"
+)
+
+// Errors every Runtime implementation maps its own errors onto, checked with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+	ErrUnauthorized  = errors.New("unauthorized")
+	// ErrUnavailable means the runtime itself could not be reached; callers keep state and retry.
+	ErrUnavailable = errors.New("runtime unavailable")
+)
+
+// Runtime runs containers. Every call is idempotent where the doc says so, because
+// reconcilers retry after crashes and conflicts.
+type Runtime interface {
+	// PullImage fetches ref (and unpacks it for the snapshotter) and returns its metadata.
+	PullImage(ctx context.Context, ref string, auth *Auth) (ImageInfo, error)
+	// InspectImage returns metadata for a local image; ErrNotFound if absent.
+	InspectImage(ctx context.Context, ref string) (ImageInfo, error)
+	// RemoveImage deletes a local image name; absent is success.
+	RemoveImage(ctx context.Context, ref string) error
+
+	// CreateContainer creates the container and its writable layer. If a container with the
+	// same ID already exists it is left alone and ErrAlreadyExists is returned wrapped.
+	CreateContainer(ctx context.Context, cfg ContainerConfig) error
+	// StartContainer starts a created container; a running one is success.
+	StartContainer(ctx context.Context, id string) error
+	// Signal sends sig to the container's init process; a stopped container is success.
+	Signal(ctx context.Context, id string, sig syscall.Signal) error
+	// InspectContainer returns the container's state; ErrNotFound if it does not exist.
+	InspectContainer(ctx context.Context, id string) (ContainerState, error)
+	// ListContainers lists the containers the agent manages (by label).
+	ListContainers(ctx context.Context) ([]ContainerState, error)
+	// RemoveContainer deletes a stopped container, its task and its snapshot; absent is success.
+	RemoveContainer(ctx context.Context, id string) error
+	// Exec runs cmd inside a running container and returns its exit code and the tail of its
+	// combined output. The context bounds the run.
+	Exec(ctx context.Context, id string, cmd []string) (exitCode int, output string, err error)
+	// Events streams container lifecycle events until ctx ends. The error channel reports a
+	// broken stream; callers relist and resubscribe.
+	Events(ctx context.Context) (<-chan Event, <-chan error)
+	// Stats returns cumulative resource usage of a running container.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// Auth is a registry credential.
+type Auth struct {
+	Username string
+	Password string
+}
+
+// ImageInfo describes a local image.
+type ImageInfo struct {
+	Ref    string
+	Digest string
+	Size   int64
+	// Config is what the image itself asks for; ContainerConfig fields override it.
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+}
+
+// ContainerConfig is everything needed to create one container, already resolved from the
+// ECS container definition. Zero values mean "the image's or runtime's default".
+type ContainerConfig struct {
+	ID     string
+	Image  string
+	Labels map[string]string
+	// Entrypoint and Command override the image's; nil keeps the image's.
+	Entrypoint []string
+	Command    []string
+	// Env is KEY=VALUE, applied over the image's environment.
+	Env            []string
+	User           string
+	WorkingDir     string
+	Hostname       string
+	Mounts         []Mount
+	ReadonlyRootFS bool
+	Privileged     bool
+	CapAdd         []string
+	CapDrop        []string
+	// Init runs a minimal init as PID 1 that forwards signals and reaps zombies.
+	Init bool
+	// ShmSize is in bytes; 0 keeps the default (64 MiB).
+	ShmSize int64
+	Devices []Device
+	Ulimits []Ulimit
+	Sysctls map[string]string
+	// CPUShares is the cgroup cpu.shares (cpu.weight on v2 is derived).
+	CPUShares uint64
+	// MemoryLimit and MemoryReservation are in bytes.
+	MemoryLimit       int64
+	MemoryReservation int64
+	// CgroupParent places the container under the task's cgroup.
+	CgroupParent string
+	// NetNSPath joins an existing network namespace; empty means the host's network.
+	NetNSPath string
+	// LogPath is the file the container's stdout and stderr are written to.
+	LogPath string
+}
+
+// Mount is a bind or tmpfs mount.
+type Mount struct {
+	Type        string // "bind" or "tmpfs"
+	Source      string
+	Destination string
+	Options     []string
+}
+
+// Device is a host device made available in the container.
+type Device struct {
+	HostPath      string
+	ContainerPath string
+	Permissions   string // "rwm" subset
+}
+
+// Ulimit is an rlimit.
+type Ulimit struct {
+	Name string
+	Soft uint64
+	Hard uint64
+}
+
+// Status is a container's runtime state.
+type Status string
+
+const (
+	StatusCreated Status = "created"
+	StatusRunning Status = "running"
+	StatusStopped Status = "stopped"
+	StatusUnknown Status = "unknown"
+)
+
+// ContainerState is what the runtime knows about a container.
+type ContainerState struct {
+	ID         string
+	Labels     map[string]string
+	Image      string
+	Status     Status
+	Pid        uint32
+	ExitCode   int32
+	OOMKilled  bool
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// EventType is the kind of a runtime event.
+type EventType string
+
+const (
+	EventStart  EventType = "start"
+	EventExit   EventType = "exit"
+	EventOOM    EventType = "oom"
+	EventDelete EventType = "delete"
+	EventCreate EventType = "create"
+)
+
+// Event is a container lifecycle event.
+type Event struct {
+	Type        EventType
+	ContainerID string
+	ExitCode    int32
+	Time        time.Time
+}
+
+// Stats is cumulative resource usage.
+type Stats struct {
+	Time time.Time
+	// CPUUsageNanos is total CPU time consumed.
+	CPUUsageNanos uint64
+	MemoryUsage   uint64
+	MemoryLimit   uint64
+	// MemoryCache is page cache (v1 "cache", v2 "inactive_file") excluded from working set.
+	MemoryCache uint64
+	Pids        uint64
+}
