@@ -169,9 +169,10 @@ type ContainerStatus struct {
 	StartedAt       *metav1.Time     `json:"startedAt,omitempty"`
 	FinishedAt      *metav1.Time     `json:"finishedAt,omitempty"`
 	// StopRequestedAt is when SIGTERM was first sent; SIGKILL follows after the stop timeout.
-	StopRequestedAt *metav1.Time `json:"stopRequestedAt,omitempty"`
-	RestartCount    int32        `json:"restartCount,omitempty"`
-	LastRestartAt   *metav1.Time `json:"lastRestartAt,omitempty"`
+	// Microsecond precision so a restart never shortens the grace period by rounding.
+	StopRequestedAt *metav1.MicroTime `json:"stopRequestedAt,omitempty"`
+	RestartCount    int32             `json:"restartCount,omitempty"`
+	LastRestartAt   *metav1.Time      `json:"lastRestartAt,omitempty"`
 	// LogPath is the container's log file on the host.
 	LogPath string       `json:"logPath,omitempty"`
 	History []Transition `json:"history,omitempty"`
@@ -185,6 +186,8 @@ type Health struct {
 	Output   string       `json:"output,omitempty"`
 	// FailingStreak counts consecutive failures toward the retries limit.
 	FailingStreak int32 `json:"failingStreak,omitempty"`
+	// CheckedAt is when the last check ran; the next one is due an interval later.
+	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
 }
 
 // NetworkBinding is a host port bound to a container port.

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/config"
+	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/internal/logging"
+	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/store"
+)
+
+// errTerminal marks errors after which systemd must not restart the agent (exit 5).
+var errTerminal = errors.New("terminal error")
+
+type options struct {
+	version     bool
+	local       bool
+	tasksDir    string
+	loglevel    string
+	printConfig bool
+}
+
+func versionString() string {
+	return fmt.Sprintf("ecsd ecs-agent %s (%s)", version.Version, version.GitHash)
+}
+
+// runAgent wires config → logging → store → runtime → engine and runs until ctx ends.
+// Task containers are left running on exit; the next start adopts them.
+func runAgent(ctx context.Context, o options) error {
+	cfg, warnings, err := config.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if o.printConfig {
+		fmt.Print(cfg.String())
+		return nil
+	}
+	level := cfg.LogLevel
+	if o.loglevel != "" {
+		level = o.loglevel
+	}
+	log, closeLog, err := logging.New(logging.Options{
+		Level:         level,
+		FileLevel:     cfg.LogLevelOnInstance,
+		File:          cfg.LogFile,
+		Format:        cfg.LogOutputFormat,
+		RolloverType:  cfg.LogRolloverType,
+		MaxFileSizeMB: cfg.LogMaxFileSizeMB,
+		MaxRollCount:  cfg.LogMaxRollCount,
+	})
+	if err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	defer closeLog()
+	ctrl.SetLogger(log)
+	klog.SetLogger(log)
+	for _, w := range warnings {
+		log.Info("configuration warning", "warning", w.String())
+	}
+	log.Info("starting", "version", versionString(), "local", o.local, "cluster", cfg.Cluster)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	scheme := k8sruntime.NewScheme()
+	if err := api.AddToScheme(scheme); err != nil {
+		return err
+	}
+	storeOpts := []store.Option{store.WithLogger(log.WithName("store"))}
+	if cfg.Checkpoint.Enabled() {
+		// Without a checkpoint (ECS_CHECKPOINT=false, or no ECS_DATADIR) every start is a new
+		// instance, as with the reference agent.
+		storeOpts = append(storeOpts, store.WithCheckpoint(filepath.Join(cfg.DataDir, "ecsd.db")))
+	}
+	st, err := store.New(ctx, scheme, storeOpts...)
+	if err != nil {
+		return fmt.Errorf("open state: %w", err)
+	}
+	defer st.Close()
+
+	rt, err := containerd.New(ctx, cfg.ContainerdAddress, cfg.ContainerdNamespace, containerd.WithLogger(log.WithName("runtime")))
+	if err != nil {
+		return fmt.Errorf("containerd at %s: %w", cfg.ContainerdAddress, err)
+	}
+	defer rt.Close()
+
+	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settingsFrom(cfg), log.WithName("engine"))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return st.Cache().Start(gctx) })
+	g.Go(func() error { return eng.Run(gctx) })
+	if o.local {
+		g.Go(func() error { return runLocalTasks(gctx, st, o.tasksDir, cfg.Cluster, log) })
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		log.Info("stopping; task containers keep running")
+		return nil
+	}
+	return err
+}
+
+// settingsFrom narrows the agent configuration to what the engine needs.
+func settingsFrom(cfg *config.Config) controllers.Settings {
+	s := controllers.DefaultSettings()
+	s.DataDir = cfg.DataDir
+	s.Cluster = cfg.Cluster
+	s.PullBehavior = controllers.PullBehavior(cfg.ImagePullBehavior)
+	s.PullTimeout = cfg.ImagePullTimeout
+	s.PullDependentUpfront = cfg.DependentContainersPullUpfront.Enabled()
+	s.RegistryAuth = map[string]runtime.Auth{}
+	for host, a := range cfg.EngineAuth {
+		s.RegistryAuth[host] = runtime.Auth{Username: a.Username, Password: string(a.Password)}
+	}
+	s.CreateTimeout = cfg.ContainerCreateTimeout
+	s.StartTimeout = cfg.ContainerStartTimeout
+	s.StopTimeout = cfg.DockerStopTimeout
+	s.CleanupWait = cfg.TaskCleanupWaitDuration
+	s.CleanupJitter = cfg.TaskCleanupWaitDurationJitter
+	s.DisablePrivileged = cfg.PrivilegedDisabled.Enabled()
+	s.TaskCgroups = cfg.TaskCPUMemLimit.Enabled()
+	s.DisableHealthCheck = cfg.DisableDockerHealthCheck.Enabled()
+	s.AgentVersion = version.Version
+	return s
+}
+
+// runLocalTasks feeds the ACS task JSON files of dir to the engine, as an ACS payload would.
+// It is the interim source of tasks for local mode until the local control plane lands.
+func runLocalTasks(ctx context.Context, st *store.Store, dir, cluster string, log logr.Logger) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var t payload.Task
+		if err := jsonUnmarshalStrict(data, &t); err != nil {
+			log.Error(err, "skipping sample that is not an ACS task", "file", f)
+			continue
+		}
+		if t.Arn == "" {
+			t.Arn = "arn:aws:ecs:local:000000000000:task/" + cluster + "/" + strings.TrimSuffix(filepath.Base(f), ".json")
+		}
+		objs, err := taskObjects(&t, cluster)
+		if err != nil {
+			log.Error(err, "task rejected", "file", f)
+		}
+		if err := st.CreateOrUpdateAll(ctx, objs...); err != nil {
+			return fmt.Errorf("write task from %s: %w", f, err)
+		}
+		log.Info("task accepted", "file", f, "task", t.Arn)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// taskObjects translates an ACS task; an invalid one becomes a STOPPED task with the reason.
+func taskObjects(t *payload.Task, cluster string) ([]client.Object, error) {
+	task, containers, err := payload.ToObjects(t, payload.Options{ClusterARN: cluster})
+	if err != nil {
+		return []client.Object{payload.InvalidTaskObject(t, err)}, err
+	}
+	objs := []client.Object{task}
+	for _, c := range containers {
+		objs = append(objs, c)
+	}
+	return objs, nil
+}

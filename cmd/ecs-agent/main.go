@@ -1,0 +1,52 @@
+// Command ecs-agent is ecsd's Amazon ECS container agent: it mirrors the tasks ECS wants on
+// this instance into typed objects and runs them on containerd through reconcilers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes shared with systemd's RestartPreventExitStatus=5 (spec §1).
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitTerminal = 5
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	fs := flag.NewFlagSet("ecs-agent", flag.ContinueOnError)
+	var o options
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.local, "local", false, "run without AWS: tasks come from --tasks instead of ECS")
+	fs.StringVar(&o.tasksDir, "tasks", "config/samples", "with --local: directory of ACS task JSON files to run")
+	fs.StringVar(&o.loglevel, "loglevel", "", "log level (crit, error, warn, info, debug); wins over ECS_LOGLEVEL")
+	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		// An unknown or malformed flag is a terminal error, as in the reference agent.
+		return exitTerminal
+	}
+	if o.version {
+		fmt.Println(versionString())
+		return exitOK
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runAgent(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "ecs-agent: %v\n", err)
+		if errors.Is(err, errTerminal) {
+			return exitTerminal
+		}
+		return exitError
+	}
+	return exitOK
+}

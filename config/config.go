@@ -1,0 +1,403 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is the effective configuration. Field names are the reference agent's Go field
+// names where it has one, because they are also the keys of the JSON file
+// (ECS_AGENT_CONFIG_FILE_PATH); ecsd-only fields and variables the reference agent reads
+// outside its Config get descriptive names.
+//
+// The `env` tag names the variable a field is read from; its options are
+//
+//	trim    surrounding whitespace is removed (the reference agent trims exactly these)
+//	fatal   a value that does not parse is an error, not a warning
+//	secret  the value is never printed
+//	csv     a comma-separated list rather than a JSON array
+//	custom  parsed by hand in Load, not by type
+//
+// Booleans are tri-state (BooleanDefaultFalse / BooleanDefaultTrue) so that an explicit false
+// in a higher source beats a true in a lower one; use Enabled() to read them.
+type Config struct {
+	// --- Cluster and credentials ---
+
+	// Cluster is the cluster name or ARN to register into; empty means "default".
+	Cluster string `env:"ECS_CLUSTER,trim"`
+	// AWSRegion signs every AWS call and picks the ECS endpoint. Only the environment, the
+	// JSON file or the caller's fallback (WithRegionFallback) supply it.
+	AWSRegion string `env:"AWS_DEFAULT_REGION,trim"`
+	// AWSAccessKeyID, AWSSecretAccessKey and AWSSessionToken are static credentials. The
+	// reference agent leaves them to the SDK's environment lookup; ecsd reads ecs.config
+	// itself, so values given only in that file must be handed to the SDK explicitly.
+	AWSAccessKeyID     string    `env:"AWS_ACCESS_KEY_ID" json:"-"`
+	AWSSecretAccessKey Sensitive `env:"AWS_SECRET_ACCESS_KEY,secret" json:"-"`
+	AWSSessionToken    Sensitive `env:"AWS_SESSION_TOKEN,secret" json:"-"`
+	// AlternateCredentialProfile is the profile read from the rotating shared-credentials file.
+	AlternateCredentialProfile string `env:"ECS_ALTERNATE_CREDENTIAL_PROFILE"`
+	// External marks an ECS Anywhere instance: the region must come from the environment or
+	// the JSON file (the region fallback is not consulted, as IMDS is off in that mode).
+	External BooleanDefaultFalse `env:"ECS_EXTERNAL"`
+	// DataDir holds saved state. The reference default is /data/, a path inside the agent's
+	// container; ecsd runs on the host, so its default is /var/lib/ecs/data, the host
+	// directory ecs-init mounts there.
+	DataDir string `env:"ECS_DATADIR"`
+	// Checkpoint persists state across restarts. It is on iff ECS_CHECKPOINT (or the JSON
+	// file) says true, or ECS_DATADIR is set non-empty in the environment/ecs.config and
+	// ECS_CHECKPOINT is not set.
+	Checkpoint BooleanDefaultFalse `env:"ECS_CHECKPOINT"`
+	// DataDirOnHost is the host directory whose data/ subfolder backs DataDir.
+	DataDirOnHost string `env:"ECS_HOST_DATA_DIR"`
+	// AgentConfigFilePath is the JSON file that was read (or would have been). Default
+	// /etc/ecs/ecs.config.json, the path ecs-init passes to the agent, because ecsd reads it
+	// directly on the host; the reference agent's own default is a container path.
+	AgentConfigFilePath string `env:"ECS_AGENT_CONFIG_FILE_PATH,custom" json:"-"`
+	// WarmPoolsSupport delays registration while the instance sits in a warm pool.
+	WarmPoolsSupport BooleanDefaultFalse `env:"ECS_WARM_POOLS_CHECK"`
+
+	// --- Runtime and images ---
+
+	// DockerEndpoint is read for compatibility only: ecsd talks to containerd
+	// (ContainerdAddress), never to Docker.
+	DockerEndpoint string `env:"DOCKER_HOST"`
+	// EngineAuthType is the format of EngineAuthData: "docker" or "dockercfg".
+	EngineAuthType string `env:"ECS_ENGINE_AUTH_TYPE,trim"`
+	// EngineAuthData is the raw registry credentials document.
+	EngineAuthData Sensitive `env:"ECS_ENGINE_AUTH_DATA,secret"`
+	// EngineAuth is EngineAuthData parsed: registry host (scheme stripped) → credentials.
+	// Nil when no usable auth is configured.
+	EngineAuth map[string]RegistryAuth `env:"-" json:"-"`
+	// ImagePullBehavior chooses between pulling and using a cached image.
+	ImagePullBehavior ImagePullBehaviorType `env:"ECS_IMAGE_PULL_BEHAVIOR"`
+	// ImagePullTimeout bounds one image pull.
+	ImagePullTimeout time.Duration `env:"ECS_IMAGE_PULL_TIMEOUT"`
+	// ImagePullInactivityTimeout cancels a pull that makes no progress; at least 1m.
+	ImagePullInactivityTimeout time.Duration `env:"ECS_IMAGE_PULL_INACTIVITY_TIMEOUT"`
+	// ManifestPullTimeout bounds resolving an image manifest; at least 30s from the environment.
+	ManifestPullTimeout time.Duration `env:"ECS_MANIFEST_PULL_TIMEOUT"`
+	// DependentContainersPullUpfront pulls images of containers still waiting on dependsOn.
+	DependentContainersPullUpfront BooleanDefaultFalse `env:"ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT"`
+	// ImageCleanupDisabled turns image cleanup off; prefer-cached pulling forces it on.
+	ImageCleanupDisabled BooleanDefaultFalse `env:"ECS_DISABLE_IMAGE_CLEANUP"`
+	// ImageCleanupInterval is the time between cleanup passes; at least 10m.
+	ImageCleanupInterval time.Duration `env:"ECS_IMAGE_CLEANUP_INTERVAL"`
+	// MinimumImageDeletionAge is how long after its pull an image may be removed.
+	MinimumImageDeletionAge time.Duration `env:"ECS_IMAGE_MINIMUM_CLEANUP_AGE"`
+	// NonECSMinimumImageDeletionAge is the same for images ECS did not pull.
+	NonECSMinimumImageDeletionAge time.Duration `env:"NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE"`
+	// NumImagesToDeletePerCycle caps images removed per pass; at least 1.
+	NumImagesToDeletePerCycle int `env:"ECS_NUM_IMAGES_DELETE_PER_CYCLE"`
+	// NumNonECSContainersToDeletePerCycle caps non-ECS containers removed per pass.
+	NumNonECSContainersToDeletePerCycle int `env:"NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE"`
+	// DeleteNonECSImagesEnabled also cleans up containers and images ECS did not create.
+	DeleteNonECSImagesEnabled BooleanDefaultFalse `env:"ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP"`
+	// ImageCleanupExclusionList names images (name:tag) cleanup never removes.
+	ImageCleanupExclusionList []string `env:"ECS_EXCLUDE_UNTRACKED_IMAGE,csv"`
+	// SharedVolumeMatchFullConfig also compares driver options and labels of shared volumes.
+	SharedVolumeMatchFullConfig BooleanDefaultFalse `env:"ECS_SHARED_VOLUME_MATCH_FULL_CONFIG"`
+
+	// --- Task lifecycle ---
+
+	// TaskCleanupWaitDuration is how long a stopped task is kept; below 1s resets to 3h.
+	TaskCleanupWaitDuration time.Duration `env:"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION"`
+	// TaskCleanupWaitDurationJitter adds a random [0, jitter) to each task's wait.
+	TaskCleanupWaitDurationJitter time.Duration `env:"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER"`
+	// DockerStopTimeout is the SIGTERM→SIGKILL grace period (ECS_CONTAINER_STOP_TIMEOUT).
+	DockerStopTimeout time.Duration `env:"ECS_CONTAINER_STOP_TIMEOUT"`
+	// ContainerStartTimeout bounds the runtime's start call.
+	ContainerStartTimeout time.Duration `env:"ECS_CONTAINER_START_TIMEOUT"`
+	// ContainerCreateTimeout bounds the runtime's create call.
+	ContainerCreateTimeout time.Duration `env:"ECS_CONTAINER_CREATE_TIMEOUT"`
+	// TaskCPUMemLimit enables per-task cgroups. Tri-state on purpose: only an explicit true
+	// that the host cannot honour is an error.
+	TaskCPUMemLimit BooleanDefaultTrue `env:"ECS_ENABLE_TASK_CPU_MEM_LIMIT"`
+	// CgroupPath is the cgroup filesystem root.
+	CgroupPath string `env:"ECS_CGROUP_PATH"`
+	// CgroupCPUPeriod is the CFS period for task CPU quotas, in [8ms, 100ms].
+	CgroupCPUPeriod time.Duration `env:"ECS_CGROUP_CPU_PERIOD"`
+	// TaskPidsLimit is the per-task pids.max; 0 means no limit.
+	TaskPidsLimit int `env:"ECS_TASK_PIDS_LIMIT"`
+	// PropagateTaskMemoryLimitCgroupV2 copies the task memory limit onto containers without one.
+	PropagateTaskMemoryLimitCgroupV2 BooleanDefaultFalse `env:"ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2"`
+	// SpotInstanceDrainingEnabled drains the instance on a Spot interruption notice.
+	SpotInstanceDrainingEnabled BooleanDefaultFalse `env:"ECS_ENABLE_SPOT_INSTANCE_DRAINING"`
+
+	// --- Networking ---
+
+	// ReservedPorts are host TCP ports never handed to tasks.
+	ReservedPorts []uint16 `env:"ECS_RESERVED_PORTS"`
+	// ReservedPortsUDP are host UDP ports never handed to tasks.
+	ReservedPortsUDP []uint16 `env:"ECS_RESERVED_PORTS_UDP"`
+	// DynamicHostPortRange is where hostPort 0 mappings draw from. Default: the kernel's
+	// ip_local_port_range, or 49153-65535 when that cannot be read.
+	DynamicHostPortRange PortRange `env:"ECS_DYNAMIC_HOST_PORT_RANGE"`
+	// ShouldExcludeIPv6PortBinding leaves "::" bindings out of state reports. It defaults to
+	// false when InstanceIPCompatibility is ipv6 (detection itself is not done here).
+	ShouldExcludeIPv6PortBinding BooleanDefaultTrue `env:"ECS_EXCLUDE_IPV6_PORTBINDING"`
+	// InstanceIPCompatibility forces IPv4-only or IPv6-only handling; empty = auto-detect.
+	InstanceIPCompatibility IPCompatibility `env:"ECS_INSTANCE_IP_COMPATIBILITY"`
+	// TaskENIEnabled enables awsvpc network mode.
+	TaskENIEnabled BooleanDefaultFalse `env:"ECS_ENABLE_TASK_ENI"`
+	// ENITrunkingEnabled is read only with TaskENIEnabled; otherwise it is forced off.
+	ENITrunkingEnabled BooleanDefaultTrue `env:"ECS_ENABLE_HIGH_DENSITY_ENI"`
+	// CNIPluginsPath is the CNI plugin directory. ecsd does not ship the ECS CNI plugins and
+	// uses the standard plugins, so the default is Debian's /usr/lib/cni rather than the
+	// reference agent's /amazon-ecs-cni-plugins.
+	CNIPluginsPath string `env:"ECS_CNI_PLUGINS_PATH"`
+	// AWSVPCBlockInstanceMetdata blocks IMDS for awsvpc tasks. The misspelling is the
+	// reference agent's and is kept because it is the JSON key.
+	AWSVPCBlockInstanceMetdata BooleanDefaultFalse `env:"ECS_AWSVPC_BLOCK_IMDS"`
+	// AWSVPCAdditionalLocalRoutes are CIDRs awsvpc tasks reach through the host bridge.
+	AWSVPCAdditionalLocalRoutes []netip.Prefix `env:"ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES,fatal"`
+	// PauseContainerLabels are labels added to per-task pause (namespace holder) containers.
+	PauseContainerLabels map[string]string `env:"ECS_PAUSE_LABELS"`
+
+	// --- Control plane, metadata and credentials ---
+
+	// APIEndpoint overrides the ECS endpoint (ECS_BACKEND_HOST); https:// is added when the
+	// value has no scheme.
+	APIEndpoint string `env:"ECS_BACKEND_HOST,trim"`
+	// HTTPProxy, HTTPSProxy and NoProxy are the proxy settings (upper- or lower-case
+	// variables). They are collected here because ecs.config is not the process environment.
+	// Proxy URLs may carry a password, which ProxyURL never prints.
+	HTTPProxy  ProxyURL `env:"HTTP_PROXY"`
+	HTTPSProxy ProxyURL `env:"HTTPS_PROXY"`
+	NoProxy    string   `env:"NO_PROXY"`
+	// TaskIAMRoleEnabled serves task-role credentials in bridge/awsvpc mode.
+	TaskIAMRoleEnabled BooleanDefaultFalse `env:"ECS_ENABLE_TASK_IAM_ROLE"`
+	// TaskIAMRoleEnabledForNetworkHost serves them to host-mode tasks too.
+	TaskIAMRoleEnabledForNetworkHost BooleanDefaultFalse `env:"ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST"`
+	// ContainerMetadataEnabled writes a metadata file per container.
+	ContainerMetadataEnabled BooleanDefaultFalse `env:"ECS_ENABLE_CONTAINER_METADATA"`
+	// TaskMetadataSteadyStateRate and TaskMetadataBurstRate throttle 169.254.170.2 per
+	// (client IP, path); both come from ECS_TASK_METADATA_RPS_LIMIT="steady,burst".
+	TaskMetadataSteadyStateRate int `env:"ECS_TASK_METADATA_RPS_LIMIT,custom"`
+	TaskMetadataBurstRate       int `env:"-"`
+	// TaskMetadataAZDisabled hides the availability zone from task metadata.
+	TaskMetadataAZDisabled BooleanDefaultFalse `env:"ECS_DISABLE_TASK_METADATA_AZ"`
+	// GMSACapable enables gMSA through credentials-fetcher.
+	GMSACapable BooleanDefaultFalse `env:"ECS_GMSA_SUPPORTED"`
+	// CredentialsFetcherHost is the credentials-fetcher socket. The reference agent gets it
+	// from ecs-init as a hand-off variable; ecsd runs on the host and reads it directly.
+	CredentialsFetcherHost string `env:"CREDENTIALS_FETCHER_HOST"`
+	// CredentialsFetcherSecretNameForDomainlessGMSA enables domainless gMSA when non-empty.
+	// It only names a secret, but like every *SECRET* variable it is never printed.
+	CredentialsFetcherSecretNameForDomainlessGMSA Sensitive `env:"CREDENTIALS_FETCHER_SECRET_NAME_FOR_DOMAINLESS_GMSA"`
+
+	// --- Logging ---
+
+	// LogLevel is the console level: debug, info, warn, error, crit or none.
+	LogLevel string `env:"ECS_LOGLEVEL"`
+	// LogLevelOnInstance is the log file level; defaults to none when LogDriver is set and to
+	// LogLevel otherwise.
+	LogLevelOnInstance string `env:"ECS_LOGLEVEL_ON_INSTANCE"`
+	// LogFile is the agent's own log file; empty means none.
+	LogFile string `env:"ECS_LOGFILE"`
+	// LogRolloverType is size, hourly or none.
+	LogRolloverType string `env:"ECS_LOG_ROLLOVER_TYPE"`
+	// LogOutputFormat is logfmt or json.
+	LogOutputFormat string `env:"ECS_LOG_OUTPUT_FORMAT"`
+	// LogMaxFileSizeMB is the size rollover threshold.
+	LogMaxFileSizeMB float64 `env:"ECS_LOG_MAX_FILE_SIZE_MB"`
+	// LogMaxRollCount is how many rotated files are kept.
+	LogMaxRollCount int `env:"ECS_LOG_MAX_ROLL_COUNT"`
+	// LogDriver is the log driver ecs-init gives the agent container. ecsd has no agent
+	// container; the value only matters because setting it turns the log file off by default.
+	LogDriver string `env:"ECS_LOG_DRIVER"`
+	// LogOpts are options for LogDriver.
+	LogOpts map[string]string `env:"ECS_LOG_OPTS"`
+	// AvailableLoggingDrivers are the log drivers tasks may use here.
+	AvailableLoggingDrivers []LoggingDriver `env:"ECS_AVAILABLE_LOGGING_DRIVERS"`
+	// OverrideAWSLogsExecutionRole lets awslogs use the task execution role.
+	OverrideAWSLogsExecutionRole BooleanDefaultFalse `env:"ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE"`
+	// FirelensAsyncEnabled sets fluentd async options for FireLens containers.
+	FirelensAsyncEnabled BooleanDefaultTrue `env:"ECS_ENABLE_FIRELENS_ASYNC"`
+	// CredentialsAuditLogFile records credential requests. Default /var/log/ecs/audit.log:
+	// the reference's /log/audit.log is the container view of that host file.
+	CredentialsAuditLogFile string `env:"ECS_AUDIT_LOGFILE"`
+	// CredentialsAuditLogDisabled turns the audit log off.
+	CredentialsAuditLogDisabled BooleanDefaultFalse `env:"ECS_AUDIT_LOGFILE_DISABLED"`
+
+	// --- Metrics and health ---
+
+	// DisableMetrics stops task metrics collection.
+	DisableMetrics BooleanDefaultFalse `env:"ECS_DISABLE_METRICS"`
+	// PollMetrics samples stats instead of streaming them.
+	PollMetrics BooleanDefaultFalse `env:"ECS_POLL_METRICS"`
+	// PollingMetricsWaitDuration is the sampling interval, clamped to [5s, 20s] when polling.
+	PollingMetricsWaitDuration time.Duration `env:"ECS_POLLING_METRICS_WAIT_DURATION"`
+	// DisableDockerHealthCheck ignores container health checks.
+	DisableDockerHealthCheck BooleanDefaultFalse `env:"ECS_DISABLE_DOCKER_HEALTH_CHECK"`
+	// AgentHealthcheckHost is the host the --healthcheck probe contacts.
+	AgentHealthcheckHost string `env:"ECS_AGENT_HEALTHCHECK_HOST"`
+	// EnableRuntimeStats exposes pprof on the introspection port.
+	EnableRuntimeStats BooleanDefaultFalse `env:"ECS_ENABLE_RUNTIME_STATS"`
+	// PrometheusMetricsEnabled serves metrics on 51680 and reserves that port.
+	PrometheusMetricsEnabled BooleanDefaultFalse `env:"ECS_ENABLE_PROMETHEUS_METRICS"`
+
+	// --- Security and devices ---
+
+	// PrivilegedDisabled refuses privileged containers.
+	PrivilegedDisabled BooleanDefaultFalse `env:"ECS_DISABLE_PRIVILEGED"`
+	// SELinuxCapable advertises SELinux support.
+	SELinuxCapable BooleanDefaultFalse `env:"ECS_SELINUX_CAPABLE"`
+	// AppArmorCapable advertises AppArmor support.
+	AppArmorCapable BooleanDefaultFalse `env:"ECS_APPARMOR_CAPABLE"`
+	// GPUSupportEnabled makes NVIDIA GPUs available to tasks.
+	GPUSupportEnabled BooleanDefaultFalse `env:"ECS_ENABLE_GPU_SUPPORT"`
+	// NvidiaRuntime is the runtime name used for GPU containers.
+	NvidiaRuntime string `env:"ECS_NVIDIA_RUNTIME,trim"`
+	// InferentiaSupportEnabled enables Inferentia/Neuron devices.
+	InferentiaSupportEnabled BooleanDefaultFalse `env:"ECS_ENABLE_INF_SUPPORT"`
+	// EBSTASupported allows EBS volumes attached to tasks.
+	EBSTASupported BooleanDefaultTrue `env:"ECS_EBSTA_SUPPORTED"`
+	// VolumePluginCapabilities are advertised as ecs.capability.<name>.
+	VolumePluginCapabilities []string `env:"ECS_VOLUME_PLUGIN_CAPABILITIES"`
+
+	// --- Attributes and tags ---
+
+	// InstanceAttributes are custom attributes sent on first registration.
+	InstanceAttributes map[string]string `env:"ECS_INSTANCE_ATTRIBUTES,fatal"`
+	// ContainerInstanceTags are tags put on the container instance at registration.
+	ContainerInstanceTags map[string]string `env:"ECS_CONTAINER_INSTANCE_TAGS,fatal"`
+	// ContainerInstancePropagateTagsFrom copies EC2 tags when ec2_instance.
+	ContainerInstancePropagateTagsFrom ContainerInstancePropagateTagsFromType `env:"ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM"`
+	// DetailedOSFamily is sent as ecs.os-type-detailed.
+	DetailedOSFamily string `env:"ECS_DETAILED_OS_FAMILY"`
+	// ReservedMemory (MiB) is subtracted from the memory reported to ECS.
+	ReservedMemory uint16 `env:"ECS_RESERVED_MEMORY"`
+
+	// --- Updates ---
+
+	// UpdatesEnabled accepts self-update requests.
+	UpdatesEnabled BooleanDefaultFalse `env:"ECS_UPDATES_ENABLED"`
+	// UpdateDownloadDir is where update tarballs go.
+	UpdateDownloadDir string `env:"ECS_UPDATE_DOWNLOAD_DIR"`
+
+	// --- Host set-up (read by ecsd's ecs-init from the same files) ---
+
+	// SkipLocalhostTrafficFilter skips the rule dropping off-host traffic to 127.0.0.0/8.
+	SkipLocalhostTrafficFilter BooleanDefaultFalse `env:"ECS_SKIP_LOCALHOST_TRAFFIC_FILTER"`
+	// AllowOffhostIntrospectionAccess skips the rules blocking remote access to port 51678.
+	AllowOffhostIntrospectionAccess BooleanDefaultFalse `env:"ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS"`
+
+	// --- ecsd only ---
+
+	// ContainerdAddress is containerd's socket.
+	ContainerdAddress string `env:"ECSD_CONTAINERD_ADDRESS"`
+	// ContainerdNamespace is the containerd namespace holding every ECS container.
+	ContainerdNamespace string `env:"ECSD_CONTAINERD_NAMESPACE"`
+	// AllowTaskIMDS lets task containers reach 169.254.169.254. Off by default in every
+	// network mode (the reference agent only blocks it for awsvpc on request), because
+	// instance credentials are broader than any task's.
+	AllowTaskIMDS BooleanDefaultFalse `env:"ECSD_ALLOW_TASK_IMDS"`
+	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
+	// option or the process environment only, never from the file itself.
+	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`
+}
+
+// Defaults and limits. Unexported where only this package's rules need them.
+const (
+	DefaultCluster                    = "default"
+	DefaultDataDir                    = "/var/lib/ecs/data"
+	DefaultConfigFile                 = "/etc/ecs/ecs.config"
+	DefaultAgentConfigFilePath        = "/etc/ecs/ecs.config.json"
+	DefaultContainerdAddress          = "/run/containerd/containerd.sock"
+	DefaultContainerdNamespace        = "ecs"
+	DefaultCNIPluginsPath             = "/usr/lib/cni"
+	DefaultPortRangeFile              = "/proc/sys/net/ipv4/ip_local_port_range"
+	PrometheusMetricsPort      uint16 = 51680
+
+	defaultTaskCleanupWaitDuration  = 3 * time.Hour
+	minTaskCleanupWaitDuration      = time.Second
+	defaultDockerStopTimeout        = 30 * time.Second
+	minDockerStopTimeout            = time.Second
+	defaultContainerStartTimeout    = 3 * time.Minute
+	minContainerStartTimeout        = 45 * time.Second
+	defaultContainerCreateTimeout   = 4 * time.Minute
+	minContainerCreateTimeout       = time.Minute
+	defaultManifestPullTimeout      = time.Minute
+	minManifestPullTimeout          = 30 * time.Second
+	defaultImagePullInactivity      = time.Minute
+	minImagePullInactivity          = time.Minute
+	defaultImagePullTimeout         = 2 * time.Hour
+	defaultImageCleanupInterval     = 30 * time.Minute
+	minImageCleanupInterval         = 10 * time.Minute
+	defaultImageDeletionAge         = time.Hour
+	defaultNumImagesPerCycle        = 5
+	defaultNumContainersPerCycle    = 5
+	defaultTaskMetadataSteadyRate   = 40
+	defaultTaskMetadataBurstRate    = 60
+	defaultPollingMetricsWait       = 10 * time.Second
+	minPollingMetricsWait           = 5 * time.Second
+	maxPollingMetricsWait           = 20 * time.Second
+	defaultCgroupCPUPeriod          = 100 * time.Millisecond
+	minCgroupCPUPeriod              = 8 * time.Millisecond
+	maxTaskPidsLimit                = 4194304
+	defaultLogMaxFileSizeMB         = 5
+	defaultLogMaxRollCount          = 24
+	fallbackDynamicPortRangeStart   = 49153
+	fallbackDynamicPortRangeEnd     = 65535
+	defaultCredentialsFetcherSocket = "unix:///var/credentials-fetcher/socket/credentials_fetcher.sock"
+)
+
+// Defaults returns the configuration used when no source sets anything. It is pure: the
+// dynamic host port range is the documented fallback (49153-65535), where Load would read
+// the kernel's range instead.
+func Defaults() *Config {
+	c := baseDefaults()
+	c.LogLevelOnInstance = c.LogLevel
+	c.ENITrunkingEnabled.Value = ExplicitlyDisabled // only read when task ENI is on
+	return c
+}
+
+// baseDefaults is the lowest layer of Load. Fields whose default depends on other fields
+// (LogLevelOnInstance, Checkpoint) are left zero here and filled by Load's rules; Load also
+// replaces the port range with the kernel's.
+func baseDefaults() *Config {
+	return &Config{
+		Cluster:                             DefaultCluster,
+		AlternateCredentialProfile:          "default",
+		DataDir:                             DefaultDataDir,
+		DataDirOnHost:                       "/var/lib/ecs",
+		AgentConfigFilePath:                 DefaultAgentConfigFilePath,
+		DockerEndpoint:                      "unix:///var/run/docker.sock",
+		ImagePullBehavior:                   ImagePullDefaultBehavior,
+		ImagePullTimeout:                    defaultImagePullTimeout,
+		ImagePullInactivityTimeout:          defaultImagePullInactivity,
+		ManifestPullTimeout:                 defaultManifestPullTimeout,
+		ImageCleanupInterval:                defaultImageCleanupInterval,
+		MinimumImageDeletionAge:             defaultImageDeletionAge,
+		NonECSMinimumImageDeletionAge:       defaultImageDeletionAge,
+		NumImagesToDeletePerCycle:           defaultNumImagesPerCycle,
+		NumNonECSContainersToDeletePerCycle: defaultNumContainersPerCycle,
+		TaskCleanupWaitDuration:             defaultTaskCleanupWaitDuration,
+		DockerStopTimeout:                   defaultDockerStopTimeout,
+		ContainerStartTimeout:               defaultContainerStartTimeout,
+		ContainerCreateTimeout:              defaultContainerCreateTimeout,
+		CgroupPath:                          "/sys/fs/cgroup",
+		CgroupCPUPeriod:                     defaultCgroupCPUPeriod,
+		ReservedPorts:                       []uint16{22, 2375, 2376, 51678, 51679},
+		DynamicHostPortRange:                PortRange{Start: fallbackDynamicPortRangeStart, End: fallbackDynamicPortRangeEnd},
+		CNIPluginsPath:                      DefaultCNIPluginsPath,
+		TaskMetadataSteadyStateRate:         defaultTaskMetadataSteadyRate,
+		TaskMetadataBurstRate:               defaultTaskMetadataBurstRate,
+		CredentialsFetcherHost:              defaultCredentialsFetcherSocket,
+		LogLevel:                            "info",
+		LogRolloverType:                     "size",
+		LogOutputFormat:                     "logfmt",
+		LogMaxFileSizeMB:                    defaultLogMaxFileSizeMB,
+		LogMaxRollCount:                     defaultLogMaxRollCount,
+		AvailableLoggingDrivers:             []LoggingDriver{"json-file", "none"},
+		CredentialsAuditLogFile:             "/var/log/ecs/audit.log",
+		PollingMetricsWaitDuration:          defaultPollingMetricsWait,
+		AgentHealthcheckHost:                "localhost",
+		NvidiaRuntime:                       "nvidia",
+		ContainerInstancePropagateTagsFrom:  ContainerInstancePropagateTagsFromNoneType,
+		DetailedOSFamily:                    "LINUX",
+		ContainerdAddress:                   DefaultContainerdAddress,
+		ContainerdNamespace:                 DefaultContainerdNamespace,
+		ConfigFile:                          DefaultConfigFile,
+	}
+}

@@ -1,0 +1,89 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// reconcileCleanup removes a stopped task once its cleanup time has come and ECS has been
+// told it stopped: runtime containers and snapshots first, then files, then the objects,
+// so a crash part-way leaves objects that lead the next attempt to what is left.
+func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	t := &api.Task{}
+	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if t.Status.KnownStatus != api.TaskStatusStopped || t.Status.CleanupAt == nil {
+		return reconcile.Result{}, nil
+	}
+	if e.s.CleanupRequiresReport && t.Status.SentStatus != api.TaskStatusStopped {
+		// The report controller's status write re-enqueues the task.
+		return reconcile.Result{}, nil
+	}
+	if left := time.Until(t.Status.CleanupAt.Time); left > 0 {
+		return reconcile.Result{RequeueAfter: left}, nil
+	}
+	sib, err := e.siblings(ctx, t)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	for _, c := range sib {
+		id := c.Status.RuntimeID
+		if id == "" {
+			id = c.Name
+		}
+		if err := e.rt.RemoveContainer(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return reconcile.Result{}, fmt.Errorf("remove container %s: %w", id, err)
+		}
+		if err := e.releaseImage(ctx, c); err != nil {
+			e.log.Error(err, "release image", "container", c.Name)
+		}
+	}
+	if err := os.RemoveAll(e.taskDir(t.Name)); err != nil {
+		return reconcile.Result{}, fmt.Errorf("remove task directory: %w", err)
+	}
+	for _, c := range sib {
+		if err := e.direct.Delete(ctx, c); err != nil && !apierrors.IsNotFound(err) {
+			return reconcile.Result{}, err
+		}
+	}
+	if err := e.direct.Delete(ctx, t); err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, err
+	}
+	e.log.Info("task cleaned up", "task", t.Spec.ARN)
+	return reconcile.Result{}, nil
+}
+
+// releaseImage drops c from its image's users so image cleanup may consider the image.
+func (e *Engine) releaseImage(ctx context.Context, c *api.Container) error {
+	if c.Status.ImageDigest == "" {
+		return nil
+	}
+	im := &api.Image{}
+	key := client.ObjectKey{Namespace: c.Namespace, Name: api.ImageName(c.Status.ImageDigest)}
+	if err := e.direct.Get(ctx, key, im); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	users := im.Status.Users[:0:0]
+	for _, u := range im.Status.Users {
+		if u != c.Name {
+			users = append(users, u)
+		}
+	}
+	if len(users) == len(im.Status.Users) {
+		return nil
+	}
+	im.Status.Users = users
+	im.Status.LastUsedAt = now()
+	return e.direct.Status().Update(ctx, im)
+}

@@ -1,0 +1,189 @@
+package controllers
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// taskDir is where a task's agent-managed files live: volumes and logs. Cleanup removes it.
+func (e *Engine) taskDir(taskID string) string {
+	return filepath.Join(e.s.DataDir, "tasks", taskID)
+}
+
+// containerConfig resolves a container definition into a runtime configuration. Errors are
+// definition errors: they stop the container with a CannotCreateContainerError.
+func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, error) {
+	c, t := s.c, s.task
+	spec := c.Spec
+	if spec.Privileged && e.s.DisablePrivileged {
+		return runtime.ContainerConfig{}, fmt.Errorf("%w: privileged containers are disabled on this instance (ECS_DISABLE_PRIVILEGED)", errInvalidDefinition)
+	}
+	cfg := runtime.ContainerConfig{
+		ID:                c.Name,
+		Image:             spec.Image,
+		Labels:            map[string]string{},
+		Entrypoint:        spec.EntryPoint,
+		Command:           spec.Command,
+		User:              spec.User,
+		WorkingDir:        spec.WorkingDir,
+		Hostname:          spec.Hostname,
+		ReadonlyRootFS:    spec.ReadonlyRootFS,
+		Privileged:        spec.Privileged,
+		Sysctls:           spec.Sysctls,
+		CPUShares:         uint64(max(spec.CPU, 2)),
+		MemoryLimit:       spec.Memory << 20,
+		MemoryReservation: spec.MemoryReservation << 20,
+		LogPath:           filepath.Join(e.taskDir(t.Name), "logs", spec.Name+".log"),
+	}
+	for k, v := range spec.Labels {
+		cfg.Labels[k] = v
+	}
+	cfg.Labels[api.LabelTaskARN] = t.Spec.ARN
+	cfg.Labels[api.LabelContainerName] = spec.Name
+	cfg.Labels[api.LabelFamily] = t.Spec.Family
+	cfg.Labels[api.LabelRevision] = t.Spec.Version
+	cfg.Labels[api.LabelCluster] = e.s.Cluster
+	cfg.Labels[api.LabelTaskName] = t.Name
+	cfg.Labels[api.LabelAgentVersion] = e.s.AgentVersion
+
+	env, err := environment(spec)
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
+	cfg.Env = env
+
+	if lp := spec.LinuxParameters; lp != nil {
+		cfg.CapAdd, cfg.CapDrop = lp.CapAdd, lp.CapDrop
+		cfg.Init = lp.InitProcessEnabled
+		cfg.ShmSize = lp.SharedMemorySize << 20
+		for _, d := range lp.Devices {
+			cfg.Devices = append(cfg.Devices, runtime.Device{HostPath: d.HostPath, ContainerPath: d.ContainerPath, Permissions: strings.Join(d.Permissions, "")})
+		}
+		for _, tm := range lp.Tmpfs {
+			opts := append([]string{fmt.Sprintf("size=%dm", tm.Size)}, tm.MountOptions...)
+			cfg.Mounts = append(cfg.Mounts, runtime.Mount{Type: "tmpfs", Source: "tmpfs", Destination: tm.ContainerPath, Options: opts})
+		}
+	}
+	for _, u := range spec.Ulimits {
+		if u.Soft < 0 || u.Hard < 0 {
+			return runtime.ContainerConfig{}, fmt.Errorf("%w: ulimit %s: negative value", errInvalidDefinition, u.Name)
+		}
+		cfg.Ulimits = append(cfg.Ulimits, runtime.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
+
+	mounts, err := e.mounts(t, spec.MountPoints, false)
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
+	cfg.Mounts = append(cfg.Mounts, mounts...)
+	for _, vf := range spec.VolumesFrom {
+		src, ok := s.siblings[vf.SourceContainer]
+		if !ok {
+			return runtime.ContainerConfig{}, fmt.Errorf("%w: volumesFrom: no container %q in the task", errInvalidDefinition, vf.SourceContainer)
+		}
+		m, err := e.mounts(t, src.Spec.MountPoints, vf.ReadOnly)
+		if err != nil {
+			return runtime.ContainerConfig{}, err
+		}
+		cfg.Mounts = append(cfg.Mounts, m...)
+	}
+
+	switch t.Spec.NetworkMode {
+	case "host", "":
+		// Host networking: the container shares the host's namespace.
+	default:
+		// Other modes get their own namespace from the network layer; until then a task
+		// in such a mode runs in the host namespace only if it asks for no ports.
+		cfg.NetNSPath = ""
+	}
+	return cfg, nil
+}
+
+// environment merges environment files (earlier lines lose to later ones) under the
+// definition's environment, which wins, and returns sorted KEY=VALUE pairs.
+func environment(spec api.ContainerSpec) ([]string, error) {
+	env := map[string]string{}
+	for _, f := range spec.EnvironmentFiles {
+		if f.Type == "s3" {
+			return nil, fmt.Errorf("%w: environment file %s: s3 environment files are not supported", errInvalidDefinition, f.Value)
+		}
+		if err := readEnvFile(f.Value, env); err != nil {
+			return nil, fmt.Errorf("%w: environment file %s: %v", errInvalidDefinition, f.Value, err)
+		}
+	}
+	for k, v := range spec.Environment {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// readEnvFile parses a Docker-style env file: KEY=VALUE lines, # comments and blank lines
+// skipped.
+func readEnvFile(path string, into map[string]string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("line %d: want KEY=VALUE", n)
+		}
+		into[k] = v
+	}
+	return sc.Err()
+}
+
+// mounts resolves mount points against the task's volumes. Host volumes with a source path
+// are bind mounts of that path; other volumes are task-scoped directories.
+func (e *Engine) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runtime.Mount, error) {
+	var out []runtime.Mount
+	for _, mp := range mps {
+		var vol *api.Volume
+		for i := range t.Spec.Volumes {
+			if t.Spec.Volumes[i].Name == mp.SourceVolume {
+				vol = &t.Spec.Volumes[i]
+			}
+		}
+		if vol == nil {
+			return nil, fmt.Errorf("%w: mount point %s: no volume %q in the task", errInvalidDefinition, mp.ContainerPath, mp.SourceVolume)
+		}
+		src := vol.HostSourcePath
+		switch {
+		case src != "":
+		case vol.Type == "" || vol.Type == "host" || (vol.Type == "docker" && vol.Scope != "shared"):
+			src = filepath.Join(e.taskDir(t.Name), "volumes", vol.Name)
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
+			}
+		default:
+			return nil, fmt.Errorf("%w: volume %s: type %q scope %q is not supported", errInvalidDefinition, vol.Name, vol.Type, vol.Scope)
+		}
+		opts := []string{"rbind"}
+		if mp.ReadOnly || forceRO {
+			opts = append(opts, "ro")
+		} else {
+			opts = append(opts, "rw")
+		}
+		out = append(out, runtime.Mount{Type: "bind", Source: src, Destination: mp.ContainerPath, Options: opts})
+	}
+	return out, nil
+}

@@ -1,0 +1,67 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// errInvalidDefinition marks create failures caused by the task definition itself; they
+// stop the container instead of being retried.
+var errInvalidDefinition = errors.New("invalid container definition")
+
+// needsCreate: the container should run and its image is there.
+func needsCreate(c *api.Container) bool {
+	return desiredContainer(c) == api.ContainerStatusRunning && c.Status.KnownStatus.OrNone() == api.ContainerStatusPulled
+}
+
+// reconcileCreate owns → CREATED: it turns the definition into a runtime container once its
+// dependsOn conditions hold.
+func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	s, err := e.loadContainer(ctx, req.NamespacedName)
+	if err != nil || s == nil || !needsCreate(s.c) {
+		return reconcile.Result{}, err
+	}
+	v := checkDependencies(s.c, s.siblings, time.Now())
+	if v.failure != "" {
+		return reconcile.Result{}, e.failContainer(ctx, s.c, v.failure)
+	}
+	if !v.ok {
+		return reconcile.Result{RequeueAfter: v.recheckIn}, nil
+	}
+
+	cfg, err := e.containerConfig(s)
+	if err != nil {
+		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.s.CreateTimeout)
+	defer cancel()
+	err = e.rt.CreateContainer(cctx, cfg)
+	switch {
+	case err == nil, errors.Is(err, runtime.ErrAlreadyExists):
+		// Already there after a crash between create and the status write: adopt it.
+	case errors.Is(err, runtime.ErrUnavailable):
+		return reconcile.Result{}, err
+	case cctx.Err() != nil && ctx.Err() == nil:
+		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: Could not transition to created; timed out after waiting %s", ReasonTimeout, e.s.CreateTimeout))
+	default:
+		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+	}
+	_, err = e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
+		if !needsCreate(c) {
+			return false
+		}
+		c.Status.RuntimeID = cfg.ID
+		c.Status.CreatedAt = now()
+		c.Status.LogPath = cfg.LogPath
+		setContainerKnown(c, api.ContainerStatusCreated, "")
+		return true
+	})
+	return reconcile.Result{}, err
+}

@@ -1,0 +1,325 @@
+package controllers
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// A shell loop that exits 0 on SIGTERM, as a well-behaved service does.
+const serviceCmd = `trap "exit 0" TERM; while true; do sleep 0.1; done`
+
+func sh(name, script string) api.ContainerSpec {
+	return api.ContainerSpec{Name: name, Image: testenv.BusyboxImage(), Essential: true, Command: []string{"sh", "-c", script}}
+}
+
+func TestTaskRunsToCompletionWithExitCode(t *testing.T) {
+	h := newHarness(t, nil)
+	task, cs := newTask("onerun", sh("app", "echo hello-from-ecsd; exit 3"))
+	h.run(task, cs)
+
+	got := h.waitTask("onerun", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	c := h.container("onerun", "app")
+	if c.Status.ExitCode == nil || *c.Status.ExitCode != 3 {
+		t.Fatalf("exit code = %v, want 3", c.Status.ExitCode)
+	}
+	if c.Status.StartedAt == nil || c.Status.FinishedAt == nil || c.Status.ImageDigest == "" {
+		t.Fatalf("missing timestamps or digest: %+v", c.Status)
+	}
+	if got.Status.StoppedReason != ReasonEssential {
+		t.Fatalf("stopped reason = %q, want %q", got.Status.StoppedReason, ReasonEssential)
+	}
+	if got.Status.PullStartedAt == nil || got.Status.PullStoppedAt == nil || got.Status.ExecutionStoppedAt == nil {
+		t.Fatalf("task timestamps missing: %+v", got.Status)
+	}
+	var sawRunning bool
+	for _, tr := range got.Status.History {
+		sawRunning = sawRunning || tr.To == string(api.TaskStatusRunning)
+	}
+	if !sawRunning {
+		t.Fatalf("task never recorded RUNNING: %+v", got.Status.History)
+	}
+	logs, err := os.ReadFile(c.Status.LogPath)
+	if err != nil || !strings.Contains(string(logs), "hello-from-ecsd") {
+		t.Fatalf("log %s: %q, %v", c.Status.LogPath, logs, err)
+	}
+}
+
+func TestStopTaskSendsSIGTERM(t *testing.T) {
+	h := newHarness(t, nil)
+	task, cs := newTask("stopme", sh("svc", serviceCmd))
+	h.run(task, cs)
+	h.waitTask("stopme", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+
+	h.stopTask("stopme")
+	h.waitTask("stopme", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	c := h.container("stopme", "svc")
+	if c.Status.ExitCode == nil || *c.Status.ExitCode != 0 {
+		t.Fatalf("exit code = %v, want 0 (clean exit on SIGTERM)", c.Status.ExitCode)
+	}
+}
+
+func TestStopTimeoutEscalatesToSIGKILL(t *testing.T) {
+	h := newHarness(t, nil)
+	spec := sh("stubborn", `trap "" TERM; while true; do sleep 0.1; done`)
+	spec.StopTimeout = 2
+	task, cs := newTask("stubborn", spec)
+	h.run(task, cs)
+	h.waitTask("stubborn", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+
+	h.stopTask("stubborn")
+	h.waitTask("stubborn", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	c := h.container("stubborn", "stubborn")
+	if c.Status.ExitCode == nil || *c.Status.ExitCode != 137 {
+		t.Fatalf("exit code = %v, want 137 (SIGKILL)", c.Status.ExitCode)
+	}
+	if took := c.Status.FinishedAt.Sub(c.Status.StopRequestedAt.Time); took < 2*time.Second-100*time.Millisecond {
+		t.Fatalf("killed %v after SIGTERM, before the 2s stopTimeout", took)
+	}
+}
+
+func TestDependsOnOrdersContainers(t *testing.T) {
+	h := newHarness(t, nil)
+	setup := sh("setup", "sleep 1; exit 0")
+	setup.Essential = false
+	sidecar := sh("sidecar", serviceCmd)
+	sidecar.Essential = false
+	app := sh("app", serviceCmd)
+	app.DependsOn = []api.Dependency{
+		{ContainerName: "setup", Condition: api.ConditionSuccess},
+		{ContainerName: "sidecar", Condition: api.ConditionStart},
+	}
+	task, cs := newTask("deps", app, setup, sidecar)
+	h.run(task, cs)
+
+	h.waitContainer("deps", "app", time.Minute, "RUNNING", func(c *api.Container) bool {
+		return c.Status.KnownStatus == api.ContainerStatusRunning
+	})
+	a, s, sc := h.container("deps", "app"), h.container("deps", "setup"), h.container("deps", "sidecar")
+	if s.Status.FinishedAt == nil || a.Status.CreatedAt.Before(s.Status.FinishedAt) {
+		t.Fatalf("app created at %v before setup finished at %v", a.Status.CreatedAt, s.Status.FinishedAt)
+	}
+	if sc.Status.StartedAt == nil || a.Status.StartedAt.Before(sc.Status.StartedAt) {
+		t.Fatalf("app started before its START dependency")
+	}
+	// The task runs although a non-essential container exited.
+	h.waitTask("deps", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+
+	// Shutdown goes in reverse order: app stops before sidecar.
+	h.stopTask("deps")
+	h.waitTask("deps", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	a, sc = h.container("deps", "app"), h.container("deps", "sidecar")
+	if sc.Status.StopRequestedAt.Time.Before(a.Status.FinishedAt.Time) {
+		t.Fatalf("sidecar was asked to stop at %v, before app finished at %v", sc.Status.StopRequestedAt, a.Status.FinishedAt)
+	}
+}
+
+func TestFailedSuccessDependencyStopsDependent(t *testing.T) {
+	h := newHarness(t, nil)
+	setup := sh("setup", "exit 4")
+	setup.Essential = false
+	app := sh("app", serviceCmd)
+	app.DependsOn = []api.Dependency{{ContainerName: "setup", Condition: api.ConditionSuccess}}
+	task, cs := newTask("depfail", app, setup)
+	h.run(task, cs)
+
+	got := h.waitTask("depfail", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	if !strings.Contains(got.Status.StoppedReason, "exited with code 4") {
+		t.Fatalf("stopped reason = %q, want the failed dependency named", got.Status.StoppedReason)
+	}
+	if c := h.container("depfail", "app"); c.Status.StartedAt != nil {
+		t.Fatalf("app started although its SUCCESS dependency failed")
+	}
+}
+
+func TestEssentialExitStopsTask(t *testing.T) {
+	h := newHarness(t, nil)
+	side := sh("side", serviceCmd)
+	side.Essential = false
+	task, cs := newTask("essential", sh("main", "sleep 1; exit 1"), side)
+	h.run(task, cs)
+
+	got := h.waitTask("essential", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	if got.Status.StoppedReason != ReasonEssential {
+		t.Fatalf("reason = %q, want %q", got.Status.StoppedReason, ReasonEssential)
+	}
+	if c := h.container("essential", "side"); c.Status.KnownStatus != api.ContainerStatusStopped || c.Status.ExitCode == nil || *c.Status.ExitCode != 0 {
+		t.Fatalf("side container: %+v", c.Status)
+	}
+}
+
+func TestHealthCheckTurnsHealthyThenUnhealthy(t *testing.T) {
+	h := newHarness(t, nil)
+	hostDir := t.TempDir()
+	spec := sh("web", serviceCmd)
+	spec.MountPoints = []api.MountPoint{{SourceVolume: "probe", ContainerPath: "/probe"}}
+	spec.HealthCheck = &api.HealthCheck{
+		Test:     []string{"CMD-SHELL", "test -f /probe/ok"},
+		Interval: metav1.Duration{Duration: 500 * time.Millisecond},
+		Timeout:  metav1.Duration{Duration: 2 * time.Second},
+		Retries:  2,
+	}
+	task, cs := newTask("health", spec)
+	task.Spec.Volumes = []api.Volume{{Name: "probe", Type: "host", HostSourcePath: hostDir}}
+	h.run(task, cs)
+
+	h.waitTask("health", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+	if err := os.WriteFile(filepath.Join(hostDir, "ok"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	isHealth := func(s api.HealthState) func(*api.Container) bool {
+		return func(c *api.Container) bool { return c.Status.Health != nil && c.Status.Health.Status == s }
+	}
+	h.waitContainer("health", "web", 30*time.Second, "HEALTHY", isHealth(api.HealthHealthy))
+	if err := os.Remove(filepath.Join(hostDir, "ok")); err != nil {
+		t.Fatal(err)
+	}
+	c := h.waitContainer("health", "web", 30*time.Second, "UNHEALTHY", isHealth(api.HealthUnhealthy))
+	if c.Status.Health.ExitCode == 0 {
+		t.Fatalf("unhealthy with exit code 0: %+v", c.Status.Health)
+	}
+}
+
+func TestPullBehaviors(t *testing.T) {
+	missing := testenv.Registry() + "/ecsd/does-not-exist:latest"
+	for _, b := range []PullBehavior{PullDefault, PullAlways, PullOnce, PullPreferCached} {
+		t.Run(string(b)+"/missing image stops the task", func(t *testing.T) {
+			h := newHarness(t, func(s *Settings) { s.PullBehavior = b })
+			spec := sh("app", serviceCmd)
+			spec.Image = missing
+			task, cs := newTask("missing", spec)
+			h.run(task, cs)
+			got := h.waitTask("missing", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+			if !strings.HasPrefix(got.Status.StoppedReason, ReasonPull+":") {
+				t.Fatalf("reason = %q, want %s", got.Status.StoppedReason, ReasonPull)
+			}
+		})
+	}
+
+	// Pull once with good credentials, then lose them: the cached image is what each
+	// behavior falls back to, or not.
+	authRef := testenv.AuthBusyboxImage()
+	host := strings.SplitN(authRef, "/", 2)[0]
+	good := map[string]runtime.Auth{host: {Username: testenv.AuthUser(), Password: testenv.AuthPassword()}}
+	bad := map[string]runtime.Auth{host: {Username: testenv.AuthUser(), Password: "wrong-password"}}
+	for _, tc := range []struct {
+		behavior PullBehavior
+		runs     bool
+	}{
+		{PullDefault, true}, {PullAlways, false}, {PullOnce, true}, {PullPreferCached, true},
+	} {
+		t.Run(string(tc.behavior)+"/cached image after the registry refuses", func(t *testing.T) {
+			h := newHarness(t, func(s *Settings) { s.PullBehavior = tc.behavior; s.RegistryAuth = good })
+			spec := sh("app", serviceCmd)
+			spec.Image = authRef
+			task, cs := newTask("first", spec)
+			h.run(task, cs)
+			h.waitTask("first", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+
+			h.settings.RegistryAuth = bad
+			h.restart()
+			task, cs = newTask("second", spec)
+			h.run(task, cs)
+			if tc.runs {
+				h.waitTask("second", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+				return
+			}
+			got := h.waitTask("second", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+			if !strings.HasPrefix(got.Status.StoppedReason, ReasonPull+":") {
+				t.Fatalf("reason = %q, want %s", got.Status.StoppedReason, ReasonPull)
+			}
+		})
+	}
+
+	t.Run("wrong password", func(t *testing.T) {
+		h := newHarness(t, func(s *Settings) { s.RegistryAuth = bad })
+		spec := sh("app", serviceCmd)
+		spec.Image = authRef
+		task, cs := newTask("badauth", spec)
+		h.run(task, cs)
+		got := h.waitTask("badauth", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+		if !strings.HasPrefix(got.Status.StoppedReason, ReasonPull+":") {
+			t.Fatalf("reason = %q, want %s", got.Status.StoppedReason, ReasonPull)
+		}
+	})
+}
+
+func TestInvalidTaskIsStoppedAndEngineKeepsRunning(t *testing.T) {
+	h := newHarness(t, nil)
+	bad, _ := newTask("invalid")
+	bad.Spec.Invalid = "UnrecogniedTaskError: Error loading task - container app: no image"
+	bad.Spec.DesiredStatus = api.TaskStatusStopped
+	h.run(bad, nil)
+	got := h.waitTask("invalid", 30*time.Second, "STOPPED", known(api.TaskStatusStopped))
+	if got.Status.StoppedReason != bad.Spec.Invalid {
+		t.Fatalf("reason = %q", got.Status.StoppedReason)
+	}
+
+	// A definition the runtime cannot honour stops only its own task.
+	priv := sh("app", serviceCmd)
+	priv.MountPoints = []api.MountPoint{{SourceVolume: "nope", ContainerPath: "/x"}}
+	task, cs := newTask("badmount", priv)
+	h.run(task, cs)
+	got = h.waitTask("badmount", 30*time.Second, "STOPPED", known(api.TaskStatusStopped))
+	if !strings.HasPrefix(got.Status.StoppedReason, ReasonCreate+":") || !strings.Contains(got.Status.StoppedReason, "nope") {
+		t.Fatalf("reason = %q", got.Status.StoppedReason)
+	}
+
+	task, cs = newTask("good", sh("app", serviceCmd))
+	h.run(task, cs)
+	h.waitTask("good", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+}
+
+func TestRestartPolicyRestartsInPlace(t *testing.T) {
+	h := newHarness(t, nil)
+	spec := sh("flaky", "sleep 0.2; exit 5")
+	spec.RestartPolicy = &api.RestartPolicy{Enabled: true, RestartAttemptPeriod: 0}
+	task, cs := newTask("restarts", spec)
+	h.run(task, cs)
+	c := h.waitContainer("restarts", "flaky", time.Minute, "two restarts", func(c *api.Container) bool {
+		return c.Status.RestartCount >= 2
+	})
+	if c.Status.KnownStatus == api.ContainerStatusStopped {
+		t.Fatalf("container reported STOPPED although the restart policy restarts it")
+	}
+	h.stopTask("restarts")
+	h.waitTask("restarts", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+}
+
+func TestCleanupRemovesEverything(t *testing.T) {
+	h := newHarness(t, func(s *Settings) { s.CleanupWait = time.Second })
+	task, cs := newTask("cleanme", sh("app", "echo bye"))
+	h.run(task, cs)
+	h.waitTask("cleanme", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	logPath := h.container("cleanme", "app").Status.LogPath
+
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list api.TaskList
+		if err := h.st.DirectClient().List(h.ctx, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task not cleaned up: %s", describe(&list.Items[0]))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(logPath); !os.IsNotExist(err) {
+		t.Fatalf("log file %s still there: %v", logPath, err)
+	}
+	rc, err := h.rt.ListContainers(h.ctx)
+	if err != nil || len(rc) != 0 {
+		t.Fatalf("runtime containers left: %v %v", rc, err)
+	}
+}

@@ -1,0 +1,103 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+)
+
+// containerScope is everything a container reconciler looks at: the container, its task and
+// its siblings by container name. It is read from the store directly (not the cache), so a
+// reconciler never acts on a status older than its own last write.
+type containerScope struct {
+	task     *api.Task
+	c        *api.Container
+	siblings map[string]*api.Container
+}
+
+// loadContainer returns nil, nil when the container or its task is gone.
+func (e *Engine) loadContainer(ctx context.Context, key types.NamespacedName) (*containerScope, error) {
+	c := &api.Container{}
+	if err := e.direct.Get(ctx, key, c); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	t := &api.Task{}
+	if err := e.direct.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: c.Spec.TaskName}, t); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	sib, err := e.siblings(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	sib[c.Spec.Name] = c
+	return &containerScope{task: t, c: c, siblings: sib}, nil
+}
+
+// siblings returns the task's containers by container name; missing ones are absent.
+func (e *Engine) siblings(ctx context.Context, t *api.Task) (map[string]*api.Container, error) {
+	out := make(map[string]*api.Container, len(t.Spec.Containers))
+	for _, name := range t.Spec.Containers {
+		c := &api.Container{}
+		err := e.direct.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: api.ContainerName(t.Name, name)}, c)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get container %s of task %s: %w", name, t.Name, err)
+		}
+		out[name] = c
+	}
+	return out, nil
+}
+
+// updateContainerStatus applies mutate to the freshest copy of the container and writes its
+// status, re-reading and re-applying on a conflict. mutate returns false when there is
+// nothing to write. The written object is returned.
+func (e *Engine) updateContainerStatus(ctx context.Context, c *api.Container, mutate func(*api.Container) bool) (*api.Container, error) {
+	cur := c.DeepCopy()
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			if err := e.direct.Get(ctx, client.ObjectKeyFromObject(c), cur); err != nil {
+				return err
+			}
+		}
+		first = false
+		if !mutate(cur) {
+			return nil
+		}
+		return e.direct.Status().Update(ctx, cur)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update status of container %s: %w", c.Name, err)
+	}
+	return cur, nil
+}
+
+// updateTaskStatus is updateContainerStatus for a Task.
+func (e *Engine) updateTaskStatus(ctx context.Context, t *api.Task, mutate func(*api.Task) bool) (*api.Task, error) {
+	cur := t.DeepCopy()
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			if err := e.direct.Get(ctx, client.ObjectKeyFromObject(t), cur); err != nil {
+				return err
+			}
+		}
+		first = false
+		if !mutate(cur) {
+			return nil
+		}
+		return e.direct.Status().Update(ctx, cur)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update status of task %s: %w", t.Name, err)
+	}
+	return cur, nil
+}

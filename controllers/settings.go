@@ -1,0 +1,83 @@
+// Package controllers holds ecsd's reconcilers. Each one owns one step of the ECS task and
+// container state machines, reads desired state (Spec) and observed state (Status) from the
+// store, takes one idempotent step against the runtime, writes Status and returns. Nothing
+// here remembers anything between calls that is not in an object: a crash or a duplicate
+// event is always harmless.
+package controllers
+
+import (
+	"time"
+
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// PullBehavior is ECS_IMAGE_PULL_BEHAVIOR.
+type PullBehavior string
+
+const (
+	PullDefault      PullBehavior = "default"
+	PullAlways       PullBehavior = "always"
+	PullOnce         PullBehavior = "once"
+	PullPreferCached PullBehavior = "prefer-cached"
+)
+
+// Settings are the engine's knobs, filled from the agent configuration by cmd/ecs-agent.
+// A narrow struct keeps the controllers independent of how configuration is loaded.
+type Settings struct {
+	// DataDir holds per-task directories (volumes, logs) under DataDir/tasks/<task ID>.
+	DataDir string
+	// Cluster is put on container labels for log routers.
+	Cluster string
+
+	PullBehavior PullBehavior
+	PullTimeout  time.Duration
+	// PullDependentUpfront pulls images of containers still waiting on dependsOn.
+	PullDependentUpfront bool
+	// RegistryAuth maps a registry host to its credentials (ECS_ENGINE_AUTH_DATA).
+	RegistryAuth map[string]runtime.Auth
+
+	CreateTimeout time.Duration
+	StartTimeout  time.Duration
+	// StopTimeout is the SIGTERM→SIGKILL grace when a container sets none (ECS_CONTAINER_STOP_TIMEOUT).
+	StopTimeout time.Duration
+
+	// CleanupWait and CleanupJitter delay the removal of a stopped task.
+	CleanupWait   time.Duration
+	CleanupJitter time.Duration
+	// CleanupRequiresReport holds cleanup until ECS has acknowledged STOPPED. Off when the
+	// engine runs without a control plane (tests, benchmarks).
+	CleanupRequiresReport bool
+
+	DisablePrivileged bool
+	// TaskCgroups enables a per-task cgroup carrying task-level CPU and memory limits.
+	TaskCgroups bool
+	// CgroupRoot is the cgroup parent of task cgroups (cgroupfs path).
+	CgroupRoot string
+
+	// DisableHealthCheck ignores container health checks (ECS_DISABLE_DOCKER_HEALTH_CHECK).
+	DisableHealthCheck bool
+
+	// RelistInterval is how often every container is re-checked against the runtime even
+	// without events; events are never relied on alone.
+	RelistInterval time.Duration
+	// AgentVersion is stamped on containers.
+	AgentVersion string
+}
+
+// DefaultSettings are the reference agent's Linux defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		DataDir:        "/var/lib/ecs/data",
+		Cluster:        "default",
+		PullBehavior:   PullDefault,
+		PullTimeout:    2 * time.Hour,
+		CreateTimeout:  4 * time.Minute,
+		StartTimeout:   3 * time.Minute,
+		StopTimeout:    30 * time.Second,
+		CleanupWait:    3 * time.Hour,
+		TaskCgroups:    true,
+		CgroupRoot:     "/ecs",
+		RelistInterval: 10 * time.Second,
+		AgentVersion:   "0.1.0",
+	}
+}

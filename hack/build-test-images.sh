@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the ecsd test images with hack/mkimage (stdlib only, no downloads)
+# and pushes them to the local registries started by hack/start-registry.sh:
+#
+#   127.0.0.1:5000/ecsd/busybox:latest   busybox rootfs, Cmd ["sh"]
+#   127.0.0.1:5000/ecsd/busybox:v2       + layer with /etc/ecsd-version ("v2"),
+#                                        label org.ecsd.test.version=v2
+#   127.0.0.1:5001/ecsd/busybox:latest   same bytes as :5000 latest, behind
+#                                        basic auth (ecsd / ecsd-secret)
+#
+# Images are deterministic, so the digests are stable run to run; blobs the
+# registry already has are not uploaded again. Idempotent.
+set -euo pipefail
+
+export PATH="/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REGISTRY="${ECSD_TEST_REGISTRY:-127.0.0.1:5000}"
+AUTH_REGISTRY="${ECSD_TEST_AUTH_REGISTRY:-127.0.0.1:5001}"
+AUTH_USER="${ECSD_TEST_AUTH_USER:-ecsd}"
+AUTH_PASSWORD="${ECSD_TEST_AUTH_PASSWORD:-ecsd-secret}"
+MKIMAGE="$ROOT/bin/mkimage"
+
+cd "$ROOT"
+# go build is a no-op (cache hit) when nothing changed.
+GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -o "$MKIMAGE" ./hack/mkimage
+
+"$MKIMAGE" -registry "$REGISTRY" -repo ecsd/busybox -tag latest
+"$MKIMAGE" -registry "$REGISTRY" -repo ecsd/busybox -tag v2 \
+  -file-content /etc/ecsd-version=v2 -label org.ecsd.test.version=v2
+"$MKIMAGE" -registry "$AUTH_REGISTRY" -repo ecsd/busybox -tag latest \
+  -user "$AUTH_USER" -password "$AUTH_PASSWORD"

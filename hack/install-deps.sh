@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Installs everything the ecsd tests need on a fresh Debian 12 machine:
+#   - Debian packages: runc, CNI plugins, docker-registry, busybox-static, ...
+#   - containerd v2.4.2 (+ shim and ctr) built from the Go module proxy into
+#     /usr/local/bin.
+# Idempotent: a second run only checks and returns within a second or so.
+set -euo pipefail
+
+CONTAINERD_VERSION="${CONTAINERD_VERSION:-2.4.2}"
+CONTAINERD_BIN_DIR="${CONTAINERD_BIN_DIR:-/usr/local/bin}"
+export PATH="/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
+
+log() { echo "install-deps: $*" >&2; }
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  log "must run as root"
+  exit 1
+fi
+
+# ---------------------------------------------------------------------------
+# Debian packages
+# ---------------------------------------------------------------------------
+PACKAGES=(
+  runc
+  containernetworking-plugins
+  docker-registry
+  busybox-static
+  iptables
+  iproute2
+  apache2-utils   # htpasswd -B
+  ca-certificates
+  make
+)
+
+installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$2 == "install" && $4 == "installed" { print $1 }' || true)"
+missing=()
+for p in "${PACKAGES[@]}"; do
+  grep -qxF "$p" <<<"$installed" || missing+=("$p")
+done
+
+if ((${#missing[@]} > 0)); then
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # The docker-registry package ships an init script that would start a
+  # registry on :5000 (all interfaces) right after install. We run our own
+  # instances, so forbid service starts during the install unless the machine
+  # already has a policy in place.
+  policy_created=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    policy_created=1
+  fi
+  cleanup_policy() { if ((policy_created)); then rm -f /usr/sbin/policy-rc.d; fi; }
+  trap cleanup_policy EXIT
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  cleanup_policy
+  trap - EXIT
+fi
+
+# Sanity checks on what the tests rely on.
+for f in /bin/busybox /usr/sbin/runc /usr/bin/docker-registry /usr/bin/htpasswd /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback; do
+  [[ -x "$f" ]] || { log "expected $f after install"; exit 1; }
+done
+
+# ---------------------------------------------------------------------------
+# containerd (built with `go install`, the only way to get 2.x from a
+# registry this machine can reach)
+# ---------------------------------------------------------------------------
+containerd_ok() {
+  local v
+  [[ -x "$CONTAINERD_BIN_DIR/containerd" && -x "$CONTAINERD_BIN_DIR/containerd-shim-runc-v2" && -x "$CONTAINERD_BIN_DIR/ctr" ]] || return 1
+  v="$("$CONTAINERD_BIN_DIR/containerd" --version 2>/dev/null || true)"
+  [[ "$v" =~ [[:space:]]v?${CONTAINERD_VERSION//./\\.}([+[:space:]-]|$) ]] || return 1
+  v="$("$CONTAINERD_BIN_DIR/ctr" --version 2>/dev/null || true)"
+  [[ "$v" =~ [[:space:]]v?${CONTAINERD_VERSION//./\\.}([+[:space:]-]|$) ]] || return 1
+}
+
+if ! containerd_ok; then
+  command -v go >/dev/null || { log "go not found in PATH"; exit 1; }
+  log "building containerd v${CONTAINERD_VERSION} (containerd, containerd-shim-runc-v2, ctr) into ${CONTAINERD_BIN_DIR}; this takes a few minutes"
+  # Run outside the repository so the project's go.mod does not interfere.
+  (
+    cd /
+    GOBIN="$CONTAINERD_BIN_DIR" GOFLAGS="-buildvcs=false" GO111MODULE=on \
+      go install \
+        "github.com/containerd/containerd/v2/cmd/containerd@v${CONTAINERD_VERSION}" \
+        "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@v${CONTAINERD_VERSION}" \
+        "github.com/containerd/containerd/v2/cmd/ctr@v${CONTAINERD_VERSION}"
+  )
+  containerd_ok || { log "containerd v${CONTAINERD_VERSION} still not found after go install"; exit 1; }
+fi
+
+exit 0

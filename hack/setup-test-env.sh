@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up everything the ecsd tests need, idempotently (the second run takes
+# a few seconds):
+#   1. hack/install-deps.sh       Debian packages + containerd v2.4.2
+#   2. hack/start-containerd.sh   containerd on /run/ecsd/containerd/containerd.sock
+#   3. hack/start-registry.sh     registries on 127.0.0.1:5000 and :5001 (auth)
+#   4. hack/build-test-images.sh  ecsd/busybox test images
+# The contract is mirrored in internal/testenv. Stop with hack/stop-test-env.sh.
+set -euo pipefail
+
+HACK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  echo "setup-test-env: must run as root" >&2
+  exit 1
+fi
+
+out="$(mktemp /tmp/ecsd-setup.XXXXXX)"
+trap 'rm -f "$out"' EXIT
+
+step() {
+  local name="$1" script="$2" start end
+  start=$(date +%s.%N)
+  if ! bash "$HACK/$script" >"$out" 2>&1; then
+    cat "$out" >&2
+    echo "setup-test-env: $name FAILED ($script)" >&2
+    exit 1
+  fi
+  end=$(date +%s.%N)
+  awk -v n="$name" -v s="$start" -v e="$end" 'BEGIN { printf "setup-test-env: %-10s ok (%.1fs)\n", n, e - s }'
+  if [[ -n "${ECSD_SETUP_VERBOSE:-}" ]]; then sed 's/^/    /' "$out"; fi
+}
+
+step install    install-deps.sh
+step containerd start-containerd.sh
+step registry   start-registry.sh
+step images     build-test-images.sh

@@ -1,0 +1,247 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"time"
+
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// cleanupTimeout bounds the undo work after a failed create, which must run even when the
+// caller's context is already done.
+const cleanupTimeout = 30 * time.Second
+
+// CreateContainer creates the container record, its writable snapshot (key = cfg.ID) and
+// its OCI spec. It never leaves a half-created container behind: if anything fails after
+// the snapshot exists, the snapshot is removed again.
+func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConfig) (retErr error) {
+	if cfg.ID == "" || cfg.Image == "" {
+		return wrapErr(fmt.Errorf("container ID and image are required: %w", errdefs.ErrInvalidArgument), "create container")
+	}
+	ctx = r.withNS(ctx)
+	log := r.log.WithValues("container", cfg.ID)
+
+	if _, err := r.client.LoadContainer(ctx, cfg.ID); err == nil {
+		return newErr(runtime.ErrAlreadyExists, "create container %s", cfg.ID)
+	} else if !errdefs.IsNotFound(err) {
+		return wrapErr(err, "create container %s", cfg.ID)
+	}
+
+	name, err := NormalizeRef(cfg.Image)
+	if err != nil {
+		return wrapErr(err, "create container %s", cfg.ID)
+	}
+	img, err := r.client.GetImage(ctx, name)
+	if err != nil {
+		return wrapErr(err, "create container %s: image %s", cfg.ID, name)
+	}
+	// A lease keeps the new snapshot from being garbage collected between its creation
+	// and the container record that references it.
+	ctx, done, err := r.client.WithLease(ctx)
+	if err != nil {
+		return wrapErr(err, "create container %s: lease", cfg.ID)
+	}
+	defer func() { _ = done(context.WithoutCancel(ctx)) }()
+
+	if err := r.ensureUnpacked(ctx, img); err != nil {
+		return wrapErr(err, "create container %s: unpack %s", cfg.ID, name)
+	}
+	imgSpec, err := img.Spec(ctx)
+	if err != nil {
+		return wrapErr(err, "create container %s: image config", cfg.ID)
+	}
+	specOpts, err := r.specOpts(cfg, img, imgSpec.Config)
+	if err != nil {
+		return wrapErr(err, "create container %s", cfg.ID)
+	}
+
+	logPath := cfg.LogPath
+	if logPath == "" {
+		logPath = filepath.Join(r.opts.logDir, cfg.ID+".log")
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return wrapErr(err, "create container %s: log directory", cfg.ID)
+	}
+	labels := make(map[string]string, len(cfg.Labels)+2)
+	maps.Copy(labels, cfg.Labels)
+	labels[LabelManaged] = "true"
+	labels[labelLogPath] = logPath
+
+	// A snapshot with our key but no container is debris from a create that crashed
+	// half-way; the key is ours, so reclaim it instead of failing forever.
+	sn := r.client.SnapshotService(r.opts.snapshotter)
+	if _, err := sn.Stat(ctx, cfg.ID); err == nil {
+		log.Info("removing orphaned snapshot from an interrupted create")
+		if err := sn.Remove(ctx, cfg.ID); err != nil && !errdefs.IsNotFound(err) {
+			return wrapErr(err, "create container %s: remove orphaned snapshot", cfg.ID)
+		}
+	}
+
+	_, err = r.client.NewContainer(ctx, cfg.ID,
+		client.WithSnapshotter(r.opts.snapshotter),
+		client.WithNewSnapshot(cfg.ID, img),
+		client.WithRuntime(r.opts.runtime, nil),
+		client.WithContainerLabels(labels),
+		client.WithNewSpec(specOpts...),
+	)
+	if err != nil {
+		if errdefs.IsAlreadyExists(err) {
+			// Lost a race with a concurrent create of the same ID: the other one owns
+			// the snapshot and the record, so do not clean up.
+			return wrapErr(err, "create container %s", cfg.ID)
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if rerr := sn.Remove(cctx, cfg.ID); rerr != nil && !errdefs.IsNotFound(rerr) {
+			log.Error(rerr, "removing snapshot after failed create")
+		}
+		return wrapErr(err, "create container %s", cfg.ID)
+	}
+	log.V(1).Info("created container", "image", name, "log", logPath)
+	return nil
+}
+
+// ensureUnpacked unpacks img for our snapshotter if needed (e.g. it was imported, or
+// pulled for another snapshotter).
+func (r *Runtime) ensureUnpacked(ctx context.Context, img client.Image) error {
+	ok, err := img.IsUnpacked(ctx, r.opts.snapshotter)
+	if err != nil || ok {
+		return err
+	}
+	return img.Unpack(ctx, r.opts.snapshotter)
+}
+
+// InspectContainer returns the container's metadata and the state of its task.
+func (r *Runtime) InspectContainer(ctx context.Context, id string) (runtime.ContainerState, error) {
+	ctx = r.withNS(ctx)
+	info, err := r.client.ContainerService().Get(ctx, id)
+	if err != nil {
+		return runtime.ContainerState{}, wrapErr(err, "inspect container %s", id)
+	}
+	var proc *tasktypes.Process
+	resp, err := r.client.TaskService().Get(ctx, &tasksapi.GetRequest{ContainerID: id})
+	if err != nil {
+		if err = errgrpc.ToNative(err); !errdefs.IsNotFound(err) {
+			return runtime.ContainerState{}, wrapErr(err, "inspect container %s: task", id)
+		}
+	} else {
+		proc = resp.Process
+	}
+	return r.state(ctx, info, proc), nil
+}
+
+// ListContainers lists the containers carrying LabelManaged, with their task state, in two
+// calls (containers, tasks) however many there are.
+func (r *Runtime) ListContainers(ctx context.Context) ([]runtime.ContainerState, error) {
+	ctx = r.withNS(ctx)
+	ctrs, err := r.client.ContainerService().List(ctx, managedFilter)
+	if err != nil {
+		return nil, wrapErr(err, "list containers")
+	}
+	resp, err := r.client.TaskService().List(ctx, &tasksapi.ListTasksRequest{})
+	if err != nil {
+		return nil, wrapErr(errgrpc.ToNative(err), "list tasks")
+	}
+	procs := make(map[string]*tasktypes.Process, len(resp.Tasks))
+	for _, p := range resp.Tasks {
+		procs[p.ContainerID] = p
+	}
+	out := make([]runtime.ContainerState, 0, len(ctrs))
+	for _, c := range ctrs {
+		out = append(out, r.state(ctx, c, procs[c.ID]))
+	}
+	return out, nil
+}
+
+// lostExitCode is reported for a container that was started but whose task vanished
+// (host reboot, containerd state wiped): Docker reports 255 in the same situation.
+const lostExitCode = 255
+
+// state combines the container record with its task (nil when there is none).
+func (r *Runtime) state(ctx context.Context, info containers.Container, proc *tasktypes.Process) runtime.ContainerState {
+	st := runtime.ContainerState{
+		ID:        info.ID,
+		Labels:    info.Labels,
+		Image:     info.Image,
+		Status:    runtime.StatusCreated,
+		CreatedAt: info.CreatedAt,
+		OOMKilled: info.Labels[labelOOMKilled] == "true",
+	}
+	if v := info.Labels[labelStartedAt]; v != "" {
+		st.StartedAt, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	if proc == nil {
+		if !st.StartedAt.IsZero() {
+			st.Status = runtime.StatusStopped
+			st.ExitCode = lostExitCode
+		}
+		return st
+	}
+	switch proc.Status {
+	case tasktypes.Status_CREATED:
+		st.Status = runtime.StatusCreated
+		st.Pid = proc.Pid
+	case tasktypes.Status_RUNNING, tasktypes.Status_PAUSED, tasktypes.Status_PAUSING:
+		st.Status = runtime.StatusRunning
+		st.Pid = proc.Pid
+	case tasktypes.Status_STOPPED:
+		st.Status = runtime.StatusStopped
+		st.ExitCode = int32(proc.ExitStatus)
+		if proc.ExitedAt != nil {
+			st.FinishedAt = proc.ExitedAt.AsTime()
+		}
+		if !st.OOMKilled && st.ExitCode == 128+9 {
+			st.OOMKilled = r.oomKilled(ctx, info.ID)
+		}
+	default:
+		st.Status = runtime.StatusUnknown
+	}
+	return st
+}
+
+// RemoveContainer kills what is left of the task (the caller should have stopped it),
+// deletes the task, the container and its snapshot. The log file is left for the cleanup
+// controller. Absent is success.
+func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	ctx = r.withNS(ctx)
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return wrapErr(err, "remove container %s", id)
+	}
+	if err := deleteTask(ctx, c); err != nil {
+		return wrapErr(err, "remove container %s: delete task", id)
+	}
+	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return wrapErr(err, "remove container %s", id)
+	}
+	r.log.V(1).Info("removed container", "container", id)
+	return nil
+}
+
+// deleteTask SIGKILLs the task if it still runs, waits for it and deletes it. No task is
+// success.
+func deleteTask(ctx context.Context, c client.Container) error {
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,21 @@
+package containerd
+
+// Labels the runtime sets on every container it creates. They live in containerd's
+// metadata so that state survives agent restarts without an agent-side database.
+const (
+	// LabelManaged marks containers created by ecsd; ListContainers filters on it so that
+	// anything else in the namespace (e.g. created by ctr) is ignored.
+	LabelManaged = "ecs.ecsd.io/managed"
+	// labelLogPath remembers where the shim writes stdout/stderr, because StartContainer
+	// only receives the container ID.
+	labelLogPath = "ecs.ecsd.io/log-path"
+	// labelStartedAt is set after every successful start (RFC 3339, ns precision):
+	// containerd records no start time for a task.
+	labelStartedAt = "ecs.ecsd.io/started-at"
+	// labelOOMKilled is set to "true" when an OOM kill was observed for the current run,
+	// so the fact survives until the container is removed.
+	labelOOMKilled = "ecs.ecsd.io/oom-killed"
+)
+
+// managedFilter is the containerd filter selecting the containers this package manages.
+const managedFilter = `labels."` + LabelManaged + `"==true`

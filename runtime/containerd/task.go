@@ -1,0 +1,180 @@
+package containerd
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
+
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// StartContainer starts the container's task with stdout and stderr going to its log file
+// through the shim (cio.LogFile), so logging survives agent restarts. It is idempotent: a
+// running task is success, a created-but-not-started task is started, and a stopped task
+// is deleted and replaced (restart in place).
+func (r *Runtime) StartContainer(ctx context.Context, id string) error {
+	ctx = r.withNS(ctx)
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return wrapErr(err, "start container %s", id)
+	}
+	t, err := c.Task(ctx, nil)
+	switch {
+	case err == nil:
+		st, err := t.Status(ctx)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return wrapErr(err, "start container %s: task status", id)
+		}
+		switch st.Status {
+		case client.Running, client.Paused, client.Pausing:
+			return nil
+		case client.Created:
+			return r.startTask(ctx, c, t)
+		default: // stopped, unknown (dead shim) or vanished meanwhile
+			if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				return wrapErr(err, "start container %s: delete previous task", id)
+			}
+		}
+	case !errdefs.IsNotFound(err):
+		return wrapErr(err, "start container %s: load task", id)
+	}
+
+	// LoadContainer just fetched the record; no need to ask again.
+	info, err := c.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return wrapErr(err, "start container %s", id)
+	}
+	logPath := info.Labels[labelLogPath]
+	if logPath == "" {
+		logPath = filepath.Join(r.opts.logDir, id+".log")
+	}
+	// The directory may have been cleaned since create; the shim will not create it.
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return wrapErr(err, "start container %s: log directory", id)
+	}
+	t, err = c.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		if errdefs.IsAlreadyExists(err) {
+			// A concurrent start won; its outcome is ours.
+			return nil
+		}
+		return wrapErr(err, "start container %s: create task", id)
+	}
+	return r.startTask(ctx, c, t)
+}
+
+// startTask registers the exit watcher before Start, so even an immediate exit is seen,
+// then starts the task. On failure the task is deleted so a retry starts clean; the
+// container itself is kept (it is the record that the start failed).
+func (r *Runtime) startTask(ctx context.Context, c client.Container, t client.Task) error {
+	id := c.ID()
+	wctx, wcancel := context.WithCancel(r.root)
+	exitC, err := t.Wait(wctx)
+	if err != nil {
+		wcancel()
+		r.discardTask(ctx, t)
+		return wrapErr(err, "start container %s: wait", id)
+	}
+	// Taken before Start so that StartedAt never comes after an immediate exit's time.
+	started := time.Now().UTC()
+	if err := t.Start(ctx); err != nil {
+		wcancel()
+		r.discardTask(ctx, t)
+		return wrapErr(err, "start container %s", id)
+	}
+	// One update records this run's start and clears the previous run's OOM verdict.
+	if _, err := c.SetLabels(ctx, map[string]string{
+		labelStartedAt: started.Format(time.RFC3339Nano),
+		labelOOMKilled: "false",
+	}); err != nil {
+		// Not fatal: the container runs; StartedAt is merely unknown.
+		r.log.Error(err, "recording start time", "container", id)
+	}
+	r.wg.Add(1)
+	go r.watchExit(wctx, wcancel, id, t.Pid(), exitC)
+	r.log.V(1).Info("started container", "container", id, "pid", t.Pid())
+	return nil
+}
+
+// discardTask deletes a task whose start failed; errors are only logged because the
+// start error is the one worth returning.
+func (r *Runtime) discardTask(ctx context.Context, t client.Task) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if _, err := t.Delete(cctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		r.log.Error(err, "deleting task after failed start", "container", t.ID())
+	}
+}
+
+// watchExit waits for the task's exit and, when it was a SIGKILL, asks the cgroup whether
+// the OOM killer did it while the task (and so its cgroup) still exists, recording the
+// answer on the container. It is best effort: an agent restart loses the watcher, and
+// the /tasks/oom event and InspectContainer's own check cover that.
+func (r *Runtime) watchExit(ctx context.Context, cancel context.CancelFunc, id string, pid uint32, exitC <-chan client.ExitStatus) {
+	defer r.wg.Done()
+	defer cancel()
+	var st client.ExitStatus
+	select {
+	case st = <-exitC:
+	case <-ctx.Done():
+		return
+	}
+	if st.Error() != nil {
+		return // the wait itself failed (context cancelled, containerd gone)
+	}
+	r.log.V(1).Info("container exited", "container", id, "pid", pid, "exitCode", st.ExitCode())
+	if st.ExitCode() != 128+uint32(syscall.SIGKILL) {
+		return
+	}
+	if r.oomKilled(ctx, id) {
+		r.markOOM(ctx, id)
+	}
+}
+
+// markOOM records an OOM kill on the container so InspectContainer reports it after the
+// task (and its cgroup counters) are gone.
+func (r *Runtime) markOOM(ctx context.Context, id string) {
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return
+	}
+	if _, err := c.SetLabels(ctx, map[string]string{labelOOMKilled: "true"}); err != nil {
+		r.log.Error(err, "recording OOM kill", "container", id)
+	}
+}
+
+// Signal sends sig to the container's init process. A container without a running task is
+// success (there is nothing left to signal); a container that does not exist is
+// runtime.ErrNotFound.
+func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) error {
+	ctx = r.withNS(ctx)
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return wrapErr(err, "signal container %s", id)
+	}
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return wrapErr(err, "signal container %s: load task", id)
+	}
+	if err := t.Kill(ctx, sig); err != nil {
+		// Already exited (or never started): the signal has nothing to act on.
+		if errdefs.IsNotFound(err) || errdefs.IsFailedPrecondition(err) {
+			return nil
+		}
+		return wrapErr(err, "signal container %s with %s", id, sig)
+	}
+	return nil
+}
+
+// errNotRunning is returned by operations that need a live task.
+func errNotRunning(id string) error {
+	return newErr(runtime.ErrNotFound, "container %s has no running task", id)
+}
