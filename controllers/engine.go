@@ -40,6 +40,8 @@ type Engine struct {
 	mu     sync.Mutex
 	queues []workqueue.TypedRateLimitingInterface[reconcile.Request]
 	pulls  flight
+	// imageMu serialises Image object bookkeeping.
+	imageMu sync.Mutex
 }
 
 // New returns an engine; Run starts it.

@@ -18,16 +18,20 @@ import (
 	"github.com/ecsd/ecsd/runtime"
 )
 
-// needsPull: the container should run and its image is not there yet.
+// needsPull: the container should run and its image is not there yet. A container whose
+// desired status the task controller has not written yet counts as wanting to run, so the
+// pull starts in parallel with that write instead of after it; reconcilePull checks the
+// task itself.
 func needsPull(c *api.Container) bool {
-	return desiredContainer(c) == api.ContainerStatusRunning && c.Status.KnownStatus.OrNone().Before(api.ContainerStatusPulled)
+	d := desiredContainer(c)
+	return (d == api.ContainerStatusRunning || d == api.ContainerStatusNone) && c.Status.KnownStatus.OrNone().Before(api.ContainerStatusPulled)
 }
 
 // reconcilePull owns → PULLED: it gets the image per ECS_IMAGE_PULL_BEHAVIOR, records the
 // digest and keeps the Image object's bookkeeping for image cleanup.
 func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	s, err := e.loadContainer(ctx, req.NamespacedName)
-	if err != nil || s == nil || !needsPull(s.c) {
+	if err != nil || s == nil || !needsPull(s.c) || s.task.DesiredStatus() != api.TaskStatusRunning {
 		return reconcile.Result{}, err
 	}
 	if !e.s.PullDependentUpfront {
@@ -158,6 +162,10 @@ func (e *Engine) recordImage(ctx context.Context, c *api.Container, info runtime
 	if info.Digest == "" {
 		return nil
 	}
+	// Many containers of one image finish their pulls together; taking turns avoids a
+	// storm of conflicting writes to the one Image object.
+	e.imageMu.Lock()
+	defer e.imageMu.Unlock()
 	key := types.NamespacedName{Namespace: c.Namespace, Name: api.ImageName(info.Digest)}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		im := &api.Image{}

@@ -47,6 +47,9 @@ func (e *Engine) reconcileStart(ctx context.Context, req reconcile.Request) (rec
 		switch {
 		case errors.Is(err, runtime.ErrUnavailable):
 			return reconcile.Result{}, err
+		case errors.Is(err, runtime.ErrTransient) && s.c.Status.CreatedAt != nil && time.Since(s.c.Status.CreatedAt.Time) < e.s.StartTimeout:
+			// Retried with backoff, but never beyond the start timeout.
+			return reconcile.Result{}, err
 		case sctx.Err() != nil && ctx.Err() == nil:
 			return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: Could not transition to started; timed out after waiting %s", ReasonTimeout, e.s.StartTimeout))
 		default:

@@ -30,6 +30,7 @@ PACKAGES=(
   apache2-utils   # htpasswd -B
   ca-certificates
   make
+  tini            # static init for initProcessEnabled containers
 )
 
 installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$2 == "install" && $4 == "installed" { print $1 }' || true)"

@@ -17,6 +17,9 @@ var (
 	ErrUnauthorized  = errors.New("unauthorized")
 	// ErrUnavailable means the runtime itself could not be reached; callers keep state and retry.
 	ErrUnavailable = errors.New("runtime unavailable")
+	// ErrTransient means the runtime refused the call because of a conflicting operation
+	// still in flight (e.g. one started by an agent that was killed); a retry may succeed.
+	ErrTransient = errors.New("transient runtime conflict")
 )
 
 // Runtime runs containers. Every call is idempotent where the doc says so, because

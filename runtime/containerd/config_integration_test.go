@@ -97,7 +97,7 @@ func TestContainerConfig(t *testing.T) {
 			cfg.Entrypoint, cfg.Command = tc.ep, tc.cmd
 			cfg = start(t, cfg)
 			waitExit(t, r, cfg.ID, 10*time.Second)
-			if got := readLog(t, cfg.LogPath); got != tc.want {
+			if got := finalLog(t, r, cfg); got != tc.want {
 				t.Errorf("entrypoint %q command %q: output %q, want %q", tc.ep, tc.cmd, got, tc.want)
 			}
 		}

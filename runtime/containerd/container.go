@@ -155,7 +155,13 @@ func (r *Runtime) ListContainers(ctx context.Context) ([]runtime.ContainerState,
 	}
 	procs := make(map[string]*tasktypes.Process, len(resp.Tasks))
 	for _, p := range resp.Tasks {
-		procs[p.ContainerID] = p
+		// The tasks API names an init process by its container ID in ID; ContainerID is
+		// only filled for exec processes.
+		id := p.ContainerID
+		if id == "" {
+			id = p.ID
+		}
+		procs[id] = p
 	}
 	out := make([]runtime.ContainerState, 0, len(ctrs))
 	for _, c := range ctrs {

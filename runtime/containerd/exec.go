@@ -83,6 +83,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, strin
 	select {
 	case st := <-waitC:
 		code, _, err := st.Result()
+		drainIO(ctx, p.IO())
 		reap()
 		if err != nil {
 			return -1, out.String(), wrapErr(err, "exec in %s: wait", id)
@@ -96,8 +97,34 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, strin
 		case <-waitC:
 		case <-rctx.Done():
 		}
+		drainIO(rctx, p.IO())
 		reap()
 		return -1, out.String(), wrapErr(ctx.Err(), "exec in %s", id)
+	}
+}
+
+// execDrainTimeout bounds waiting for an exec's output after it exited: a background child
+// that inherited stdout would otherwise hold the stream open forever.
+const execDrainTimeout = 2 * time.Second
+
+// drainIO waits until the output copiers have read everything the shim wrote. It must
+// precede Delete: Delete cancels the client side of the FIFOs at once, dropping whatever
+// the copiers had not read yet.
+func drainIO(ctx context.Context, pio cio.IO) {
+	if pio == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		pio.Wait() // returns at the latest when Delete closes the FIFOs
+		close(done)
+	}()
+	t := time.NewTimer(execDrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

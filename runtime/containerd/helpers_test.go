@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/snapshots"
-	"github.com/containerd/errdefs"
 	"github.com/go-logr/logr/testr"
 
 	"github.com/ecsd/ecsd/internal/testenv"
@@ -50,57 +47,19 @@ func newTestRuntime(t testing.TB, opts ...Option) *Runtime {
 	return r
 }
 
-// cleanupNamespace removes everything the test created and the namespace.
+// cleanupNamespace removes everything the test created and the namespace, failing the
+// test with what is left if that is impossible, so leaks are found rather than accumulated.
 func cleanupNamespace(t testing.TB, r *Runtime) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(r.withNS(context.Background()), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := r.client
-	ctrs, err := c.Containers(ctx)
-	if err != nil {
-		t.Errorf("cleanup: list containers: %v", err)
-	}
-	for _, ctr := range ctrs {
-		if err := deleteTask(ctx, ctr); err != nil {
-			t.Errorf("cleanup: task %s: %v", ctr.ID(), err)
-		}
-		if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			t.Errorf("cleanup: container %s: %v", ctr.ID(), err)
-		}
-	}
-	imgs, err := c.ImageService().List(ctx)
-	if err != nil {
-		t.Errorf("cleanup: list images: %v", err)
-	}
-	for i, img := range imgs {
-		var opts []images.DeleteOpt
-		if i == len(imgs)-1 {
-			opts = append(opts, images.SynchronousDelete()) // one GC at the end
-		}
-		if err := c.ImageService().Delete(ctx, img.Name, opts...); err != nil && !errdefs.IsNotFound(err) {
-			t.Errorf("cleanup: image %s: %v", img.Name, err)
-		}
-	}
-	leases, err := c.LeasesService().List(ctx)
-	if err == nil {
-		for _, l := range leases {
-			_ = c.LeasesService().Delete(ctx, l)
-		}
-	}
-	// runc removes each container's cgroup but not the /<namespace> parent that
-	// containerd's default cgroup path puts them under.
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + r.namespace)
-	for _, d := range dirs {
-		_ = os.Remove(d)
-	}
-	if err := c.NamespaceService().Delete(ctx, r.namespace); err != nil && !errdefs.IsNotFound(err) {
-		// Say what is left, so leaks are found rather than accumulated.
+	if err := r.Purge(ctx); err != nil {
 		var left []string
-		_ = c.SnapshotService(r.opts.snapshotter).Walk(ctx, func(_ context.Context, i snapshots.Info) error {
+		_ = r.client.SnapshotService(r.opts.snapshotter).Walk(r.withNS(ctx), func(_ context.Context, i snapshots.Info) error {
 			left = append(left, i.Name)
 			return nil
 		})
-		t.Errorf("cleanup: delete namespace %s: %v (snapshots left: %v)", r.namespace, err, left)
+		t.Errorf("cleanup of namespace %s: %v (snapshots left: %v)", r.namespace, err, left)
 	}
 }
 
@@ -176,6 +135,22 @@ func waitExit(t testing.TB, r *Runtime, id string, timeout time.Duration) runtim
 		t.Fatalf("InspectContainer: %v", err)
 	}
 	return state
+}
+
+// finalLog deletes the container's task and then reads its log. The shim reports the
+// exit before its output copiers have necessarily drained the pipes; deleting the task
+// waits for them, so only then is the file complete.
+func finalLog(t testing.TB, r *Runtime, cfg runtime.ContainerConfig) string {
+	t.Helper()
+	ctx := r.withNS(testCtx(t))
+	c, err := r.client.LoadContainer(ctx, cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteTask(ctx, c); err != nil {
+		t.Fatalf("delete task: %v", err)
+	}
+	return readLog(t, cfg.LogPath)
 }
 
 func readLog(t testing.TB, path string) string {

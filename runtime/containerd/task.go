@@ -2,8 +2,10 @@ package containerd
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,9 +66,20 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 			// A concurrent start won; its outcome is ours.
 			return nil
 		}
+		if isBundleCollision(err) {
+			// A create of this task by a client that died is still being undone (or
+			// finished) inside containerd; the next attempt sees the outcome.
+			return &rtError{msg: fmt.Sprintf("start container %s: create task", id), kind: runtime.ErrTransient, err: err}
+		}
 		return wrapErr(err, "start container %s: create task", id)
 	}
 	return r.startTask(ctx, c, t)
+}
+
+// isBundleCollision recognises containerd refusing a task because its bundle directory is
+// still there from an interrupted create.
+func isBundleCollision(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "file exists")
 }
 
 // startTask registers the exit watcher before Start, so even an immediate exit is seen,

@@ -1,0 +1,84 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+)
+
+// TestRestartAtEachStepConverges stops the engine (cancelling whatever runtime call is in
+// flight) as soon as a container reaches each lifecycle step, reopens the checkpoint and
+// starts a new engine, as an agent restart does. Every task must converge with exactly one
+// runtime container per container object.
+func TestRestartAtEachStepConverges(t *testing.T) {
+	h := newHarness(t, nil)
+	steps := []api.ContainerState{api.ContainerStatusNone, api.ContainerStatusPulled, api.ContainerStatusCreated, api.ContainerStatusRunning}
+	for i, step := range steps {
+		id := "crash" + string(rune('a'+i))
+		side := sh("side", serviceCmd)
+		side.Essential = false
+		task, cs := newTask(id, sh("app", serviceCmd), side)
+		h.run(task, cs)
+		h.waitContainer(id, "app", time.Minute, string(step), func(c *api.Container) bool {
+			return c.Status.KnownStatus.OrNone().AtLeast(step)
+		})
+		h.restart()
+		h.waitTask(id, time.Minute, "RUNNING after restart at "+string(step), known(api.TaskStatusRunning))
+	}
+
+	// Stop everything, restarting the engine while the stops are in flight.
+	for i := range steps {
+		h.stopTask("crash" + string(rune('a'+i)))
+	}
+	h.restart()
+	for i := range steps {
+		id := "crash" + string(rune('a'+i))
+		h.waitTask(id, time.Minute, "STOPPED", known(api.TaskStatusStopped))
+		for _, name := range []string{"app", "side"} {
+			c := h.container(id, name)
+			if c.Status.ExitCode == nil || *c.Status.ExitCode != 0 {
+				t.Errorf("%s/%s: exit code %v, want a clean 0 from SIGTERM", id, name, c.Status.ExitCode)
+			}
+		}
+	}
+
+	rcs, err := h.rt.ListContainers(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, rc := range rcs {
+		seen[rc.ID]++
+	}
+	if len(rcs) != 2*len(steps) {
+		t.Fatalf("runtime has %d containers, want %d: %v", len(rcs), 2*len(steps), seen)
+	}
+	for i := range steps {
+		for _, name := range []string{"app", "side"} {
+			id := api.ContainerName("crash"+string(rune('a'+i)), name)
+			if seen[id] != 1 {
+				t.Errorf("runtime container %s: %d copies", id, seen[id])
+			}
+		}
+	}
+}
+
+// TestVanishedContainerIsReported: a container removed behind the agent's back while it
+// was down is reported STOPPED with ContainerVanishedError.
+func TestVanishedContainerIsReported(t *testing.T) {
+	h := newHarness(t, nil)
+	task, cs := newTask("vanish", sh("app", serviceCmd))
+	h.run(task, cs)
+	h.waitTask("vanish", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+	h.stop()
+	h.stop = nil
+	if err := h.rt.RemoveContainer(h.ctx, api.ContainerName("vanish", "app")); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	got := h.waitTask("vanish", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	if got.Status.StoppedReason != ReasonVanished {
+		t.Fatalf("reason = %q, want %q", got.Status.StoppedReason, ReasonVanished)
+	}
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# make bench: raw containerd vs ecsd launch latency, and the agent's memory, in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash hack/setup-test-env.sh >/dev/null
+go run ./hack/bench -n "${BENCH_N:-20}" -agent bin/ecs-agent "$@"

@@ -1,0 +1,342 @@
+// Command bench measures, in one run on one machine, raw containerd create+start against
+// ecsd's task launch latency (desired RUNNING written → RUNNING observed) and the agent's
+// memory. Its last line is `launch-ratio-p50 <number>` (target ≤ 1.25).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/store"
+)
+
+func main() {
+	n := flag.Int("n", 20, "containers/tasks per measurement")
+	address := flag.String("address", "/run/ecsd/containerd/containerd.sock", "containerd socket")
+	image := flag.String("image", "127.0.0.1:5000/ecsd/busybox:latest", "image to run")
+	agent := flag.String("agent", "bin/ecs-agent", "agent binary for the memory measurement")
+	flag.Parse()
+	if err := run(*n, *address, *image, *agent); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, address, image, agent string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+
+	raw, err := rawCreateStart(ctx, address, image, "bench-raw-"+suffix, n)
+	if err != nil {
+		return fmt.Errorf("raw containerd: %w", err)
+	}
+	launch, err := engineLaunch(ctx, address, image, "bench-eng-"+suffix, n)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	rss, anon, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
+	if err != nil {
+		return fmt.Errorf("agent memory: %w", err)
+	}
+	fmt.Printf("containers/tasks: %d (sequential)\n", n)
+	fmt.Printf("raw-create-start-p50-ms %.1f\n", ms(pct(raw, 50)))
+	fmt.Printf("raw-create-start-p99-ms %.1f\n", ms(pct(raw, 99)))
+	fmt.Printf("launch-p50-ms %.1f\n", ms(pct(launch, 50)))
+	fmt.Printf("launch-p99-ms %.1f\n", ms(pct(launch, 99)))
+	fmt.Printf("agent-rss-mb %.1f (with %d tasks running)\n", float64(rss)/1024, n)
+	fmt.Printf("agent-rssanon-mb %.1f\n", float64(anon)/1024)
+	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func pct(ds []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i]
+}
+
+// rawCreateStart creates and starts n containers with the bare containerd client, the way
+// any containerd user would, and times create+start of each.
+func rawCreateStart(ctx context.Context, address, image, ns string, n int) ([]time.Duration, error) {
+	c, err := client.New(address)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ctx = namespaces.WithNamespace(ctx, ns)
+	defer purgeNS(address, ns)
+	img, err := c.Pull(ctx, image, client.WithPullUnpack, client.WithResolver(plainHTTPResolver()))
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("raw-%d", i)
+		start := time.Now()
+		ctr, err := c.NewContainer(ctx, id, client.WithNewSnapshot(id, img),
+			client.WithNewSpec(oci.WithImageConfig(img), oci.WithProcessArgs("sleep", "3600")))
+		if err != nil {
+			return nil, err
+		}
+		t, err := ctr.NewTask(ctx, cio.NullIO)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.Wait(ctx); err != nil {
+			return nil, err
+		}
+		if err := t.Start(ctx); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(start))
+	}
+	return out, nil
+}
+
+// engineLaunch runs the real engine in-process and times, for n one-container tasks one
+// after another, the write of the task (what an ACS payload does) to the task's known
+// status RUNNING.
+func engineLaunch(ctx context.Context, address, image, ns string, n int) ([]time.Duration, error) {
+	dir, err := os.MkdirTemp("", "ecsd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	scheme := k8sruntime.NewScheme()
+	if err := api.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := store.New(ctx, scheme, store.WithCheckpoint(filepath.Join(dir, "ecsd.db")))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	rt, err := containerd.New(ctx, address, ns)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer pcancel()
+		_ = rt.Purge(pctx)
+	}()
+	s := controllers.DefaultSettings()
+	s.DataDir = dir
+	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, s, logr.Discard())
+	errs := make(chan error, 2)
+	go func() { errs <- st.Cache().Start(ctx) }()
+	go func() { errs <- eng.Run(ctx) }()
+	if !st.Cache().WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("cache did not sync")
+	}
+	gvk, err := apiutil.GVKForObject(&api.Task{}, scheme)
+	if err != nil {
+		return nil, err
+	}
+	w, err := st.Watch(ctx, gvk, st.ResourceVersion(), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+
+	var out []time.Duration
+	var breakdown []phases
+	// One warm-up task so the first sample does not include informer start-up.
+	for i := -1; i < n; i++ {
+		id := fmt.Sprintf("bench%d", i+1)
+		task, ctr := taskObjects(id, image)
+		start := time.Now()
+		if err := st.CreateOrUpdateAll(ctx, task, ctr); err != nil {
+			return nil, err
+		}
+		if err := waitRunning(ctx, w, id); err != nil {
+			return nil, err
+		}
+		if i >= 0 {
+			out = append(out, time.Since(start))
+			c := &api.Container{}
+			if err := st.Get(ctx, ctrlclient.ObjectKeyFromObject(ctr), c); err == nil {
+				ph := phases{
+					c.Status.PullStartedAt.Sub(start),
+					c.Status.PullStoppedAt.Sub(c.Status.PullStartedAt.Time),
+					c.Status.CreatedAt.Sub(c.Status.PullStoppedAt.Time),
+					c.Status.StartedAt.Sub(c.Status.CreatedAt.Time),
+					time.Since(c.Status.StartedAt.Time),
+				}
+				breakdown = append(breakdown, ph)
+			}
+		}
+	}
+	if os.Getenv("BENCH_PHASES") != "" {
+		for _, b := range breakdown {
+			fmt.Fprintf(os.Stderr, "phases: to-pull %.1fms pull %.1fms to-created %.1fms to-started %.1fms to-running %.1fms\n",
+				ms(b[0]), ms(b[1]), ms(b[2]), ms(b[3]), ms(b[4]))
+		}
+	}
+	return out, nil
+}
+
+// phases is the time from the task write to pull start, the pull, then create, start and
+// the task's RUNNING, as recorded in the container's status.
+type phases [5]time.Duration
+
+func waitRunning(ctx context.Context, w watch.Interface, id string) error {
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return fmt.Errorf("watch closed")
+			}
+			t, isTask := ev.Object.(*api.Task)
+			if !isTask || t.Name != id {
+				continue
+			}
+			if t.Status.KnownStatus == api.TaskStatusRunning {
+				return nil
+			}
+			if t.Status.KnownStatus == api.TaskStatusStopped {
+				return fmt.Errorf("task %s stopped: %s", id, t.Status.StoppedReason)
+			}
+		case <-timeout:
+			return fmt.Errorf("task %s: not RUNNING after 2m", id)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func taskObjects(id, image string) (*api.Task, *api.Container) {
+	t := &api.Task{
+		ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: id},
+		Spec: api.TaskSpec{ARN: "arn:aws:ecs:local:000000000000:task/bench/" + id, Family: "bench", Version: "1",
+			DesiredStatus: api.TaskStatusRunning, NetworkMode: "host", Containers: []string{"app"}},
+	}
+	c := &api.Container{
+		ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.ContainerName(id, "app"),
+			Labels: map[string]string{api.LabelTaskName: id}},
+		Spec: api.ContainerSpec{TaskName: id, Name: "app", Image: image, Essential: true, Command: []string{"sleep", "3600"}},
+	}
+	return t, c
+}
+
+// agentMemory starts the real agent binary in local mode with n sample tasks, waits until
+// all n containers run, and reads the agent's VmRSS and RssAnon (KiB).
+func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (uint64, uint64, error) {
+	dir, err := os.MkdirTemp("", "ecsd-bench-agent-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	tasks := filepath.Join(dir, "tasks")
+	if err := os.MkdirAll(tasks, 0o755); err != nil {
+		return 0, 0, err
+	}
+	for i := 0; i < n; i++ {
+		js := fmt.Sprintf(`{"arn":"arn:aws:ecs:local:000000000000:task/bench/rss%d","family":"rss","version":"1","desiredStatus":"RUNNING","networkMode":"host","containers":[{"name":"app","image":%q,"essential":true,"command":["sleep","3600"]}]}`, i, image)
+		if err := os.WriteFile(filepath.Join(tasks, fmt.Sprintf("t%d.json", i)), []byte(js), 0o644); err != nil {
+			return 0, 0, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, agent, "--local", "--tasks", tasks)
+	cmd.Env = append(os.Environ(), "ECSD_CONTAINERD_ADDRESS="+address, "ECSD_CONTAINERD_NAMESPACE="+ns,
+		"ECS_DATADIR="+filepath.Join(dir, "data"), "ECS_LOGLEVEL=warn", "AWS_EC2_METADATA_DISABLED=true")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer purgeNS(address, ns)
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	c, err := client.New(address)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	nctx := namespaces.WithNamespace(ctx, ns)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		running := 0
+		ctrs, _ := c.Containers(nctx)
+		for _, ctr := range ctrs {
+			if t, err := ctr.Task(nctx, nil); err == nil {
+				if s, err := t.Status(nctx); err == nil && s.Status == client.Running {
+					running++
+				}
+			}
+		}
+		if running >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("only %d of %d tasks running after 3m", running, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Let the agent settle (informer resyncs, relist) before reading memory.
+	time.Sleep(3 * time.Second)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	return field(status, "VmRSS:"), field(status, "RssAnon:"), nil
+}
+
+func field(status []byte, name string) uint64 {
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, name) {
+			var v uint64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, name)), "%d", &v)
+			return v
+		}
+	}
+	return 0
+}
+
+// purgeNS removes everything in a containerd namespace through the runtime package.
+func purgeNS(address, ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rt, err := containerd.New(ctx, address, ns)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: purge:", err)
+		return
+	}
+	defer rt.Close()
+	if err := rt.Purge(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: purge:", err)
+	}
+}

@@ -1,0 +1,323 @@
+// Package e2e drives the ecs-agent binary against the real containerd, runc and registry.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/store"
+)
+
+var agentBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ecsd-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	agentBin = filepath.Join(dir, "ecs-agent")
+	build := exec.Command("go", "build", "-o", agentBin, "github.com/ecsd/ecsd/cmd/ecs-agent")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build ecs-agent:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// agentHost is one agent installation: its data directory, task files and containerd
+// namespace, and the agent process when running.
+type agentHost struct {
+	t     *testing.T
+	ns    string
+	dir   string
+	tasks string
+	rt    *containerd.Runtime
+	cmd   *exec.Cmd
+	log   *os.File
+}
+
+func newAgentHost(t *testing.T) *agentHost {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireContainerd(t)
+	h := &agentHost{t: t, ns: testenv.UniqueName(t, "e2e"), dir: t.TempDir()}
+	h.tasks = filepath.Join(h.dir, "tasks")
+	if err := os.MkdirAll(h.tasks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := containerd.New(context.Background(), testenv.ContainerdAddress(), h.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rt = rt
+	t.Cleanup(func() {
+		h.kill(syscall.SIGKILL)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := rt.Purge(ctx); err != nil {
+			t.Errorf("purge %s: %v", h.ns, err)
+		}
+		rt.Close()
+	})
+	return h
+}
+
+// addTask writes an ACS task JSON file the agent picks up in local mode.
+func (h *agentHost) addTask(id, containersJSON string) {
+	h.t.Helper()
+	js := fmt.Sprintf(`{"arn":"arn:aws:ecs:local:000000000000:task/e2e/%s","family":"e2e","version":"1","desiredStatus":"RUNNING","networkMode":"host","containers":%s}`, id, containersJSON)
+	if err := os.WriteFile(filepath.Join(h.tasks, id+".json"), []byte(js), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *agentHost) start() {
+	h.t.Helper()
+	log, err := os.OpenFile(filepath.Join(h.dir, "agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cmd := exec.Command(agentBin, "--local", "--tasks", h.tasks)
+	cmd.Env = append(os.Environ(),
+		"ECSD_CONTAINERD_ADDRESS="+testenv.ContainerdAddress(),
+		"ECSD_CONTAINERD_NAMESPACE="+h.ns,
+		"ECS_DATADIR="+filepath.Join(h.dir, "data"),
+		"ECS_LOGLEVEL=info",
+		"AWS_EC2_METADATA_DISABLED=true",
+	)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.cmd, h.log = cmd, log
+}
+
+// kill signals the agent and waits for it to exit.
+func (h *agentHost) kill(sig syscall.Signal) {
+	if h.cmd == nil {
+		return
+	}
+	_ = h.cmd.Process.Signal(sig)
+	_ = h.cmd.Wait()
+	h.log.Close()
+	h.cmd = nil
+}
+
+func (h *agentHost) agentLog() string {
+	b, _ := os.ReadFile(filepath.Join(h.dir, "agent.log"))
+	s := string(b)
+	if len(s) > 6000 {
+		s = s[len(s)-6000:]
+	}
+	return s
+}
+
+// waitRuntime polls the runtime until cond holds for the containers it sees.
+func (h *agentHost) waitRuntime(what string, cond func(map[string]runtime.ContainerState) bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last map[string]runtime.ContainerState
+	var lastErr error
+	for time.Now().Before(deadline) {
+		list, err := h.rt.ListContainers(context.Background())
+		lastErr = err
+		if err == nil {
+			m := map[string]runtime.ContainerState{}
+			last = m
+			for _, c := range list {
+				m[c.ID] = c
+			}
+			if cond(m) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	states := map[string]string{}
+	for id, c := range last {
+		states[id] = fmt.Sprintf("%s(exit %d)", c.Status, c.ExitCode)
+	}
+	h.t.Errorf("timed out waiting for %s; runtime sees %v (%v)", what, states, lastErr)
+	h.kill(syscall.SIGTERM)
+	tasks, ctrs := h.objects()
+	for _, t := range tasks {
+		h.t.Errorf("task %s: known %s desired %s/%s reason %q", t.Name, t.Status.KnownStatus, t.Spec.DesiredStatus, t.Status.DesiredStatus, t.Status.StoppedReason)
+	}
+	for _, c := range ctrs {
+		h.t.Errorf("container %s: known %s desired %s reason %q history %v", c.Name, c.Status.KnownStatus, c.Status.DesiredStatus, c.Status.Reason, c.Status.History)
+	}
+	h.t.Fatalf("agent log tail:\n%s", h.agentLog())
+}
+
+// objects opens the agent's checkpoint (the agent must be stopped) and returns its tasks
+// and containers.
+func (h *agentHost) objects() (map[string]api.Task, map[string]api.Container) {
+	h.t.Helper()
+	scheme := k8sruntime.NewScheme()
+	_ = api.AddToScheme(scheme)
+	st, err := store.New(context.Background(), scheme, store.WithCheckpoint(filepath.Join(h.dir, "data", "ecsd.db")))
+	if err != nil {
+		h.t.Fatalf("open checkpoint: %v", err)
+	}
+	defer st.Close()
+	var tl api.TaskList
+	var cl api.ContainerList
+	if err := st.List(context.Background(), &tl); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := st.List(context.Background(), &cl); err != nil {
+		h.t.Fatal(err)
+	}
+	tasks, ctrs := map[string]api.Task{}, map[string]api.Container{}
+	for _, t := range tl.Items {
+		tasks[t.Name] = t
+	}
+	for _, c := range cl.Items {
+		ctrs[c.Name] = c
+	}
+	return tasks, ctrs
+}
+
+// waitLog waits until the agent's log contains s: what an operator tailing it would see.
+func (h *agentHost) waitLog(s string) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(filepath.Join(h.dir, "agent.log")); strings.Contains(string(b), s) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("agent never logged %q; log tail:\n%s", s, h.agentLog())
+}
+
+func running(ids ...string) func(map[string]runtime.ContainerState) bool {
+	return func(m map[string]runtime.ContainerState) bool {
+		for _, id := range ids {
+			if m[id].Status != runtime.StatusRunning {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+const service = `["sh","-c","trap 'exit 0' TERM; while true; do sleep 0.1; done"]`
+
+func TestAgentRunsTasksAndSurvivesRestart(t *testing.T) {
+	h := newAgentHost(t)
+	h.addTask("web", fmt.Sprintf(`[{"name":"app","image":%q,"essential":true,"command":%s}]`, testenv.BusyboxImage(), service))
+	h.start()
+	h.waitRuntime("web-app running", running("web-app"))
+	h.waitLog(`task=arn:aws:ecs:local:000000000000:task/e2e/web from=CREATED to=RUNNING`)
+	before, _ := h.rt.InspectContainer(context.Background(), "web-app")
+
+	// SIGTERM: the agent exits 0 and leaves the task running; the next start adopts it.
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	if err := h.cmd.Wait(); err != nil {
+		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, h.agentLog())
+	}
+	h.cmd = nil
+	if st, _ := h.rt.InspectContainer(context.Background(), "web-app"); st.Status != runtime.StatusRunning || st.Pid != before.Pid {
+		t.Fatalf("task container did not survive the agent stop: %+v", st)
+	}
+	tasks, _ := h.objects()
+	if tasks["web"].Status.KnownStatus != api.TaskStatusRunning {
+		t.Fatalf("checkpointed task status %q, want RUNNING", tasks["web"].Status.KnownStatus)
+	}
+	h.start()
+	defer h.kill(syscall.SIGTERM)
+	h.waitRuntime("web-app still running", running("web-app"))
+	if st, _ := h.rt.InspectContainer(context.Background(), "web-app"); st.Pid != before.Pid {
+		t.Fatalf("restarted agent replaced the container (pid %d → %d)", before.Pid, st.Pid)
+	}
+}
+
+// TestAgentSIGKILLAtEachStep kills the agent with SIGKILL as soon as each lifecycle step is
+// visible in containerd, restarts it, and checks that every task converges with no
+// duplicate or orphaned container, snapshot or log file.
+func TestAgentSIGKILLAtEachStep(t *testing.T) {
+	h := newAgentHost(t)
+	for i := 0; i < 3; i++ {
+		h.addTask(fmt.Sprintf("k%d", i), fmt.Sprintf(`[{"name":"app","image":%q,"essential":true,"command":%s},{"name":"side","image":%q,"essential":false,"command":%s}]`,
+			testenv.BusyboxImage(), service, testenv.BusyboxImage(), service))
+	}
+	steps := []struct {
+		what string
+		cond func(map[string]runtime.ContainerState) bool
+	}{
+		{"first container created", func(m map[string]runtime.ContainerState) bool { return len(m) >= 1 }},
+		{"first container running", func(m map[string]runtime.ContainerState) bool {
+			for _, c := range m {
+				if c.Status == runtime.StatusRunning {
+					return true
+				}
+			}
+			return false
+		}},
+		{"half the containers running", func(m map[string]runtime.ContainerState) bool {
+			n := 0
+			for _, c := range m {
+				if c.Status == runtime.StatusRunning {
+					n++
+				}
+			}
+			return n >= 3
+		}},
+	}
+	for _, s := range steps {
+		h.start()
+		h.waitRuntime(s.what, s.cond)
+		h.kill(syscall.SIGKILL)
+	}
+	h.start()
+	all := []string{"k0-app", "k0-side", "k1-app", "k1-side", "k2-app", "k2-side"}
+	h.waitRuntime("all containers running", running(all...))
+	h.kill(syscall.SIGKILL)
+
+	list, err := h.rt.ListContainers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(all) {
+		t.Fatalf("runtime has %d containers, want %d", len(list), len(all))
+	}
+	out, err := exec.Command("ctr", "--address", testenv.ContainerdAddress(), "-n", h.ns, "snapshots", "ls").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ctr snapshots ls: %v: %s", err, out)
+	}
+	active := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "Active") {
+			active++
+		}
+	}
+	if active != len(all) {
+		t.Fatalf("%d active snapshots, want %d (one per container):\n%s", active, len(all), out)
+	}
+	tasks, ctrs := h.objects()
+	if len(tasks) != 3 || len(ctrs) != len(all) {
+		t.Fatalf("checkpoint holds %d tasks and %d containers", len(tasks), len(ctrs))
+	}
+	logs, _ := filepath.Glob(filepath.Join(h.dir, "data", "tasks", "*", "logs", "*.log"))
+	if len(logs) != len(all) {
+		t.Fatalf("%d log files, want %d: %v", len(logs), len(all), logs)
+	}
+}
