@@ -323,3 +323,38 @@ func TestCleanupRemovesEverything(t *testing.T) {
 		t.Fatalf("runtime containers left: %v %v", rc, err)
 	}
 }
+
+func TestNetworkModes(t *testing.T) {
+	h := newHarness(t, nil)
+	// Interfaces other than loopback, counted from inside the container.
+	probe := `n=$(grep -c : /proc/net/dev); echo "ifaces=$n"; test "$n" -eq "$EXPECT"`
+	for _, tc := range []struct {
+		mode   string
+		expect string
+	}{
+		{"none", "1"}, // lo only
+		{"bridge", "1"},
+	} {
+		spec := sh("probe", probe)
+		spec.Environment = map[string]string{"EXPECT": tc.expect}
+		id := "net" + tc.mode
+		task, cs := newTask(id, spec)
+		task.Spec.NetworkMode = tc.mode
+		h.run(task, cs)
+		h.waitTask(id, time.Minute, "STOPPED", known(api.TaskStatusStopped))
+		c := h.container(id, "probe")
+		logs, _ := os.ReadFile(c.Status.LogPath)
+		if c.Status.ExitCode == nil || *c.Status.ExitCode != 0 {
+			t.Errorf("mode %s: %s (exit %v)", tc.mode, logs, c.Status.ExitCode)
+		}
+	}
+	// Host mode sees the host's interfaces: more than loopback.
+	spec := sh("probe", `n=$(grep -c : /proc/net/dev); echo "ifaces=$n"; test "$n" -gt 1`)
+	task, cs := newTask("nethost", spec)
+	h.run(task, cs)
+	h.waitTask("nethost", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	if c := h.container("nethost", "probe"); c.Status.ExitCode == nil || *c.Status.ExitCode != 0 {
+		logs, _ := os.ReadFile(c.Status.LogPath)
+		t.Errorf("host mode: %s", logs)
+	}
+}

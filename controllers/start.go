@@ -14,6 +14,9 @@ import (
 	"github.com/ecsd/ecsd/runtime"
 )
 
+// maxStartAttempts bounds retries of a failed start.
+const maxStartAttempts = 3
+
 // needsStart: the container should run and is created, or runs and must be watched for
 // exits and health.
 func needsStart(c *api.Container) bool {
@@ -44,12 +47,23 @@ func (e *Engine) reconcileStart(ctx context.Context, req reconcile.Request) (rec
 	sctx, cancel := context.WithTimeout(ctx, e.s.StartTimeout)
 	defer cancel()
 	if err := e.rt.StartContainer(sctx, s.c.Status.RuntimeID); err != nil {
+		withinTimeout := s.c.Status.CreatedAt != nil && time.Since(s.c.Status.CreatedAt.Time) < e.s.StartTimeout
 		switch {
 		case errors.Is(err, runtime.ErrUnavailable):
 			return reconcile.Result{}, err
-		case errors.Is(err, runtime.ErrTransient) && s.c.Status.CreatedAt != nil && time.Since(s.c.Status.CreatedAt.Time) < e.s.StartTimeout:
-			// Retried with backoff, but never beyond the start timeout.
-			return reconcile.Result{}, err
+		case sctx.Err() == nil && withinTimeout && s.c.Status.StartAttempts < maxStartAttempts:
+			// containerd and runc can refuse a start while a killed agent's start of the same
+			// container is still being undone; retry a few times before giving up.
+			attempts := s.c.Status.StartAttempts + 1
+			if _, uerr := e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
+				c.Status.StartAttempts = attempts
+				c.Status.LastError = truncate(err.Error(), 1024)
+				return true
+			}); uerr != nil {
+				return reconcile.Result{}, uerr
+			}
+			e.log.Info("start failed; retrying", "container", s.c.Name, "attempt", attempts, "error", err.Error())
+			return reconcile.Result{RequeueAfter: time.Duration(attempts) * 500 * time.Millisecond}, nil
 		case sctx.Err() != nil && ctx.Err() == nil:
 			return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: Could not transition to started; timed out after waiting %s", ReasonTimeout, e.s.StartTimeout))
 		default:

@@ -107,8 +107,10 @@ type ContainerConfig struct {
 	MemoryReservation int64
 	// CgroupParent places the container under the task's cgroup.
 	CgroupParent string
-	// NetNSPath joins an existing network namespace; empty means the host's network.
-	NetNSPath string
+	// NetNSPath joins an existing network namespace. Empty means the host's network,
+	// unless PrivateNetwork asks for a new namespace with only a loopback interface.
+	NetNSPath      string
+	PrivateNetwork bool
 	// LogPath is the file the container's stdout and stderr are written to.
 	LogPath string
 }

@@ -173,6 +173,12 @@ type ContainerStatus struct {
 	StopRequestedAt *metav1.MicroTime `json:"stopRequestedAt,omitempty"`
 	RestartCount    int32             `json:"restartCount,omitempty"`
 	LastRestartAt   *metav1.Time      `json:"lastRestartAt,omitempty"`
+	// StartAttempts counts failed starts; a failed start is retried a few times within the
+	// start timeout because a runtime can refuse a start transiently (e.g. right after an
+	// agent was killed in the middle of one).
+	StartAttempts int32 `json:"startAttempts,omitempty"`
+	// LastError is the last failure of a step that is being retried.
+	LastError string `json:"lastError,omitempty"`
 	// LogPath is the container's log file on the host.
 	LogPath string       `json:"logPath,omitempty"`
 	History []Transition `json:"history,omitempty"`

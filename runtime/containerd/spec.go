@@ -31,7 +31,7 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 	if err != nil {
 		return nil, err
 	}
-	hostNet := cfg.NetNSPath == ""
+	hostNet := cfg.NetNSPath == "" && !cfg.PrivateNetwork
 	hostname := cfg.Hostname
 	if hostname == "" {
 		hostname = defaultHostname(cfg.ID, hostNet)
@@ -133,11 +133,13 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 		if !slices.Contains(dests, "/etc/resolv.conf") {
 			opts = append(opts, oci.WithHostResolvconf)
 		}
-	} else {
+	} else if cfg.NetNSPath != "" {
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{
 			Type: specs.NetworkNamespace, Path: cfg.NetNSPath,
 		}))
 	}
+	// Otherwise the default spec's new network namespace stays: runc brings up its
+	// loopback interface and nothing else.
 
 	if cfg.Init {
 		if bin := r.findInit(); bin != "" {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 
 	"github.com/ecsd/ecsd/runtime"
 )
@@ -66,9 +69,9 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 			// A concurrent start won; its outcome is ours.
 			return nil
 		}
-		if isBundleCollision(err) {
-			// A create of this task by a client that died is still being undone (or
-			// finished) inside containerd; the next attempt sees the outcome.
+		if r.recoverInterruptedCreate(ctx, c, err) {
+			// A create of this task by a client that was killed left state behind; it is
+			// cleared now and the next attempt can succeed.
 			return &rtError{msg: fmt.Sprintf("start container %s: create task", id), kind: runtime.ErrTransient, err: err}
 		}
 		return wrapErr(err, "start container %s: create task", id)
@@ -76,11 +79,52 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	return r.startTask(ctx, c, t)
 }
 
-// isBundleCollision recognises containerd refusing a task because its bundle directory is
-// still there from an interrupted create.
-func isBundleCollision(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "file exists")
+// bundleExists matches containerd refusing a task because its bundle directory is left
+// from an earlier create.
+var bundleExists = regexp.MustCompile(`mkdir (/\S+): file exists`)
+
+// recoverInterruptedCreate clears what a task create interrupted by the death of its
+// client (an agent killed with SIGKILL) leaves behind in containerd 2.x: the task's bundle
+// directory, perhaps with its rootfs still mounted, and runc's state for the ID. containerd
+// itself only clears these when it restarts, so without this a container whose start was
+// interrupted could never start again. It acts only when the container has no task, and
+// only on paths that name this namespace and container. It reports whether it found
+// something to clear.
+func (r *Runtime) recoverInterruptedCreate(ctx context.Context, c client.Container, cause error) bool {
+	if _, err := c.Task(ctx, nil); !errdefs.IsNotFound(err) {
+		return false
+	}
+	id := c.ID()
+	msg := cause.Error()
+	if m := bundleExists.FindStringSubmatch(msg); m != nil {
+		dir := m[1]
+		if filepath.Base(dir) != id || filepath.Base(filepath.Dir(dir)) != r.namespace {
+			return false
+		}
+		_ = unix.Unmount(filepath.Join(dir, "rootfs"), unix.MNT_DETACH)
+		if err := os.RemoveAll(dir); err != nil {
+			r.log.Error(err, "removing stale task bundle", "container", id, "bundle", dir)
+			return false
+		}
+		r.log.Info("removed the task bundle an interrupted start left behind", "container", id, "bundle", dir)
+		return true
+	}
+	if strings.Contains(msg, "container with given ID already exists") {
+		root := filepath.Join(runcRoot, r.namespace)
+		out, err := exec.CommandContext(ctx, "runc", "--root", root, "delete", "--force", id).CombinedOutput()
+		if err != nil {
+			r.log.Error(err, "removing stale runc state", "container", id, "output", string(out))
+			return false
+		}
+		r.log.Info("removed the runc state an interrupted start left behind", "container", id)
+		return true
+	}
+	// The shim of the interrupted create may still be tearing its bundle down.
+	return strings.Contains(msg, "failed to start shim")
 }
+
+// runcRoot is the runc state root the io.containerd.runc.v2 shim uses by default.
+const runcRoot = "/run/containerd/runc"
 
 // startTask registers the exit watcher before Start, so even an immediate exit is seen,
 // then starts the task. On failure the task is deleted so a retry starts clean; the
@@ -101,14 +145,23 @@ func (r *Runtime) startTask(ctx context.Context, c client.Container, t client.Ta
 		r.discardTask(ctx, t)
 		return wrapErr(err, "start container %s", id)
 	}
-	// One update records this run's start and clears the previous run's OOM verdict.
-	if _, err := c.SetLabels(ctx, map[string]string{
-		labelStartedAt: started.Format(time.RFC3339Nano),
-		labelOOMKilled: "false",
-	}); err != nil {
-		// Not fatal: the container runs; StartedAt is merely unknown.
-		r.log.Error(err, "recording start time", "container", id)
-	}
+	// One update records this run's start and clears the previous run's OOM verdict. It is
+	// a metadata write (an fsync inside containerd), so it happens off the start path: the
+	// agent's own status already has the start time, the label only serves rebuilding
+	// state from containerd.
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if _, err := c.SetLabels(lctx, map[string]string{
+			labelStartedAt: started.Format(time.RFC3339Nano),
+			labelOOMKilled: "false",
+		}); err != nil {
+			// Not fatal: the container runs; StartedAt is merely unknown.
+			r.log.Error(err, "recording start time", "container", id)
+		}
+	}()
 	r.wg.Add(1)
 	go r.watchExit(wctx, wcancel, id, t.Pid(), exitC)
 	r.log.V(1).Info("started container", "container", id, "pid", t.Pid())
