@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -49,9 +50,15 @@ func run(n int, address, image, agent string) error {
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
 
-	raw, err := rawCreateStart(ctx, address, image, "bench-raw-"+suffix, n)
+	raw, err := rawCreateStart(ctx, address, image, "bench-raw-"+suffix, n, false)
 	if err != nil {
 		return fmt.Errorf("raw containerd: %w", err)
+	}
+	// The same with Docker's default seccomp profile, which the agent (like Docker and so the
+	// reference agent) applies to every unprivileged container: it shows what that costs.
+	rawSeccomp, err := rawCreateStart(ctx, address, image, "bench-raws-"+suffix, n, true)
+	if err != nil {
+		return fmt.Errorf("raw containerd with seccomp: %w", err)
 	}
 	launch, err := engineLaunch(ctx, address, image, "bench-eng-"+suffix, n)
 	if err != nil {
@@ -64,6 +71,8 @@ func run(n int, address, image, agent string) error {
 	fmt.Printf("containers/tasks: %d (sequential)\n", n)
 	fmt.Printf("raw-create-start-p50-ms %.1f\n", ms(pct(raw, 50)))
 	fmt.Printf("raw-create-start-p99-ms %.1f\n", ms(pct(raw, 99)))
+	fmt.Printf("raw-create-start-seccomp-p50-ms %.1f\n", ms(pct(rawSeccomp, 50)))
+	fmt.Printf("raw-create-start-seccomp-p99-ms %.1f\n", ms(pct(rawSeccomp, 99)))
 	fmt.Printf("launch-p50-ms %.1f\n", ms(pct(launch, 50)))
 	fmt.Printf("launch-p99-ms %.1f\n", ms(pct(launch, 99)))
 	fmt.Printf("agent-rss-mb %.1f (with %d tasks running)\n", float64(rss)/1024, n)
@@ -86,7 +95,7 @@ func pct(ds []time.Duration, p int) time.Duration {
 
 // rawCreateStart creates and starts n containers with the bare containerd client, the way
 // any containerd user would, and times create+start of each.
-func rawCreateStart(ctx context.Context, address, image, ns string, n int) ([]time.Duration, error) {
+func rawCreateStart(ctx context.Context, address, image, ns string, n int, withSeccomp bool) ([]time.Duration, error) {
 	c, err := client.New(address)
 	if err != nil {
 		return nil, err
@@ -102,8 +111,11 @@ func rawCreateStart(ctx context.Context, address, image, ns string, n int) ([]ti
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("raw-%d", i)
 		start := time.Now()
-		ctr, err := c.NewContainer(ctx, id, client.WithNewSnapshot(id, img),
-			client.WithNewSpec(oci.WithImageConfig(img), oci.WithProcessArgs("sleep", "3600")))
+		specOpts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs("sleep", "3600")}
+		if withSeccomp {
+			specOpts = append(specOpts, seccomp.WithDefaultProfile())
+		}
+		ctr, err := c.NewContainer(ctx, id, client.WithNewSnapshot(id, img), client.WithNewSpec(specOpts...))
 		if err != nil {
 			return nil, err
 		}
