@@ -49,6 +49,9 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 			e.log.Error(err, "release image", "container", c.Name)
 		}
 	}
+	if err := e.cgroupManager().Remove(t.Name); err != nil {
+		return reconcile.Result{}, fmt.Errorf("remove task cgroup: %w", err)
+	}
 	if err := os.RemoveAll(e.taskDir(t.Name)); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task directory: %w", err)
 	}

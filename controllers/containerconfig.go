@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 )
 
 // taskDir is where a task's agent-managed files live: volumes and logs. Cleanup removes it.
@@ -93,6 +95,12 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 			return runtime.ContainerConfig{}, err
 		}
 		cfg.Mounts = append(cfg.Mounts, m...)
+	}
+
+	if parent, err := e.taskCgroup(t); err != nil {
+		return runtime.ContainerConfig{}, err
+	} else {
+		cfg.CgroupParent = parent
 	}
 
 	switch t.Spec.NetworkMode {
@@ -193,4 +201,27 @@ func (e *Engine) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runt
 		out = append(out, runtime.Mount{Type: "bind", Source: src, Destination: mp.ContainerPath, Options: opts})
 	}
 	return out, nil
+}
+
+// cgroupManager is the task cgroup manager for the engine's settings.
+func (e *Engine) cgroupManager() cgroups.Manager {
+	return cgroups.Manager{Mount: e.s.CgroupMount, Root: e.s.CgroupRoot}
+}
+
+// taskCgroup makes sure the task's cgroup exists with its task-level limits and returns
+// the cgroup parent for its containers; "" when the task has no task-level limits or task
+// cgroups are off. Ensure is idempotent, so every container of the task may call it.
+func (e *Engine) taskCgroup(t *api.Task) (string, error) {
+	if !e.s.TaskCgroups || (t.Spec.CPU <= 0 && t.Spec.Memory <= 0) {
+		return "", nil
+	}
+	l := cgroups.Limits{MemoryBytes: t.Spec.Memory << 20, Period: e.s.CgroupCPUPeriod}
+	if t.Spec.CPU > 0 {
+		l.CPUQuota = time.Duration(t.Spec.CPU * float64(e.s.CgroupCPUPeriod))
+	}
+	m := e.cgroupManager()
+	if err := m.Ensure(t.Name, l); err != nil {
+		return "", fmt.Errorf("task cgroup: %w", err)
+	}
+	return m.Path(t.Name), nil
 }

@@ -358,3 +358,45 @@ func TestNetworkModes(t *testing.T) {
 		t.Errorf("host mode: %s", logs)
 	}
 }
+
+func TestTaskCgroupCarriesTaskLimits(t *testing.T) {
+	root := "/ecsd-test-" + testenv.UniqueName(t, "cg")
+	h := newHarness(t, func(s *Settings) { s.CgroupRoot = root; s.CleanupWait = time.Second })
+	t.Cleanup(func() {
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", root))
+		for _, d := range dirs {
+			_ = os.Remove(d)
+		}
+	})
+	task, cs := newTask("limited", sh("app", serviceCmd))
+	task.Spec.CPU = 0.5
+	task.Spec.Memory = 96
+	h.run(task, cs)
+	h.waitTask("limited", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+
+	memDir := filepath.Join("/sys/fs/cgroup/memory", root, "limited")
+	if b, err := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(b)) != "100663296" {
+		t.Fatalf("task memory limit = %q, %v; want 96 MiB", b, err)
+	}
+	cpuDir := filepath.Join("/sys/fs/cgroup/cpu", root, "limited")
+	if b, err := os.ReadFile(filepath.Join(cpuDir, "cpu.cfs_quota_us")); err != nil || strings.TrimSpace(string(b)) != "50000" {
+		t.Fatalf("task cpu quota = %q, %v; want 50000 (0.5 vCPU of a 100ms period)", b, err)
+	}
+	// The container lives beneath the task cgroup.
+	if _, err := os.Stat(filepath.Join(memDir, api.ContainerName("limited", "app"))); err != nil {
+		t.Fatalf("container cgroup not under the task cgroup: %v", err)
+	}
+
+	h.stopTask("limited")
+	h.waitTask("limited", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(memDir); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task cgroup %s not removed by cleanup", memDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

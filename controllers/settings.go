@@ -51,8 +51,12 @@ type Settings struct {
 	DisablePrivileged bool
 	// TaskCgroups enables a per-task cgroup carrying task-level CPU and memory limits.
 	TaskCgroups bool
-	// CgroupRoot is the cgroup parent of task cgroups (cgroupfs path).
-	CgroupRoot string
+	// CgroupRoot is the cgroup parent of task cgroups (cgroupfs path), CgroupMount where
+	// the cgroup filesystem is mounted (ECS_CGROUP_PATH) and CgroupCPUPeriod the CFS period
+	// of task CPU quotas (ECS_CGROUP_CPU_PERIOD).
+	CgroupRoot      string
+	CgroupMount     string
+	CgroupCPUPeriod time.Duration
 
 	// DisableHealthCheck ignores container health checks (ECS_DISABLE_DOCKER_HEALTH_CHECK).
 	DisableHealthCheck bool
@@ -67,17 +71,19 @@ type Settings struct {
 // DefaultSettings are the reference agent's Linux defaults.
 func DefaultSettings() Settings {
 	return Settings{
-		DataDir:        "/var/lib/ecs/data",
-		Cluster:        "default",
-		PullBehavior:   PullDefault,
-		PullTimeout:    2 * time.Hour,
-		CreateTimeout:  4 * time.Minute,
-		StartTimeout:   3 * time.Minute,
-		StopTimeout:    30 * time.Second,
-		CleanupWait:    3 * time.Hour,
-		TaskCgroups:    true,
-		CgroupRoot:     "/ecs",
-		RelistInterval: 10 * time.Second,
-		AgentVersion:   "0.1.0",
+		DataDir:         "/var/lib/ecs/data",
+		Cluster:         "default",
+		PullBehavior:    PullDefault,
+		PullTimeout:     2 * time.Hour,
+		CreateTimeout:   4 * time.Minute,
+		StartTimeout:    3 * time.Minute,
+		StopTimeout:     30 * time.Second,
+		CleanupWait:     3 * time.Hour,
+		TaskCgroups:     true,
+		CgroupRoot:      "/ecs",
+		CgroupMount:     "/sys/fs/cgroup",
+		CgroupCPUPeriod: 100 * time.Millisecond,
+		RelistInterval:  10 * time.Second,
+		AgentVersion:    "0.1.0",
 	}
 }

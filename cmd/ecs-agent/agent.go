@@ -135,6 +135,12 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	s.CleanupJitter = cfg.TaskCleanupWaitDurationJitter
 	s.DisablePrivileged = cfg.PrivilegedDisabled.Enabled()
 	s.TaskCgroups = cfg.TaskCPUMemLimit.Enabled()
+	if cfg.CgroupPath != "" {
+		s.CgroupMount = cfg.CgroupPath
+	}
+	if cfg.CgroupCPUPeriod > 0 {
+		s.CgroupCPUPeriod = cfg.CgroupCPUPeriod
+	}
 	s.DisableHealthCheck = cfg.DisableDockerHealthCheck.Enabled()
 	s.AgentVersion = version.Version
 	return s

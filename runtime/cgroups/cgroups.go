@@ -1,0 +1,170 @@
+// Package cgroups manages the per-task cgroup that carries an ECS task's task-level CPU and
+// memory limits (ECS_ENABLE_TASK_CPU_MEM_LIMIT). Containers are created beneath it, so
+// together they can never use more than the task definition allows. It writes cgroupfs
+// directly: the runtime (runc) creates the containers' own cgroups under this parent.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Limits are a task's cgroup limits; zero means unlimited.
+type Limits struct {
+	// CPUQuota is the CPU time the task may use per Period (vCPUs × Period).
+	CPUQuota time.Duration
+	Period   time.Duration
+	// MemoryBytes is the hard memory limit.
+	MemoryBytes int64
+}
+
+// Manager creates and removes task cgroups under Root (a cgroupfs path such as "/ecs")
+// in the cgroup filesystem mounted at Mount.
+type Manager struct {
+	Mount string
+	Root  string
+}
+
+// unified reports whether Mount is a cgroup v2 hierarchy.
+func (m Manager) unified() bool {
+	_, err := os.Stat(filepath.Join(m.Mount, "cgroup.controllers"))
+	return err == nil
+}
+
+// Path is the cgroup parent (relative to the hierarchy) for a task's containers.
+func (m Manager) Path(taskID string) string {
+	return filepath.Join("/", m.Root, taskID)
+}
+
+// Ensure creates the task's cgroup with its limits; it is idempotent.
+func (m Manager) Ensure(taskID string, l Limits) error {
+	if m.unified() {
+		return m.ensureV2(taskID, l)
+	}
+	for _, sub := range []string{"cpu", "cpuacct", "memory", "pids", "cpuset", "blkio", "devices", "freezer"} {
+		dir := filepath.Join(m.Mount, sub, m.Path(taskID))
+		if _, err := os.Stat(filepath.Join(m.Mount, sub)); err != nil {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("task cgroup %s: %w", dir, err)
+		}
+		if sub == "cpuset" {
+			// A new cpuset cgroup starts empty; inherit the parent's CPUs and memory nodes
+			// all the way down or no process can join it.
+			if err := inheritCpuset(filepath.Join(m.Mount, sub), m.Path(taskID)); err != nil {
+				return err
+			}
+		}
+	}
+	if l.CPUQuota > 0 && l.Period > 0 {
+		cpu := filepath.Join(m.Mount, "cpu", m.Path(taskID))
+		if err := write(cpu, "cpu.cfs_period_us", strconv.FormatInt(l.Period.Microseconds(), 10)); err != nil {
+			return err
+		}
+		if err := write(cpu, "cpu.cfs_quota_us", strconv.FormatInt(l.CPUQuota.Microseconds(), 10)); err != nil {
+			return err
+		}
+	}
+	if l.MemoryBytes > 0 {
+		if err := write(filepath.Join(m.Mount, "memory", m.Path(taskID)), "memory.limit_in_bytes", strconv.FormatInt(l.MemoryBytes, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m Manager) ensureV2(taskID string, l Limits) error {
+	root := filepath.Join(m.Mount, m.Root)
+	dir := filepath.Join(m.Mount, m.Path(taskID))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("task cgroup %s: %w", dir, err)
+	}
+	// Delegate the controllers the limits need to the task and its containers.
+	for _, d := range []string{m.Mount, root, dir} {
+		_ = write(d, "cgroup.subtree_control", "+cpu +memory +pids")
+	}
+	if l.CPUQuota > 0 && l.Period > 0 {
+		if err := write(dir, "cpu.max", fmt.Sprintf("%d %d", l.CPUQuota.Microseconds(), l.Period.Microseconds())); err != nil {
+			return err
+		}
+	}
+	if l.MemoryBytes > 0 {
+		if err := write(dir, "memory.max", strconv.FormatInt(l.MemoryBytes, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Remove deletes the task's cgroup; its containers must be gone. Absent is success.
+func (m Manager) Remove(taskID string) error {
+	var dirs []string
+	if m.unified() {
+		dirs = []string{filepath.Join(m.Mount, m.Path(taskID))}
+	} else {
+		matches, _ := filepath.Glob(filepath.Join(m.Mount, "*", m.Path(taskID)))
+		dirs = matches
+	}
+	var errs []error
+	for _, d := range dirs {
+		// Container cgroups runc left behind (e.g. after a crash) go first.
+		subs, _ := os.ReadDir(d)
+		for _, s := range subs {
+			if s.IsDir() {
+				if err := os.Remove(filepath.Join(d, s.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func write(dir, file, value string) error {
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil {
+		return fmt.Errorf("write %s to %s: %w", value, filepath.Join(dir, file), err)
+	}
+	return nil
+}
+
+// inheritCpuset copies cpuset.cpus and cpuset.mems down from the hierarchy root to rel.
+func inheritCpuset(mount, rel string) error {
+	parent := mount
+	for _, part := range splitPath(rel) {
+		child := filepath.Join(parent, part)
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			cur, _ := os.ReadFile(filepath.Join(child, f))
+			if len(cur) > 0 && string(cur) != "\n" {
+				continue
+			}
+			v, err := os.ReadFile(filepath.Join(parent, f))
+			if err != nil {
+				return fmt.Errorf("cpuset: %w", err)
+			}
+			if err := write(child, f, string(v)); err != nil {
+				return err
+			}
+		}
+		parent = child
+	}
+	return nil
+}
+
+// splitPath returns the elements of a slash path: "/ecs/t1" → ["ecs", "t1"].
+func splitPath(p string) []string {
+	var parts []string
+	for p != "/" && p != "." && p != "" {
+		dir, file := filepath.Split(filepath.Clean(p))
+		parts = append([]string{file}, parts...)
+		p = dir
+	}
+	return parts
+}
