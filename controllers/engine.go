@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
@@ -252,5 +253,34 @@ func (e *Engine) runRelist(ctx context.Context) error {
 		for i := range tasks.Items {
 			e.enqueueAll(client.ObjectKeyFromObject(&tasks.Items[i]))
 		}
+		e.sweepOrphans(ctx)
+	}
+}
+
+// sweepOrphans removes runtime containers of the agent's namespace that no Container
+// object owns and that are not running: debris of a lost checkpoint or of a cleanup
+// interrupted between its steps. A running orphan is left alone and reported, as the
+// reference agent leaves containers it does not track; killing a workload on a guess is
+// worse than leaking one.
+func (e *Engine) sweepOrphans(ctx context.Context) {
+	list, err := e.rt.ListContainers(ctx)
+	if err != nil {
+		e.log.Error(err, "list runtime containers for the orphan sweep")
+		return
+	}
+	for _, rc := range list {
+		err := e.direct.Get(ctx, types.NamespacedName{Namespace: api.Namespace, Name: rc.ID}, &api.Container{})
+		if !apierrors.IsNotFound(err) {
+			continue
+		}
+		if rc.Status == runtime.StatusRunning {
+			e.log.Info("runtime container has no object and is left running", "container", rc.ID)
+			continue
+		}
+		if err := e.rt.RemoveContainer(ctx, rc.ID); err != nil {
+			e.log.Error(err, "remove orphaned runtime container", "container", rc.ID)
+			continue
+		}
+		e.log.Info("removed orphaned runtime container", "container", rc.ID)
 	}
 }

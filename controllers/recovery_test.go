@@ -1,10 +1,14 @@
 package controllers
 
 import (
+	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/runtime"
 )
 
 // TestRestartAtEachStepConverges stops the engine (cancelling whatever runtime call is in
@@ -80,5 +84,28 @@ func TestVanishedContainerIsReported(t *testing.T) {
 	got := h.waitTask("vanish", time.Minute, "STOPPED", known(api.TaskStatusStopped))
 	if got.Status.StoppedReason != ReasonVanished {
 		t.Fatalf("reason = %q, want %q", got.Status.StoppedReason, ReasonVanished)
+	}
+}
+
+// TestOrphanedRuntimeContainerIsRemoved: a stopped runtime container that no object owns
+// (a lost checkpoint, an interrupted cleanup) is removed by the relist.
+func TestOrphanedRuntimeContainerIsRemoved(t *testing.T) {
+	h := newHarness(t, nil)
+	if _, err := h.rt.PullImage(h.ctx, testenv.BusyboxImage(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.rt.CreateContainer(h.ctx, runtime.ContainerConfig{ID: "orphan-1", Image: testenv.BusyboxImage(),
+		Command: []string{"true"}, LogPath: filepath.Join(h.dir, "orphan.log")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := h.rt.InspectContainer(h.ctx, "orphan-1"); errors.Is(err, runtime.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("orphaned container was not removed")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
