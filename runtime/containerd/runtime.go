@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	clog "github.com/containerd/log"
 	"github.com/go-logr/logr"
+	"github.com/sirupsen/logrus"
 
 	"github.com/ecsd/ecsd/runtime"
 )
@@ -30,6 +33,8 @@ type Runtime struct {
 
 	initOnce sync.Once
 	initBin  string
+
+	clientLog *clog.Entry
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -81,7 +86,9 @@ func New(ctx context.Context, address, namespace string, opts ...Option) (*Runti
 		log:       o.log.WithValues("namespace", namespace),
 		root:      root,
 		cancel:    rootCancel,
+		clientLog: newClientLog(o.log),
 	}
+	r.root = clog.WithLogger(r.root, r.clientLog)
 	r.log.V(1).Info("connected to containerd", "address", address, "version", v.Version)
 	return r, nil
 }
@@ -104,5 +111,24 @@ func (r *Runtime) Namespace() string { return r.namespace }
 // withNS puts the runtime's namespace on ctx, overriding any caller-supplied one so a
 // stray namespace from elsewhere can never leak containers into another namespace.
 func (r *Runtime) withNS(ctx context.Context) context.Context {
-	return namespaces.WithNamespace(ctx, r.namespace)
+	return clog.WithLogger(namespaces.WithNamespace(ctx, r.namespace), r.clientLog)
+}
+
+// newClientLog routes the containerd client's own logrus output (resolver chatter such as
+// "fetch failed after status: 404") into the agent's structured log at debug level,
+// instead of raw lines on stderr.
+func newClientLog(l logr.Logger) *clog.Entry {
+	lg := logrus.New()
+	lg.SetOutput(logrWriter{l.WithName("containerd-client")})
+	lg.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true, DisableQuote: true})
+	lg.SetLevel(logrus.InfoLevel)
+	return logrus.NewEntry(lg)
+}
+
+// logrWriter writes each logrus line as one debug record.
+type logrWriter struct{ l logr.Logger }
+
+func (w logrWriter) Write(p []byte) (int, error) {
+	w.l.V(1).Info(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
