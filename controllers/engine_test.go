@@ -400,3 +400,26 @@ func TestTaskCgroupCarriesTaskLimits(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSlowStopDoesNotDelayOtherTasks: a task whose container ignores SIGTERM for its whole
+// stop timeout must not hold up a task launched meanwhile (a long-standing complaint
+// about the reference agent).
+func TestSlowStopDoesNotDelayOtherTasks(t *testing.T) {
+	h := newHarness(t, nil)
+	slow := sh("slow", `trap "" TERM; while true; do sleep 0.1; done`)
+	slow.StopTimeout = 30
+	task, cs := newTask("slowstop", slow)
+	h.run(task, cs)
+	h.waitTask("slowstop", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+	h.stopTask("slowstop")
+	h.waitContainer("slowstop", "slow", 10*time.Second, "SIGTERM sent", func(c *api.Container) bool {
+		return c.Status.StopRequestedAt != nil
+	})
+
+	task, cs = newTask("fast", sh("app", serviceCmd))
+	h.run(task, cs)
+	h.waitTask("fast", 20*time.Second, "RUNNING", known(api.TaskStatusRunning))
+	if got := h.task("slowstop"); got.Status.KnownStatus == api.TaskStatusStopped {
+		t.Fatalf("the slow task stopped before its 30s stop timeout")
+	}
+}
