@@ -46,17 +46,6 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 	if err != nil {
 		return wrapErr(err, "create container %s: image %s", cfg.ID, name)
 	}
-	// A lease keeps the new snapshot from being garbage collected between its creation
-	// and the container record that references it.
-	ctx, done, err := r.client.WithLease(ctx)
-	if err != nil {
-		return wrapErr(err, "create container %s: lease", cfg.ID)
-	}
-	defer func() { _ = done(context.WithoutCancel(ctx)) }()
-
-	if err := r.ensureUnpacked(ctx, img); err != nil {
-		return wrapErr(err, "create container %s: unpack %s", cfg.ID, name)
-	}
 	imgSpec, err := img.Spec(ctx)
 	if err != nil {
 		return wrapErr(err, "create container %s: image config", cfg.ID)
@@ -88,13 +77,32 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 		}
 	}
 
-	_, err = r.client.NewContainer(ctx, cfg.ID,
-		client.WithSnapshotter(r.opts.snapshotter),
-		client.WithNewSnapshot(cfg.ID, img),
-		client.WithRuntime(r.opts.runtime, nil),
-		client.WithContainerLabels(labels),
-		client.WithNewSpec(specOpts...),
-	)
+	// NewContainer holds its own lease over the snapshot and the record. The image was
+	// unpacked when it was pulled, so that is assumed; only if the parent snapshot is
+	// missing (imported image, other snapshotter, GC) is it unpacked, under a lease, and
+	// the create tried once more. This keeps a lease and a snapshot walk off every create.
+	newContainer := func(ctx context.Context) error {
+		_, err := r.client.NewContainer(ctx, cfg.ID,
+			client.WithSnapshotter(r.opts.snapshotter),
+			client.WithNewSnapshot(cfg.ID, img),
+			client.WithRuntime(r.opts.runtime, nil),
+			client.WithContainerLabels(labels),
+			client.WithNewSpec(specOpts...),
+		)
+		return err
+	}
+	err = newContainer(ctx)
+	if errdefs.IsNotFound(err) {
+		lctx, done, lerr := r.client.WithLease(ctx)
+		if lerr != nil {
+			return wrapErr(lerr, "create container %s: lease", cfg.ID)
+		}
+		defer func() { _ = done(context.WithoutCancel(lctx)) }()
+		if uerr := r.ensureUnpacked(lctx, img); uerr != nil {
+			return wrapErr(uerr, "create container %s: unpack %s", cfg.ID, name)
+		}
+		err = newContainer(lctx)
+	}
 	if err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			// Lost a race with a concurrent create of the same ID: the other one owns

@@ -399,3 +399,46 @@ func TestStartFailure(t *testing.T) {
 		t.Errorf("after failed start: %+v, %v", st, err)
 	}
 }
+
+// TestCreateUnpacksWhenNeeded: create assumes the pull unpacked the image, and must still
+// work when it was not unpacked for this snapshotter (here: pulled through overlayfs,
+// created with the native snapshotter).
+func TestCreateUnpacksWhenNeeded(t *testing.T) {
+	t.Parallel()
+	r := newTestRuntime(t)
+	pullBusybox(t, r)
+	native, err := New(testCtx(t), testenv.ContainerdAddress(), r.namespace, WithSnapshotter("native"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer native.Close()
+	cfg := busybox(t, "echo", "unpacked")
+	ctx := testCtx(t)
+	if err := native.CreateContainer(ctx, cfg); err != nil {
+		t.Fatalf("CreateContainer with an image not unpacked for the snapshotter: %v", err)
+	}
+	if err := native.StartContainer(ctx, cfg.ID); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = native.RemoveContainer(cctx, cfg.ID)
+		// The native snapshotter's unpacked layers are removed with the image by the
+		// namespace cleanup's GC.
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := native.InspectContainer(ctx, cfg.ID)
+		if err == nil && st.Status == runtime.StatusStopped {
+			if st.ExitCode != 0 {
+				t.Fatalf("exit code %d", st.ExitCode)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container did not run to completion: %+v %v", st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
