@@ -38,6 +38,10 @@ func main() {
 	address := flag.String("address", "/run/ecsd/containerd/containerd.sock", "containerd socket")
 	image := flag.String("image", "127.0.0.1:5000/ecsd/busybox:latest", "image to run")
 	agent := flag.String("agent", "bin/ecs-agent", "agent binary for the memory measurement")
+	flag.BoolVar(&memOnly, "memory-only", false, "measure only the agent's memory (no launch latency, no ratio line)")
+	flag.BoolVar(&showSmaps, "smaps", false, "also print where the agent's resident memory is, per mapping kind (from /proc/<pid>/smaps)")
+	flag.Var(&agentEnv, "agent-env", "extra KEY=VALUE for the agent's environment (repeatable), e.g. GOGC=50")
+	flag.DurationVar(&settle, "settle", 3*time.Second, "how long the agent runs with all tasks up before its memory is read")
 	flag.Parse()
 	if err := run(*n, *address, *image, *agent); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -45,10 +49,36 @@ func main() {
 	}
 }
 
+var (
+	memOnly   bool
+	showSmaps bool
+	agentEnv  envFlags
+	settle    time.Duration
+)
+
+type envFlags []string
+
+func (e *envFlags) String() string { return strings.Join(*e, " ") }
+func (e *envFlags) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("%q is not KEY=VALUE", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
+
 func run(n int, address, image, agent string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+	if memOnly {
+		mem, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
+		if err != nil {
+			return fmt.Errorf("agent memory: %w", err)
+		}
+		printMemory(mem, n)
+		return nil
+	}
 
 	raw, err := rawCreateStart(ctx, address, image, "bench-raw-"+suffix, n, false)
 	if err != nil {
@@ -64,7 +94,7 @@ func run(n int, address, image, agent string) error {
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	rss, anon, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
+	mem, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
 	if err != nil {
 		return fmt.Errorf("agent memory: %w", err)
 	}
@@ -75,8 +105,7 @@ func run(n int, address, image, agent string) error {
 	fmt.Printf("raw-create-start-seccomp-p99-ms %.1f\n", ms(pct(rawSeccomp, 99)))
 	fmt.Printf("launch-p50-ms %.1f\n", ms(pct(launch, 50)))
 	fmt.Printf("launch-p99-ms %.1f\n", ms(pct(launch, 99)))
-	fmt.Printf("agent-rss-mb %.1f (with %d tasks running)\n", float64(rss)/1024, n)
-	fmt.Printf("agent-rssanon-mb %.1f\n", float64(anon)/1024)
+	printMemory(mem, n)
 	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
 	return nil
 }
@@ -263,30 +292,55 @@ func taskObjects(id, image string) (*api.Task, *api.Container) {
 	return t, c
 }
 
+// memReport is the agent's memory with all tasks running, in KiB, from /proc/<pid>/status:
+// VmRSS = RssAnon (heap, stacks, the binary's bss) + RssFile (the binary's text and data
+// pages, shared libraries) + RssShmem.
+type memReport struct {
+	RSS, Anon, File, Shmem uint64
+	Smaps                  []smapsKind // with -smaps
+}
+
+func printMemory(m memReport, n int) {
+	fmt.Printf("agent-rss-mb %.1f (with %d tasks running)\n", kib(m.RSS), n)
+	fmt.Printf("agent-rssanon-mb %.1f\n", kib(m.Anon))
+	fmt.Printf("agent-rssfile-mb %.1f\n", kib(m.File))
+	if m.Shmem != 0 {
+		fmt.Printf("agent-rssshmem-mb %.1f\n", kib(m.Shmem))
+	}
+	for _, k := range m.Smaps {
+		fmt.Printf("agent-smaps %-22s rss-mb %6.1f  anon-mb %6.1f  size-mb %7.1f  mappings %d\n",
+			k.Kind, kib(k.RSS), kib(k.Anon), kib(k.Size), k.Count)
+	}
+}
+
+func kib(v uint64) float64 { return float64(v) / 1024 }
+
 // agentMemory starts the real agent binary in local mode with n sample tasks, waits until
-// all n containers run, and reads the agent's VmRSS and RssAnon (KiB).
-func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (uint64, uint64, error) {
+// all n containers run, and reads the agent's memory.
+func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (memReport, error) {
+	var m memReport
 	dir, err := os.MkdirTemp("", "ecsd-bench-agent-")
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	defer os.RemoveAll(dir)
 	tasks := filepath.Join(dir, "tasks")
 	if err := os.MkdirAll(tasks, 0o755); err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	for i := 0; i < n; i++ {
 		js := fmt.Sprintf(`{"arn":"arn:aws:ecs:local:000000000000:task/bench/rss%d","family":"rss","version":"1","desiredStatus":"RUNNING","networkMode":"host","containers":[{"name":"app","image":%q,"essential":true,"command":["sleep","3600"]}]}`, i, image)
 		if err := os.WriteFile(filepath.Join(tasks, fmt.Sprintf("t%d.json", i)), []byte(js), 0o644); err != nil {
-			return 0, 0, err
+			return m, err
 		}
 	}
 	cmd := exec.CommandContext(ctx, agent, "--local", "--tasks", tasks)
 	cmd.Env = append(os.Environ(), "ECSD_CONTAINERD_ADDRESS="+address, "ECSD_CONTAINERD_NAMESPACE="+ns,
 		"ECS_DATADIR="+filepath.Join(dir, "data"), "ECS_LOGLEVEL=warn", "AWS_EC2_METADATA_DISABLED=true")
+	cmd.Env = append(cmd.Env, agentEnv...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	defer purgeNS(address, ns)
 	defer func() {
@@ -295,7 +349,7 @@ func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (
 	}()
 	c, err := client.New(address)
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	defer c.Close()
 	nctx := namespaces.WithNamespace(ctx, ns)
@@ -314,17 +368,103 @@ func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("only %d of %d tasks running after 3m", running, n)
+			return m, fmt.Errorf("only %d of %d tasks running after 3m", running, n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Let the agent settle (informer resyncs, relist) before reading memory.
-	time.Sleep(3 * time.Second)
+	time.Sleep(settle)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
-	return field(status, "VmRSS:"), field(status, "RssAnon:"), nil
+	m.RSS, m.Anon, m.File, m.Shmem = field(status, "VmRSS:"), field(status, "RssAnon:"), field(status, "RssFile:"), field(status, "RssShmem:")
+	if showSmaps {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid))
+		smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", cmd.Process.Pid))
+		if err != nil {
+			return m, err
+		}
+		m.Smaps = smapsByKind(smaps, exe)
+	}
+	return m, nil
+}
+
+// smapsKind sums the mappings of one kind: the binary's text (r-x), read-only data
+// (rodata, pclntab: r--), writable data (rw-, file-backed), the anonymous mapping right
+// after the binary (bss, noptrbss), the Go heap arenas (anonymous, 0xc000000000…), other
+// anonymous memory (runtime metadata, goroutine stacks, cgo), libc and the rest.
+type smapsKind struct {
+	Kind            string
+	RSS, Anon, Size uint64
+	Count           int
+}
+
+func smapsByKind(smaps []byte, exe string) []smapsKind {
+	kinds := map[string]*smapsKind{}
+	var order []string
+	var cur *smapsKind
+	prevExe := false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && len(f[1]) == 4 {
+			// A mapping header: address perms offset dev inode [path].
+			path := ""
+			if len(f) >= 6 {
+				path = f[5]
+			}
+			var lo, hi uint64
+			fmt.Sscanf(f[0], "%x-%x", &lo, &hi)
+			kind := "other " + path
+			switch {
+			case path == exe && strings.HasPrefix(f[1], "r-x"):
+				kind = "binary text"
+			case path == exe && strings.HasPrefix(f[1], "rw"):
+				kind = "binary data"
+			case path == exe:
+				kind = "binary rodata+pclntab"
+			case path == "" && prevExe:
+				kind = "binary bss"
+			case path == "" && lo >= 0xc000000000 && hi <= 0xc100000000:
+				kind = "go heap arenas"
+			case path == "":
+				kind = "anon other"
+			case strings.Contains(path, "libc") || strings.Contains(path, "ld-linux"):
+				kind = "libc+ld"
+			case path == "[stack]":
+				kind = "main thread stack"
+			case strings.HasPrefix(path, "["):
+				kind = path
+			}
+			prevExe = path == exe
+			if kinds[kind] == nil {
+				kinds[kind] = &smapsKind{Kind: kind}
+				order = append(order, kind)
+			}
+			cur = kinds[kind]
+			cur.Count++
+			continue
+		}
+		if cur == nil || len(f) < 2 {
+			continue
+		}
+		var v uint64
+		fmt.Sscanf(f[1], "%d", &v)
+		switch f[0] {
+		case "Rss:":
+			cur.RSS += v
+		case "Anonymous:":
+			cur.Anon += v
+		case "Size:":
+			cur.Size += v
+		}
+	}
+	out := make([]smapsKind, 0, len(order))
+	for _, k := range order {
+		out = append(out, *kinds[k])
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].RSS > out[j].RSS })
+	return out
 }
 
 func field(status []byte, name string) uint64 {

@@ -82,13 +82,11 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, auth *runtime.Auth)
 	// Most pulls re-pull a tag that has not moved: one manifest HEAD settles that, and the
 	// local, already unpacked image is used without walking the whole image again.
 	if _, desc, err := resolver.Resolve(ctx, name); err == nil {
+		// Whether it is unpacked is settled by create, which unpacks on demand.
 		if img, err := r.client.GetImage(ctx, name); err == nil && img.Target().Digest == desc.Digest {
-			if ok, err := img.IsUnpacked(ctx, r.opts.snapshotter); err == nil && ok {
-				info, err := imageInfo(ctx, img)
-				if err == nil {
-					log.V(1).Info("image is up to date", "digest", info.Digest)
-					return info, nil
-				}
+			if info, err := imageInfo(ctx, img); err == nil {
+				log.V(1).Info("image is up to date", "digest", info.Digest)
+				return info, nil
 			}
 		}
 	} else {

@@ -51,6 +51,9 @@ type agentHost struct {
 	rt    *containerd.Runtime
 	cmd   *exec.Cmd
 	log   *os.File
+	// env is appended to the agent's environment on every start; a later entry for the
+	// same variable wins.
+	env []string
 }
 
 func newAgentHost(t *testing.T) *agentHost {
@@ -102,6 +105,7 @@ func (h *agentHost) start() {
 		"ECS_LOGLEVEL=info",
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
+	cmd.Env = append(cmd.Env, h.env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
