@@ -423,3 +423,31 @@ func TestSlowStopDoesNotDelayOtherTasks(t *testing.T) {
 		t.Fatalf("the slow task stopped before its 30s stop timeout")
 	}
 }
+
+func TestDependsOnHealthyAndComplete(t *testing.T) {
+	h := newHarness(t, nil)
+	db := sh("db", `touch /tmp/ready; `+serviceCmd)
+	db.HealthCheck = &api.HealthCheck{
+		Test:     []string{"CMD-SHELL", "test -f /tmp/ready"},
+		Interval: metav1.Duration{Duration: 300 * time.Millisecond},
+		Retries:  3,
+	}
+	migrate := sh("migrate", "exit 3")
+	migrate.Essential = false
+	app := sh("app", serviceCmd)
+	app.DependsOn = []api.Dependency{
+		{ContainerName: "db", Condition: api.ConditionHealthy},
+		{ContainerName: "migrate", Condition: api.ConditionComplete},
+	}
+	task, cs := newTask("healthdeps", app, db, migrate)
+	h.run(task, cs)
+	h.waitTask("healthdeps", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+
+	a, d, m := h.container("healthdeps", "app"), h.container("healthdeps", "db"), h.container("healthdeps", "migrate")
+	if d.Status.Health == nil || d.Status.Health.Status != api.HealthHealthy || a.Status.CreatedAt.Before(d.Status.Health.Since) {
+		t.Fatalf("app created at %v, before db was HEALTHY (%+v)", a.Status.CreatedAt, d.Status.Health)
+	}
+	if m.Status.ExitCode == nil || *m.Status.ExitCode != 3 || a.Status.CreatedAt.Before(m.Status.FinishedAt) {
+		t.Fatalf("app created at %v, before migrate completed (%+v)", a.Status.CreatedAt, m.Status)
+	}
+}

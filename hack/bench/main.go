@@ -392,8 +392,8 @@ func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (
 
 // smapsKind sums the mappings of one kind: the binary's text (r-x), read-only data
 // (rodata, pclntab: r--), writable data (rw-, file-backed), the anonymous mapping right
-// after the binary (bss, noptrbss), the Go heap arenas (anonymous, 0xc000000000…), other
-// anonymous memory (runtime metadata, goroutine stacks, cgo), libc and the rest.
+// after the binary (bss, noptrbss), the Go heap arenas (anonymous, from 0xc000000000),
+// other anonymous memory (runtime metadata, heap bitmaps, cgo), libc and the rest.
 type smapsKind struct {
 	Kind            string
 	RSS, Anon, Size uint64
@@ -425,7 +425,9 @@ func smapsByKind(smaps []byte, exe string) []smapsKind {
 				kind = "binary rodata+pclntab"
 			case path == "" && prevExe:
 				kind = "binary bss"
-			case path == "" && lo >= 0xc000000000 && hi <= 0xc100000000:
+			case path == "" && lo >= 0xc000000000 && hi <= 0x7f0000000000:
+				// Go's heap arena hints (amd64: 0x00c0<<32 upward, randomised since Go
+				// 1.26); other anonymous mmaps land just under the stack, at 0x7f….
 				kind = "go heap arenas"
 			case path == "":
 				kind = "anon other"
