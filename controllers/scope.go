@@ -60,33 +60,20 @@ func (e *Engine) siblings(ctx context.Context, t *api.Task) (map[string]*api.Con
 // status, re-reading and re-applying on a conflict. mutate returns false when there is
 // nothing to write. The written object is returned.
 func (e *Engine) updateContainerStatus(ctx context.Context, c *api.Container, mutate func(*api.Container) bool) (*api.Container, error) {
-	cur := c.DeepCopy()
-	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if !first {
-			if err := e.direct.Get(ctx, client.ObjectKeyFromObject(c), cur); err != nil {
-				return err
-			}
-		}
-		first = false
-		if !mutate(cur) {
-			return nil
-		}
-		return e.direct.Status().Update(ctx, cur)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("update status of container %s: %w", c.Name, err)
-	}
-	return cur, nil
+	return updateStatus(ctx, e.direct, c, mutate)
 }
 
 // updateTaskStatus is updateContainerStatus for a Task.
 func (e *Engine) updateTaskStatus(ctx context.Context, t *api.Task, mutate func(*api.Task) bool) (*api.Task, error) {
-	cur := t.DeepCopy()
+	return updateStatus(ctx, e.direct, t, mutate)
+}
+
+func updateStatus[T client.Object](ctx context.Context, c client.Client, obj T, mutate func(T) bool) (T, error) {
+	cur := obj.DeepCopyObject().(T)
 	first := true
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if !first {
-			if err := e.direct.Get(ctx, client.ObjectKeyFromObject(t), cur); err != nil {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
 				return err
 			}
 		}
@@ -94,10 +81,11 @@ func (e *Engine) updateTaskStatus(ctx context.Context, t *api.Task, mutate func(
 		if !mutate(cur) {
 			return nil
 		}
-		return e.direct.Status().Update(ctx, cur)
+		return c.Status().Update(ctx, cur)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("update status of task %s: %w", t.Name, err)
+		var zero T
+		return zero, fmt.Errorf("update status of %s: %w", obj.GetName(), err)
 	}
 	return cur, nil
 }

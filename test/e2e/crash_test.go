@@ -8,11 +8,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/runtime"
 )
 
 func TestExploreStopLog(t *testing.T) {
 	h := newAgentHost(t)
-	h.addTask("s0", `[{"name":"app","image":"`+"127.0.0.1:5000/busybox:latest"+`","essential":true,"stopTimeout":3,"command":["sh","-c","echo started; trap 'echo got TERM' TERM; while true; do sleep 0.1; done"]}]`)
+	h.addTask("s0", `[{"name":"app","image":"`+testenv.BusyboxImage()+`","essential":true,"stopTimeout":3,"command":["sh","-c","echo started; trap 'echo got TERM' TERM; while true; do sleep 0.1; done"]}]`)
 	h.start()
 	h.waitRuntime("running", running("s0-app"))
 	h.waitLog("to=RUNNING")
@@ -25,7 +28,7 @@ func TestExploreStopLog(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		list, _ := h.rt.ListContainers(context.Background())
-		if len(list) == 1 && list[0].Status != "RUNNING" {
+		if len(list) == 1 && list[0].Status == runtime.StatusStopped {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -33,7 +36,7 @@ func TestExploreStopLog(t *testing.T) {
 	h.kill(syscall.SIGTERM)
 	b, _ = os.ReadFile(filepath.Join(h.dir, "agent.log"))
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, "stop") || strings.Contains(l, "status changed") || strings.Contains(l, "cleaned") {
+		if strings.Contains(l, "s0-app") || strings.Contains(l, "status changed") || strings.Contains(l, "cleaned") {
 			t.Log(l)
 		}
 	}
