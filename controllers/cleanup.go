@@ -45,8 +45,10 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 		if err := e.rt.RemoveContainer(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return reconcile.Result{}, fmt.Errorf("remove container %s: %w", id, err)
 		}
+		// Retried with the cleanup if it fails: a user left behind would keep the image
+		// from ever being cleaned up.
 		if err := e.releaseImage(ctx, c); err != nil {
-			e.log.Error(err, "release image", "container", c.Name)
+			return reconcile.Result{}, fmt.Errorf("release image of %s: %w", c.Name, err)
 		}
 	}
 	if err := e.cgroupManager().Remove(t.Name); err != nil {
@@ -72,21 +74,26 @@ func (e *Engine) releaseImage(ctx context.Context, c *api.Container) error {
 	if c.Status.ImageDigest == "" {
 		return nil
 	}
+	e.imageMu.Lock()
+	defer e.imageMu.Unlock()
 	im := &api.Image{}
 	key := client.ObjectKey{Namespace: c.Namespace, Name: api.ImageName(c.Status.ImageDigest)}
 	if err := e.direct.Get(ctx, key, im); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	users := im.Status.Users[:0:0]
-	for _, u := range im.Status.Users {
-		if u != c.Name {
-			users = append(users, u)
+	_, err := updateStatus(ctx, e.direct, im, func(im *api.Image) bool {
+		users := im.Status.Users[:0:0]
+		for _, u := range im.Status.Users {
+			if u != c.Name {
+				users = append(users, u)
+			}
 		}
-	}
-	if len(users) == len(im.Status.Users) {
-		return nil
-	}
-	im.Status.Users = users
-	im.Status.LastUsedAt = now()
-	return e.direct.Status().Update(ctx, im)
+		if len(users) == len(im.Status.Users) {
+			return false
+		}
+		im.Status.Users = users
+		im.Status.LastUsedAt = now()
+		return true
+	})
+	return client.IgnoreNotFound(err)
 }
