@@ -108,6 +108,7 @@ func runAgent(ctx context.Context, o options) error {
 	if o.local {
 		g.Go(func() error { return runLocalTasks(gctx, st, o.tasksDir, cfg.Cluster, log) })
 	}
+	go trimWhenIdle(gctx, st.ResourceVersion, log.WithName("memory"))
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		log.Info("stopping; task containers keep running")

@@ -24,6 +24,7 @@ func main() {
 }
 
 func run() int {
+	tuneGC()
 	fs := flag.NewFlagSet("ecs-agent", flag.ContinueOnError)
 	var o options
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")

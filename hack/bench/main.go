@@ -41,7 +41,8 @@ func main() {
 	flag.BoolVar(&memOnly, "memory-only", false, "measure only the agent's memory (no launch latency, no ratio line)")
 	flag.BoolVar(&showSmaps, "smaps", false, "also print where the agent's resident memory is, per mapping kind (from /proc/<pid>/smaps)")
 	flag.Var(&agentEnv, "agent-env", "extra KEY=VALUE for the agent's environment (repeatable), e.g. GOGC=50")
-	flag.DurationVar(&settle, "settle", 3*time.Second, "how long the agent runs with all tasks up before its memory is read")
+	flag.DurationVar(&settle, "settle", 20*time.Second, "how long the agent runs with all tasks up before its memory is sampled (start-up ends with the first relist, 10s, and the idle trim 5s later)")
+	flag.DurationVar(&window, "window", 20*time.Second, "how long the agent's memory is sampled (4/s) once settled; the RSS reported is the mean")
 	flag.Parse()
 	if err := run(*n, *address, *image, *agent); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -54,6 +55,7 @@ var (
 	showSmaps bool
 	agentEnv  envFlags
 	settle    time.Duration
+	window    time.Duration
 )
 
 type envFlags []string
@@ -294,19 +296,26 @@ func taskObjects(id, image string) (*api.Task, *api.Container) {
 
 // memReport is the agent's memory with all tasks running, in KiB, from /proc/<pid>/status:
 // VmRSS = RssAnon (heap, stacks, the binary's bss) + RssFile (the binary's text and data
-// pages, shared libraries) + RssShmem.
+// pages, shared libraries) + RssShmem. RSS, Anon, File and Shmem are means over the sampling
+// window (the agent trims start-up pages once idle, and the relist every 10s touches some
+// again, so a single sample depends on when it is taken); Max is the largest RSS sampled and
+// Peak the high-water mark (VmHWM), start-up included.
 type memReport struct {
 	RSS, Anon, File, Shmem uint64
-	Smaps                  []smapsKind // with -smaps
+	Max, Peak              uint64
+	Samples                int
+	Smaps                  []smapsKind // with -smaps, at the end of the window
 }
 
 func printMemory(m memReport, n int) {
-	fmt.Printf("agent-rss-mb %.1f (with %d tasks running)\n", kib(m.RSS), n)
+	fmt.Printf("agent-rss-mb %.1f (with %d tasks running; mean of %d samples over %s)\n", kib(m.RSS), n, m.Samples, window)
 	fmt.Printf("agent-rssanon-mb %.1f\n", kib(m.Anon))
 	fmt.Printf("agent-rssfile-mb %.1f\n", kib(m.File))
 	if m.Shmem != 0 {
 		fmt.Printf("agent-rssshmem-mb %.1f\n", kib(m.Shmem))
 	}
+	fmt.Printf("agent-rss-max-mb %.1f\n", kib(m.Max))
+	fmt.Printf("agent-rss-peak-mb %.1f (VmHWM, start-up included)\n", kib(m.Peak))
 	for _, k := range m.Smaps {
 		fmt.Printf("agent-smaps %-22s rss-mb %6.1f  anon-mb %6.1f  size-mb %7.1f  mappings %d\n",
 			k.Kind, kib(k.RSS), kib(k.Anon), kib(k.Size), k.Count)
@@ -372,13 +381,31 @@ func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Let the agent settle (informer resyncs, relist) before reading memory.
+	// Let the agent reach its steady state (the first relist, 10s after start, may still
+	// write; the agent trims its start-up pages once idle for 5s), then sample its memory
+	// over a window longer than the relist period.
 	time.Sleep(settle)
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		return m, err
+	var sum [4]uint64
+	for end := time.Now().Add(window); ; {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if err != nil {
+			return m, err
+		}
+		rss := field(status, "VmRSS:")
+		sum[0] += rss
+		sum[1] += field(status, "RssAnon:")
+		sum[2] += field(status, "RssFile:")
+		sum[3] += field(status, "RssShmem:")
+		m.Samples++
+		m.Max = max(m.Max, rss)
+		m.Peak = field(status, "VmHWM:")
+		if time.Now().After(end) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	m.RSS, m.Anon, m.File, m.Shmem = field(status, "VmRSS:"), field(status, "RssAnon:"), field(status, "RssFile:"), field(status, "RssShmem:")
+	k := uint64(m.Samples)
+	m.RSS, m.Anon, m.File, m.Shmem = sum[0]/k, sum[1]/k, sum[2]/k, sum[3]/k
 	if showSmaps {
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid))
 		smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", cmd.Process.Pid))
@@ -392,7 +419,7 @@ func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (
 
 // smapsKind sums the mappings of one kind: the binary's text (r-x), read-only data
 // (rodata, pclntab: r--), writable data (rw-, file-backed), the anonymous mapping right
-// after the binary (bss, noptrbss), the Go heap arenas (anonymous, from 0xc000000000),
+// after the binary (bss, noptrbss), the Go heap arenas (anonymous, 4 MiB aligned),
 // other anonymous memory (runtime metadata, heap bitmaps, cgo), libc and the rest.
 type smapsKind struct {
 	Kind            string
@@ -425,9 +452,10 @@ func smapsByKind(smaps []byte, exe string) []smapsKind {
 				kind = "binary rodata+pclntab"
 			case path == "" && prevExe:
 				kind = "binary bss"
-			case path == "" && lo >= 0xc000000000 && hi <= 0x7f0000000000:
-				// Go's heap arena hints (amd64: 0x00c0<<32 upward, randomised since Go
-				// 1.26); other anonymous mmaps land just under the stack, at 0x7f….
+			case path == "" && lo >= 0xc000000000 && lo%(4<<20) == 0:
+				// A heuristic: Go maps its heap in arenas from hint addresses
+				// (amd64: 0x00c0<<32 and up, randomised since Go 1.26), 4 MiB aligned;
+				// its other mmaps (metadata, stacks) and libc's are not aligned so.
 				kind = "go heap arenas"
 			case path == "":
 				kind = "anon other"
