@@ -1,0 +1,198 @@
+package acs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/store"
+)
+
+// MetaManifestSeqNum is the store metadata key of the last manifest timeline applied.
+const MetaManifestSeqNum = "task-manifest-seq-num"
+
+// StoreApplier applies ACS messages to the store (task Specs) and the credentials manager.
+type StoreApplier struct {
+	Store       *store.Store
+	Credentials *credentials.Manager
+	Log         logr.Logger
+}
+
+var _ Applier = (*StoreApplier)(nil)
+
+// ApplyPayload stores the tasks' credentials, then writes every task of the payload in one
+// atomic, durable write: new tasks are created (an untranslatable one as a STOPPED task
+// carrying the reason), known tasks only see their desired status move forward. A payload
+// sent again is therefore harmless.
+func (a *StoreApplier) ApplyPayload(ctx context.Context, m *payload.PayloadMessage) error {
+	var objs []client.Object
+	index := map[string]int{} // task object name → position in objs, for duplicates
+	for _, t := range payload.StoppedFirst(m.Tasks) {
+		for _, rc := range payload.Credentials(t) {
+			if err := a.ApplyCredentials(ctx, rc); err != nil {
+				return err
+			}
+		}
+		taskObjs, err := a.taskObjects(ctx, t, m.Options())
+		if err != nil {
+			return err
+		}
+		if len(taskObjs) == 0 {
+			continue
+		}
+		name := taskObjs[0].GetName()
+		if i, dup := index[name]; dup {
+			// The same task twice in one payload: keep the first, with the later desired status.
+			prev := objs[i].(*api.Task)
+			prev.Spec.DesiredStatus = api.MaxTask(prev.Spec.DesiredStatus, taskObjs[0].(*api.Task).Spec.DesiredStatus)
+			continue
+		}
+		index[name] = len(objs)
+		objs = append(objs, taskObjs...)
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	if err := a.Store.CreateOrUpdateAll(ctx, objs...); err != nil {
+		return fmt.Errorf("write payload %s: %w", m.MessageID, err)
+	}
+	return nil
+}
+
+// taskObjects returns what to write for one payload task: all its objects when it is new,
+// the existing Task with a later desired status, or nothing.
+func (a *StoreApplier) taskObjects(ctx context.Context, t *payload.Task, opts payload.Options) ([]client.Object, error) {
+	task, containers, terr := payload.ToObjects(t, opts)
+	var name string
+	if terr != nil {
+		task = payload.InvalidTaskObject(t, terr)
+		containers = nil
+	}
+	name = task.Name
+	existing := &api.Task{}
+	err := a.Store.DirectClient().Get(ctx, client.ObjectKey{Namespace: api.Namespace, Name: name}, existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		if terr != nil {
+			a.Log.Info("task rejected; it is stopped with the reason", "task", t.Arn, "reason", task.Spec.Invalid)
+		}
+		objs := []client.Object{task}
+		for _, c := range containers {
+			objs = append(objs, c)
+		}
+		return objs, nil
+	case err != nil:
+		return nil, fmt.Errorf("read task %s: %w", name, err)
+	}
+	// Known task: only the desired status may change, and only forward. A stop payload
+	// that no longer translates still stops the task.
+	desired := api.TaskState(t.DesiredStatus)
+	if terr == nil {
+		desired = task.Spec.DesiredStatus
+	}
+	if desired != api.TaskStatusRunning && desired != api.TaskStatusStopped {
+		return nil, nil
+	}
+	if !existing.Spec.DesiredStatus.OrNone().Before(desired) {
+		return nil, nil
+	}
+	updated := existing.DeepCopy()
+	updated.Spec.DesiredStatus = desired
+	return []client.Object{updated}, nil
+}
+
+// ApplyCredentials stores one set of role credentials.
+func (a *StoreApplier) ApplyCredentials(_ context.Context, rc payload.RoleCredentials) error {
+	c := rc.Credentials
+	e := credentials.Entry{
+		ID:              c.CredentialsID,
+		TaskARN:         rc.TaskARN,
+		RoleARN:         c.RoleArn,
+		RoleType:        credentials.RoleType(rc.RoleType),
+		AccessKeyID:     c.AccessKeyID,
+		SecretAccessKey: c.SecretAccessKey,
+		SessionToken:    c.SessionToken,
+	}
+	if c.Expiration != "" {
+		exp, err := time.Parse(time.RFC3339, c.Expiration)
+		if err != nil {
+			return fmt.Errorf("credentials %s: expiration %q: %w", c.CredentialsID, c.Expiration, err)
+		}
+		e.Expiration = exp
+	}
+	return a.Credentials.Set(e)
+}
+
+// ManifestSeen returns the last manifest timeline applied.
+func (a *StoreApplier) ManifestSeen(context.Context) (int64, error) {
+	v, ok, err := a.Store.GetMeta(MetaManifestSeqNum)
+	if err != nil || !ok {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: %w", MetaManifestSeqNum, v, err)
+	}
+	return n, nil
+}
+
+// ApplyManifest records the timeline and returns the tasks desired RUNNING here that the
+// manifest does not list as RUNNING.
+func (a *StoreApplier) ApplyManifest(ctx context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error) {
+	if err := a.Store.PutMeta(MetaManifestSeqNum, strconv.FormatInt(m.Timeline, 10)); err != nil {
+		return nil, err
+	}
+	listed := map[string]bool{}
+	for _, t := range m.Tasks {
+		if t.DesiredStatus == string(api.TaskStatusRunning) {
+			listed[t.TaskArn] = true
+		}
+	}
+	var tasks api.TaskList
+	if err := a.Store.DirectClient().List(ctx, &tasks, client.InNamespace(api.Namespace)); err != nil {
+		return nil, err
+	}
+	var out []payload.TaskIdentifier
+	for _, t := range tasks.Items {
+		if t.DesiredStatus() == api.TaskStatusRunning && t.Spec.ARN != "" && !listed[t.Spec.ARN] {
+			out = append(out, payload.TaskIdentifier{TaskArn: t.Spec.ARN, TaskClusterArn: t.Spec.ClusterARN, DesiredStatus: string(api.TaskStatusStopped)})
+		}
+	}
+	return out, nil
+}
+
+// StopTasks sets the listed tasks' desired status to STOPPED.
+func (a *StoreApplier) StopTasks(ctx context.Context, ids []payload.TaskIdentifier) error {
+	var objs []client.Object
+	for _, id := range ids {
+		name, err := payload.TaskID(id.TaskArn)
+		if err != nil {
+			continue
+		}
+		t := &api.Task{}
+		if err := a.Store.DirectClient().Get(ctx, client.ObjectKey{Namespace: api.Namespace, Name: name}, t); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return err
+		}
+		if t.Spec.DesiredStatus == api.TaskStatusStopped {
+			continue
+		}
+		t.Spec.DesiredStatus = api.TaskStatusStopped
+		objs = append(objs, t)
+		a.Log.Info("stopping a task the backend no longer lists", "task", id.TaskArn)
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	return a.Store.CreateOrUpdateAll(ctx, objs...)
+}

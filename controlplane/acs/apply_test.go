@@ -1,0 +1,140 @@
+package acs
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr/testr"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/store"
+)
+
+const taskARN = "arn:aws:ecs:us-west-2:111122223333:task/prod/0123456789abcdef"
+
+func newApplier(t *testing.T) *StoreApplier {
+	t.Helper()
+	scheme := k8sruntime.NewScheme()
+	if err := api.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(context.Background(), scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &StoreApplier{Store: st, Credentials: credentials.NewManager(), Log: testr.New(t)}
+}
+
+func payloadTask(desired string) payload.Task {
+	return payload.Task{
+		Arn: taskARN, Family: "web", Version: "1", DesiredStatus: desired, NetworkMode: "host",
+		Containers: []payload.Container{{Name: "app", Image: "busybox", Memory: 64, Essential: true}},
+		RoleCredentials: &payload.IAMRoleCredentials{CredentialsID: "cred-1", AccessKeyID: "AKID", SecretAccessKey: "s",
+			SessionToken: "tok", Expiration: "2030-01-01T00:00:00Z"},
+	}
+}
+
+func msg(id string, tasks ...payload.Task) *payload.PayloadMessage {
+	return &payload.PayloadMessage{MessageID: id, ClusterArn: "prod", ContainerInstanceArn: "ci", SeqNum: 1, Tasks: tasks}
+}
+
+func getTask(t *testing.T, a *StoreApplier, name string) *api.Task {
+	t.Helper()
+	task := &api.Task{}
+	if err := a.Store.DirectClient().Get(context.Background(), client.ObjectKey{Namespace: api.Namespace, Name: name}, task); err != nil {
+		t.Fatalf("get task %s: %v", name, err)
+	}
+	return task
+}
+
+func TestApplyPayloadIdempotentAndForwardOnly(t *testing.T) {
+	ctx := context.Background()
+	a := newApplier(t)
+	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"))); err != nil {
+		t.Fatal(err)
+	}
+	task := getTask(t, a, "0123456789abcdef")
+	if task.Spec.DesiredStatus != api.TaskStatusRunning || len(task.Spec.Containers) != 1 {
+		t.Fatalf("task spec %+v", task.Spec)
+	}
+	if e, ok := a.Credentials.Get("cred-1"); !ok || e.TaskARN != taskARN || e.RoleType != credentials.TaskApplication {
+		t.Errorf("credentials not stored: %v %v", e, ok)
+	}
+	rv := task.ResourceVersion
+	// The same payload again changes nothing.
+	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := getTask(t, a, "0123456789abcdef").ResourceVersion; got != rv {
+		t.Errorf("a resent payload rewrote the task (rv %s → %s)", rv, got)
+	}
+	// STOPPED moves forward, with the task listed twice in one payload.
+	if err := a.ApplyPayload(ctx, msg("m2", payloadTask("RUNNING"), payloadTask("STOPPED"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := getTask(t, a, "0123456789abcdef").Spec.DesiredStatus; got != api.TaskStatusStopped {
+		t.Fatalf("desired %s after a stop payload, want STOPPED", got)
+	}
+	// An old RUNNING payload does not bring it back.
+	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := getTask(t, a, "0123456789abcdef").Spec.DesiredStatus; got != api.TaskStatusStopped {
+		t.Errorf("desired went back to %s", got)
+	}
+}
+
+func TestApplyPayloadInvalidTaskIsStoppedWithReason(t *testing.T) {
+	ctx := context.Background()
+	a := newApplier(t)
+	bad := payloadTask("RUNNING")
+	bad.Containers[0].Name = "" // no container name
+	good := payloadTask("RUNNING")
+	good.Arn = "arn:aws:ecs:us-west-2:111122223333:task/prod/ffff"
+	if err := a.ApplyPayload(ctx, msg("m1", bad, good)); err != nil {
+		t.Fatal(err)
+	}
+	task := getTask(t, a, "0123456789abcdef")
+	if task.Spec.DesiredStatus != api.TaskStatusStopped || !strings.HasPrefix(task.Spec.Invalid, payload.InvalidReasonPrefix) {
+		t.Errorf("invalid task stored as %+v", task.Spec)
+	}
+	if getTask(t, a, "ffff").Spec.DesiredStatus != api.TaskStatusRunning {
+		t.Error("the valid task of the same payload was not stored")
+	}
+}
+
+func TestManifestAndStopTasks(t *testing.T) {
+	ctx := context.Background()
+	a := newApplier(t)
+	other := payloadTask("RUNNING")
+	other.Arn = "arn:aws:ecs:us-west-2:111122223333:task/prod/ffff"
+	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"), other)); err != nil {
+		t.Fatal(err)
+	}
+	cands, err := a.ApplyManifest(ctx, &payload.TaskManifestMessage{MessageID: "mf", Timeline: 7,
+		Tasks: []payload.TaskIdentifier{{TaskArn: taskARN, DesiredStatus: "RUNNING"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cands) != 1 || cands[0].TaskArn != other.Arn || cands[0].DesiredStatus != "STOPPED" {
+		t.Fatalf("candidates %+v, want only %s", cands, other.Arn)
+	}
+	if seen, err := a.ManifestSeen(ctx); err != nil || seen != 7 {
+		t.Errorf("ManifestSeen = %d, %v", seen, err)
+	}
+	if err := a.StopTasks(ctx, cands); err != nil {
+		t.Fatal(err)
+	}
+	if getTask(t, a, "ffff").Spec.DesiredStatus != api.TaskStatusStopped {
+		t.Error("verified stop candidate not stopped")
+	}
+	if getTask(t, a, "0123456789abcdef").Spec.DesiredStatus != api.TaskStatusRunning {
+		t.Error("listed task stopped")
+	}
+}

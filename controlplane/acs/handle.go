@@ -1,0 +1,117 @@
+package acs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ecsd/ecsd/controlplane/payload"
+)
+
+// handle applies one frame. Malformed and unknown frames are logged and dropped; only an
+// InactiveInstanceException (the instance is gone) ends the session.
+func (c *conn) handle(ctx context.Context, data []byte) error {
+	if data == nil {
+		return nil // dropped by readFrame
+	}
+	log := c.s.log
+	f, err := payload.DecodeFrame(data)
+	if err != nil {
+		log.Info("dropping a malformed ACS frame", "error", err.Error(), "bytes", len(data))
+		return nil
+	}
+	msg, err := payload.DecodeMessage(f)
+	if err != nil {
+		if errors.Is(err, payload.ErrUnknownType) {
+			log.Info("dropping an ACS frame of unknown type", "type", f.Type)
+		} else {
+			log.Info("dropping a malformed ACS message", "type", f.Type, "error", err.Error())
+		}
+		return nil
+	}
+	a := c.s.o.Applier
+	switch m := msg.(type) {
+	case *payload.HeartbeatMessage:
+		c.send(ctx, payload.HeartbeatAckRequest{MessageID: m.MessageID})
+	case *payload.PayloadMessage:
+		if err := m.Validate(); err != nil {
+			log.Info("dropping an invalid payload", "error", err.Error())
+			return nil
+		}
+		if err := a.ApplyPayload(ctx, m); err != nil {
+			// Not acknowledged: ACS sends it again.
+			log.Error(err, "payload not applied", "messageId", m.MessageID)
+			return nil
+		}
+		c.send(ctx, m.Ack())
+		for i := range m.Tasks {
+			for _, rc := range payload.Credentials(&m.Tasks[i]) {
+				c.send(ctx, rc.Ack(m.MessageID))
+			}
+		}
+		log.V(1).Info("payload applied", "messageId", m.MessageID, "seqNum", m.SeqNum, "tasks", len(m.Tasks))
+	case *payload.IAMRoleCredentialsMessage:
+		rc, err := m.Credentials()
+		if err != nil {
+			log.Info("dropping invalid credentials", "error", err.Error())
+			return nil
+		}
+		if err := a.ApplyCredentials(ctx, rc); err != nil {
+			log.Error(err, "credentials not stored", "messageId", m.MessageID, "task", m.TaskArn)
+			return nil
+		}
+		c.send(ctx, rc.Ack(m.MessageID))
+	case *payload.TaskManifestMessage:
+		c.manifest(ctx, m)
+	case *payload.TaskStopVerificationAck:
+		if m.MessageID == "" || m.MessageID != c.pendingManifest {
+			log.V(1).Info("ignoring a stop verification for another manifest", "messageId", m.MessageID)
+			return nil
+		}
+		c.pendingManifest = ""
+		if err := a.StopTasks(ctx, m.StopTasks); err != nil {
+			log.Error(err, "cannot stop the verified tasks")
+		}
+	case *payload.StageUpdateMessage:
+		c.send(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID,
+			Reason: "ecsd is updated by its package, not over ACS"})
+	case *payload.PerformUpdateMessage:
+		c.send(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID,
+			Reason: "ecsd is updated by its package, not over ACS"})
+	case *payload.AttachTaskNetworkInterfacesMessage, *payload.AttachInstanceNetworkInterfacesMessage, *payload.ConfirmAttachmentMessage:
+		// ecsd does not register the task-eni capability yet, so these are not expected;
+		// leaving them unacknowledged makes the backend give up on the attachment.
+		log.Info("dropping an attachment message: attachments are not supported", "type", f.Type)
+	case *payload.InactiveInstanceException:
+		return m
+	case error:
+		log.Info("ACS sent an error", "error", m.Error())
+	default:
+		log.V(1).Info("ignoring an ACS message", "type", f.Type)
+	}
+	return nil
+}
+
+// manifest handles a TaskManifestMessage: a stale one is ignored; otherwise its timeline
+// is recorded, it is acknowledged, and tasks running here that it does not list are
+// offered to the backend as stop candidates.
+func (c *conn) manifest(ctx context.Context, m *payload.TaskManifestMessage) {
+	a := c.s.o.Applier
+	seen, err := a.ManifestSeen(ctx)
+	if err != nil {
+		c.s.log.Error(err, "cannot read the manifest sequence number")
+		return
+	}
+	if m.Timeline <= seen {
+		return
+	}
+	candidates, err := a.ApplyManifest(ctx, m)
+	if err != nil {
+		c.s.log.Error(err, "manifest not applied", "messageId", m.MessageID)
+		return
+	}
+	c.send(ctx, payload.AckRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID})
+	if len(candidates) > 0 {
+		c.pendingManifest = m.MessageID
+		c.send(ctx, payload.TaskStopVerificationMessage{MessageID: m.MessageID, StopCandidates: candidates})
+	}
+}

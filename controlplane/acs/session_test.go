@@ -1,0 +1,302 @@
+package acs
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/coder/websocket"
+	"github.com/go-logr/logr/testr"
+
+	"github.com/ecsd/ecsd/controlplane/payload"
+)
+
+// fakeApplier records what the session applied.
+type fakeApplier struct {
+	mu       sync.Mutex
+	payloads []string
+	creds    []string
+	seen     int64
+	stopped  []string
+	fail     bool
+}
+
+func (f *fakeApplier) ApplyPayload(_ context.Context, m *payload.PayloadMessage) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return context.DeadlineExceeded
+	}
+	f.payloads = append(f.payloads, m.MessageID)
+	return nil
+}
+func (f *fakeApplier) ApplyCredentials(_ context.Context, c payload.RoleCredentials) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.creds = append(f.creds, c.Credentials.CredentialsID)
+	return nil
+}
+func (f *fakeApplier) ManifestSeen(context.Context) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seen, nil
+}
+func (f *fakeApplier) ApplyManifest(_ context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = m.Timeline
+	return []payload.TaskIdentifier{{TaskArn: "arn:aws:ecs:r:1:task/c/orphan", DesiredStatus: "STOPPED"}}, nil
+}
+func (f *fakeApplier) StopTasks(_ context.Context, ids []payload.TaskIdentifier) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range ids {
+		f.stopped = append(f.stopped, id.TaskArn)
+	}
+	return nil
+}
+
+// fakeACS is a websocket server that hands each accepted connection to the test.
+type fakeACS struct {
+	conns chan *websocket.Conn
+	reqs  chan *http.Request
+}
+
+func newFakeACS(t *testing.T) (*fakeACS, *httptest.Server) {
+	f := &fakeACS{conns: make(chan *websocket.Conn, 4), reqs: make(chan *http.Request, 4)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("containerInstanceArn") == "arn:inactive" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"InactiveInstanceException":"deregistered"}`))
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			t.Errorf("accept: %v", err)
+			return
+		}
+		c.SetReadLimit(-1)
+		f.reqs <- r
+		f.conns <- c
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func startSession(t *testing.T, srv *httptest.Server, a Applier, arn string) (context.CancelFunc, chan error) {
+	t.Helper()
+	s, err := New(Options{
+		Endpoint:             func(context.Context) (string, error) { return srv.URL + "/acs", nil },
+		Cluster:              "prod",
+		ContainerInstanceARN: arn,
+		Region:               "us-west-2",
+		Credentials:          aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil }),
+		AgentVersion:         "1.2.3",
+		AgentHash:            "abc",
+		RuntimeVersion:       "containerd 2.4.2",
+		Applier:              a,
+		Logger:               testr.New(t),
+		Timers:               Timers{Backoff: testBackoff},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cancel, done
+}
+
+func send(t *testing.T, c *websocket.Conn, m payload.Message) {
+	t.Helper()
+	data, err := payload.EncodeMessage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendRaw(t, c, data)
+}
+
+func sendRaw(t *testing.T, c *websocket.Conn, data []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expect reads frames until one of type typ arrives and returns its message.
+func expect(t *testing.T, c *websocket.Conn, typ string) json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		f, err := payload.DecodeFrame(data)
+		if err != nil {
+			t.Fatalf("agent sent a malformed frame %q: %v", data, err)
+		}
+		if f.Type == typ {
+			return f.Message
+		}
+	}
+}
+
+func TestSessionHandshake(t *testing.T) {
+	f, srv := newFakeACS(t)
+	startSession(t, srv, &fakeApplier{}, "arn:aws:ecs:us-west-2:1:container-instance/prod/abc")
+	r := <-f.reqs
+	<-f.conns
+	if r.URL.Path != "/acs/ws" {
+		t.Errorf("path %q, want /acs/ws", r.URL.Path)
+	}
+	q := r.URL.Query()
+	for k, want := range map[string]string{
+		"agentHash": "abc", "agentVersion": "1.2.3", "clusterArn": "prod",
+		"containerInstanceArn": "arn:aws:ecs:us-west-2:1:container-instance/prod/abc",
+		"dockerVersion": "DockerVersion: containerd 2.4.2", "protocolVersion": "2",
+		"sendCredentials": "true", "seqNum": "1",
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("query %s=%q, want %q", k, got, want)
+		}
+	}
+	auth := r.Header.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKID/") || !strings.Contains(auth, "/us-west-2/ecs/aws4_request") || r.Header.Get("X-Amz-Date") == "" {
+		t.Errorf("handshake not signed for ecs: Authorization %q", auth)
+	}
+}
+
+func TestSessionMessages(t *testing.T) {
+	f, srv := newFakeACS(t)
+	a := &fakeApplier{}
+	startSession(t, srv, a, "arn:ci")
+	c := <-f.conns
+
+	// Garbage of every kind first: the session must survive all of it.
+	sendRaw(t, c, []byte(`not json`))
+	sendRaw(t, c, []byte(`{"type":"NoSuchMessage","message":{}}`))
+	sendRaw(t, c, []byte(`{"type":"PayloadMessage","message":"nope"}`))
+	sendRaw(t, c, []byte(`{"message":{}}`))
+	send(t, c, payload.PayloadMessage{MessageID: "no-cluster"})
+	sendRaw(t, c, append(append([]byte(`{"type":"HeartbeatMessage","message":{"x":"`), strings.Repeat("a", payload.MaxFrameSize)...), `"}}`...))
+
+	send(t, c, payload.HeartbeatMessage{Healthy: true, MessageID: "hb-1"})
+	if got := expect(t, c, payload.TypeHeartbeatAckRequest); !strings.Contains(string(got), `"hb-1"`) {
+		t.Errorf("heartbeat ack %s", got)
+	}
+
+	send(t, c, payload.PayloadMessage{MessageID: "pm-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci", SeqNum: 1,
+		Tasks: []payload.Task{{Arn: "arn:aws:ecs:r:1:task/c/t1", RoleCredentials: &payload.IAMRoleCredentials{CredentialsID: "cred-1", Expiration: "2030-01-01T00:00:00Z"}}}})
+	var ack payload.AckRequest
+	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "pm-1" || ack.Cluster != "prod" || ack.ContainerInstance != "arn:ci" {
+		t.Errorf("payload ack %+v (%v)", ack, err)
+	}
+	var cack payload.IAMRoleCredentialsAckRequest
+	if err := json.Unmarshal(expect(t, c, payload.TypeIAMRoleCredentialsAckRequest), &cack); err != nil || cack.CredentialsID != "cred-1" || cack.MessageID != "pm-1" {
+		t.Errorf("credentials ack %+v (%v)", cack, err)
+	}
+
+	send(t, c, payload.IAMRoleCredentialsMessage{MessageID: "cm-1", TaskArn: "arn:aws:ecs:r:1:task/c/t1", RoleType: "TaskApplication",
+		RoleCredentials: &payload.IAMRoleCredentials{CredentialsID: "cred-2", Expiration: "2030-01-01T00:00:00Z"}})
+	if err := json.Unmarshal(expect(t, c, payload.TypeIAMRoleCredentialsAckRequest), &cack); err != nil || cack.CredentialsID != "cred-2" || cack.MessageID != "cm-1" {
+		t.Errorf("refresh ack %+v (%v)", cack, err)
+	}
+
+	send(t, c, payload.TaskManifestMessage{MessageID: "mf-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci", Timeline: 5})
+	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "mf-1" {
+		t.Errorf("manifest ack %+v (%v)", ack, err)
+	}
+	var sv payload.TaskStopVerificationMessage
+	if err := json.Unmarshal(expect(t, c, payload.TypeTaskStopVerificationMessage), &sv); err != nil || sv.MessageID != "mf-1" || len(sv.StopCandidates) != 1 {
+		t.Errorf("stop verification %+v (%v)", sv, err)
+	}
+	// A stale manifest is ignored; a verification for another manifest too.
+	send(t, c, payload.TaskManifestMessage{MessageID: "mf-old", ClusterArn: "prod", ContainerInstanceArn: "arn:ci", Timeline: 4})
+	send(t, c, payload.TaskStopVerificationAck{MessageID: "other", StopTasks: []payload.TaskIdentifier{{TaskArn: "x"}}})
+	send(t, c, payload.TaskStopVerificationAck{MessageID: "mf-1", StopTasks: sv.StopCandidates})
+	send(t, c, payload.HeartbeatMessage{Healthy: true, MessageID: "hb-2"})
+	expect(t, c, payload.TypeHeartbeatAckRequest)
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.payloads) != 1 || a.payloads[0] != "pm-1" {
+		t.Errorf("payloads applied %v, want [pm-1]", a.payloads)
+	}
+	// Payload credentials are stored by ApplyPayload itself; the refresh goes through ApplyCredentials.
+	if strings.Join(a.creds, ",") != "cred-2" {
+		t.Errorf("credentials applied %v", a.creds)
+	}
+	if len(a.stopped) != 1 || a.stopped[0] != "arn:aws:ecs:r:1:task/c/orphan" {
+		t.Errorf("stopped %v", a.stopped)
+	}
+}
+
+func TestPayloadNotAppliedIsNotAcked(t *testing.T) {
+	f, srv := newFakeACS(t)
+	a := &fakeApplier{fail: true}
+	startSession(t, srv, a, "arn:ci")
+	c := <-f.conns
+	send(t, c, payload.PayloadMessage{MessageID: "pm-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci"})
+	send(t, c, payload.HeartbeatMessage{MessageID: "hb-1"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Frames are handled in order, so the heartbeat ack comes after any payload ack.
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, _ := payload.DecodeFrame(data)
+		if fr.Type == payload.TypeAckRequest {
+			t.Fatal("a payload that was not applied was acknowledged")
+		}
+		if fr.Type == payload.TypeHeartbeatAckRequest {
+			return
+		}
+	}
+}
+
+func TestReconnectAfterDrop(t *testing.T) {
+	f, srv := newFakeACS(t)
+	startSession(t, srv, &fakeApplier{}, "arn:ci")
+	<-f.reqs
+	c := <-f.conns
+	c.CloseNow()
+	r := <-f.reqs
+	<-f.conns
+	if got := r.URL.Query().Get("sendCredentials"); got != "false" {
+		t.Errorf("second connection sendCredentials=%q, want false", got)
+	}
+}
+
+func TestInactiveInstanceWaits(t *testing.T) {
+	_, srv := newFakeACS(t)
+	s, err := New(Options{
+		Endpoint:             func(context.Context) (string, error) { return srv.URL, nil },
+		ContainerInstanceARN: "arn:inactive",
+		Credentials:          aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil }),
+		Applier:              &fakeApplier{},
+		Logger:               testr.New(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.serveOnce(context.Background())
+	if !isInactive(err) {
+		t.Fatalf("serveOnce = %v, want InactiveInstanceException", err)
+	}
+}
+
+var testBackoff = ecsapiBackoff()
