@@ -42,7 +42,7 @@ type Options struct {
 	// Endpoint returns the ACS endpoint (DiscoverPollEndpoint, cached by the caller).
 	Endpoint func(ctx context.Context) (string, error)
 	// EndpointFailed tells the caller to forget a cached endpoint that could not be used.
-	EndpointFailed func()
+	EndpointFailed       func()
 	Cluster              string
 	ContainerInstanceARN string
 	Region               string

@@ -97,13 +97,15 @@ func startSession(t *testing.T, srv *httptest.Server, a Applier, arn string) (co
 		Cluster:              "prod",
 		ContainerInstanceARN: arn,
 		Region:               "us-west-2",
-		Credentials:          aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil }),
-		AgentVersion:         "1.2.3",
-		AgentHash:            "abc",
-		RuntimeVersion:       "containerd 2.4.2",
-		Applier:              a,
-		Logger:               testr.New(t),
-		Timers:               Timers{Backoff: testBackoff},
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
+		}),
+		AgentVersion:   "1.2.3",
+		AgentHash:      "abc",
+		RuntimeVersion: "containerd 2.4.2",
+		Applier:        a,
+		Logger:         testr.New(t),
+		Timers:         Timers{Backoff: testBackoff},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +167,7 @@ func TestSessionHandshake(t *testing.T) {
 	for k, want := range map[string]string{
 		"agentHash": "abc", "agentVersion": "1.2.3", "clusterArn": "prod",
 		"containerInstanceArn": "arn:aws:ecs:us-west-2:1:container-instance/prod/abc",
-		"dockerVersion": "DockerVersion: containerd 2.4.2", "protocolVersion": "2",
+		"dockerVersion":        "DockerVersion: containerd 2.4.2", "protocolVersion": "2",
 		"sendCredentials": "true", "seqNum": "1",
 	} {
 		if got := q.Get(k); got != want {
@@ -286,9 +288,11 @@ func TestInactiveInstanceWaits(t *testing.T) {
 	s, err := New(Options{
 		Endpoint:             func(context.Context) (string, error) { return srv.URL, nil },
 		ContainerInstanceARN: "arn:inactive",
-		Credentials:          aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil }),
-		Applier:              &fakeApplier{},
-		Logger:               testr.New(t),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
+		}),
+		Applier: &fakeApplier{},
+		Logger:  testr.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -84,7 +84,9 @@ func New(o Options) (*Client, error) {
 		AppID:       o.AppID,
 		// Retries are the callers' business (registration's own loop, the report
 		// controller's per-task backoff); a few quick SDK retries smooth over blips.
-		Retryer: func() aws.Retryer { return retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = o.SDKAttempts }) },
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = o.SDKAttempts })
+		},
 	}
 	var optFns []func(*ecs.Options)
 	if ep := BaseEndpoint(o.Endpoint); ep != "" {
