@@ -1,0 +1,19 @@
+package tcs
+
+import "errors"
+
+// Sentinel errors, checked with errors.Is.
+var (
+	// ErrMalformedFrame: a frame is not a {"type":...,"message":{...}} envelope, or its
+	// message does not decode into the shape its type names.
+	ErrMalformedFrame = errors.New("malformed TCS frame")
+	// ErrUnknownType: a frame's type is not a TCS shape this package knows.
+	ErrUnknownType = errors.New("unknown TCS message type")
+	// ErrHeartbeatTimeout: TCS sent neither a heartbeat nor an acknowledgement for longer
+	// than the heartbeat timeout, so the connection is presumed dead.
+	ErrHeartbeatTimeout = errors.New("no heartbeat from TCS")
+	// ErrSessionStopped: TCS asked the agent to stop the session (StopTelemetrySessionMessage).
+	ErrSessionStopped = errors.New("TCS stopped the telemetry session")
+	// errClean ends a session that closed normally; the next one starts at once.
+	errClean = errors.New("session closed cleanly")
+)
