@@ -109,7 +109,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return e.runRuntimeEvents(gctx) })
 	g.Go(func() error { return e.runRelist(gctx) })
 	err = g.Wait()
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		// Stopping: controller-runtime may report the interruption as a failed cache
+		// sync rather than as a cancellation.
 		return nil
 	}
 	return err

@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,7 +18,43 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/registry"
 )
+
+// ReasonPullECR prefixes a pull that failed to get its ECR authorization token (spec §5.4).
+const ReasonPullECR = "CannotPullECRContainerError"
+
+// credentialsRecheck is how often a pull waiting for its execution role credentials looks
+// for them again.
+const credentialsRecheck = time.Second
+
+// AuthResolver finds the credentials for pulling image for the task taskARN as auth (the
+// container's registryAuthentication) asks; nil means an anonymous pull. runtime/registry
+// implements it. An error wrapping registry.ErrCredentialsPending means "not yet": the pull
+// is retried shortly instead of failing.
+type AuthResolver interface {
+	Auth(ctx context.Context, image string, auth *api.RegistryAuth, taskARN string) (*runtime.Auth, error)
+}
+
+// authError is a failure to get a pull's credentials, as opposed to a failure of the pull.
+type authError struct {
+	authType string
+	err      error
+}
+
+func (e *authError) Error() string { return e.err.Error() }
+func (e *authError) Unwrap() error { return e.err }
+
+// pullFailure is the stopped reason for a failed pull. Like the reference agent, a failure
+// to get an ECR token is a CannotPullECRContainerError; everything else, including a
+// Secrets Manager failure, is a CannotPullContainerError.
+func pullFailure(err error) string {
+	var ae *authError
+	if errors.As(err, &ae) && ae.authType == registry.TypeECR {
+		return fmt.Sprintf("%s: %v", ReasonPullECR, err)
+	}
+	return fmt.Sprintf("%s: %v", ReasonPull, err)
+}
 
 // needsPull: the container should run and its image is not there yet. A container whose
 // desired status the task controller has not written yet counts as wanting to run, so the
@@ -45,12 +83,17 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	started := now()
-	info, err := e.getImage(ctx, s.c.Spec.Image)
+	info, err := e.getImage(ctx, s.c, s.task.Spec.ARN)
 	if err != nil {
 		if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
 			return reconcile.Result{}, err
 		}
-		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonPull, err))
+		if errors.Is(err, registry.ErrCredentialsPending) {
+			// Credentials are not objects, so nothing will enqueue the container when
+			// they arrive: look again shortly. The resolver bounds the wait.
+			return reconcile.Result{RequeueAfter: credentialsRecheck}, nil
+		}
+		return reconcile.Result{}, e.failContainer(ctx, s.c, pullFailure(err))
 	}
 	stopped := now()
 	_, err = e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
@@ -88,7 +131,8 @@ func (e *Engine) failContainer(ctx context.Context, c *api.Container, reason str
 // getImage applies the pull behavior (spec §8): default pulls and falls back to the local
 // copy, always and once fail the task on a failed pull, prefer-cached pulls only when the
 // image is absent.
-func (e *Engine) getImage(ctx context.Context, ref string) (runtime.ImageInfo, error) {
+func (e *Engine) getImage(ctx context.Context, c *api.Container, taskARN string) (runtime.ImageInfo, error) {
+	ref := c.Spec.Image
 	switch e.s.PullBehavior {
 	case PullPreferCached:
 		if info, err := e.rt.InspectImage(ctx, ref); err == nil {
@@ -101,8 +145,8 @@ func (e *Engine) getImage(ctx context.Context, ref string) (runtime.ImageInfo, e
 			}
 		}
 	}
-	info, err := e.pull(ctx, ref)
-	if err != nil && (e.s.PullBehavior == PullDefault || e.s.PullBehavior == "") {
+	info, err := e.pull(ctx, c, taskARN)
+	if err != nil && !errors.Is(err, registry.ErrCredentialsPending) && (e.s.PullBehavior == PullDefault || e.s.PullBehavior == "") {
 		if local, lerr := e.rt.InspectImage(ctx, ref); lerr == nil {
 			e.log.Info("pull failed; using the cached image", "image", ref, "error", err.Error())
 			return local, nil
@@ -111,36 +155,52 @@ func (e *Engine) getImage(ctx context.Context, ref string) (runtime.ImageInfo, e
 	return info, err
 }
 
-// pull pulls once per reference at a time: ten containers of one image share one pull.
-func (e *Engine) pull(ctx context.Context, ref string) (runtime.ImageInfo, error) {
+// pull pulls once per reference and credentials at a time: ten containers of one image
+// share one pull, but a container never shares the pull, or the failure, of another one
+// authenticating differently.
+func (e *Engine) pull(ctx context.Context, c *api.Container, taskARN string) (runtime.ImageInfo, error) {
 	pctx := ctx
 	if e.s.PullTimeout > 0 {
 		var cancel context.CancelFunc
 		pctx, cancel = context.WithTimeout(ctx, e.s.PullTimeout)
 		defer cancel()
 	}
-	return e.pulls.do(ref, func() (runtime.ImageInfo, error) {
-		return e.rt.PullImage(pctx, ref, e.authFor(ref))
+	ref := c.Spec.Image
+	auth, err := e.authFor(pctx, c, taskARN)
+	if err != nil {
+		return runtime.ImageInfo{}, err
+	}
+	opts := []runtime.PullOption{
+		runtime.WithManifestTimeout(e.s.ManifestPullTimeout),
+		runtime.WithInactivityTimeout(e.s.PullInactivityTimeout),
+	}
+	return e.pulls.do(flightKey(ref, auth), func() (runtime.ImageInfo, error) {
+		return e.rt.PullImage(pctx, ref, auth, opts...)
 	})
 }
 
-// authFor returns ECS_ENGINE_AUTH_DATA credentials for ref's registry, if any.
-func (e *Engine) authFor(ref string) *runtime.Auth {
-	host, _, found := strings.Cut(ref, "/")
-	if !found || !(strings.ContainsAny(host, ".:") || host == "localhost") {
-		host = "docker.io"
+// authFor returns the credentials to pull c's image with: from the AuthResolver when the
+// container has registryAuthentication, else ECS_ENGINE_AUTH_DATA for the image's registry.
+func (e *Engine) authFor(ctx context.Context, c *api.Container, taskARN string) (*runtime.Auth, error) {
+	ra := c.Spec.RegistryAuth
+	if ra == nil || e.s.AuthResolver == nil {
+		return registry.EngineAuth(e.s.RegistryAuth, c.Spec.Image), nil
 	}
-	for _, h := range []string{host, "https://" + host, "index." + host} {
-		if a, ok := e.s.RegistryAuth[h]; ok {
-			return &a
-		}
+	auth, err := e.s.AuthResolver.Auth(ctx, c.Spec.Image, ra, taskARN)
+	if err != nil {
+		return nil, &authError{authType: ra.Type, err: err}
 	}
-	if host == "docker.io" {
-		if a, ok := e.s.RegistryAuth["https://index.docker.io/v1/"]; ok {
-			return &a
-		}
+	return auth, nil
+}
+
+// flightKey identifies a pull by reference and credentials. The credentials enter only as
+// a hash, so the key can never leak them.
+func flightKey(ref string, auth *runtime.Auth) string {
+	if auth == nil {
+		return ref
 	}
-	return nil
+	sum := sha256.Sum256([]byte(auth.Username + "\x00" + auth.Password))
+	return ref + "\x00" + hex.EncodeToString(sum[:])
 }
 
 // pulledBefore reports whether an Image object records a successful pull of ref.

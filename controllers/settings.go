@@ -35,6 +35,14 @@ type Settings struct {
 	PullDependentUpfront bool
 	// RegistryAuth maps a registry host to its credentials (ECS_ENGINE_AUTH_DATA).
 	RegistryAuth map[string]runtime.Auth
+	// AuthResolver authenticates pulls of containers with registryAuthentication (ECR,
+	// Secrets Manager). Nil pulls them with RegistryAuth like any other container.
+	AuthResolver AuthResolver
+	// ManifestPullTimeout bounds resolving an image's manifest (ECS_MANIFEST_PULL_TIMEOUT).
+	ManifestPullTimeout time.Duration
+	// PullInactivityTimeout cancels a pull that makes no progress for this long
+	// (ECS_IMAGE_PULL_INACTIVITY_TIMEOUT).
+	PullInactivityTimeout time.Duration
 
 	CreateTimeout time.Duration
 	StartTimeout  time.Duration
@@ -85,5 +93,8 @@ func DefaultSettings() Settings {
 		CgroupCPUPeriod: 100 * time.Millisecond,
 		RelistInterval:  10 * time.Second,
 		AgentVersion:    "0.1.0",
+
+		ManifestPullTimeout:   time.Minute,
+		PullInactivityTimeout: time.Minute,
 	}
 }

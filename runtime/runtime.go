@@ -26,7 +26,7 @@ var (
 // reconcilers retry after crashes and conflicts.
 type Runtime interface {
 	// PullImage fetches ref (and unpacks it for the snapshotter) and returns its metadata.
-	PullImage(ctx context.Context, ref string, auth *Auth) (ImageInfo, error)
+	PullImage(ctx context.Context, ref string, auth *Auth, opts ...PullOption) (ImageInfo, error)
 	// InspectImage returns metadata for a local image; ErrNotFound if absent.
 	InspectImage(ctx context.Context, ref string) (ImageInfo, error)
 	// RemoveImage deletes a local image name; absent is success.
@@ -59,6 +59,29 @@ type Runtime interface {
 type Auth struct {
 	Username string
 	Password string
+}
+
+// PullOptions bound the phases of one pull. Zero means no bound beyond the context's.
+type PullOptions struct {
+	// ManifestTimeout bounds resolving the reference to a manifest (ECS_MANIFEST_PULL_TIMEOUT).
+	ManifestTimeout time.Duration
+	// InactivityTimeout cancels a pull that has received no data and applied no layer for
+	// this long (ECS_IMAGE_PULL_INACTIVITY_TIMEOUT): a stalled registry connection would
+	// otherwise hold the pull until its overall timeout, hours later.
+	InactivityTimeout time.Duration
+}
+
+// PullOption sets a PullOptions field.
+type PullOption func(*PullOptions)
+
+// WithManifestTimeout sets PullOptions.ManifestTimeout.
+func WithManifestTimeout(d time.Duration) PullOption {
+	return func(o *PullOptions) { o.ManifestTimeout = d }
+}
+
+// WithInactivityTimeout sets PullOptions.InactivityTimeout.
+func WithInactivityTimeout(d time.Duration) PullOption {
+	return func(o *PullOptions) { o.InactivityTimeout = d }
 }
 
 // ImageInfo describes a local image.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -33,6 +34,12 @@ var _ Applier = (*StoreApplier)(nil)
 // carrying the reason), known tasks only see their desired status move forward. A payload
 // sent again is therefore harmless.
 func (a *StoreApplier) ApplyPayload(ctx context.Context, m *payload.PayloadMessage) error {
+	// A known task is updated at the version just read; a controller writing its status
+	// in between makes the write conflict, and the payload is simply applied again.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error { return a.applyPayload(ctx, m) })
+}
+
+func (a *StoreApplier) applyPayload(ctx context.Context, m *payload.PayloadMessage) error {
 	var objs []client.Object
 	index := map[string]int{} // task object name → position in objs, for duplicates
 	for _, t := range payload.StoppedFirst(m.Tasks) {
@@ -171,6 +178,10 @@ func (a *StoreApplier) ApplyManifest(ctx context.Context, m *payload.TaskManifes
 
 // StopTasks sets the listed tasks' desired status to STOPPED.
 func (a *StoreApplier) StopTasks(ctx context.Context, ids []payload.TaskIdentifier) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error { return a.stopTasks(ctx, ids) })
+}
+
+func (a *StoreApplier) stopTasks(ctx context.Context, ids []payload.TaskIdentifier) error {
 	var objs []client.Object
 	for _, id := range ids {
 		name, err := payload.TaskID(id.TaskArn)

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ecsd/ecsd/runtime"
 )
@@ -68,38 +72,56 @@ func sameRegistry(refHost, reqHost string) bool {
 
 // PullImage fetches and unpacks ref with the client-side Pull (works with 1.6/1.7 daemons,
 // unlike the transfer service) and returns its metadata. Pulling an image that is already
-// present only re-resolves the tag.
-func (r *Runtime) PullImage(ctx context.Context, ref string, auth *runtime.Auth) (runtime.ImageInfo, error) {
+// present only re-resolves the tag. opts bound resolving the manifest and cancel a pull
+// that stops making progress.
+func (r *Runtime) PullImage(ctx context.Context, ref string, auth *runtime.Auth, opts ...runtime.PullOption) (runtime.ImageInfo, error) {
+	var po runtime.PullOptions
+	for _, o := range opts {
+		o(&po)
+	}
 	name, err := NormalizeRef(ref)
 	if err != nil {
 		return runtime.ImageInfo{}, wrapErr(err, "pull %s", ref)
 	}
 	ctx = r.withNS(ctx)
-	resolver := docker.NewResolver(docker.ResolverOptions{
-		Hosts: r.opts.hosts(refDomain(name), auth),
-	})
+	hosts := r.opts.hosts(refDomain(name), auth)
+	pctx := ctx
+	var pullOpts []client.RemoteOpt
+	var w *pullWatchdog
+	if po.InactivityTimeout > 0 {
+		pctx, w = startWatchdog(ctx, po.InactivityTimeout)
+		defer w.stop()
+		hosts = w.hosts(hosts)
+		pullOpts = append(pullOpts, client.WithUnpackOpts([]client.UnpackOpt{w.unpackOpt()}))
+	}
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 	log := r.log.WithValues("image", name)
 	// Most pulls re-pull a tag that has not moved: one manifest HEAD settles that, and the
 	// local, already unpacked image is used without walking the whole image again.
-	if _, desc, err := resolver.Resolve(ctx, name); err == nil {
-		// Whether it is unpacked is settled by create, which unpacks on demand.
-		if img, err := r.client.GetImage(ctx, name); err == nil && img.Target().Digest == desc.Digest {
-			if info, err := imageInfo(ctx, img); err == nil {
-				log.V(1).Info("image is up to date", "digest", info.Digest)
-				return info, nil
-			}
+	desc, err := resolveManifest(pctx, resolver, name, po.ManifestTimeout)
+	if err != nil {
+		return runtime.ImageInfo{}, wrapErr(w.explain(pctx, err), "pull %s", name)
+	}
+	// Whether it is unpacked is settled by create, which unpacks on demand.
+	if img, err := r.client.GetImage(ctx, name); err == nil && img.Target().Digest == desc.Digest {
+		if info, err := imageInfo(ctx, img); err == nil {
+			log.V(1).Info("image is up to date", "digest", info.Digest)
+			return info, nil
 		}
-	} else {
-		return runtime.ImageInfo{}, wrapErr(err, "pull %s", name)
 	}
 	log.V(1).Info("pulling image", "auth", auth != nil)
-	img, err := r.client.Pull(ctx, name,
+	lctx, release, err := r.pullLease(pctx)
+	if err != nil {
+		return runtime.ImageInfo{}, wrapErr(err, "pull %s: create lease", name)
+	}
+	img, err := r.client.Pull(lctx, name, append(pullOpts,
 		client.WithResolver(resolver),
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(r.opts.snapshotter),
-	)
+	)...)
+	release(err != nil)
 	if err != nil {
-		return runtime.ImageInfo{}, wrapErr(err, "pull %s", name)
+		return runtime.ImageInfo{}, wrapErr(w.explain(pctx, err), "pull %s", name)
 	}
 	info, err := imageInfo(ctx, img)
 	if err != nil {
@@ -107,6 +129,50 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, auth *runtime.Auth)
 	}
 	log.V(1).Info("pulled image", "digest", info.Digest, "size", info.Size)
 	return info, nil
+}
+
+// pullLease holds what a pull downloads and unpacks until the image record does. It is
+// taken here rather than left to Pull, which releases its lease with the pull's own
+// context: cancelled by a timeout or a stall, that leaves the partial download and the
+// half-extracted snapshot held for a day. A failed pull releases it synchronously, so they
+// are collected at once.
+func (r *Runtime) pullLease(ctx context.Context) (context.Context, func(failed bool), error) {
+	ls := r.client.LeasesService()
+	l, err := ls.Create(ctx, leases.WithRandomID(), leases.WithExpiration(24*time.Hour))
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func(failed bool) {
+		var opts []leases.DeleteOpt
+		if failed {
+			opts = append(opts, leases.SynchronousDelete)
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseReleaseTimeout)
+		defer cancel()
+		if err := ls.Delete(dctx, l, opts...); err != nil {
+			r.log.Error(err, "release pull lease; containerd expires it within a day", "lease", l.ID)
+		}
+	}
+	return leases.WithLease(ctx, l.ID), release, nil
+}
+
+// leaseReleaseTimeout bounds releasing a pull's lease, garbage collection included.
+const leaseReleaseTimeout = time.Minute
+
+// resolveManifest resolves name to its manifest descriptor within timeout (0: no bound of
+// its own), saying so when the timeout is what failed it.
+func resolveManifest(ctx context.Context, resolver remotes.Resolver, name string, timeout time.Duration) (ocispec.Descriptor, error) {
+	rctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeoutCause(ctx, timeout, fmt.Errorf("manifest not resolved within %s", timeout))
+		defer cancel()
+	}
+	_, desc, err := resolver.Resolve(rctx, name)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		return desc, fmt.Errorf("%w: %w", context.Cause(rctx), err)
+	}
+	return desc, err
 }
 
 // InspectImage returns metadata for a local image without contacting any registry.
