@@ -11,4 +11,4 @@ export ECS_CLUSTER="${ECS_CLUSTER:-default}"
 export ECS_LOGLEVEL="${ECS_LOGLEVEL:-info}"
 # Local mode never talks to AWS; keep the SDK away from the instance metadata service too.
 export AWS_EC2_METADATA_DISABLED=true
-exec ./bin/ecs-agent --local --tasks "${TASKS:-config/samples}" "$@"
+exec ./bin/ecs-agent --local --run "${SAMPLES:-config/samples}" "$@"

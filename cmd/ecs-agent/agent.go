@@ -19,10 +19,12 @@ import (
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controllers"
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/runtime/registry"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -32,7 +34,9 @@ var errTerminal = errors.New("terminal error")
 type options struct {
 	version     bool
 	local       bool
-	tasksDir    string
+	localAddr   string
+	runDir      string
+	acsTasksDir string
 	loglevel    string
 	printConfig bool
 }
@@ -44,7 +48,13 @@ func versionString() string {
 // runAgent wires config → logging → store → runtime → engine and runs until ctx ends.
 // Task containers are left running on exit; the next start adopts them.
 func runAgent(ctx context.Context, o options) error {
-	cfg, warnings, err := config.Load(ctx)
+	var md = imdsClient(ctx, o.local)
+	loadOpts := []config.Option{}
+	if !o.local {
+		// On EC2 the region falls back to IMDS, and without one nothing can be signed.
+		loadOpts = append(loadOpts, config.WithRegionFallback(imdsRegion(md)), config.RequireRegion())
+	}
+	cfg, warnings, err := config.Load(ctx, loadOpts...)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -101,14 +111,58 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	defer rt.Close()
 
-	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settingsFrom(cfg), log.WithName("engine"))
+	creds := credentials.NewManager()
+	var be backend
+	if o.local {
+		if be, err = startLocalControlPlane(ctx, o.localAddr, cfg, log.WithName("local")); err != nil {
+			return err
+		}
+	} else {
+		be.region, be.endpoint = cfg.AWSRegion, cfg.APIEndpoint
+		if be.creds, err = instanceCredentials(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	var id identity
+	id.document, id.signature, id.instanceID = instanceIdentity(ctx, md)
+	runtimeVersion := "containerd"
+	if v, err := rt.Version(ctx); err == nil {
+		runtimeVersion = "containerd " + v
+	}
+	cp, err := connect(ctx, be, cfg, st, rt, creds, runtimeVersion, id, log)
+	if err != nil {
+		return err
+	}
+
+	settings := settingsFrom(cfg)
+	settings.CleanupRequiresReport = true
+	ropts := []registry.Option{
+		registry.WithCredentials(creds),
+		registry.WithRegion(cfg.AWSRegion),
+		registry.WithLogger(log.WithName("registry")),
+	}
+	if !o.local {
+		// ECR pulls without an execution role use the instance's credentials.
+		ropts = append(ropts, registry.WithAgentCredentials(be.creds))
+	}
+	settings.AuthResolver = registry.New(ropts...)
+	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return st.Cache().Start(gctx) })
 	g.Go(func() error { return eng.Run(gctx) })
-	if o.local {
-		g.Go(func() error { return runLocalTasks(gctx, st, o.tasksDir, cfg.Cluster, log) })
+	g.Go(func() error { return cp.reporter.Run(gctx) })
+	g.Go(func() error { return cp.session.Run(gctx) })
+	g.Go(func() error { return cp.telemetry.Run(gctx) })
+	if o.acsTasksDir != "" {
+		g.Go(func() error { return runACSTaskFiles(gctx, st, o.acsTasksDir, cfg.Cluster, log) })
+	}
+	if o.local && o.runDir != "" {
+		g.Go(func() error { return runSamples(gctx, cp.client, cfg.Cluster, o.runDir, log.WithName("samples")) })
 	}
 	go trimWhenIdle(gctx, st.ResourceVersion, log.WithName("memory"))
+	if err := sdNotify("READY=1\nSTATUS=registered as " + cp.reg.ContainerInstanceARN); err != nil {
+		log.Info("cannot notify systemd", "error", err.Error())
+	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		log.Info("stopping; task containers keep running")
@@ -124,6 +178,8 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	s.Cluster = cfg.Cluster
 	s.PullBehavior = controllers.PullBehavior(cfg.ImagePullBehavior)
 	s.PullTimeout = cfg.ImagePullTimeout
+	s.ManifestPullTimeout = cfg.ManifestPullTimeout
+	s.PullInactivityTimeout = cfg.ImagePullInactivityTimeout
 	s.PullDependentUpfront = cfg.DependentContainersPullUpfront.Enabled()
 	s.RegistryAuth = map[string]runtime.Auth{}
 	for host, a := range cfg.EngineAuth {
@@ -147,9 +203,11 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	return s
 }
 
-// runLocalTasks feeds the ACS task JSON files of dir to the engine, as an ACS payload would.
-// It is the interim source of tasks for local mode until the local control plane lands.
-func runLocalTasks(ctx context.Context, st *store.Store, dir, cluster string, log logr.Logger) error {
+// runACSTaskFiles writes the ACS task JSON files of dir straight to the store, as an ACS
+// payload would, bypassing the control plane: a debugging aid (--acs-tasks) that the
+// crash tests also use to place tasks without a backend round trip. ECS never hears of
+// these tasks; their state changes are refused as unknown and dropped.
+func runACSTaskFiles(ctx context.Context, st *store.Store, dir, cluster string, log logr.Logger) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return err

@@ -28,8 +28,10 @@ func run() int {
 	fs := flag.NewFlagSet("ecs-agent", flag.ContinueOnError)
 	var o options
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVar(&o.local, "local", false, "run without AWS: tasks come from --tasks instead of ECS")
-	fs.StringVar(&o.tasksDir, "tasks", "config/samples", "with --local: directory of ACS task JSON files to run")
+	fs.BoolVar(&o.local, "local", false, "run without AWS: embed a local ECS control plane and register with it")
+	fs.StringVar(&o.localAddr, "local-api", "127.0.0.1:51680", "with --local: address of the local control plane's ECS API")
+	fs.StringVar(&o.runDir, "run", "", "with --local: register and run each task definition (*.json, RegisterTaskDefinition input) in this directory unless its family already runs")
+	fs.StringVar(&o.acsTasksDir, "acs-tasks", "", "debugging: write the ACS task JSON files (*.json) of this directory straight to the engine")
 	fs.StringVar(&o.loglevel, "loglevel", "", "log level (crit, error, warn, info, debug); wins over ECS_LOGLEVEL")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/smithy-go"
 )
@@ -64,4 +65,16 @@ func IsInvalidParameter(err error) bool {
 
 func terminal(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrTerminal, fmt.Sprintf(format, args...))
+}
+
+// IsClusterNotFound reports whether ECS does not know the cluster. RegisterContainerInstance
+// says so with a ClientException "Cluster not found.", other calls with
+// ClusterNotFoundException.
+func IsClusterNotFound(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.ErrorCode() == "ClusterNotFoundException" ||
+		ae.ErrorCode() == "ClientException" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "cluster not found")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 )
 
@@ -31,3 +32,13 @@ func (c *Client) SubmitAttachmentStateChanges(ctx context.Context, in *ecs.Submi
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// CreateCluster creates a cluster (the reference agent does so only for "default").
+func (c *Client) CreateCluster(ctx context.Context, name string) error {
+	cctx, cancel := withTimeout(ctx, 42*time.Second)
+	defer cancel()
+	if _, err := c.api.CreateCluster(cctx, &ecs.CreateClusterInput{ClusterName: aws.String(name)}); err != nil {
+		return fmt.Errorf("create cluster %s: %w", name, err)
+	}
+	return nil
+}

@@ -43,6 +43,8 @@ func main() {
 	flag.Var(&agentEnv, "agent-env", "extra KEY=VALUE for the agent's environment (repeatable), e.g. GOGC=50")
 	flag.DurationVar(&settle, "settle", 20*time.Second, "how long the agent runs with all tasks up before its memory is sampled (start-up ends with the first relist, 10s, and the idle trim 5s later)")
 	flag.DurationVar(&window, "window", 20*time.Second, "how long the agent's memory is sampled (4/s) once settled; the RSS reported is the mean")
+	flag.IntVar(&cpRounds, "cp-rounds", 10, "control-plane measurements: fresh agents registered, one-task payloads (and half as many ten-task payloads)")
+	flag.BoolVar(&cpOnly, "cp-only", false, "measure only the control-plane latencies")
 	flag.Parse()
 	if err := run(*n, *address, *image, *agent); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -56,6 +58,8 @@ var (
 	agentEnv  envFlags
 	settle    time.Duration
 	window    time.Duration
+	cpRounds  int
+	cpOnly    bool
 )
 
 type envFlags []string
@@ -73,6 +77,14 @@ func run(n int, address, image, agent string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+	if cpOnly {
+		cp, err := controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
+		if err != nil {
+			return fmt.Errorf("control plane: %w", err)
+		}
+		printControlPlane(cp)
+		return nil
+	}
 	if memOnly {
 		mem, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
 		if err != nil {
@@ -96,6 +108,10 @@ func run(n int, address, image, agent string) error {
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
+	cp, err := controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
+	if err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
 	mem, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
 	if err != nil {
 		return fmt.Errorf("agent memory: %w", err)
@@ -107,6 +123,7 @@ func run(n int, address, image, agent string) error {
 	fmt.Printf("raw-create-start-seccomp-p99-ms %.1f\n", ms(pct(rawSeccomp, 99)))
 	fmt.Printf("launch-p50-ms %.1f\n", ms(pct(launch, 50)))
 	fmt.Printf("launch-p99-ms %.1f\n", ms(pct(launch, 99)))
+	printControlPlane(cp)
 	printMemory(mem, n)
 	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
 	return nil
@@ -343,7 +360,7 @@ func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (
 			return m, err
 		}
 	}
-	cmd := exec.CommandContext(ctx, agent, "--local", "--tasks", tasks)
+	cmd := exec.CommandContext(ctx, agent, "--local", "--local-api", "127.0.0.1:0", "--acs-tasks", tasks)
 	cmd.Env = append(os.Environ(), "ECSD_CONTAINERD_ADDRESS="+address, "ECSD_CONTAINERD_NAMESPACE="+ns,
 		"ECS_DATADIR="+filepath.Join(dir, "data"), "ECS_LOGLEVEL=warn", "AWS_EC2_METADATA_DISABLED=true")
 	cmd.Env = append(cmd.Env, agentEnv...)

@@ -108,6 +108,15 @@ func (r *Runtime) Client() *client.Client { return r.client }
 // Namespace is the containerd namespace this runtime operates in.
 func (r *Runtime) Namespace() string { return r.namespace }
 
+// Version is the containerd daemon's version; it doubles as a liveness check.
+func (r *Runtime) Version(ctx context.Context) (string, error) {
+	v, err := r.client.Version(ctx)
+	if err != nil {
+		return "", fmt.Errorf("containerd version: %w", err)
+	}
+	return v.Version, nil
+}
+
 // withNS puts the runtime's namespace on ctx, overriding any caller-supplied one so a
 // stray namespace from elsewhere can never leak containers into another namespace.
 func (r *Runtime) withNS(ctx context.Context) context.Context {

@@ -54,6 +54,8 @@ type agentHost struct {
 	// env is appended to the agent's environment on every start; a later entry for the
 	// same variable wins.
 	env []string
+	// args replaces the default arguments (local mode with ACS task files).
+	args []string
 }
 
 func newAgentHost(t *testing.T) *agentHost {
@@ -97,7 +99,11 @@ func (h *agentHost) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	cmd := exec.Command(agentBin, "--local", "--tasks", h.tasks)
+	args := h.args
+	if args == nil {
+		args = []string{"--local", "--local-api", "127.0.0.1:0", "--acs-tasks", h.tasks}
+	}
+	cmd := exec.Command(agentBin, args...)
 	cmd.Env = append(os.Environ(),
 		"ECSD_CONTAINERD_ADDRESS="+testenv.ContainerdAddress(),
 		"ECSD_CONTAINERD_NAMESPACE="+h.ns,

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/config"
+	"github.com/ecsd/ecsd/controlplane/ecsapi"
+	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/store"
+)
+
+// Store metadata keys, the reference agent's names.
+const (
+	metaInstanceARN      = "container-instance-arn"
+	metaCluster          = "cluster-name"
+	metaEC2InstanceID    = "ec2-instance-id"
+	metaAvailabilityZone = "availability-zone"
+	metaAgentVersion     = "agent-version"
+)
+
+// instanceName is the name of the one Instance object.
+const instanceName = "instance"
+
+// identity is what registration needs from IMDS.
+type identity struct {
+	document, signature, instanceID string
+}
+
+// registerInstance registers (or re-registers with the saved ARN) and records the result
+// in the store's metadata and the Instance object.
+func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cfg *config.Config, id identity, log logr.Logger) (ecsapi.Registered, error) {
+	savedARN, _, err := st.GetMeta(metaInstanceARN)
+	if err != nil {
+		return ecsapi.Registered{}, err
+	}
+	savedCluster, _, err := st.GetMeta(metaCluster)
+	if err != nil {
+		return ecsapi.Registered{}, err
+	}
+	savedInstance, _, err := st.GetMeta(metaEC2InstanceID)
+	if err != nil {
+		return ecsapi.Registered{}, err
+	}
+	if savedARN != "" && id.instanceID != "" && savedInstance != "" && savedInstance != id.instanceID {
+		// A data directory carried over to another instance: its ARN belongs elsewhere.
+		log.Info("saved state is from another EC2 instance; registering anew", "saved", savedInstance, "current", id.instanceID)
+		savedARN = ""
+	}
+	if savedARN != "" && savedCluster != "" && savedCluster != cfg.Cluster {
+		return ecsapi.Registered{}, fmt.Errorf("%w: data mismatch; saved cluster %q does not match configured cluster %q", errTerminal, savedCluster, cfg.Cluster)
+	}
+	resources, err := ecsapi.HostResources(int64(cfg.ReservedMemory), cfg.ReservedPorts, cfg.ReservedPortsUDP)
+	if err != nil {
+		return ecsapi.Registered{}, err
+	}
+	attrs := capabilities(cfg).Attributes()
+	if savedARN == "" {
+		// Custom attributes only on first registration, as the reference agent does.
+		maps.Copy(attrs, cfg.InstanceAttributes)
+	}
+	in := ecsapi.Registration{
+		Cluster:              cfg.Cluster,
+		ContainerInstanceARN: savedARN,
+		Resources:            resources,
+		Attributes:           attrs,
+		Tags:                 cfg.ContainerInstanceTags,
+		IdentityDocument:     id.document,
+		IdentitySignature:    id.signature,
+	}
+	reg, err := c.Register(ctx, in)
+	if err != nil && ecsapi.IsClusterNotFound(err) && cfg.Cluster == config.DefaultCluster {
+		// As the reference agent: the default cluster is created on demand, any other
+		// cluster must exist.
+		log.Info("creating the default cluster")
+		if err = c.CreateCluster(ctx, cfg.Cluster); err == nil {
+			reg, err = c.Register(ctx, in)
+		}
+	}
+	if err != nil {
+		if ecsapi.Classify(err) == ecsapi.Terminal {
+			return reg, fmt.Errorf("%w: %w", errTerminal, err)
+		}
+		return reg, err
+	}
+	for k, v := range map[string]string{
+		metaInstanceARN: reg.ContainerInstanceARN, metaCluster: cfg.Cluster, metaEC2InstanceID: id.instanceID,
+		metaAvailabilityZone: reg.AvailabilityZone, metaAgentVersion: version.Version,
+	} {
+		if err := st.PutMeta(k, v); err != nil {
+			return reg, err
+		}
+	}
+	inst := &api.Instance{ObjectMeta: metav1.ObjectMeta{Name: instanceName, Namespace: api.Namespace}, Spec: api.InstanceSpec{Cluster: cfg.Cluster}}
+	if err := st.CreateOrUpdateAll(ctx, inst); err != nil {
+		return reg, err
+	}
+	inst.Status = api.InstanceStatus{
+		ContainerInstanceARN: reg.ContainerInstanceARN,
+		EC2InstanceID:        id.instanceID,
+		AvailabilityZone:     reg.AvailabilityZone,
+		Attributes:           reg.Attributes,
+		RegisteredAt:         ptr.To(metav1.NewTime(time.Now())),
+	}
+	for _, r := range resources {
+		inst.Status.Resources = append(inst.Status.Resources, api.Resource{Name: ptr.Deref(r.Name, ""), Type: ptr.Deref(r.Type, ""),
+			IntegerValue: int64(r.IntegerValue), StringSet: r.StringSetValue})
+	}
+	if err := st.DirectClient().Status().Update(ctx, inst); err != nil {
+		return reg, fmt.Errorf("record the instance: %w", err)
+	}
+	log.Info("registered", "containerInstance", reg.ContainerInstanceARN, "cluster", cfg.Cluster, "reregistered", savedARN != "")
+	return reg, nil
+}
+
+// capabilities is what this build and configuration support.
+func capabilities(cfg *config.Config) ecsapi.Capabilities {
+	drivers := make([]string, 0, len(cfg.AvailableLoggingDrivers))
+	for _, d := range cfg.AvailableLoggingDrivers {
+		drivers = append(drivers, string(d))
+	}
+	return ecsapi.Capabilities{
+		PrivilegedDisabled: cfg.PrivilegedDisabled.Enabled(),
+		LoggingDrivers:     drivers,
+		HealthCheck:        !cfg.DisableDockerHealthCheck.Enabled(),
+		TaskCPUMemLimit:    cfg.TaskCPUMemLimit.Enabled(),
+		SELinux:            cfg.SELinuxCapable.Enabled(),
+		AppArmor:           cfg.AppArmorCapable.Enabled(),
+		External:           cfg.External.Enabled(),
+	}
+}
+
+// setInstanceConnected records a session's connection state on the Instance object.
+func setInstanceConnected(ctx context.Context, st *store.Store, set func(*api.InstanceStatus)) error {
+	c := st.DirectClient()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		inst := &api.Instance{}
+		if err := c.Get(ctx, keyOf(instanceName), inst); err != nil {
+			return err
+		}
+		set(&inst.Status)
+		return c.Status().Update(ctx, inst)
+	})
+}

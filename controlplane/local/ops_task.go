@@ -1,0 +1,296 @@
+package local
+
+import (
+	"context"
+	"sort"
+)
+
+func (s *Server) runTask(_ context.Context, in *runTaskRequest) (*tasksResponse, error) {
+	count := 1
+	if in.Count != nil {
+		count = int(*in.Count)
+	}
+	if count < 1 || count > 10 {
+		return nil, errInvalidParameter("count must be between 1 and 10.")
+	}
+	switch in.LaunchType {
+	case "", "EC2", "EXTERNAL":
+	default:
+		return nil, errInvalidParameter("Launch type %s is not supported by the local control plane.", in.LaunchType)
+	}
+	if isSet(in.CapacityProviderStrategy) {
+		return nil, errInvalidParameter("Capacity providers are not supported by the local control plane.")
+	}
+	if len(in.PlacementConstraints) > 0 {
+		return nil, errInvalidParameter("Placement constraints are not supported by the local control plane.")
+	}
+	out := tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
+	var placed []*taskRecord
+	err := s.update(func(st *state) error {
+		c := s.cluster(st, in.Cluster)
+		if c == nil {
+			return errClusterNotFound()
+		}
+		rec, ok := s.taskDef(st, in.TaskDefinition)
+		if !ok {
+			return errClient("TaskDefinition not found.")
+		}
+		spec, err := newTaskSpec(rec, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags)
+		if err != nil {
+			return err
+		}
+		s.pruneLocked(st)
+		instances := st.instancesOf(c.Name, statusActive)
+		if len(instances) == 0 {
+			return errInvalidParameter("No Container Instances were found in your cluster.")
+		}
+		extra := map[string][]demand{}
+		reported := map[failure]bool{}
+		for range count {
+			var target *instanceRecord
+			for _, inst := range instances {
+				reason := s.placementFailure(st, inst, spec.demand, extra[inst.ARN])
+				if reason == "" {
+					target = inst
+					break
+				}
+				if f := (failure{Arn: inst.ARN, Reason: reason}); !reported[f] {
+					reported[f] = true
+					out.Failures = append(out.Failures, f)
+				}
+			}
+			if target == nil {
+				continue
+			}
+			extra[target.ARN] = append(extra[target.ARN], spec.demand)
+			t := s.createTask(st, c, target, spec)
+			placed = append(placed, t)
+			out.Tasks = append(out.Tasks, s.taskOutput(st, t, nil))
+		}
+		if len(placed) == 0 {
+			return errUnchanged
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.announce(placed)
+	return &out, nil
+}
+
+func (s *Server) startTask(_ context.Context, in *startTaskRequest) (*tasksResponse, error) {
+	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 10 {
+		return nil, errInvalidParameter("containerInstances must have between 1 and 10 entries.")
+	}
+	out := tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
+	var placed []*taskRecord
+	err := s.update(func(st *state) error {
+		c := s.cluster(st, in.Cluster)
+		if c == nil {
+			return errClusterNotFound()
+		}
+		rec, ok := s.taskDef(st, in.TaskDefinition)
+		if !ok {
+			return errClient("TaskDefinition not found.")
+		}
+		spec, err := newTaskSpec(rec, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags)
+		if err != nil {
+			return err
+		}
+		s.pruneLocked(st)
+		extra := map[string][]demand{}
+		for _, ref := range in.ContainerInstances {
+			arn, ok := s.arn.scoped("container-instance", c.Name, ref)
+			inst := st.Instances[arn]
+			if !ok || inst == nil || inst.Cluster != c.Name {
+				if !ok {
+					arn = ref
+				}
+				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
+				continue
+			}
+			if reason := s.placementFailure(st, inst, spec.demand, extra[arn]); reason != "" {
+				out.Failures = append(out.Failures, failure{Arn: arn, Reason: reason})
+				continue
+			}
+			extra[arn] = append(extra[arn], spec.demand)
+			t := s.createTask(st, c, inst, spec)
+			placed = append(placed, t)
+			out.Tasks = append(out.Tasks, s.taskOutput(st, t, nil))
+		}
+		if len(placed) == 0 {
+			return errUnchanged
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.announce(placed)
+	return &out, nil
+}
+
+// announce logs new tasks and wakes their instances' ACS sessions.
+func (s *Server) announce(tasks []*taskRecord) {
+	for _, t := range tasks {
+		s.log.Info("task placed", "task", t.ARN, "taskDefinition", familyRevision(t.Family, t.Revision),
+			"containerInstance", t.ContainerInstance)
+		s.notify(t.ContainerInstance)
+	}
+}
+
+func (s *Server) stopTask(_ context.Context, in *stopTaskRequest) (*stopTaskResponse, error) {
+	var out stopTaskResponse
+	var instance string
+	var stopped bool
+	err := s.update(func(st *state) error {
+		c := s.cluster(st, in.Cluster)
+		if c == nil {
+			return errClusterNotFound()
+		}
+		t := s.task(st, c, in.Task)
+		if t == nil {
+			return errInvalidParameter("The referenced task was not found.")
+		}
+		if t.DesiredStatus == taskStopped {
+			out.Task = s.taskOutput(st, t, nil)
+			return errUnchanged
+		}
+		now := s.now()
+		t.DesiredStatus = taskStopped
+		t.StopCode = stopUserInitiated
+		t.StoppedReason = firstNonEmpty(in.Reason, "Task stopped by user")
+		t.StoppingAt = At(now)
+		t.Version++
+		if inst := st.Instances[t.ContainerInstance]; inst == nil || inst.Status != statusActive {
+			// No agent will ever report it: it is stopped as far as ECS knows.
+			s.finishTask(t, "", now)
+		}
+		out.Task = s.taskOutput(st, t, nil)
+		instance, stopped = t.ContainerInstance, true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if stopped {
+		s.log.Info("task stop requested", "task", out.Task.TaskArn, "reason", out.Task.StoppedReason)
+		s.notify(instance)
+	}
+	return &out, nil
+}
+
+// task resolves a task reference (ID or ARN) in cluster c, or nil.
+func (s *Server) task(st *state, c *clusterRecord, ref string) *taskRecord {
+	arn, ok := s.arn.scoped("task", c.Name, ref)
+	if !ok {
+		return nil
+	}
+	t := st.Tasks[arn]
+	if t == nil || t.Cluster != c.Name {
+		return nil
+	}
+	return t
+}
+
+func (s *Server) describeTasks(_ context.Context, in *describeTasksRequest) (*tasksResponse, error) {
+	if len(in.Tasks) == 0 || len(in.Tasks) > 100 {
+		return nil, errInvalidParameter("Tasks cannot be empty and can have at most 100 entries.")
+	}
+	out := tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
+	var err error
+	s.view(func(st *state) {
+		c := s.cluster(st, in.Cluster)
+		if c == nil {
+			err = errClusterNotFound()
+			return
+		}
+		for _, ref := range in.Tasks {
+			t := s.task(st, c, ref)
+			if t == nil {
+				arn, ok := s.arn.scoped("task", c.Name, ref)
+				if !ok {
+					arn = ref
+				}
+				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
+				continue
+			}
+			out.Tasks = append(out.Tasks, s.taskOutput(st, t, in.Include))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (s *Server) listTasks(_ context.Context, in *listTasksRequest) (*listTasksResponse, error) {
+	desired := in.DesiredStatus
+	if desired == "" {
+		desired = taskRunning
+	}
+	var tasks []*taskRecord
+	var err error
+	s.view(func(st *state) {
+		c := s.cluster(st, in.Cluster)
+		if c == nil {
+			err = errClusterNotFound()
+			return
+		}
+		instance := ""
+		if in.ContainerInstance != "" {
+			arn, ok := s.arn.scoped("container-instance", c.Name, in.ContainerInstance)
+			if !ok {
+				err = errInvalidParameter("Invalid containerInstance %q.", in.ContainerInstance)
+				return
+			}
+			instance = arn
+		}
+		for _, t := range st.Tasks {
+			switch {
+			case t.Cluster != c.Name,
+				t.DesiredStatus != desired,
+				instance != "" && t.ContainerInstance != instance,
+				in.Family != "" && t.Family != in.Family,
+				in.StartedBy != "" && t.StartedBy != in.StartedBy,
+				in.ServiceName != "", // no services here
+				in.LaunchType != "" && in.LaunchType != "EC2":
+				continue
+			}
+			tasks = append(tasks, t)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(tasks, func(i, j int) bool {
+		if !tasks[i].CreatedAt.Equal(tasks[j].CreatedAt.Time) {
+			return tasks[i].CreatedAt.Before(tasks[j].CreatedAt.Time)
+		}
+		return tasks[i].ARN < tasks[j].ARN
+	})
+	arns := make([]string, len(tasks))
+	for i, t := range tasks {
+		arns[i] = t.ARN
+	}
+	p, next, err := page(arns, in.paging, 100, 100)
+	if err != nil {
+		return nil, err
+	}
+	return &listTasksResponse{TaskArns: p, NextToken: next}, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// isSet reports whether an optional raw JSON member was sent with a value.
+func isSet(raw []byte) bool {
+	return len(raw) > 0 && string(raw) != "null" && string(raw) != "[]"
+}

@@ -1,0 +1,146 @@
+package local
+
+import (
+	"strconv"
+	"time"
+)
+
+// Creating, placing and forgetting task records; the API handlers are in ops_task.go.
+
+// Task stop codes.
+const (
+	stopUserInitiated   = "UserInitiated"
+	stopEssentialExited = "EssentialContainerExited"
+	stopFailedToStart   = "TaskFailedToStart"
+)
+
+// taskSpec is a validated request to start tasks of one definition.
+type taskSpec struct {
+	def        *taskDefinition
+	overrides  taskOverride
+	containers []containerDefinition
+	demand     demand
+	startedBy  string
+	group      string
+	tags       []tag
+}
+
+// newTaskSpec validates the overrides against the definition and computes the demand.
+func newTaskSpec(rec *taskDefRecord, ov *taskOverride, networkConfiguration []byte, startedBy, group string, tags []tag) (*taskSpec, error) {
+	def := &rec.Def
+	if def.Status != statusActive {
+		return nil, errClient("TaskDefinition is inactive")
+	}
+	if def.NetworkMode == "awsvpc" && (len(networkConfiguration) == 0 || string(networkConfiguration) == "null") {
+		return nil, errInvalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+	}
+	spec := &taskSpec{def: def, startedBy: startedBy, group: group, tags: tags}
+	if ov != nil {
+		spec.overrides = *ov
+	}
+	if _, ok := parseTaskCPU(spec.overrides.CPU); !ok {
+		return nil, errClient("Invalid 'cpu' setting for task.")
+	}
+	if _, ok := parseTaskMemory(spec.overrides.Memory); !ok {
+		return nil, errClient("Invalid 'memory' setting for task.")
+	}
+	byName := map[string]containerOverride{}
+	for _, co := range spec.overrides.ContainerOverrides {
+		found := false
+		for _, c := range def.ContainerDefinitions {
+			found = found || c.Name == co.Name
+		}
+		if !found {
+			return nil, errInvalidParameter("Override for container named %s is not a container in the TaskDefinition.", co.Name)
+		}
+		byName[co.Name] = co
+	}
+	// ECS echoes an override entry for every container.
+	all := make([]containerOverride, 0, len(def.ContainerDefinitions))
+	for _, c := range def.ContainerDefinitions {
+		co, ok := byName[c.Name]
+		if !ok {
+			co = containerOverride{Name: c.Name}
+		}
+		all = append(all, co)
+	}
+	spec.overrides.ContainerOverrides = all
+	spec.overrides.InferenceAcceleratorOverrides = nonNil(spec.overrides.InferenceAcceleratorOverrides)
+	spec.containers, _ = effectiveContainers(def, &spec.overrides)
+	spec.demand = taskDemand(def, &spec.overrides, spec.containers)
+	if spec.group == "" {
+		spec.group = "family:" + def.Family
+	}
+	return spec, nil
+}
+
+// placementFailure returns "" if a task of demand d can go on inst now (extra being the
+// tasks placed on it by the same request), else ECS's failure reason.
+func (s *Server) placementFailure(st *state, inst *instanceRecord, d demand, extra []demand) string {
+	if inst.Status != statusActive {
+		return "MISSING"
+	}
+	if len(s.acs[inst.ARN]) == 0 {
+		// ECS does not place tasks on an instance whose agent is disconnected.
+		return "AGENT"
+	}
+	return capacityOf(st, inst, extra).fit(d)
+}
+
+// stoppedRetention is how long a STOPPED task stays describable; ECS keeps them for
+// about an hour.
+const stoppedRetention = time.Hour
+
+// pruneLocked forgets tasks that have been STOPPED longer than stoppedRetention, so a
+// long-running control plane does not accumulate them.
+func (s *Server) pruneLocked(st *state) {
+	cutoff := s.now().Add(-stoppedRetention)
+	for arn, t := range st.Tasks {
+		if t.LastStatus == taskStopped && !t.StoppedAt.IsZero() && t.StoppedAt.Before(cutoff) {
+			delete(st.Tasks, arn)
+			delete(s.health, arn)
+		}
+	}
+}
+
+// createTask records a new task of spec on inst.
+func (s *Server) createTask(st *state, c *clusterRecord, inst *instanceRecord, spec *taskSpec) *taskRecord {
+	id := randomHex(16)
+	now := s.now()
+	t := &taskRecord{
+		ARN:               s.arn.task(c.Name, id),
+		Cluster:           c.Name,
+		ContainerInstance: inst.ARN,
+		TaskDefinitionArn: spec.def.TaskDefinitionArn,
+		Family:            spec.def.Family,
+		Revision:          spec.def.Revision,
+		Overrides:         spec.overrides,
+		StartedBy:         spec.startedBy,
+		Group:             spec.group,
+		Tags:              spec.tags,
+		DesiredStatus:     taskRunning,
+		LastStatus:        taskPending,
+		Version:           1,
+		CreatedAt:         At(now),
+		Demand:            spec.demand,
+	}
+	for _, cd := range spec.containers {
+		cr := &containerRecord{Name: cd.Name, ARN: s.arn.container(c.Name, id), Image: cd.Image,
+			Essential: derefOr(cd.Essential, true), CPU: strconv.Itoa(int(cd.CPU)), LastStatus: taskPending}
+		if cd.Memory != nil {
+			cr.Memory = strconv.Itoa(int(*cd.Memory))
+		}
+		if cd.MemoryReservation != nil {
+			cr.MemoryReservation = strconv.Itoa(int(*cd.MemoryReservation))
+		}
+		t.Containers = append(t.Containers, cr)
+	}
+	if role := firstNonEmpty(spec.overrides.TaskRoleArn, spec.def.TaskRoleArn); role != "" {
+		t.RoleCredentials = newRoleCredentials(role, now)
+	}
+	if role := firstNonEmpty(spec.overrides.ExecutionRoleArn, spec.def.ExecutionRoleArn); role != "" {
+		t.ExecutionRoleCredentials = newRoleCredentials(role, now)
+	}
+	st.Tasks[t.ARN] = t
+	return t
+}
