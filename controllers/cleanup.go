@@ -65,6 +65,9 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 	if err := e.direct.Delete(ctx, t); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err
 	}
+	if e.s.TaskCleaned != nil {
+		e.s.TaskCleaned(t.Spec.ARN)
+	}
 	e.log.Info("task cleaned up", "task", t.Spec.ARN)
 	return reconcile.Result{}, nil
 }

@@ -295,7 +295,11 @@ func TestRestartPolicyRestartsInPlace(t *testing.T) {
 }
 
 func TestCleanupRemovesEverything(t *testing.T) {
-	h := newHarness(t, func(s *Settings) { s.CleanupWait = time.Second })
+	cleaned := make(chan string, 1)
+	h := newHarness(t, func(s *Settings) {
+		s.CleanupWait = time.Second
+		s.TaskCleaned = func(arn string) { cleaned <- arn }
+	})
 	task, cs := newTask("cleanme", sh("app", "echo bye"))
 	h.run(task, cs)
 	h.waitTask("cleanme", time.Minute, "STOPPED", known(api.TaskStatusStopped))
@@ -321,6 +325,14 @@ func TestCleanupRemovesEverything(t *testing.T) {
 	rc, err := h.rt.ListContainers(h.ctx)
 	if err != nil || len(rc) != 0 {
 		t.Fatalf("runtime containers left: %v %v", rc, err)
+	}
+	select {
+	case arn := <-cleaned:
+		if arn != task.Spec.ARN {
+			t.Errorf("TaskCleaned(%q), want %q", arn, task.Spec.ARN)
+		}
+	default:
+		t.Error("TaskCleaned was not called (the task's credentials would outlive it)")
 	}
 }
 

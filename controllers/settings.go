@@ -55,6 +55,9 @@ type Settings struct {
 	// CleanupRequiresReport holds cleanup until ECS has acknowledged STOPPED. Off when the
 	// engine runs without a control plane (tests, benchmarks).
 	CleanupRequiresReport bool
+	// TaskCleaned, when set, is called with a task's ARN once its objects are gone, so state
+	// kept outside the store (the task's role credentials) goes with it.
+	TaskCleaned func(taskARN string)
 
 	DisablePrivileged bool
 	// TaskCgroups enables a per-task cgroup carrying task-level CPU and memory limits.

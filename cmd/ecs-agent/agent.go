@@ -136,6 +136,7 @@ func runAgent(ctx context.Context, o options) error {
 
 	settings := settingsFrom(cfg)
 	settings.CleanupRequiresReport = true
+	settings.TaskCleaned = creds.RemoveTask
 	ropts := []registry.Option{
 		registry.WithCredentials(creds),
 		registry.WithRegion(cfg.AWSRegion),
