@@ -8,11 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -341,8 +339,9 @@ func printMemory(m memReport, n int) {
 
 func kib(v uint64) float64 { return float64(v) / 1024 }
 
-// agentMemory starts the real agent binary in local mode with n sample tasks, waits until
-// all n containers run, and reads the agent's memory.
+// agentMemory starts the real agent binary registered with a local control plane in this
+// process (the production shape: ACS, TCS and state reporting all running), runs n tasks
+// through RunTask, waits until all n containers run, and reads the agent's memory.
 func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (memReport, error) {
 	var m memReport
 	dir, err := os.MkdirTemp("", "ecsd-bench-agent-")
@@ -350,29 +349,32 @@ func agentMemory(ctx context.Context, agent, address, image, ns string, n int) (
 		return m, err
 	}
 	defer os.RemoveAll(dir)
-	tasks := filepath.Join(dir, "tasks")
-	if err := os.MkdirAll(tasks, 0o755); err != nil {
+	b, err := startBackend(ctx, "rss")
+	if err != nil {
 		return m, err
 	}
-	for i := 0; i < n; i++ {
-		js := fmt.Sprintf(`{"arn":"arn:aws:ecs:local:000000000000:task/bench/rss%d","family":"rss","version":"1","desiredStatus":"RUNNING","networkMode":"host","containers":[{"name":"app","image":%q,"essential":true,"command":["sleep","3600"]}]}`, i, image)
-		if err := os.WriteFile(filepath.Join(tasks, fmt.Sprintf("t%d.json", i)), []byte(js), 0o644); err != nil {
-			return m, err
-		}
-	}
-	cmd := exec.CommandContext(ctx, agent, "--local", "--local-api", "127.0.0.1:0", "--acs-tasks", tasks)
-	cmd.Env = append(os.Environ(), "ECSD_CONTAINERD_ADDRESS="+address, "ECSD_CONTAINERD_NAMESPACE="+ns,
-		"ECS_DATADIR="+filepath.Join(dir, "data"), "ECS_LOGLEVEL=warn", "AWS_EC2_METADATA_DISABLED=true")
-	cmd.Env = append(cmd.Env, agentEnv...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	defer b.close()
+	cmd, err := b.startAgent(ctx, agent, address, ns, dir)
+	if err != nil {
 		return m, err
 	}
 	defer purgeNS(address, ns)
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
+	defer stopAgent(cmd)
+	for !b.connected(ctx) {
+		if cmd.ProcessState != nil {
+			return m, fmt.Errorf("agent exited")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	def, err := b.register(ctx, image)
+	if err != nil {
+		return m, err
+	}
+	for left := n; left > 0; left -= 10 {
+		if _, err := b.runTasks(ctx, def, min(left, 10)); err != nil {
+			return m, err
+		}
+	}
 	c, err := client.New(address)
 	if err != nil {
 		return m, err
