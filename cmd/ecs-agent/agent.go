@@ -131,6 +131,11 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	cp, err := connect(ctx, be, cfg, st, rt, creds, runtimeVersion, id, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			// SIGTERM during registration is a normal stop, not a failure.
+			log.Info("stopping before registration completed")
+			return nil
+		}
 		return err
 	}
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"slices"
 	"strings"
 	"syscall"
@@ -190,4 +191,34 @@ func TestControlPlaneBackendDownSixtySeconds(t *testing.T) {
 			t.Errorf("task %s state changes %v, want RUNNING then STOPPED", arn, got)
 		}
 	}
+}
+
+// TestSIGTERMDuringRegistration: an agent stopped while ECS has not answered its
+// registration exits 0 (a normal stop), not 1.
+func TestSIGTERMDuringRegistration(t *testing.T) {
+	t.Parallel()
+	h := newAgentHost(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	h.args = []string{}
+	h.env = append(h.env, "ECS_BACKEND_HOST=http://"+ln.Addr().String(), "AWS_DEFAULT_REGION=us-west-2",
+		"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "ECS_CLUSTER=c")
+	h.start()
+	conn, err := ln.Accept() // the registration call is in flight
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cmd := h.cmd
+	h.cmd = nil
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("agent stopped during registration: %v, want exit 0; log:\n%s", err, h.agentLog())
+	}
+	h.log.Close()
 }
