@@ -77,10 +77,12 @@ func (c *conn) handle(ctx context.Context, data []byte) error {
 	case *payload.PerformUpdateMessage:
 		c.send(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID,
 			Reason: "ecsd is updated by its package, not over ACS"})
-	case *payload.AttachTaskNetworkInterfacesMessage, *payload.AttachInstanceNetworkInterfacesMessage, *payload.ConfirmAttachmentMessage:
-		// ecsd does not register the task-eni capability yet, so these are not expected;
-		// leaving them unacknowledged makes the backend give up on the attachment.
-		log.Info("dropping an attachment message: attachments are not supported", "type", f.Type)
+	case *payload.AttachTaskNetworkInterfacesMessage:
+		c.ackAttachment(ctx, f.Type, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
+	case *payload.AttachInstanceNetworkInterfacesMessage:
+		c.ackAttachment(ctx, f.Type, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
+	case *payload.ConfirmAttachmentMessage:
+		c.ackAttachment(ctx, f.Type, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
 	case *payload.InactiveInstanceException:
 		return m
 	case error:
@@ -114,4 +116,13 @@ func (c *conn) manifest(ctx context.Context, m *payload.TaskManifestMessage) {
 		c.pendingManifest = m.MessageID
 		c.send(ctx, payload.TaskStopVerificationMessage{MessageID: m.MessageID, StopCandidates: candidates})
 	}
+}
+
+// ackAttachment acknowledges an attachment message at once, the reference agent's rule.
+// ecsd does not register the task-eni or EBS capabilities yet, so ECS should not send
+// these; one that arrives is acknowledged (so it is not resent) but never confirmed, and
+// the backend gives up on it after its wait timeout.
+func (c *conn) ackAttachment(ctx context.Context, typ, cluster, instance, id string) {
+	c.s.log.Info("attachment acknowledged but not supported yet; it will time out", "type", typ, "messageId", id)
+	c.send(ctx, payload.AckRequest{Cluster: cluster, ContainerInstance: instance, MessageID: id})
 }

@@ -304,3 +304,14 @@ func TestInactiveInstanceWaits(t *testing.T) {
 }
 
 var testBackoff = ecsapiBackoff()
+
+func TestAttachmentMessagesAcked(t *testing.T) {
+	f, srv := newFakeACS(t)
+	startSession(t, srv, &fakeApplier{}, "arn:ci")
+	c := <-f.conns
+	send(t, c, payload.AttachTaskNetworkInterfacesMessage{MessageID: "eni-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci"})
+	var ack payload.AckRequest
+	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "eni-1" {
+		t.Errorf("attachment ack %+v (%v)", ack, err)
+	}
+}
