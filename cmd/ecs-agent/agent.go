@@ -141,7 +141,12 @@ func runAgent(ctx context.Context, o options) error {
 
 	settings := settingsFrom(cfg)
 	settings.CleanupRequiresReport = true
-	settings.TaskCleaned = creds.RemoveTask
+	settings.TaskCleaned = func(taskARN string) {
+		creds.RemoveTask(taskARN)
+		if err := cp.tombstones.Add(taskARN); err != nil {
+			log.Error(err, "cannot record the cleaned-up task", "task", taskARN)
+		}
+	}
 	ropts := []registry.Option{
 		registry.WithCredentials(creds),
 		registry.WithRegion(cfg.AWSRegion),

@@ -87,6 +87,7 @@ type connected struct {
 	session     *acs.Session
 	telemetry   *tcs.Session
 	credentials *credentials.Manager
+	tombstones  *acs.Tombstones
 }
 
 // connect registers the instance and builds the ACS session and the report controller.
@@ -105,7 +106,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 	if err != nil {
 		return nil, err
 	}
-	c := &connected{client: client, reg: reg, credentials: creds}
+	c := &connected{client: client, reg: reg, credentials: creds, tombstones: acs.NewTombstones(st, 24*time.Hour)}
 	c.reporter = report.New(st.DirectClient(), st.Cache(), client, report.Options{
 		Cluster:   cfg.Cluster,
 		Permanent: ecsapi.IsInvalidParameter,
@@ -124,7 +125,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 		AgentVersion:         version.Version,
 		AgentHash:            version.GitHash,
 		RuntimeVersion:       runtimeVersion,
-		Applier:              &acs.StoreApplier{Store: st, Credentials: creds, Log: log.WithName("acs")},
+		Applier:              &acs.StoreApplier{Store: st, Credentials: creds, Tombstones: c.tombstones, Log: log.WithName("acs")},
 		OnConnected: func(up bool) {
 			if err := setInstanceConnected(context.WithoutCancel(ctx), st, func(s *api.InstanceStatus) { s.ACSConnected = up }); err != nil {
 				log.V(1).Info("cannot record the ACS connection state", "error", err.Error())

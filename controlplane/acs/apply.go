@@ -24,7 +24,9 @@ const MetaManifestSeqNum = "task-manifest-seq-num"
 type StoreApplier struct {
 	Store       *store.Store
 	Credentials *credentials.Manager
-	Log         logr.Logger
+	// Tombstones, when set, keeps cleaned-up tasks from being created again.
+	Tombstones *Tombstones
+	Log        logr.Logger
 }
 
 var _ Applier = (*StoreApplier)(nil)
@@ -88,6 +90,16 @@ func (a *StoreApplier) taskObjects(ctx context.Context, t *payload.Task, opts pa
 	err := a.Store.DirectClient().Get(ctx, client.ObjectKey{Namespace: api.Namespace, Name: name}, existing)
 	switch {
 	case apierrors.IsNotFound(err):
+		if a.Tombstones != nil && t.Arn != "" {
+			gone, terr2 := a.Tombstones.Has(t.Arn)
+			if terr2 != nil {
+				a.Log.Error(terr2, "cannot read the cleaned-up tasks")
+			}
+			if gone {
+				a.Log.Info("ignoring a task this instance already ran and cleaned up", "task", t.Arn)
+				return nil, nil
+			}
+		}
 		if terr != nil {
 			a.Log.Info("task rejected; it is stopped with the reason", "task", t.Arn, "reason", task.Spec.Invalid)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr/testr"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -136,5 +137,38 @@ func TestManifestAndStopTasks(t *testing.T) {
 	}
 	if getTask(t, a, "0123456789abcdef").Spec.DesiredStatus != api.TaskStatusRunning {
 		t.Error("listed task stopped")
+	}
+}
+
+func TestCleanedTaskIsNotRecreated(t *testing.T) {
+	ctx := context.Background()
+	a := newApplier(t)
+	a.Tombstones = NewTombstones(a.Store, time.Hour)
+	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"))); err != nil {
+		t.Fatal(err)
+	}
+	// The task runs, stops and is cleaned up.
+	task := getTask(t, a, "0123456789abcdef")
+	if err := a.Store.DirectClient().Delete(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Tombstones.Add(taskARN); err != nil {
+		t.Fatal(err)
+	}
+	// A stale resend of the first payload must not bring it back.
+	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"))); err != nil {
+		t.Fatal(err)
+	}
+	var list api.TaskList
+	if err := a.Store.DirectClient().List(ctx, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 0 {
+		t.Errorf("a cleaned-up task was created again from a stale payload")
+	}
+	// Past the TTL the tombstone is gone.
+	a.Tombstones.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if gone, err := a.Tombstones.Has(taskARN); err != nil || gone {
+		t.Errorf("Has after the TTL = %v, %v", gone, err)
 	}
 }
