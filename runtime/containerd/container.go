@@ -195,6 +195,10 @@ func (r *Runtime) state(ctx context.Context, info containers.Container, proc *ta
 	if v := info.Labels[labelStartedAt]; v != "" {
 		st.StartedAt, _ = time.Parse(time.RFC3339Nano, v)
 	}
+	if v, ok := r.startedAt.Load(info.ID); ok {
+		// A start whose label is still being written is newer than any label.
+		st.StartedAt = v.(time.Time)
+	}
 	if proc == nil {
 		if !st.StartedAt.IsZero() {
 			st.Status = runtime.StatusStopped

@@ -34,6 +34,10 @@ type Runtime struct {
 	initOnce sync.Once
 	initBin  string
 
+	// startedAt holds start times whose label write (off the start path) has not completed,
+	// so that an inspection in between still sees when the container started.
+	startedAt sync.Map // container ID → time.Time
+
 	clientLog *clog.Entry
 }
 

@@ -149,9 +149,11 @@ func (r *Runtime) startTask(ctx context.Context, c client.Container, t client.Ta
 	// a metadata write (an fsync inside containerd), so it happens off the start path: the
 	// agent's own status already has the start time, the label only serves rebuilding
 	// state from containerd.
+	r.startedAt.Store(id, started)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer r.startedAt.CompareAndDelete(id, started)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		if _, err := c.SetLabels(lctx, map[string]string{
