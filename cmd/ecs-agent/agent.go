@@ -170,7 +170,7 @@ func runAgent(ctx context.Context, o options) error {
 	if o.local && o.runDir != "" {
 		g.Go(func() error { return runSamples(gctx, cp.client, cfg.Cluster, o.runDir, log.WithName("samples")) })
 	}
-	go trimWhenIdle(gctx, st.ResourceVersion, log.WithName("memory"))
+	go trimWhenIdle(gctx, defaultTrimTiming, st.ResourceVersion, log.WithName("memory"))
 	if err := sdNotify("READY=1\nSTATUS=registered as " + cp.reg.ContainerInstanceARN); err != nil {
 		log.Info("cannot notify systemd", "error", err.Error())
 	}

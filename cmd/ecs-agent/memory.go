@@ -39,17 +39,18 @@ func tuneGC() {
 // trimIdle after a burst of work (start-up, a task launch or stop), trimResident drops the
 // executable's clean pages from the address space; what the agent still runs faults back in
 // from the page cache (a minor fault, no I/O), so RSS comes down to the pages in use.
-const (
-	trimIdle        = 5 * time.Second
-	trimMinInterval = time.Minute
-	trimPoll        = time.Second
-)
+type trimTiming struct {
+	idle, minInterval, poll time.Duration
+}
+
+// defaultTrimTiming: trim after 5 s idle, at most once a minute, checking every second.
+var defaultTrimTiming = trimTiming{idle: 5 * time.Second, minInterval: time.Minute, poll: time.Second}
 
 // trimWhenIdle calls trimResident each time version (the store's resource version: any
-// object written changes it) has not changed for trimIdle, at most once a trimMinInterval,
+// object written changes it) has not changed for tt.idle, at most once a tt.minInterval,
 // until ctx ends.
-func trimWhenIdle(ctx context.Context, version func() string, log logr.Logger) {
-	t := time.NewTicker(trimPoll)
+func trimWhenIdle(ctx context.Context, tt trimTiming, version func() string, log logr.Logger) {
+	t := time.NewTicker(tt.poll)
 	defer t.Stop()
 	last, changed := version(), time.Now()
 	var trimmedAt time.Time
@@ -63,7 +64,7 @@ func trimWhenIdle(ctx context.Context, version func() string, log logr.Logger) {
 				last, changed, trimmed = v, now, false
 				continue
 			}
-			if trimmed || now.Sub(changed) < trimIdle || !trimmedAt.IsZero() && now.Sub(trimmedAt) < trimMinInterval {
+			if trimmed || now.Sub(changed) < tt.idle || !trimmedAt.IsZero() && now.Sub(trimmedAt) < tt.minInterval {
 				continue
 			}
 			kib, err := trimResident()

@@ -114,26 +114,39 @@ func TestTrimResident(t *testing.T) {
 }
 
 func TestTrimWhenIdle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the idle period")
-	}
+	tt := trimTiming{idle: time.Second, minInterval: time.Hour, poll: 20 * time.Millisecond}
 	var v atomic.Int64
 	version := func() string { return strconv.FormatInt(v.Load(), 10) }
-	ctx, cancel := context.WithTimeout(context.Background(), trimIdle+3*trimPoll)
-	defer cancel()
 	var trims atomic.Int32
 	log := logr.New(funcSink{func(msg string) {
 		if strings.Contains(msg, "trim") {
 			trims.Add(1)
 		}
 	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
-		// Busy for one and a half polls, then idle.
-		v.Add(1)
-		time.Sleep(trimPoll + trimPoll/2)
-		v.Add(1)
+		defer close(done)
+		trimWhenIdle(ctx, tt, version, log)
 	}()
-	trimWhenIdle(ctx, version, log)
+	// Busy: a change every poll keeps it from trimming.
+	for i := 0; i < 20; i++ {
+		v.Add(1)
+		time.Sleep(tt.poll)
+	}
+	if n := trims.Load(); n != 0 {
+		t.Errorf("trimmed %d times while busy", n)
+	}
+	// Idle: it trims once, and not again within minInterval.
+	deadline := time.Now().Add(30 * time.Second)
+	for trims.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(tt.poll)
+	}
+	for i := 0; i < 3; i++ { // several more idle periods
+		time.Sleep(tt.idle)
+	}
+	cancel()
+	<-done
 	if n := trims.Load(); n != 1 {
 		t.Errorf("trimmed %d times, want once", n)
 	}
