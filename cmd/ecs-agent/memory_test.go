@@ -108,8 +108,11 @@ func TestTrimResident(t *testing.T) {
 	if <-done == 0 {
 		t.Fatal("worker did not run")
 	}
-	if after := rssFileKiB(t); after >= before {
-		t.Errorf("RssFile %d KiB before the trim, %d KiB after", before, after)
+	// The first trim of a process drops megabytes; a later one (with -count, after
+	// TestTrimWhenIdle trimmed) only what was touched since, too little to measure against
+	// the pages the measurement itself touches.
+	if after := rssFileKiB(t); kib >= 1024 && after >= before {
+		t.Errorf("RssFile %d KiB before the trim, %d KiB after (trimmed %d KiB)", before, after, kib)
 	}
 }
 
