@@ -85,15 +85,22 @@ func rssFileKiB(t *testing.T) uint64 {
 // libc fault back in.
 func TestTrimResident(t *testing.T) {
 	before := rssFileKiB(t)
+	// A worker runs code throughout the trim: dropping pages under running code is safe.
 	var stop atomic.Bool
-	done := make(chan int)
+	done, running := make(chan int), make(chan struct{})
 	go func() {
 		n := 0
+		signal := running
 		for !stop.Load() {
 			n += len(strconv.Itoa(n)) + len(time.Now().String())
+			if signal != nil {
+				close(signal)
+				signal = nil
+			}
 		}
 		done <- n
 	}()
+	<-running
 	kib, err := trimResident()
 	if err != nil {
 		t.Fatal(err)
