@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/ecsd/ecsd/controlplane/ecsapi"
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/controlplane/wsclient"
 )
 
 // Applier applies what ACS sends. Each method returns only once the effect is durable;
@@ -137,7 +137,7 @@ func (s *Session) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if time.Since(start) >= s.timers.ResetAfter+jitter(s.timers.ResetAfter) {
+		if time.Since(start) >= s.timers.ResetAfter+wsclient.Jitter(s.timers.ResetAfter) {
 			attempt = 0
 		}
 		var wait time.Duration
@@ -201,12 +201,4 @@ func (s *Session) URL(endpoint string) (string, error) {
 	q.Set("seqNum", "1")
 	u.RawQuery = q.Encode()
 	return u.String(), nil
-}
-
-// jitter is a uniform random duration in [0, d).
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return time.Duration(rand.Int64N(int64(d)))
 }

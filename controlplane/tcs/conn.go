@@ -1,17 +1,16 @@
 package tcs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/ecsd/ecsd/controlplane/sigv4"
+	"github.com/ecsd/ecsd/controlplane/wsclient"
 )
 
 // writeQueue bounds the frames waiting for the writer: a full publish of 100 tasks is
@@ -45,9 +44,6 @@ func (s *Session) serveOnce(ctx context.Context) (up time.Duration, err error) {
 	if err != nil {
 		return 0, err
 	}
-	// Frames are read through a bounded reader instead (readFrame), so that an oversized
-	// frame is dropped without ending the session.
-	ws.SetReadLimit(-1)
 	start := time.Now()
 	s.log.Info("TCS session connected", "endpoint", endpoint)
 	if s.o.OnConnected != nil {
@@ -69,61 +65,40 @@ func (s *Session) serveOnce(ctx context.Context) (up time.Duration, err error) {
 // dial opens the websocket with a SigV4-signed handshake. A refused upgrade whose body is
 // a TCS exception returns that *Exception, wrapped.
 func (s *Session) dial(ctx context.Context, u string) (*websocket.Conn, error) {
-	hdr, err := sigv4.SignWebsocketHandshake(ctx, s.o.Credentials, s.o.Region, u)
-	if err != nil {
-		return nil, fmt.Errorf("tcs handshake: %w", err)
-	}
-	dctx, cancel := context.WithTimeout(ctx, s.timers.DialTimeout)
-	defer cancel()
-	ws, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: s.o.HTTPClient, HTTPHeader: hdr})
+	ws, err := wsclient.Dial(ctx, u, s.o.Credentials, s.o.Region, s.o.HTTPClient, s.timers.DialTimeout)
 	if err == nil {
 		return ws, nil
 	}
-	if resp == nil {
+	var refused *wsclient.Refused
+	switch {
+	case errors.Is(err, wsclient.ErrUnreachable):
 		if ctx.Err() == nil && s.o.EndpointFailed != nil {
 			s.o.EndpointFailed()
 		}
 		return nil, fmt.Errorf("tcs dial: %w", err)
+	case errors.As(err, &refused):
+		if ex := DecodeErrorBody(refused.Body); ex != nil {
+			return nil, fmt.Errorf("tcs handshake: %w", ex)
+		}
+		return nil, fmt.Errorf("tcs handshake: %w", err)
 	}
-	var body []byte
-	if resp.Body != nil {
-		body, _ = io.ReadAll(io.LimitReader(resp.Body, maxServerFrame))
-		_ = resp.Body.Close()
-	}
-	if ex := DecodeErrorBody(body); ex != nil {
-		return nil, fmt.Errorf("tcs handshake: %w", ex)
-	}
-	return nil, fmt.Errorf("tcs handshake: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+	return nil, fmt.Errorf("tcs handshake: %w", err)
 }
 
 func (c *conn) serve(ctx context.Context) error {
 	t := c.s.timers
-	lifetime := time.NewTimer(t.Lifetime + jitter(t.Lifetime/6))
+	lifetime := time.NewTimer(t.Lifetime + wsclient.Jitter(t.Lifetime/6))
 	defer lifetime.Stop()
-	heartbeat := time.NewTimer(t.Heartbeat + jitter(t.Heartbeat))
+	heartbeat := time.NewTimer(t.Heartbeat + wsclient.Jitter(t.Heartbeat))
 	defer heartbeat.Stop()
 	publish := time.NewTicker(t.PublishInterval)
 	defer publish.Stop()
 
-	frames := make(chan []byte)
-	readErr := make(chan error, 1)
 	rctx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
-	go func() {
-		for {
-			data, err := c.readFrame(rctx)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case frames <- data:
-			case <-rctx.Done():
-				readErr <- rctx.Err()
-				return
-			}
-		}
-	}()
+	frames, readErr := wsclient.ReadLoop(rctx, c.ws, maxServerFrame, func(n int64) {
+		c.s.log.Info("dropping an oversized or binary TCS frame", "bytes", n)
+	})
 
 	c.publish(ctx) // once right after connecting, then every tick
 	for {
@@ -140,7 +115,10 @@ func (c *conn) serve(ctx context.Context) error {
 		case <-publish.C:
 			c.publish(ctx)
 		case err := <-readErr:
-			return readError(err)
+			if wsclient.CleanClose(err) {
+				return fmt.Errorf("%w: %w", errClean, err)
+			}
+			return fmt.Errorf("tcs read: %w", err)
 		case data := <-frames:
 			alive, err := c.handle(data)
 			if err != nil {
@@ -148,52 +126,10 @@ func (c *conn) serve(ctx context.Context) error {
 				return err
 			}
 			if alive {
-				if !heartbeat.Stop() {
-					select {
-					case <-heartbeat.C:
-					default:
-					}
-				}
-				heartbeat.Reset(t.Heartbeat + jitter(t.Heartbeat))
+				wsclient.ResetTimer(heartbeat, t.Heartbeat+wsclient.Jitter(t.Heartbeat))
 			}
 		}
 	}
-}
-
-// readError classifies how the read side ended. Normal closes, the server going away, a
-// dropped TCP connection and a server error all mean "reconnect now", as the reference
-// agent treats them.
-func readError(err error) error {
-	switch websocket.CloseStatus(err) {
-	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusAbnormalClosure, websocket.StatusInternalError:
-		return fmt.Errorf("%w: %w", errClean, err)
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: %w", errClean, err)
-	}
-	return fmt.Errorf("tcs read: %w", err)
-}
-
-// readFrame reads one frame, at most maxServerFrame bytes of it: a larger one is drained
-// and reported as nil, which handle drops.
-func (c *conn) readFrame(ctx context.Context) ([]byte, error) {
-	_, r, err := c.ws.Reader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxServerFrame+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxServerFrame {
-		n, err := io.Copy(io.Discard, r)
-		if err != nil {
-			return nil, err
-		}
-		c.s.log.Info("dropping an oversized TCS frame", "bytes", int64(len(data))+n)
-		return nil, nil
-	}
-	return data, nil
 }
 
 // handle processes one frame from TCS. alive reports a heartbeat or an acknowledgement,
