@@ -24,97 +24,96 @@ func (s *Server) runTask(_ context.Context, in *runTaskRequest) (*tasksResponse,
 	if len(in.PlacementConstraints) > 0 {
 		return nil, errInvalidParameter("Placement constraints are not supported by the local control plane.")
 	}
-	out := tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
-	var placed []*taskRecord
-	err := s.update(func(st *state) error {
-		c := s.cluster(st, in.Cluster)
-		if c == nil {
-			return errClusterNotFound()
-		}
-		rec, ok := s.taskDef(st, in.TaskDefinition)
-		if !ok {
-			return errClient("TaskDefinition not found.")
-		}
-		spec, err := newTaskSpec(rec, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags)
-		if err != nil {
-			return err
-		}
-		s.pruneLocked(st)
-		instances := st.instancesOf(c.Name, statusActive)
-		if len(instances) == 0 {
-			return errInvalidParameter("No Container Instances were found in your cluster.")
-		}
-		extra := map[string][]demand{}
-		reported := map[failure]bool{}
-		for range count {
-			var target *instanceRecord
-			for _, inst := range instances {
-				reason := s.placementFailure(st, inst, spec.demand, extra[inst.ARN])
-				if reason == "" {
-					target = inst
-					break
-				}
-				if f := (failure{Arn: inst.ARN, Reason: reason}); !reported[f] {
-					reported[f] = true
-					out.Failures = append(out.Failures, f)
+	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags},
+		func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error) {
+			instances := st.instancesOf(c.Name, statusActive)
+			if len(instances) == 0 {
+				return nil, errInvalidParameter("No Container Instances were found in your cluster.")
+			}
+			extra := map[string][]demand{}
+			reported := map[failure]bool{}
+			var targets []*instanceRecord
+			for range count {
+				for _, inst := range instances {
+					reason := s.placementFailure(st, inst, spec.demand, extra[inst.ARN])
+					if reason == "" {
+						extra[inst.ARN] = append(extra[inst.ARN], spec.demand)
+						targets = append(targets, inst)
+						break
+					}
+					if f := (failure{Arn: inst.ARN, Reason: reason}); !reported[f] {
+						reported[f] = true
+						out.Failures = append(out.Failures, f)
+					}
 				}
 			}
-			if target == nil {
-				continue
-			}
-			extra[target.ARN] = append(extra[target.ARN], spec.demand)
-			t := s.createTask(st, c, target, spec)
-			placed = append(placed, t)
-			out.Tasks = append(out.Tasks, s.taskOutput(st, t, nil))
-		}
-		if len(placed) == 0 {
-			return errUnchanged
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.announce(placed)
-	return &out, nil
+			return targets, nil
+		})
 }
 
 func (s *Server) startTask(_ context.Context, in *startTaskRequest) (*tasksResponse, error) {
 	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 10 {
 		return nil, errInvalidParameter("containerInstances must have between 1 and 10 entries.")
 	}
+	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags},
+		func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error) {
+			extra := map[string][]demand{}
+			var targets []*instanceRecord
+			for _, ref := range in.ContainerInstances {
+				arn, ok := s.arn.scoped("container-instance", c.Name, ref)
+				inst := st.Instances[arn]
+				if !ok || inst == nil || inst.Cluster != c.Name {
+					if !ok {
+						arn = ref
+					}
+					out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
+					continue
+				}
+				if reason := s.placementFailure(st, inst, spec.demand, extra[arn]); reason != "" {
+					out.Failures = append(out.Failures, failure{Arn: arn, Reason: reason})
+					continue
+				}
+				extra[arn] = append(extra[arn], spec.demand)
+				targets = append(targets, inst)
+			}
+			return targets, nil
+		})
+}
+
+// launchRequest is what RunTask and StartTask share.
+type launchRequest struct {
+	cluster, taskDefinition string
+	overrides               *taskOverride
+	networkConfiguration    []byte
+	startedBy, group        string
+	tags                    []tag
+}
+
+// launch resolves the cluster and task definition and builds the task spec, then creates
+// one task on each instance place picks (place records failures in out), and wakes those
+// instances' ACS sessions.
+func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error)) (*tasksResponse, error) {
 	out := tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
 	var placed []*taskRecord
 	err := s.update(func(st *state) error {
-		c := s.cluster(st, in.Cluster)
+		c := s.cluster(st, in.cluster)
 		if c == nil {
 			return errClusterNotFound()
 		}
-		rec, ok := s.taskDef(st, in.TaskDefinition)
+		rec, ok := s.taskDef(st, in.taskDefinition)
 		if !ok {
 			return errClient("TaskDefinition not found.")
 		}
-		spec, err := newTaskSpec(rec, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags)
+		spec, err := newTaskSpec(rec, in.overrides, in.networkConfiguration, in.startedBy, in.group, in.tags)
 		if err != nil {
 			return err
 		}
 		s.pruneLocked(st)
-		extra := map[string][]demand{}
-		for _, ref := range in.ContainerInstances {
-			arn, ok := s.arn.scoped("container-instance", c.Name, ref)
-			inst := st.Instances[arn]
-			if !ok || inst == nil || inst.Cluster != c.Name {
-				if !ok {
-					arn = ref
-				}
-				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
-				continue
-			}
-			if reason := s.placementFailure(st, inst, spec.demand, extra[arn]); reason != "" {
-				out.Failures = append(out.Failures, failure{Arn: arn, Reason: reason})
-				continue
-			}
-			extra[arn] = append(extra[arn], spec.demand)
+		targets, err := place(st, c, spec, &out)
+		if err != nil {
+			return err
+		}
+		for _, inst := range targets {
 			t := s.createTask(st, c, inst, spec)
 			placed = append(placed, t)
 			out.Tasks = append(out.Tasks, s.taskOutput(st, t, nil))
