@@ -13,11 +13,11 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/logging"
@@ -165,7 +165,7 @@ func runAgent(ctx context.Context, o options) error {
 	g.Go(func() error { return cp.session.Run(gctx) })
 	g.Go(func() error { return cp.telemetry.Run(gctx) })
 	if o.acsTasksDir != "" {
-		g.Go(func() error { return runACSTaskFiles(gctx, st, o.acsTasksDir, cfg.Cluster, log) })
+		g.Go(func() error { return runACSTaskFiles(gctx, cp.applier, o.acsTasksDir, cfg.Cluster, log) })
 	}
 	if o.local && o.runDir != "" {
 		g.Go(func() error { return runSamples(gctx, cp.client, cfg.Cluster, o.runDir, log.WithName("samples")) })
@@ -214,11 +214,12 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	return s
 }
 
-// runACSTaskFiles writes the ACS task JSON files of dir straight to the store, as an ACS
-// payload would, bypassing the control plane: a debugging aid (--acs-tasks) that the
+// runACSTaskFiles applies the ACS task JSON files of dir as one ACS payload each would be
+// applied (the same applier, so the same translation, validation and forward-only
+// desired status), bypassing the control plane: a debugging aid (--acs-tasks) that the
 // crash tests also use to place tasks without a backend round trip. ECS never hears of
 // these tasks; their state changes are refused as unknown and dropped.
-func runACSTaskFiles(ctx context.Context, st *store.Store, dir, cluster string, log logr.Logger) error {
+func runACSTaskFiles(ctx context.Context, a acs.Applier, dir, cluster string, log logr.Logger) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return err
@@ -230,34 +231,18 @@ func runACSTaskFiles(ctx context.Context, st *store.Store, dir, cluster string, 
 		}
 		var t payload.Task
 		if err := jsonUnmarshalStrict(data, &t); err != nil {
-			log.Error(err, "skipping sample that is not an ACS task", "file", f)
+			log.Error(err, "skipping a file that is not an ACS task", "file", f)
 			continue
 		}
 		if t.Arn == "" {
 			t.Arn = "arn:aws:ecs:local:000000000000:task/" + cluster + "/" + strings.TrimSuffix(filepath.Base(f), ".json")
 		}
-		objs, err := taskObjects(&t, cluster)
-		if err != nil {
-			log.Error(err, "task rejected", "file", f)
-		}
-		if err := st.CreateOrUpdateAll(ctx, objs...); err != nil {
-			return fmt.Errorf("write task from %s: %w", f, err)
+		m := &payload.PayloadMessage{MessageID: f, ClusterArn: cluster, ContainerInstanceArn: "local", Tasks: []payload.Task{t}}
+		if err := a.ApplyPayload(ctx, m); err != nil {
+			return fmt.Errorf("apply task from %s: %w", f, err)
 		}
 		log.Info("task accepted", "file", f, "task", t.Arn)
 	}
 	<-ctx.Done()
 	return nil
-}
-
-// taskObjects translates an ACS task; an invalid one becomes a STOPPED task with the reason.
-func taskObjects(t *payload.Task, cluster string) ([]client.Object, error) {
-	task, containers, err := payload.ToObjects(t, payload.Options{ClusterARN: cluster})
-	if err != nil {
-		return []client.Object{payload.InvalidTaskObject(t, err)}, err
-	}
-	objs := []client.Object{task}
-	for _, c := range containers {
-		objs = append(objs, c)
-	}
-	return objs, nil
 }

@@ -88,6 +88,7 @@ type connected struct {
 	telemetry   *tcs.Session
 	credentials *credentials.Manager
 	tombstones  *acs.Tombstones
+	applier     *acs.StoreApplier
 }
 
 // connect registers the instance and builds the ACS session and the report controller.
@@ -107,6 +108,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 		return nil, err
 	}
 	c := &connected{client: client, reg: reg, credentials: creds, tombstones: acs.NewTombstones(st, 24*time.Hour)}
+	c.applier = &acs.StoreApplier{Store: st, Credentials: creds, Tombstones: c.tombstones, Log: log.WithName("acs")}
 	c.reporter = report.New(st.DirectClient(), st.Cache(), client, report.Options{
 		Cluster:   cfg.Cluster,
 		Permanent: ecsapi.IsInvalidParameter,
@@ -125,7 +127,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 		AgentVersion:         version.Version,
 		AgentHash:            version.GitHash,
 		RuntimeVersion:       runtimeVersion,
-		Applier:              &acs.StoreApplier{Store: st, Credentials: creds, Tombstones: c.tombstones, Log: log.WithName("acs")},
+		Applier:              c.applier,
 		OnConnected: func(up bool) {
 			if err := setInstanceConnected(context.WithoutCancel(ctx), st, func(s *api.InstanceStatus) { s.ACSConnected = up }); err != nil {
 				log.V(1).Info("cannot record the ACS connection state", "error", err.Error())

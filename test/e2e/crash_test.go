@@ -503,8 +503,8 @@ func TestAgentSIGKILLWhileCleaningUp(t *testing.T) {
 	h.stopAgent()
 	h.checkNothingLeft()
 
-	// ECS sends the STOPPED tasks again after they are gone: they come back as STOPPED tasks,
-	// are cleaned up in turn, and never create anything in the runtime.
+	// ECS sends the STOPPED tasks again after they are gone: the agent remembers what it
+	// cleaned up (tombstones in the checkpoint) and ignores them, creating nothing.
 	if err := os.Remove(h.tasks); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +514,22 @@ func TestAgentSIGKILLWhileCleaningUp(t *testing.T) {
 	off = h.logSize()
 	h.start()
 	created := map[string]bool{}
-	h.waitCleanedUp(off, ids, created)
+	h.waitFor(fmt.Sprintf("re-sent tasks %v ignored", ids), 30*time.Second, func() (bool, string) {
+		m, err := h.runtimeContainers()
+		if err != nil {
+			return false, err.Error()
+		}
+		for id := range m {
+			created[id] = true
+		}
+		var notIgnored []string
+		for _, id := range ids {
+			if !h.logLineSince(off, `msg="ignoring a task this instance already ran and cleaned up"`, "task="+taskARNPrefix+id) {
+				notIgnored = append(notIgnored, id)
+			}
+		}
+		return len(notIgnored) == 0, fmt.Sprintf("not logged as ignored %v", notIgnored)
+	})
 	h.stopAgent()
 	if len(created) != 0 {
 		t.Errorf("re-sent STOPPED tasks created runtime containers %v", created)
