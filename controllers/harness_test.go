@@ -43,6 +43,7 @@ func newHarness(t *testing.T, mutate func(*Settings)) *harness {
 	h.settings.DataDir = h.dir
 	h.settings.CleanupWait = time.Hour
 	h.settings.RelistInterval = 2 * time.Second
+	h.settings.PullRetryDelay = 20 * time.Millisecond
 	if mutate != nil {
 		mutate(&h.settings)
 	}

@@ -24,6 +24,10 @@ import (
 // ReasonPullECR prefixes a pull that failed to get its ECR authorization token (spec §5.4).
 const ReasonPullECR = "CannotPullECRContainerError"
 
+// maxPullAttempts is how many times a pull failing for a reason that may pass is tried,
+// as the reference agent does.
+const maxPullAttempts = 5
+
 // credentialsRecheck is how often a pull waiting for its execution role credentials looks
 // for them again.
 const credentialsRecheck = time.Second
@@ -45,11 +49,37 @@ type authError struct {
 func (e *authError) Error() string { return e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
+// pullTimeoutError is a pull cut off by ECS_IMAGE_PULL_TIMEOUT.
+type pullTimeoutError struct{ after time.Duration }
+
+func (e *pullTimeoutError) Error() string {
+	return fmt.Sprintf("Could not transition to pulled; timed out after waiting %s", e.after)
+}
+
+// retryablePull reports whether a failed pull may succeed if tried again. Missing images,
+// refused credentials, credentials that could not be fetched and the overall pull timeout
+// are final; so is anything the registry said about the request itself.
+func retryablePull(err error) bool {
+	var ae *authError
+	var te *pullTimeoutError
+	switch {
+	case errors.As(err, &ae), errors.As(err, &te),
+		errors.Is(err, runtime.ErrNotFound), errors.Is(err, runtime.ErrUnauthorized),
+		errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
+}
+
 // pullFailure is the stopped reason for a failed pull. Like the reference agent, a failure
 // to get an ECR token is a CannotPullECRContainerError; everything else, including a
 // Secrets Manager failure, is a CannotPullContainerError.
 func pullFailure(err error) string {
 	var ae *authError
+	var te *pullTimeoutError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s: %v", ReasonTimeout, te)
+	}
 	if errors.As(err, &ae) && ae.authType == registry.TypeECR {
 		return fmt.Sprintf("%s: %v", ReasonPullECR, err)
 	}
@@ -92,6 +122,20 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 			// Credentials are not objects, so nothing will enqueue the container when
 			// they arrive: look again shortly. The resolver bounds the wait.
 			return reconcile.Result{RequeueAfter: credentialsRecheck}, nil
+		}
+		if attempts := s.c.Status.PullAttempts + 1; attempts < maxPullAttempts && retryablePull(err) {
+			if _, uerr := e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
+				if !needsPull(c) {
+					return false
+				}
+				c.Status.PullAttempts = attempts
+				c.Status.LastError = truncate(err.Error(), 1024)
+				return true
+			}); uerr != nil {
+				return reconcile.Result{}, uerr
+			}
+			e.log.Info("pull failed; retrying", "container", s.c.Name, "image", s.c.Spec.Image, "attempt", attempts, "error", err.Error())
+			return reconcile.Result{RequeueAfter: e.s.PullRetryDelay << (attempts - 1)}, nil
 		}
 		return reconcile.Result{}, e.failContainer(ctx, s.c, pullFailure(err))
 	}
@@ -174,9 +218,13 @@ func (e *Engine) pull(ctx context.Context, c *api.Container, taskARN string) (ru
 		runtime.WithManifestTimeout(e.s.ManifestPullTimeout),
 		runtime.WithInactivityTimeout(e.s.PullInactivityTimeout),
 	}
-	return e.pulls.do(flightKey(ref, auth), func() (runtime.ImageInfo, error) {
+	info, err := e.pulls.do(flightKey(ref, auth), func() (runtime.ImageInfo, error) {
 		return e.rt.PullImage(pctx, ref, auth, opts...)
 	})
+	if err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		return info, fmt.Errorf("%w: %w", &pullTimeoutError{after: e.s.PullTimeout}, err)
+	}
+	return info, err
 }
 
 // authFor returns the credentials to pull c's image with: from the AuthResolver when the

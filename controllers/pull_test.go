@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,11 +38,14 @@ type slowRegistry struct {
 	chunks int
 	pace   time.Duration
 	hang   bool
+	// failManifests answers this many manifest requests with 503 before serving them.
+	failManifests int32
 
-	host     string
-	manifest []byte
-	blobs    map[string][]byte
-	layer    string
+	manifestRequests atomic.Int32
+	host             string
+	manifest         []byte
+	blobs            map[string][]byte
+	layer            string
 }
 
 func sha256Digest(b []byte) string {
@@ -61,6 +65,10 @@ func (s *slowRegistry) start(t *testing.T) {
 		blob := s.blobs[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
 		switch {
 		case strings.Contains(r.URL.Path, "/manifests/"):
+			if s.manifestRequests.Add(1) <= s.failManifests {
+				http.Error(w, "registry hiccup", http.StatusServiceUnavailable)
+				return
+			}
 			if s.hangManifests {
 				select {
 				case <-r.Context().Done():
@@ -200,6 +208,58 @@ func TestManifestPullTimeout(t *testing.T) {
 	got := h.waitTask("manifest", time.Minute, "STOPPED", known(api.TaskStatusStopped))
 	if !strings.HasPrefix(got.Status.StoppedReason, ReasonPull+":") || !strings.Contains(got.Status.StoppedReason, "manifest not resolved within 300ms") {
 		t.Fatalf("reason = %q, want %s naming the manifest timeout", got.Status.StoppedReason, ReasonPull)
+	}
+}
+
+// A registry that fails a few times and then answers: the pull is retried and the task runs.
+func TestPullRetriedAfterTransientFailure(t *testing.T) {
+	reg := &slowRegistry{failManifests: 2}
+	reg.start(t)
+	h := newHarness(t, func(s *Settings) { s.PullBehavior = PullAlways })
+	spec := sh("app", serviceCmd)
+	spec.Image = reg.image()
+	task, cs := newTask("flaky", spec)
+	h.run(task, cs)
+	h.waitTask("flaky", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+	if c := h.container("flaky", "app"); c.Status.PullAttempts < 1 {
+		t.Fatalf("pullAttempts = %d, want the failed attempts counted", c.Status.PullAttempts)
+	}
+}
+
+// A registry that keeps failing: five attempts, then STOPPED with the registry's error.
+func TestPullGivesUpAfterFiveAttempts(t *testing.T) {
+	reg := &slowRegistry{failManifests: 1 << 30}
+	reg.start(t)
+	h := newHarness(t, func(s *Settings) { s.PullBehavior = PullAlways })
+	spec := sh("app", serviceCmd)
+	spec.Image = reg.image()
+	task, cs := newTask("broken", spec)
+	h.run(task, cs)
+	got := h.waitTask("broken", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	if !strings.HasPrefix(got.Status.StoppedReason, ReasonPull+":") || !strings.Contains(got.Status.StoppedReason, "503") {
+		t.Fatalf("reason = %q, want %s with the registry's 503", got.Status.StoppedReason, ReasonPull)
+	}
+	if c := h.container("broken", "app"); c.Status.PullAttempts != maxPullAttempts-1 {
+		t.Fatalf("pullAttempts = %d, want %d retries after the first attempt", c.Status.PullAttempts, maxPullAttempts-1)
+	}
+}
+
+// ECS_IMAGE_PULL_TIMEOUT ends the pull for good with the reference agent's timeout reason.
+func TestPullTimeoutReason(t *testing.T) {
+	reg := &slowRegistry{hangManifests: true}
+	reg.start(t)
+	h := newHarness(t, func(s *Settings) { s.PullTimeout = 300 * time.Millisecond; s.ManifestPullTimeout = time.Minute })
+	spec := sh("app", serviceCmd)
+	spec.Image = reg.image()
+	task, cs := newTask("timeout", spec)
+	h.run(task, cs)
+	got := h.waitTask("timeout", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	want := ReasonTimeout + ": Could not transition to pulled; timed out after waiting 300ms"
+	if got.Status.StoppedReason != want {
+		t.Fatalf("reason = %q, want %q", got.Status.StoppedReason, want)
+	}
+	if c := h.container("timeout", "app"); c.Status.PullAttempts != 0 {
+		t.Fatalf("pullAttempts = %d; a timed-out pull must not be retried", c.Status.PullAttempts)
 	}
 }
 

@@ -40,6 +40,9 @@ type Settings struct {
 	AuthResolver AuthResolver
 	// ManifestPullTimeout bounds resolving an image's manifest (ECS_MANIFEST_PULL_TIMEOUT).
 	ManifestPullTimeout time.Duration
+	// PullRetryDelay is the wait after a first failed pull attempt; it doubles with each
+	// further attempt, up to maxPullAttempts in all.
+	PullRetryDelay time.Duration
 	// PullInactivityTimeout cancels a pull that makes no progress for this long
 	// (ECS_IMAGE_PULL_INACTIVITY_TIMEOUT).
 	PullInactivityTimeout time.Duration
@@ -98,6 +101,7 @@ func DefaultSettings() Settings {
 		AgentVersion:    "0.1.0",
 
 		ManifestPullTimeout:   time.Minute,
+		PullRetryDelay:        time.Second,
 		PullInactivityTimeout: time.Minute,
 	}
 }

@@ -177,6 +177,9 @@ type ContainerStatus struct {
 	// start timeout because a runtime can refuse a start transiently (e.g. right after an
 	// agent was killed in the middle of one).
 	StartAttempts int32 `json:"startAttempts,omitempty"`
+	// PullAttempts counts failed pulls that were retried; a pull failing for a reason that
+	// may pass (a registry hiccup, a reset connection) is tried up to five times in all.
+	PullAttempts int32 `json:"pullAttempts,omitempty"`
 	// LastError is the last failure of a step that is being retried.
 	LastError string `json:"lastError,omitempty"`
 	// LogPath is the container's log file on the host.
