@@ -32,9 +32,9 @@ type StoreApplier struct {
 var _ Applier = (*StoreApplier)(nil)
 
 // ApplyPayload stores the tasks' credentials, then writes every task of the payload in one
-// atomic, durable write: new tasks are created (an untranslatable one as a STOPPED task
-// carrying the reason), known tasks only see their desired status move forward. A payload
-// sent again is therefore harmless.
+// atomic, durable write: new tasks are created with their containers and ENI attachments
+// (an untranslatable one as a STOPPED task carrying the reason), known tasks only see
+// their desired status move forward. A payload sent again is therefore harmless.
 func (a *StoreApplier) ApplyPayload(ctx context.Context, m *payload.PayloadMessage) error {
 	// A known task is updated at the version just read; a controller writing its status
 	// in between makes the write conflict, and the payload is simply applied again.
@@ -43,14 +43,15 @@ func (a *StoreApplier) ApplyPayload(ctx context.Context, m *payload.PayloadMessa
 
 func (a *StoreApplier) applyPayload(ctx context.Context, m *payload.PayloadMessage) error {
 	var objs []client.Object
-	index := map[string]int{} // task object name → position in objs, for duplicates
+	index := map[string]int{}        // task object name → position in objs, for duplicates
+	attachments := map[string]bool{} // attachment names already in objs
 	for _, t := range payload.StoppedFirst(m.Tasks) {
 		for _, rc := range payload.Credentials(t) {
 			if err := a.ApplyCredentials(ctx, rc); err != nil {
 				return err
 			}
 		}
-		taskObjs, err := a.taskObjects(ctx, t, m.Options())
+		taskObjs, err := a.taskObjects(ctx, t, m.Options(), attachments)
 		if err != nil {
 			return err
 		}
@@ -76,9 +77,11 @@ func (a *StoreApplier) applyPayload(ctx context.Context, m *payload.PayloadMessa
 	return nil
 }
 
-// taskObjects returns what to write for one payload task: all its objects when it is new,
-// the existing Task with a later desired status, or nothing.
-func (a *StoreApplier) taskObjects(ctx context.Context, t *payload.Task, opts payload.Options) ([]client.Object, error) {
+// taskObjects returns what to write for one payload task: all its objects when it is new
+// (the Task first, then its Containers and the Attachments of its ENIs not yet stored as
+// they are), the existing Task with a later desired status, or nothing. attachments holds
+// the attachment names already part of the write.
+func (a *StoreApplier) taskObjects(ctx context.Context, t *payload.Task, opts payload.Options, attachments map[string]bool) ([]client.Object, error) {
 	task, containers, terr := payload.ToObjects(t, opts)
 	var name string
 	if terr != nil {
@@ -107,7 +110,14 @@ func (a *StoreApplier) taskObjects(ctx context.Context, t *payload.Task, opts pa
 		for _, c := range containers {
 			objs = append(objs, c)
 		}
-		return objs, nil
+		if terr != nil {
+			return objs, nil // a rejected task never runs: no interfaces to wait for
+		}
+		atts, err := a.taskAttachments(ctx, t, attachments)
+		if err != nil {
+			return nil, err
+		}
+		return append(objs, atts...), nil
 	case err != nil:
 		return nil, fmt.Errorf("read task %s: %w", name, err)
 	}

@@ -3,6 +3,7 @@ package acs
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
 )
@@ -78,9 +79,9 @@ func (c *conn) handle(ctx context.Context, data []byte) error {
 		c.send(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID,
 			Reason: "ecsd is updated by its package, not over ACS"})
 	case *payload.AttachTaskNetworkInterfacesMessage:
-		c.ackAttachment(ctx, f.Type, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
+		c.attachENIs(ctx, f.Type, m.Validate(), m.TaskArn, m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
 	case *payload.AttachInstanceNetworkInterfacesMessage:
-		c.ackAttachment(ctx, f.Type, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
+		c.attachENIs(ctx, f.Type, m.Validate(), "", m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
 	case *payload.ConfirmAttachmentMessage:
 		c.ackAttachment(ctx, f.Type, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
 	case *payload.InactiveInstanceException:
@@ -118,10 +119,30 @@ func (c *conn) manifest(ctx context.Context, m *payload.TaskManifestMessage) {
 	}
 }
 
-// ackAttachment acknowledges an attachment message at once, the reference agent's rule.
-// ecsd does not register the task-eni or EBS capabilities yet, so ECS should not send
-// these; one that arrives is acknowledged (so it is not resent) but never confirmed, and
-// the backend gives up on it after its wait timeout.
+// attachENIs records the ENIs of an attach message, then acknowledges it. The reference
+// agent acknowledges before recording; ecsd acknowledges only once the Attachment objects
+// are durable, as for payloads, so a message lost to a crash or a store failure is sent
+// again. An invalid message (valid is its Validate result) is dropped unacknowledged, as
+// the reference agent does. Confirming the attachment (ATTACHED) is the controllers' job.
+func (c *conn) attachENIs(ctx context.Context, typ string, valid error, taskARN string, enis []payload.ElasticNetworkInterface, expiresAt time.Time, ack payload.AckRequest) {
+	log := c.s.log
+	if valid != nil {
+		log.Info("dropping an invalid ENI attachment", "type", typ, "error", valid.Error())
+		return
+	}
+	if err := c.s.o.Applier.ApplyENIAttachments(ctx, taskARN, enis, expiresAt); err != nil {
+		log.Error(err, "ENI attachment not recorded", "type", typ, "messageId", ack.MessageID)
+		return
+	}
+	c.send(ctx, ack)
+	log.V(1).Info("ENI attachment recorded", "type", typ, "messageId", ack.MessageID, "task", taskARN,
+		"enis", len(enis), "expiresAt", expiresAt)
+}
+
+// ackAttachment acknowledges a resource attachment message at once, the reference agent's
+// rule. ecsd does not register the EBS capabilities, so ECS should not send these; one
+// that arrives is acknowledged (so it is not resent) but never confirmed, and the backend
+// gives up on it after its wait timeout.
 func (c *conn) ackAttachment(ctx context.Context, typ, cluster, instance, id string) {
 	c.s.log.Info("attachment acknowledged but not supported yet; it will time out", "type", typ, "messageId", id)
 	c.send(ctx, payload.AckRequest{Cluster: cluster, ContainerInstance: instance, MessageID: id})

@@ -35,6 +35,9 @@ type Applier interface {
 	ApplyManifest(ctx context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error)
 	// StopTasks sets the listed tasks' desired status to STOPPED.
 	StopTasks(ctx context.Context, tasks []payload.TaskIdentifier) error
+	// ApplyENIAttachments records the ENIs of an attach message (taskARN empty for
+	// instance ENIs), each to be found on the host before expiresAt.
+	ApplyENIAttachments(ctx context.Context, taskARN string, enis []payload.ElasticNetworkInterface, expiresAt time.Time) error
 }
 
 // Options configures a Session.

@@ -24,6 +24,7 @@ type fakeApplier struct {
 	creds    []string
 	seen     int64
 	stopped  []string
+	enis     []string // "<task>:<attachment ARN>" per ENI applied
 	fail     bool
 }
 
@@ -58,6 +59,18 @@ func (f *fakeApplier) StopTasks(_ context.Context, ids []payload.TaskIdentifier)
 	defer f.mu.Unlock()
 	for _, id := range ids {
 		f.stopped = append(f.stopped, id.TaskArn)
+	}
+	return nil
+}
+
+func (f *fakeApplier) ApplyENIAttachments(_ context.Context, taskARN string, enis []payload.ElasticNetworkInterface, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return context.DeadlineExceeded
+	}
+	for _, e := range enis {
+		f.enis = append(f.enis, taskARN+":"+e.AttachmentArn)
 	}
 	return nil
 }
@@ -305,13 +318,61 @@ func TestInactiveInstanceWaits(t *testing.T) {
 
 var testBackoff = ecsapiBackoff()
 
-func TestAttachmentMessagesAcked(t *testing.T) {
+func TestAttachmentMessages(t *testing.T) {
 	f, srv := newFakeACS(t)
-	startSession(t, srv, &fakeApplier{}, "arn:ci")
+	a := &fakeApplier{}
+	startSession(t, srv, a, "arn:ci")
 	c := <-f.conns
-	send(t, c, payload.AttachTaskNetworkInterfacesMessage{MessageID: "eni-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci"})
+	eni := payload.ElasticNetworkInterface{AttachmentArn: "arn:aws:ecs:r:1:attachment/att-1", MacAddress: "02:00:00:00:00:01"}
+	const task = "arn:aws:ecs:r:1:task/c/t1"
+
+	// Invalid (no ENI): dropped without an ack, as the reference agent does. Frames are
+	// handled in order, so the next ack read is the valid message's.
+	send(t, c, payload.AttachTaskNetworkInterfacesMessage{MessageID: "bad", ClusterArn: "prod", ContainerInstanceArn: "arn:ci", TaskArn: task})
+	send(t, c, payload.AttachTaskNetworkInterfacesMessage{MessageID: "eni-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci",
+		TaskArn: task, WaitTimeoutMs: 1000, ElasticNetworkInterfaces: []payload.ElasticNetworkInterface{eni}})
 	var ack payload.AckRequest
-	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "eni-1" {
-		t.Errorf("attachment ack %+v (%v)", ack, err)
+	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "eni-1" || ack.Cluster != "prod" || ack.ContainerInstance != "arn:ci" {
+		t.Errorf("task ENI ack %+v (%v)", ack, err)
+	}
+	send(t, c, payload.AttachInstanceNetworkInterfacesMessage{MessageID: "eni-2", ClusterArn: "prod", ContainerInstanceArn: "arn:ci",
+		ElasticNetworkInterfaces: []payload.ElasticNetworkInterface{eni}})
+	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "eni-2" {
+		t.Errorf("instance ENI ack %+v (%v)", ack, err)
+	}
+	// EBS: acknowledged, not acted on.
+	send(t, c, payload.ConfirmAttachmentMessage{MessageID: "ebs-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci"})
+	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "ebs-1" {
+		t.Errorf("confirm attachment ack %+v (%v)", ack, err)
+	}
+	a.mu.Lock()
+	got := strings.Join(a.enis, ",")
+	a.mu.Unlock()
+	if want := task + ":" + eni.AttachmentArn + ",:" + eni.AttachmentArn; got != want {
+		t.Errorf("ENIs applied %q, want %q", got, want)
+	}
+}
+
+func TestAttachmentNotAppliedIsNotAcked(t *testing.T) {
+	f, srv := newFakeACS(t)
+	startSession(t, srv, &fakeApplier{fail: true}, "arn:ci")
+	c := <-f.conns
+	send(t, c, payload.AttachInstanceNetworkInterfacesMessage{MessageID: "eni-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci",
+		ElasticNetworkInterfaces: []payload.ElasticNetworkInterface{{AttachmentArn: "arn:aws:ecs:r:1:attachment/a", MacAddress: "02:00:00:00:00:01"}}})
+	send(t, c, payload.HeartbeatMessage{MessageID: "hb-1"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, _ := payload.DecodeFrame(data)
+		if fr.Type == payload.TypeAckRequest {
+			t.Fatal("an attachment that was not recorded was acknowledged")
+		}
+		if fr.Type == payload.TypeHeartbeatAckRequest {
+			return
+		}
 	}
 }

@@ -19,8 +19,12 @@
 // StartTask, task and container state driven by the agent's SubmitTaskStateChange
 // reports, and payload delivery with acknowledgements and resends. Task definitions are
 // translated into ACS payload tasks the way ECS does it, including the Docker-shaped
-// dockerConfig blobs (see translate.go). It does not model services, capacity providers,
-// placement constraints, awsvpc ENIs, secrets or real IAM: role credentials are fake.
+// dockerConfig blobs (see translate.go). An awsvpc task gets an invented ENI (eni.go): an
+// address of Options.ENISubnet, handed to the agent in the payload task and shown by
+// DescribeTasks as the task's attachment, PRECREATED until the agent reports it ATTACHED,
+// DELETED (its address free again) once the task is STOPPED. It does not model services,
+// capacity providers, placement constraints, EBS attachments, secrets or real IAM: role
+// credentials are fake.
 //
 // State (clusters, instances, task definitions, tasks, sequence numbers and what each
 // agent acknowledged) is kept in memory and, when Options.StatePath is set, rewritten

@@ -100,6 +100,7 @@ func (s *Server) applyTaskStateChange(t *taskRecord, in *TaskStateChange, status
 		st, _ := reportedStatus(cc.Status)
 		changed = applyContainerChange(cr, st, cc.RuntimeID, cc.ImageDigest, cc.ExitCode, cc.Reason, cc.NetworkBindings) || changed
 	}
+	changed = s.applyAttachmentReports(t, in.Attachments) || changed
 	if statusRank(status) > statusRank(t.LastStatus) {
 		now := s.now()
 		switch status {
@@ -149,8 +150,8 @@ func applyContainerChange(cr *containerRecord, status, runtimeID, digest string,
 // finishTask marks t STOPPED with ECS's stop code and reason: the user's when the user
 // stopped it; TaskFailedToStart with the reported reason when it never ran; "Essential
 // container in task exited" when an essential container stopped; else the reported
-// reason. Its resources are released (they are only held by tasks not STOPPED) and there
-// is nothing left to deliver to the agent.
+// reason. Its resources are released (they are only held by tasks not STOPPED), its ENI
+// is deleted (its address freed), and there is nothing left to deliver to the agent.
 func (s *Server) finishTask(t *taskRecord, reason string, now time.Time) {
 	if t.StopCode == "" {
 		switch {
@@ -173,6 +174,7 @@ func (s *Server) finishTask(t *taskRecord, reason string, now time.Time) {
 	for _, c := range t.Containers {
 		c.LastStatus = taskStopped
 	}
+	t.ENI.setAttachmentStatus(attachmentDeleted)
 }
 
 func essentialExited(t *taskRecord) bool {
@@ -231,14 +233,33 @@ func (s *Server) submitContainerStateChange(_ context.Context, in *ContainerStat
 	return &acknowledgment{Acknowledgment: "ACK"}, nil
 }
 
-// submitAttachmentStateChanges records the report: this control plane attaches nothing
-// (no ENIs, no EBS volumes), so there is no state to move.
+// submitAttachmentStateChanges records the report and applies it to the task ENIs it
+// names (ATTACHED, or DETACHED which deletes the ENI and frees its address). Attachments
+// this control plane did not create (instance ENIs, EBS volumes) are acknowledged and
+// otherwise ignored: nothing here waits for them.
 func (s *Server) submitAttachmentStateChanges(_ context.Context, in *AttachmentStateChanges) (*acknowledgment, error) {
-	s.mu.Lock()
-	s.recordChangeLocked(StateChange{Operation: OpSubmitAttachmentStateChanges, Received: s.now(), Attachments: in})
-	s.mu.Unlock()
-	if len(in.Attachments) == 0 {
-		return nil, errInvalidParameter("attachments must not be empty.")
+	err := s.update(func(st *state) error {
+		s.recordChangeLocked(StateChange{Operation: OpSubmitAttachmentStateChanges, Received: s.now(), Attachments: in})
+		if len(in.Attachments) == 0 {
+			return errInvalidParameter("attachments must not be empty.")
+		}
+		changed := false
+		for _, a := range in.Attachments {
+			t := taskByAttachment(st, a.AttachmentArn)
+			status, ok := reportedAttachmentStatus(a.Status)
+			if t == nil || !ok || !t.ENI.setAttachmentStatus(status) {
+				continue
+			}
+			t.Version++
+			changed = true
+		}
+		if !changed {
+			return errUnchanged
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &acknowledgment{Acknowledgment: "ACK"}, nil
 }

@@ -84,14 +84,14 @@ func (s *Server) startTask(_ context.Context, in *startTaskRequest) (*tasksRespo
 type launchRequest struct {
 	cluster, taskDefinition string
 	overrides               *taskOverride
-	networkConfiguration    []byte
+	networkConfiguration    *networkConfiguration
 	startedBy, group        string
 	tags                    []tag
 }
 
 // launch resolves the cluster and task definition and builds the task spec, then creates
-// one task on each instance place picks (place records failures in out), and wakes those
-// instances' ACS sessions.
+// one task on each instance place picks (place records failures in out), each awsvpc task
+// with a new ENI, and wakes those instances' ACS sessions.
 func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error)) (*tasksResponse, error) {
 	out := tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
 	var placed []*taskRecord
@@ -114,7 +114,17 @@ func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord
 			return err
 		}
 		for _, inst := range targets {
-			t := s.createTask(st, c, inst, spec)
+			var eni *eniRecord
+			if spec.network != nil {
+				var ok bool
+				if eni, ok = s.allocateENI(st, spec.network); !ok {
+					// ECS's reason when an instance cannot take another task ENI.
+					out.Failures = append(out.Failures, failure{Arn: inst.ARN, Reason: "RESOURCE:ENI",
+						Detail: "no free address in " + s.opts.ENISubnet.String()})
+					continue
+				}
+			}
+			t := s.createTask(st, c, inst, spec, eni)
 			placed = append(placed, t)
 			out.Tasks = append(out.Tasks, s.taskOutput(st, t, nil))
 		}

@@ -2,6 +2,8 @@ package local
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -33,6 +35,17 @@ type Options struct {
 	// ResendAfter is how long an unacknowledged payload waits before it is sent again on
 	// the same session (it is always re-sent on a new session). Default 10s.
 	ResendAfter time.Duration
+	// ENISubnet is the IPv4 subnet awsvpc tasks' ENIs take their addresses from, one
+	// per task, freed when the task stops. As in a VPC subnet, the network address, the
+	// next three and the broadcast address are reserved; the first host address is the
+	// gateway. Default 10.199.0.0/24; a prefix length of 16 to 29.
+	ENISubnet netip.Prefix
+	// ENIDNSServers are the ENIs' DNS servers. Default: the subnet's gateway address.
+	ENIDNSServers []string
+	// ENIDomainName is the ENIs' DNS search list. nil means the region's internal domain
+	// (ECS's: "ec2.internal" in us-east-1, "<region>.compute.internal" elsewhere); an
+	// empty, non-nil list means none.
+	ENIDomainName []string
 	// Logger receives structured logs. Default: discard.
 	Logger logr.Logger
 	// Now is the clock, for tests. Default time.Now.
@@ -47,6 +60,9 @@ const (
 	DefaultManifestInterval  = 60 * time.Second
 	DefaultResendAfter       = 10 * time.Second
 )
+
+// DefaultENISubnet is Options.ENISubnet's default.
+const DefaultENISubnet = "10.199.0.0/24"
 
 // withDefaults fills unset options and checks the rest.
 func (o Options) withDefaults() (Options, error) {
@@ -78,6 +94,9 @@ func (o Options) withDefaults() (Options, error) {
 			*d.p = d.def
 		}
 	}
+	if err := o.eniDefaults(); err != nil {
+		return o, err
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -85,4 +104,38 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = logr.Discard()
 	}
 	return o, nil
+}
+
+// eniDefaults fills and checks the ENI options.
+func (o *Options) eniDefaults() error {
+	if !o.ENISubnet.IsValid() {
+		o.ENISubnet = netip.MustParsePrefix(DefaultENISubnet)
+	}
+	if !o.ENISubnet.Addr().Is4() || o.ENISubnet.Bits() < 16 || o.ENISubnet.Bits() > 29 {
+		return fmt.Errorf("%w: ENISubnet %s (want an IPv4 prefix of length 16 to 29)", ErrInvalidOptions, o.ENISubnet)
+	}
+	o.ENISubnet = o.ENISubnet.Masked()
+	if o.ENIDNSServers == nil {
+		o.ENIDNSServers = []string{o.ENISubnet.Addr().Next().String()}
+	}
+	for _, d := range o.ENIDNSServers {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return fmt.Errorf("%w: ENIDNSServers: %w", ErrInvalidOptions, err)
+		}
+	}
+	o.ENIDNSServers = slices.Clone(o.ENIDNSServers)
+	if o.ENIDomainName == nil {
+		o.ENIDomainName = []string{regionDomain(o.Region)}
+	}
+	o.ENIDomainName = slices.Clone(o.ENIDomainName)
+	return nil
+}
+
+// regionDomain is the region's internal DNS domain, which ECS uses for an ENI's private
+// DNS name and search list.
+func regionDomain(region string) string {
+	if region == "us-east-1" {
+		return "ec2.internal"
+	}
+	return region + ".compute.internal"
 }

@@ -107,6 +107,8 @@ type taskRecord struct {
 	// state file is written mode 0600; they are never logged.
 	RoleCredentials          *payload.IAMRoleCredentials `json:"roleCredentials,omitempty"`
 	ExecutionRoleCredentials *payload.IAMRoleCredentials `json:"executionRoleCredentials,omitempty"`
+	// ENI is an awsvpc task's network interface; nil for other network modes.
+	ENI *eniRecord `json:"eni,omitempty"`
 }
 
 type containerRecord struct {

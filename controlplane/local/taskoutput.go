@@ -1,9 +1,11 @@
 package local
 
+import "slices"
+
 // taskOutput renders a task as DescribeTasks shows it; include is its include list.
 func (s *Server) taskOutput(st *state, t *taskRecord, include []string) taskOutput {
 	out := taskOutput{
-		Attachments:          []struct{}{},
+		Attachments:          []attachmentOutput{},
 		Attributes:           []attribute{},
 		ClusterArn:           s.arn.cluster(t.Cluster),
 		ContainerInstanceArn: t.ContainerInstance,
@@ -42,6 +44,12 @@ func (s *Server) taskOutput(st *state, t *taskRecord, include []string) taskOutp
 	if contains(include, "TAGS") {
 		out.Tags = nonNil(t.Tags)
 	}
+	// An awsvpc task's ENI is its attachment, and every container's network interface.
+	interfaces := []networkInterface{}
+	if t.ENI != nil {
+		out.Attachments = append(out.Attachments, attachmentOutputOf(t.ENI))
+		interfaces = append(interfaces, networkInterface{AttachmentID: lastSegment(t.ENI.AttachmentARN), PrivateIPv4Address: t.ENI.IPv4})
+	}
 	health := s.health[t.ARN]
 	out.HealthStatus = taskHealth(t, health)
 	for _, c := range t.Containers {
@@ -56,7 +64,7 @@ func (s *Server) taskOutput(st *state, t *taskRecord, include []string) taskOutp
 			ExitCode:          c.ExitCode,
 			Reason:            c.Reason,
 			NetworkBindings:   nonNil(c.NetworkBindings),
-			NetworkInterfaces: []struct{}{},
+			NetworkInterfaces: slices.Clone(interfaces),
 			HealthStatus:      firstNonEmpty(health[c.Name], "UNKNOWN"),
 			CPU:               c.CPU,
 			Memory:            c.Memory,

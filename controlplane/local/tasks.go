@@ -23,18 +23,21 @@ type taskSpec struct {
 	startedBy  string
 	group      string
 	tags       []tag
+	// network is the awsvpc configuration of an awsvpc task, nil otherwise.
+	network *awsVpcConfiguration
 }
 
 // newTaskSpec validates the overrides against the definition and computes the demand.
-func newTaskSpec(rec *taskDefRecord, ov *taskOverride, networkConfiguration []byte, startedBy, group string, tags []tag) (*taskSpec, error) {
+func newTaskSpec(rec *taskDefRecord, ov *taskOverride, nc *networkConfiguration, startedBy, group string, tags []tag) (*taskSpec, error) {
 	def := &rec.Def
 	if def.Status != statusActive {
 		return nil, errClient("TaskDefinition is inactive")
 	}
-	if def.NetworkMode == "awsvpc" && (len(networkConfiguration) == 0 || string(networkConfiguration) == "null") {
-		return nil, errInvalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+	network, err := taskNetwork(def.NetworkMode, nc)
+	if err != nil {
+		return nil, err
 	}
-	spec := &taskSpec{def: def, startedBy: startedBy, group: group, tags: tags}
+	spec := &taskSpec{def: def, startedBy: startedBy, group: group, tags: tags, network: network}
 	if ov != nil {
 		spec.overrides = *ov
 	}
@@ -103,8 +106,8 @@ func (s *Server) pruneLocked(st *state) {
 	}
 }
 
-// createTask records a new task of spec on inst.
-func (s *Server) createTask(st *state, c *clusterRecord, inst *instanceRecord, spec *taskSpec) *taskRecord {
+// createTask records a new task of spec on inst, with eni (nil unless awsvpc).
+func (s *Server) createTask(st *state, c *clusterRecord, inst *instanceRecord, spec *taskSpec, eni *eniRecord) *taskRecord {
 	id := randomHex(16)
 	now := s.now()
 	t := &taskRecord{
@@ -123,6 +126,7 @@ func (s *Server) createTask(st *state, c *clusterRecord, inst *instanceRecord, s
 		Version:           1,
 		CreatedAt:         At(now),
 		Demand:            spec.demand,
+		ENI:               eni,
 	}
 	for _, cd := range spec.containers {
 		cr := &containerRecord{Name: cd.Name, ARN: s.arn.container(c.Name, id), Image: cd.Image,

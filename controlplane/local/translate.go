@@ -149,6 +149,9 @@ func (s *Server) payloadTask(st *state, t *taskRecord) (payload.Task, error) {
 	if out.NetworkMode == "" {
 		out.NetworkMode = "bridge" // ECS's default for the EC2 launch type
 	}
+	if t.ENI != nil {
+		out.ElasticNetworkInterfaces = []payload.ElasticNetworkInterface{payloadENI(t.ENI)}
+	}
 	cpuStr, memStr := def.CPU, def.Memory
 	if t.Overrides.CPU != "" {
 		cpuStr = t.Overrides.CPU
