@@ -1,0 +1,51 @@
+package main
+
+// usage is the help text. It is the user documentation of the commands, so it says what
+// each one changes on the host.
+const usage = `ecs-init prepares the host for ecsd's ecs-agent and cleans up after it.
+systemd runs it from ecs.service; running it by hand is safe: every command is idempotent.
+
+Usage:
+  ecs-init <command> [flags]
+
+Commands:
+  pre-start    Prepare the host (ExecStartPre):
+                 - create /etc/ecs, /var/lib/ecs, /var/log/ecs, ECS_DATADIR (0700) and the
+                   directories of ECS_LOGFILE and ECS_AUDIT_LOGFILE;
+                 - set net.ipv4.conf.all.route_localnet=1;
+                 - set net.ipv6.conf.<bridge>.accept_ra=0 if the task bridge exists;
+                 - on IPv6-only hosts, route 169.254.170.2/32 to lo;
+                 - add the iptables rules that send 169.254.170.2:80 to the agent on
+                   127.0.0.1:51679 (nat PREROUTING DNAT, nat OUTPUT REDIRECT), drop
+                   off-host traffic to 127.0.0.0/8 (unless
+                   ECS_SKIP_LOCALHOST_TRAFFIC_FILTER=true), and drop tcp/51678
+                   (introspection) on every interface but lo, except from the task
+                   bridge, for IPv4 and IPv6 (unless
+                   ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS=true).
+               Each rule is checked (iptables -C) before it is added.
+  post-stop    Undo pre-start (ExecStopPost): delete every rule pre-start could have
+               added, whatever the settings say now; set route_localnet back to
+               net.ipv4.conf.default.route_localnet; remove the loopback route.
+               Directories are kept.
+  version      Print the version.
+  help         Print this help.
+  reload-cache Does nothing: ecsd's agent is a host binary, so there is no agent image
+               to download or load (the reference ecs-init's start/stop commands do not
+               exist either: systemd runs ecs-agent directly).
+
+Flags (pre-start and post-stop):
+  --bridge NAME      task bridge allowed to reach introspection (default $ECSD_BRIDGE_NAME
+                     or ecsd0)
+  --iptables PATH    iptables binary (default iptables in PATH)
+  --ip6tables PATH   ip6tables binary (default ip6tables in PATH; IPv6 rules are skipped
+                     without it or without kernel IPv6)
+  --ip PATH          ip(8) binary (default ip in PATH)
+  --root DIR         pre-start only: create the directories below DIR (default /)
+
+Settings are read like the agent reads them: the environment (the unit loads
+/var/lib/ecs/ecs.config and /etc/ecs/ecs.config into it), then the KEY=VALUE file
+($ECSD_CONFIG_FILE, default /etc/ecs/ecs.config), then ECS_AGENT_CONFIG_FILE_PATH.
+ecs-init logs to stderr (ECS_LOGLEVEL, ECS_LOG_OUTPUT_FORMAT).
+
+Exit status: 0 success, 5 terminal (bad usage or configuration), 1 any other failure.
+`
