@@ -150,6 +150,12 @@ type Config struct {
 	AWSVPCBlockInstanceMetdata BooleanDefaultFalse `env:"ECS_AWSVPC_BLOCK_IMDS"`
 	// AWSVPCAdditionalLocalRoutes are CIDRs awsvpc tasks reach through the host bridge.
 	AWSVPCAdditionalLocalRoutes []netip.Prefix `env:"ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES,fatal"`
+	// BridgeName is the Linux bridge of bridge-mode tasks (ecsd only; Docker's is docker0).
+	BridgeName string `env:"ECSD_BRIDGE_NAME,trim"`
+	// BridgeSubnet is the bridge network; its first address is the gateway (ecsd only).
+	BridgeSubnet netip.Prefix `env:"ECSD_BRIDGE_SUBNET"`
+	// ENIAttachTimeout bounds the wait for an awsvpc task's ENI to appear (ecsd only).
+	ENIAttachTimeout time.Duration `env:"ECSD_ENI_ATTACH_TIMEOUT"`
 	// PauseContainerLabels are labels added to per-task pause (namespace holder) containers.
 	PauseContainerLabels map[string]string `env:"ECS_PAUSE_LABELS"`
 
@@ -381,6 +387,9 @@ func baseDefaults() *Config {
 		ReservedPorts:                       []uint16{22, 2375, 2376, 51678, 51679},
 		DynamicHostPortRange:                PortRange{Start: fallbackDynamicPortRangeStart, End: fallbackDynamicPortRangeEnd},
 		CNIPluginsPath:                      DefaultCNIPluginsPath,
+		BridgeName:                          "ecsd0",
+		BridgeSubnet:                        netip.MustParsePrefix("172.17.0.0/16"),
+		ENIAttachTimeout:                    time.Minute,
 		TaskMetadataSteadyStateRate:         defaultTaskMetadataSteadyRate,
 		TaskMetadataBurstRate:               defaultTaskMetadataBurstRate,
 		CredentialsFetcherHost:              defaultCredentialsFetcherSocket,

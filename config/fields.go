@@ -81,6 +81,7 @@ const (
 	msgPorts     = "not a JSON array of port numbers 0-65535 (example: [22, 80])"
 	msgStrings   = `not a JSON array of strings (example: ["a", "b"])`
 	msgDrivers   = `not a JSON array of log driver names (example: ["json-file", "awslogs"])`
+	msgCIDR      = `not a CIDR block (example: 172.17.0.0/16)`
 	msgCIDRs     = `not a JSON array of CIDR blocks (example: ["10.0.15.0/24"])`
 	msgStringMap = `not a JSON object of string values (example: {"stack": "prod"})`
 	msgPortRange = "not a port range start-end with 1 <= start <= end <= 65535 (example: 49153-65535)"
@@ -149,6 +150,12 @@ func decodeEnv(f field, raw string, dst reflect.Value) error {
 		return decodeJSON(s, p, msgDrivers)
 	case *[]netip.Prefix:
 		return decodeJSON(s, p, msgCIDRs)
+	case *netip.Prefix:
+		v, err := netip.ParsePrefix(s)
+		if err != nil || !v.Addr().Is4() || v.Bits() > 30 {
+			return errors.New(msgCIDR + ", IPv4, at most /30")
+		}
+		*p = v.Masked()
 	case *map[string]string:
 		return decodeJSON(s, p, msgStringMap)
 	case *PortRange:

@@ -103,20 +103,8 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 		cfg.CgroupParent = parent
 	}
 
-	switch t.Spec.NetworkMode {
-	case "host":
-		// Host networking: the container shares the host's namespace.
-	case "none", "bridge", "", "awsvpc":
-		// Its own network namespace with loopback only. For bridge and awsvpc this is
-		// where the network layer (CNI) attaches interfaces; until it does, such a task is
-		// isolated rather than silently put on the host's network.
-		cfg.PrivateNetwork = true
-		if len(spec.PortMappings) > 0 && t.Spec.NetworkMode != "none" {
-			return runtime.ContainerConfig{}, fmt.Errorf("%w: port mappings in network mode %q need the bridge network, which this agent build does not provide yet",
-				errInvalidDefinition, t.Spec.NetworkMode)
-		}
-	default:
-		return runtime.ContainerConfig{}, fmt.Errorf("%w: network mode %q is not supported", errInvalidDefinition, t.Spec.NetworkMode)
+	if err := e.joinNetwork(s, &cfg); err != nil {
+		return runtime.ContainerConfig{}, err
 	}
 	return cfg, nil
 }

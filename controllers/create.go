@@ -36,7 +36,24 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 		return reconcile.Result{RequeueAfter: v.recheckIn}, nil
 	}
 
+	c, err := e.ensureNetwork(ctx, s)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return reconcile.Result{}, err
+	case err != nil:
+		// The network layer undoes a half-done setup itself; like the reference agent, a
+		// task whose network cannot be set up is stopped with the reason.
+		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+	}
+	s.c = c
+	if s.task, err = e.freshTask(ctx, s.task); err != nil {
+		return reconcile.Result{}, err
+	}
 	cfg, err := e.containerConfig(s)
+	if errors.Is(err, errNetworkPending) {
+		// A sibling is setting up the task's namespace; its status write enqueues us.
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
 	if err != nil {
 		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}

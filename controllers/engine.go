@@ -93,6 +93,23 @@ func (e *Engine) Run(ctx context.Context) error {
 		ctrls = append(ctrls, c)
 	}
 
+	if e.s.Network != nil {
+		netCtrl, err := e.newController("task-network", 2, reconcile.Func(e.reconcileTaskNetwork))
+		if err != nil {
+			return err
+		}
+		if err := netCtrl.Watch(source.Kind(e.cache, &api.Task{}, &handler.TypedEnqueueRequestForObject[*api.Task]{})); err != nil {
+			return err
+		}
+		if err := netCtrl.Watch(source.Kind(e.cache, &api.Container{}, handler.TypedEnqueueRequestsFromMapFunc(
+			func(_ context.Context, c *api.Container) []reconcile.Request {
+				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Spec.TaskName}}}
+			}))); err != nil {
+			return err
+		}
+		ctrls = append(ctrls, netCtrl)
+	}
+
 	cleanupCtrl, err := e.newController("cleanup", 2, reconcile.Func(e.reconcileCleanup))
 	if err != nil {
 		return err
@@ -123,6 +140,7 @@ func (e *Engine) phases() []phase {
 		{name: "create", workers: 8, inPhase: needsCreate, r: reconcile.Func(e.reconcileCreate)},
 		{name: "start", workers: 16, inPhase: needsStart, r: reconcile.Func(e.reconcileStart)},
 		{name: "stop", workers: 16, inPhase: needsStop, r: reconcile.Func(e.reconcileStop)},
+		{name: "release", workers: 4, inPhase: needsRelease, r: reconcile.Func(e.reconcileRelease)},
 	}
 }
 
@@ -256,6 +274,7 @@ func (e *Engine) runRelist(ctx context.Context) error {
 			e.enqueueAll(client.ObjectKeyFromObject(&tasks.Items[i]))
 		}
 		e.sweepOrphans(ctx)
+		e.sweepNetworks(ctx)
 	}
 }
 

@@ -6,6 +6,7 @@
 package controllers
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/ecsd/ecsd/runtime"
@@ -71,6 +72,24 @@ type Settings struct {
 	CgroupRoot      string
 	CgroupMount     string
 	CgroupCPUPeriod time.Duration
+
+	// Network sets up bridge and awsvpc networks (runtime/cni). Nil runs such tasks in a
+	// namespace with loopback only and refuses their port mappings.
+	Network Network
+	// AWSVPCEnabled accepts awsvpc tasks (ECS_ENABLE_TASK_ENI); without it they are stopped
+	// with a clear reason, as the agent does not claim the task-eni capability then.
+	AWSVPCEnabled bool
+	// BridgeSubnet is the bridge network's subnet, for status and task metadata.
+	BridgeSubnet netip.Prefix
+	// ENIWaitTimeout bounds the wait for an awsvpc task's ENI to appear on the host when its
+	// attachment carries no deadline of its own.
+	ENIWaitTimeout time.Duration
+	// AWSVPCAdditionalRoutes are CIDRs awsvpc tasks route via their ENI's gateway
+	// (ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES).
+	AWSVPCAdditionalRoutes []string
+	// HostResolvConf is the host's resolv.conf that bridge containers inherit; empty means
+	// /etc/resolv.conf.
+	HostResolvConf string
 
 	// DisableHealthCheck ignores container health checks (ECS_DISABLE_DOCKER_HEALTH_CHECK).
 	DisableHealthCheck bool

@@ -53,3 +53,10 @@ type AttachmentList struct {
 func init() {
 	SchemeBuilder.Register(&Attachment{}, &AttachmentList{})
 }
+
+// Attachment statuses (AttachmentStatus.Status and SentStatus).
+const (
+	AttachmentNone     = "NONE"
+	AttachmentAttached = "ATTACHED"
+	AttachmentDetached = "DETACHED"
+)

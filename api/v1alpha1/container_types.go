@@ -163,11 +163,14 @@ type ContainerStatus struct {
 	Reason          string           `json:"reason,omitempty"`
 	Health          *Health          `json:"health,omitempty"`
 	NetworkBindings []NetworkBinding `json:"networkBindings,omitempty"`
-	PullStartedAt   *metav1.Time     `json:"pullStartedAt,omitempty"`
-	PullStoppedAt   *metav1.Time     `json:"pullStoppedAt,omitempty"`
-	CreatedAt       *metav1.Time     `json:"createdAt,omitempty"`
-	StartedAt       *metav1.Time     `json:"startedAt,omitempty"`
-	FinishedAt      *metav1.Time     `json:"finishedAt,omitempty"`
+	// Network is the container's own network (bridge mode); awsvpc containers share the
+	// task's (TaskStatus.Network) and host-mode containers have none.
+	Network       *NetworkStatus `json:"network,omitempty"`
+	PullStartedAt *metav1.Time   `json:"pullStartedAt,omitempty"`
+	PullStoppedAt *metav1.Time   `json:"pullStoppedAt,omitempty"`
+	CreatedAt     *metav1.Time   `json:"createdAt,omitempty"`
+	StartedAt     *metav1.Time   `json:"startedAt,omitempty"`
+	FinishedAt    *metav1.Time   `json:"finishedAt,omitempty"`
 	// StopRequestedAt is when SIGTERM was first sent; SIGKILL follows after the stop timeout.
 	// Microsecond precision so a restart never shortens the grace period by rounding.
 	StopRequestedAt *metav1.MicroTime `json:"stopRequestedAt,omitempty"`
@@ -197,6 +200,27 @@ type Health struct {
 	FailingStreak int32 `json:"failingStreak,omitempty"`
 	// CheckedAt is when the last check ran; the next one is due an interval later.
 	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
+}
+
+// NetworkStatus is a network namespace the agent set up with CNI and what it got.
+type NetworkStatus struct {
+	// Mode is the network mode it was set up for: bridge or awsvpc.
+	Mode string `json:"mode"`
+	// ID names the setup in the network layer (the container's runtime ID for bridge, the
+	// task ID for awsvpc); teardown needs nothing else.
+	ID string `json:"id"`
+	// NetNSPath is the namespace file containers join.
+	NetNSPath string `json:"netnsPath,omitempty"`
+	// IPv4Address is the address inside the namespace; IPv4Gateway its default gateway.
+	IPv4Address string `json:"ipv4Address,omitempty"`
+	IPv4Gateway string `json:"ipv4Gateway,omitempty"`
+	// IPv4SubnetCIDR is the subnet of IPv4Address, e.g. 172.17.0.0/16.
+	IPv4SubnetCIDR string `json:"ipv4SubnetCidr,omitempty"`
+	// InterfaceName is the host name of an awsvpc task's ENI before it was moved in.
+	InterfaceName string `json:"interfaceName,omitempty"`
+	// ReleasedAt is set once the network was torn down: host ports and the address are
+	// free again and the namespace is gone.
+	ReleasedAt *metav1.Time `json:"releasedAt,omitempty"`
 }
 
 // NetworkBinding is a host port bound to a container port.

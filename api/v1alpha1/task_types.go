@@ -72,6 +72,8 @@ type TaskStatus struct {
 	PullStoppedAt      *metav1.Time `json:"pullStoppedAt,omitempty"`
 	ExecutionStoppedAt *metav1.Time `json:"executionStoppedAt,omitempty"`
 	StoppedReason      string       `json:"stoppedReason,omitempty"`
+	// Network is the awsvpc task's namespace, shared by its containers.
+	Network *NetworkStatus `json:"network,omitempty"`
 	// CleanupAt is when the cleanup controller may remove the stopped task.
 	CleanupAt *metav1.Time `json:"cleanupAt,omitempty"`
 	// History records every status transition, newest last (bounded).

@@ -111,6 +111,12 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	defer rt.Close()
 
+	network, err := startNetwork(ctx, cfg, log.WithName("network"))
+	if err != nil {
+		return err
+	}
+	defer network.Close()
+
 	creds := credentials.NewManager()
 	var be backend
 	if o.local {
@@ -140,6 +146,7 @@ func runAgent(ctx context.Context, o options) error {
 	}
 
 	settings := settingsFrom(cfg)
+	networkSettings(&settings, cfg, network)
 	settings.CleanupRequiresReport = true
 	settings.TaskCleaned = func(taskARN string) {
 		creds.RemoveTask(taskARN)

@@ -135,6 +135,7 @@ func capabilities(cfg *config.Config) ecsapi.Capabilities {
 		SELinux:            cfg.SELinuxCapable.Enabled(),
 		AppArmor:           cfg.AppArmorCapable.Enabled(),
 		External:           cfg.External.Enabled(),
+		TaskENI:            cfg.TaskENIEnabled.Enabled(),
 	}
 }
 

@@ -31,7 +31,7 @@ func nextEvent(t *api.Task, cs []*api.Container, cluster string, now time.Time, 
 	switch {
 	case sent.Before(api.TaskStatusRunning) && known.AtLeast(api.TaskStatusRunning) && reached(t.Status.History, string(api.TaskStatusRunning)):
 		status = api.TaskStatusRunning
-	case sent.Before(api.TaskStatusStopped) && known == api.TaskStatusStopped:
+	case sent.Before(api.TaskStatusStopped) && known == api.TaskStatusStopped && networkReleased(t, cs):
 		status = api.TaskStatusStopped
 	}
 	ev := &event{contSent: map[string]api.ContainerState{}}
@@ -78,6 +78,22 @@ func nextEvent(t *api.Task, cs []*api.Container, cluster string, now time.Time, 
 	}
 	ev.in = in
 	return ev
+}
+
+// networkReleased reports whether the task's host ports, addresses and ENI are free again.
+// ECS hands a stopped task's ports and ENI address to the next task it places as soon as it
+// hears STOPPED, so STOPPED waits for the release, as Docker frees a port before it reports
+// the container dead.
+func networkReleased(t *api.Task, cs []*api.Container) bool {
+	if n := t.Status.Network; n != nil && n.ReleasedAt == nil {
+		return false
+	}
+	for _, c := range cs {
+		if n := c.Status.Network; n != nil && n.ReleasedAt == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // containerNext is the status to send for c alongside a task event of status taskStatus

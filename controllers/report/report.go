@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -33,9 +34,10 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 )
 
-// Submitter sends a task state change to ECS.
+// Submitter sends task and attachment state changes to ECS; ecsapi.Client implements it.
 type Submitter interface {
 	SubmitTaskStateChange(ctx context.Context, in *ecs.SubmitTaskStateChangeInput) error
+	SubmitAttachmentStateChanges(ctx context.Context, in *ecs.SubmitAttachmentStateChangesInput) error
 }
 
 // Options configures the Reporter.
@@ -100,8 +102,15 @@ func (r *Reporter) Run(ctx context.Context) error {
 		}))); err != nil {
 		return err
 	}
-	err = c.Start(ctx)
-	if errors.Is(err, context.Canceled) {
+	ac, err := r.attachmentController()
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.Start(gctx) })
+	g.Go(func() error { return ac.Start(gctx) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		return nil
 	}
 	return err

@@ -1,0 +1,500 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cni"
+)
+
+// Network sets up and tears down the networks of bridge and awsvpc tasks; runtime/cni's
+// Manager implements it. Setup and Teardown are idempotent per ID, so the controllers can
+// call them again after a crash without remembering anything.
+type Network interface {
+	Setup(ctx context.Context, req cni.Request) (*cni.Result, error)
+	Teardown(ctx context.Context, id string) error
+	IDs() ([]string, error)
+}
+
+// Network modes as ECS names them. An empty mode is bridge, ECS's default on Linux.
+const (
+	modeBridge = "bridge"
+	modeHost   = "host"
+	modeNone   = "none"
+	modeAWSVPC = "awsvpc"
+)
+
+// networkMode is the task's effective network mode.
+func networkMode(t *api.Task) string {
+	if t.Spec.NetworkMode == "" {
+		return modeBridge
+	}
+	return t.Spec.NetworkMode
+}
+
+// errNetworkPending: an awsvpc task's namespace is being set up by a sibling; the container
+// comes back when the task's status changes.
+var errNetworkPending = errors.New("task network not ready")
+
+// ensureNetwork gives a container about to be created the network its task asks for and
+// records it in Status before anything uses it, so a crash right after leaves state the
+// release phase or the orphan sweep can find. It returns the container as written.
+func (e *Engine) ensureNetwork(ctx context.Context, s *containerScope) (*api.Container, error) {
+	if e.s.Network == nil {
+		return s.c, nil
+	}
+	switch networkMode(s.task) {
+	case modeBridge:
+		return e.ensureBridge(ctx, s)
+	case modeAWSVPC:
+		if !e.s.AWSVPCEnabled {
+			return nil, fmt.Errorf("%w: network mode awsvpc needs ECS_ENABLE_TASK_ENI=true on this instance", errInvalidDefinition)
+		}
+		return s.c, e.ensureTaskENI(ctx, s)
+	}
+	return s.c, nil
+}
+
+// ensureBridge sets up the container's own namespace on the agent's bridge with its port
+// mappings and writes the result, host port bindings included, to the container's status.
+func (e *Engine) ensureBridge(ctx context.Context, s *containerScope) (*api.Container, error) {
+	c := s.c
+	req := cni.Request{ID: c.Name, Mode: cni.ModeBridge}
+	for _, pm := range c.Spec.PortMappings {
+		if pm.ContainerPort < 0 || pm.ContainerPort > 65535 || pm.HostPort < 0 || pm.HostPort > 65535 {
+			return nil, fmt.Errorf("%w: port mapping %d:%d is out of range", errInvalidDefinition, pm.HostPort, pm.ContainerPort)
+		}
+		req.Ports = append(req.Ports, cni.PortMapping{
+			ContainerPort:      uint16(pm.ContainerPort),
+			HostPort:           uint16(pm.HostPort),
+			ContainerPortRange: pm.ContainerPortRange,
+			Protocol:           strings.ToLower(pm.Protocol),
+		})
+	}
+	res, err := e.s.Network.Setup(ctx, req)
+	if err != nil {
+		return nil, networkError(err)
+	}
+	return e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
+		if c.Status.Network != nil && c.Status.Network.ReleasedAt == nil && c.Status.Network.NetNSPath == res.NetNSPath {
+			return false
+		}
+		c.Status.Network = networkStatus(cni.ModeBridge, req.ID, res, e.bridgeSubnet())
+		c.Status.NetworkBindings = bindings(res.Bindings)
+		return true
+	})
+}
+
+// ensureTaskENI sets up an awsvpc task's namespace with its ENI, once for all its
+// containers: whichever container gets here first does it, the others find it done (the
+// network layer serialises calls for one ID). The ENI's attachment is marked ATTACHED,
+// which the report controller tells ECS.
+func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
+	t := s.task
+	if n := t.Status.Network; n != nil && n.ReleasedAt == nil {
+		return nil
+	}
+	if len(t.Spec.ENIs) == 0 {
+		return fmt.Errorf("%w: awsvpc task without an elastic network interface", errInvalidDefinition)
+	}
+	att := &api.Attachment{}
+	if err := e.direct.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("%w: attachment %s of the task is unknown", errInvalidDefinition, t.Spec.ENIs[0])
+		}
+		return err
+	}
+	eni := &cni.ENI{
+		MAC:         att.Spec.MACAddress,
+		DNSServers:  att.Spec.DomainNameServers,
+		DNSSearch:   att.Spec.DomainName,
+		Routes:      e.s.AWSVPCAdditionalRoutes,
+		WaitTimeout: e.s.ENIWaitTimeout,
+	}
+	gw, prefix, err := splitGateway(att.Spec.SubnetGatewayIPv4)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
+	}
+	eni.Gateway = gw
+	for _, a := range att.Spec.IPv4Addresses {
+		eni.IPv4 = append(eni.IPv4, fmt.Sprintf("%s/%d", a, prefix))
+	}
+	if att.Spec.ExpiresAt != nil {
+		if left := time.Until(att.Spec.ExpiresAt.Time); left > 0 && left < eni.WaitTimeout {
+			eni.WaitTimeout = left
+		}
+	}
+	res, err := e.s.Network.Setup(ctx, cni.Request{ID: t.Name, Mode: cni.ModeAWSVPC, ENI: eni})
+	if err != nil {
+		return networkError(err)
+	}
+	subnet := ""
+	if p, err := netip.ParsePrefix(fmt.Sprintf("%s/%d", gw, prefix)); err == nil {
+		subnet = p.Masked().String()
+	}
+	if _, err := e.updateTaskStatus(ctx, t, func(t *api.Task) bool {
+		if n := t.Status.Network; n != nil && n.ReleasedAt == nil {
+			return false
+		}
+		t.Status.Network = networkStatus(cni.ModeAWSVPC, t.Name, res, subnet)
+		return true
+	}); err != nil {
+		return err
+	}
+	return e.setAttachment(ctx, att, api.AttachmentAttached, res.Interface)
+}
+
+// setAttachment records an ENI attachment's status.
+func (e *Engine) setAttachment(ctx context.Context, att *api.Attachment, status, ifName string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := &api.Attachment{}
+		if err := e.direct.Get(ctx, types.NamespacedName{Namespace: att.Namespace, Name: att.Name}, cur); err != nil {
+			return client404(err)
+		}
+		if cur.Status.Status == status {
+			return nil
+		}
+		cur.Status.Status = status
+		if ifName != "" {
+			cur.Status.InterfaceName = ifName
+		}
+		return e.direct.Status().Update(ctx, cur)
+	})
+}
+
+// client404 treats a vanished object as done.
+func client404(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// splitGateway parses ACS's subnetGatewayIpv4Address, "<gateway>/<prefix length>".
+func splitGateway(s string) (string, int, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return "", 0, fmt.Errorf("subnet gateway %q: %w", s, err)
+	}
+	return p.Addr().String(), p.Bits(), nil
+}
+
+// networkError turns a failed setup into the container's create error: port conflicts and
+// bad requests are the definition's fault and stop the task with a clear reason; anything
+// else is reported the same way, since a half-set-up network is undone by the network
+// layer and the reference agent stops such a task too.
+func networkError(err error) error {
+	switch {
+	case errors.Is(err, cni.ErrPortAllocated), errors.Is(err, cni.ErrPortReserved),
+		errors.Is(err, cni.ErrNoFreePorts), errors.Is(err, cni.ErrInvalidRequest),
+		errors.Is(err, cni.ErrENINotFound):
+		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
+	}
+	return fmt.Errorf("network setup: %w", err)
+}
+
+func networkStatus(mode, id string, res *cni.Result, subnet string) *api.NetworkStatus {
+	n := &api.NetworkStatus{Mode: mode, ID: id, NetNSPath: res.NetNSPath, InterfaceName: res.Interface, IPv4SubnetCIDR: subnet}
+	if res.IPv4.IsValid() {
+		n.IPv4Address = res.IPv4.String()
+	}
+	if res.Gateway.IsValid() {
+		n.IPv4Gateway = res.Gateway.String()
+	}
+	return n
+}
+
+func bindings(in []cni.Binding) []api.NetworkBinding {
+	out := make([]api.NetworkBinding, 0, len(in))
+	for _, b := range in {
+		out = append(out, api.NetworkBinding{
+			BindIP:             b.HostIP,
+			ContainerPort:      int32(b.ContainerPort),
+			HostPort:           int32(b.HostPort),
+			ContainerPortRange: b.ContainerPortRange,
+			HostPortRange:      b.HostPortRange,
+			Protocol:           b.Protocol,
+		})
+	}
+	return out
+}
+
+// bridgeSubnet is the bridge network's CIDR for status and task metadata.
+func (e *Engine) bridgeSubnet() string {
+	if e.s.BridgeSubnet.IsValid() {
+		return e.s.BridgeSubnet.Masked().String()
+	}
+	return cni.DefaultBridgeSubnet
+}
+
+// joinNetwork points cfg at the namespace its network mode gives it and writes the
+// container's /etc/hostname, /etc/hosts and /etc/resolv.conf for that network.
+func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) error {
+	c, t := s.c, s.task
+	mode := networkMode(t)
+	switch mode {
+	case modeHost:
+		if len(c.Spec.Links) > 0 {
+			return fmt.Errorf("%w: links are not supported in network mode host", errInvalidDefinition)
+		}
+		return nil
+	case modeNone:
+		cfg.PrivateNetwork = true
+		return nil
+	case modeBridge, modeAWSVPC:
+	default:
+		return fmt.Errorf("%w: network mode %q is not supported", errInvalidDefinition, t.Spec.NetworkMode)
+	}
+	if e.s.Network == nil {
+		// No network layer (engine tests, benchmarks): isolated rather than silently on the
+		// host's network.
+		cfg.PrivateNetwork = true
+		if len(c.Spec.PortMappings) > 0 {
+			return fmt.Errorf("%w: port mappings in network mode %q need the network layer, which is not configured", errInvalidDefinition, mode)
+		}
+		return nil
+	}
+	var n *api.NetworkStatus
+	dir := filepath.Join(e.taskDir(t.Name), "net", c.Spec.Name)
+	in := cni.FilesInput{Hostname: cfg.Hostname, ExtraHosts: c.Spec.ExtraHosts}
+	if mode == modeBridge {
+		n = c.Status.Network
+		if in.Hostname == "" {
+			in.Hostname = shortID(c.Name)
+		}
+		for _, l := range c.Spec.Links {
+			name, alias, _ := strings.Cut(l, ":")
+			if alias == "" {
+				alias = name
+			}
+			target, ok := s.siblings[name]
+			if !ok || target.Status.Network == nil {
+				return fmt.Errorf("%w: link to %q: no such running container in the task", errInvalidDefinition, name)
+			}
+			ip, err := netip.ParseAddr(target.Status.Network.IPv4Address)
+			if err != nil {
+				return fmt.Errorf("%w: link to %q: container has no address", errInvalidDefinition, name)
+			}
+			in.Links = append(in.Links, cni.Link{Alias: alias, IP: ip})
+		}
+	} else {
+		n = t.Status.Network
+		if len(c.Spec.Links) > 0 {
+			return fmt.Errorf("%w: links are not supported in network mode awsvpc", errInvalidDefinition)
+		}
+		if in.Hostname == "" {
+			in.Hostname = e.awsvpcHostname(t)
+		}
+		in.DNS = cni.DNS{Servers: e.attachmentDNS(t)}
+	}
+	if n == nil || n.ReleasedAt != nil || n.NetNSPath == "" {
+		return errNetworkPending
+	}
+	if ip, err := netip.ParseAddr(n.IPv4Address); err == nil {
+		in.IPv4 = ip
+	}
+	if len(c.Spec.DNSServers) > 0 {
+		in.DNS.Servers = c.Spec.DNSServers
+	}
+	if len(c.Spec.DNSSearch) > 0 {
+		in.DNS.Search = c.Spec.DNSSearch
+	}
+	in.HostResolvConf, _ = os.ReadFile(e.hostResolvConf())
+	files, err := cni.BuildFiles(in)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("network files: %w", err)
+	}
+	for name, b := range map[string][]byte{"hostname": files.Hostname, "hosts": files.Hosts, "resolv.conf": files.ResolvConf} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("network files: %w", err)
+		}
+		cfg.Mounts = append(cfg.Mounts, runtime.Mount{Type: "bind", Source: filepath.Join(dir, name), Destination: "/etc/" + name, Options: []string{"rbind", "rw"}})
+	}
+	cfg.Hostname = in.Hostname
+	cfg.NetNSPath = n.NetNSPath
+	return nil
+}
+
+// shortID is Docker's default hostname for a container with its own network: the first 12
+// characters of its ID.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// awsvpcHostname is the ENI's private DNS name, as an awsvpc task's hostname is on ECS.
+func (e *Engine) awsvpcHostname(t *api.Task) string {
+	if len(t.Spec.ENIs) == 0 {
+		return ""
+	}
+	att := &api.Attachment{}
+	if err := e.cached.Get(context.Background(), types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
+		return ""
+	}
+	return att.Spec.PrivateDNSName
+}
+
+// attachmentDNS is the ENI's DNS servers.
+func (e *Engine) attachmentDNS(t *api.Task) []string {
+	if len(t.Spec.ENIs) == 0 {
+		return nil
+	}
+	att := &api.Attachment{}
+	if err := e.cached.Get(context.Background(), types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
+		return nil
+	}
+	return att.Spec.DomainNameServers
+}
+
+func (e *Engine) hostResolvConf() string {
+	if e.s.HostResolvConf != "" {
+		return e.s.HostResolvConf
+	}
+	return "/etc/resolv.conf"
+}
+
+// needsRelease: a bridge container that stopped still holds its namespace, address and
+// host ports.
+func needsRelease(c *api.Container) bool {
+	return c.Status.KnownStatus == api.ContainerStatusStopped && c.Status.Network != nil && c.Status.Network.ReleasedAt == nil
+}
+
+// reconcileRelease returns a stopped bridge container's host ports and address, as Docker
+// does when a container stops, and removes its namespace.
+func (e *Engine) reconcileRelease(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	c := &api.Container{}
+	if err := e.direct.Get(ctx, req.NamespacedName, c); err != nil || !needsRelease(c) {
+		return reconcile.Result{}, client404(err)
+	}
+	if err := e.s.Network.Teardown(ctx, c.Status.Network.ID); err != nil {
+		return reconcile.Result{}, fmt.Errorf("release network of %s: %w", c.Name, err)
+	}
+	_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
+		if !needsRelease(c) {
+			return false
+		}
+		c.Status.Network.ReleasedAt = now()
+		return true
+	})
+	return reconcile.Result{}, err
+}
+
+// reconcileTaskNetwork tears down an awsvpc task's namespace once every container stopped:
+// the ENI goes back to the host and its attachment is marked DETACHED.
+func (e *Engine) reconcileTaskNetwork(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	t := &api.Task{}
+	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
+		return reconcile.Result{}, client404(err)
+	}
+	n := t.Status.Network
+	if n == nil || n.ReleasedAt != nil || e.s.Network == nil {
+		return reconcile.Result{}, nil
+	}
+	sib, err := e.siblings(ctx, t)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	for _, c := range sib {
+		if c.Status.KnownStatus != api.ContainerStatusStopped {
+			return reconcile.Result{}, nil
+		}
+	}
+	if err := e.s.Network.Teardown(ctx, n.ID); err != nil {
+		return reconcile.Result{}, fmt.Errorf("release network of task %s: %w", t.Name, err)
+	}
+	for _, name := range t.Spec.ENIs {
+		att := &api.Attachment{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: name}}
+		if err := e.setAttachment(ctx, att, api.AttachmentDetached, ""); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	_, err = e.updateTaskStatus(ctx, t, func(t *api.Task) bool {
+		if t.Status.Network == nil || t.Status.Network.ReleasedAt != nil {
+			return false
+		}
+		t.Status.Network.ReleasedAt = now()
+		return true
+	})
+	return reconcile.Result{}, err
+}
+
+// sweepNetworks tears down network state no live object accounts for: left by a crash
+// between a setup and its status write, or by a cleanup interrupted half-way. A bridge ID is
+// a container name, an awsvpc ID a task name; an object that still exists and has not
+// released its network owns its ID.
+func (e *Engine) sweepNetworks(ctx context.Context) {
+	if e.s.Network == nil {
+		return
+	}
+	ids, err := e.s.Network.IDs()
+	if err != nil {
+		e.log.Error(err, "list networks for the orphan sweep")
+		return
+	}
+	for _, id := range ids {
+		key := types.NamespacedName{Namespace: api.Namespace, Name: id}
+		if e.ownsNetwork(ctx, key) {
+			continue
+		}
+		if err := e.s.Network.Teardown(ctx, id); err != nil {
+			e.log.Error(err, "tear down orphaned network", "id", id)
+			continue
+		}
+		e.log.Info("tore down orphaned network", "id", id)
+	}
+}
+
+// ownsNetwork reports whether a live object accounts for the network ID key.Name: a
+// container or task that has not stopped (its setup may be in flight), or one that stopped
+// and whose release is still due. Errors other than not-found count as owned: never tear
+// down on a guess.
+func (e *Engine) ownsNetwork(ctx context.Context, key types.NamespacedName) bool {
+	owns := func(known bool, n *api.NetworkStatus) bool {
+		return !known || (n != nil && n.ReleasedAt == nil)
+	}
+	c := &api.Container{}
+	switch err := e.direct.Get(ctx, key, c); {
+	case err == nil:
+		if owns(c.Status.KnownStatus == api.ContainerStatusStopped, c.Status.Network) {
+			return true
+		}
+	case !apierrors.IsNotFound(err):
+		return true
+	}
+	t := &api.Task{}
+	switch err := e.direct.Get(ctx, key, t); {
+	case err == nil:
+		return owns(t.Status.KnownStatus == api.TaskStatusStopped, t.Status.Network)
+	case !apierrors.IsNotFound(err):
+		return true
+	}
+	return false
+}
+
+// freshTask re-reads a task whose status a step may just have written.
+func (e *Engine) freshTask(ctx context.Context, t *api.Task) (*api.Task, error) {
+	nt := &api.Task{}
+	if err := e.direct.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: t.Name}, nt); err != nil {
+		return nil, err
+	}
+	return nt, nil
+}
