@@ -3,10 +3,13 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,13 +18,14 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/netns"
 	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/containerd"
 	"github.com/ecsd/ecsd/store"
 )
 
-var agentBin string
+var agentBin, initBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ecsd-e2e-bin-")
@@ -34,6 +38,13 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build ecs-agent:", err)
+		os.Exit(1)
+	}
+	initBin = filepath.Join(dir, "ecs-init")
+	build = exec.Command("go", "build", "-o", initBin, "github.com/ecsd/ecsd/cmd/ecs-init")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build ecs-init:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -56,14 +67,24 @@ type agentHost struct {
 	env []string
 	// args replaces the default arguments (local mode with ACS task files).
 	args []string
+	// netns is the test host: the network namespace the agent runs in, so its bridge,
+	// iptables rules and ports never touch the machine's own.
+	netns string
+	// forwarded are the loopback addresses of the machine (registries, a test backend,
+	// an IMDS emulator) that the test host reaches on the same address.
+	forwarded map[string]*netns.Forwarder
 }
+
+// testHostDir holds the e2e test hosts' namespace files.
+const testHostDir = "/run/ecsd-e2e"
 
 func newAgentHost(t *testing.T) *agentHost {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireContainerd(t)
-	h := &agentHost{t: t, ns: testenv.UniqueName(t, "e2e"), dir: t.TempDir()}
+	h := &agentHost{t: t, ns: testenv.UniqueName(t, "e2e"), dir: t.TempDir(), forwarded: map[string]*netns.Forwarder{}}
 	h.tasks = filepath.Join(h.dir, "tasks")
+	h.newTestHost()
 	if err := os.MkdirAll(h.tasks, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +101,64 @@ func newAgentHost(t *testing.T) *agentHost {
 			t.Errorf("purge %s: %v", h.ns, err)
 		}
 		rt.Close()
+		// Namespaces the agent left for its tasks are bind mounts under its data dir.
+		if err := netns.DeleteDir(filepath.Join(h.dir, "data", "cni", "netns")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("delete task namespaces: %v", err)
+		}
 	})
 	return h
+}
+
+// newTestHost creates the agent's network namespace with loopback up and the registries
+// forwarded into it.
+func (h *agentHost) newTestHost() {
+	h.t.Helper()
+	path, err := netns.Create(testHostDir, h.ns)
+	if err != nil {
+		h.t.Fatalf("create test host: %v", err)
+	}
+	h.netns = path
+	h.t.Cleanup(func() {
+		for _, f := range h.forwarded {
+			_ = f.Close()
+		}
+		if err := netns.Delete(path); err != nil {
+			h.t.Errorf("delete test host: %v", err)
+		}
+	})
+	if err := netns.Do(path, func() error {
+		out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}); err != nil {
+		h.t.Fatalf("test host loopback: %v", err)
+	}
+	h.forward(testenv.Registry())
+	h.forward(testenv.AuthRegistry())
+}
+
+// forward makes the machine's loopback address addr reachable at the same address inside
+// the test host.
+func (h *agentHost) forward(addr string) {
+	h.t.Helper()
+	if _, ok := h.forwarded[addr]; ok {
+		return
+	}
+	f, err := netns.Forward(context.Background(), h.netns, addr, addr)
+	if err != nil {
+		h.t.Fatalf("forward %s into the test host: %v", addr, err)
+	}
+	h.forwarded[addr] = f
+}
+
+// loopbackAddr matches host:port of a loopback URL in an environment value.
+var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+
+// dial connects to addr from inside the test host, as a process on that host would.
+func (h *agentHost) dial(ctx context.Context, addr string) (net.Conn, error) {
+	return netns.Dial(ctx, h.netns, "tcp", addr)
 }
 
 // addTask writes an ACS task JSON file the agent picks up in local mode.
@@ -112,8 +189,14 @@ func (h *agentHost) start() {
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
 	cmd.Env = append(cmd.Env, h.env...)
+	for _, kv := range h.env {
+		for _, addr := range loopbackAddr.FindAllString(kv, -1) {
+			h.forward(addr)
+		}
+	}
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	// A child forked from a thread inside the test host starts there.
+	if err := netns.Do(h.netns, cmd.Start); err != nil {
 		h.t.Fatal(err)
 	}
 	h.cmd, h.log = cmd, log

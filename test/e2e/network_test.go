@@ -1,0 +1,537 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/netns"
+	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// webCommand serves "hello from <hostname>" on port 8080 with busybox httpd until stopped.
+var webCommand = []string{"sh", "-c", `mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www`}
+
+// webDef registers a one-container web server task definition.
+func (b *backend) webDef(family string, mode types.NetworkMode, hostPort int32) string {
+	b.t.Helper()
+	out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+		Family:      aws.String(family),
+		NetworkMode: mode,
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name:         aws.String("web"),
+			Image:        aws.String(testenv.BusyboxImage()),
+			Essential:    aws.Bool(true),
+			Memory:       aws.Int32(64),
+			Command:      webCommand,
+			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080), HostPort: aws.Int32(hostPort), Protocol: types.TransportProtocolTcp}},
+		}},
+	})
+	if err != nil {
+		b.t.Fatalf("RegisterTaskDefinition: %v", err)
+	}
+	return aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+}
+
+// httpGet fetches url with connections dialled by dial and returns the body.
+func httpGet(t *testing.T, dial func(ctx context.Context, addr string) (net.Conn, error), url string) (string, error) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return dial(ctx, addr) },
+	}}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// waitGet waits until url serves the web task's page: RUNNING means the process started,
+// not that httpd already listens.
+func waitGet(t *testing.T, dial func(ctx context.Context, addr string) (net.Conn, error), url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, err := httpGet(t, dial, url)
+		if err == nil && strings.HasPrefix(body, "hello from ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s = %q, %v; want the task's page", url, body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *backend) stopTask(arn string) {
+	b.t.Helper()
+	if _, err := b.ecs.StopTask(context.Background(), &ecs.StopTaskInput{Cluster: aws.String(b.cluster), Task: aws.String(arn), Reason: aws.String("e2e")}); err != nil {
+		b.t.Fatalf("StopTask: %v", err)
+	}
+}
+
+// A bridge task publishes its port on a dynamic host port that answers on the test host's
+// 127.0.0.1; a static host port already taken stops the second task with a clear reason;
+// the port is free again once its task stopped.
+func TestBridgeTaskPorts(t *testing.T) {
+	t.Parallel()
+	h, b := newConnectedAgent(t)
+	b.waitConnected(h)
+
+	dyn := b.runTask(b.webDef("bridge-dynamic", types.NetworkModeBridge, 0), 1)
+	tasks := b.waitTasks("dynamic-port task RUNNING", 2*time.Minute, dyn, lastStatus("RUNNING"))
+	nbs := tasks[0].Containers[0].NetworkBindings
+	if len(nbs) != 1 || aws.ToInt32(nbs[0].HostPort) == 0 || aws.ToInt32(nbs[0].ContainerPort) != 8080 {
+		t.Fatalf("network bindings = %+v, want one dynamic host port for 8080", nbs)
+	}
+	if ip := aws.ToString(nbs[0].BindIP); ip != "0.0.0.0" {
+		t.Errorf("bindIP = %q, want 0.0.0.0", ip)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", aws.ToInt32(nbs[0].HostPort))
+	waitGet(t, h.dial, url)
+
+	// Stopping the task gives its host port back: a task asking for that port statically
+	// gets it.
+	b.stopTask(dyn[0])
+	b.waitTasks("dynamic-port task STOPPED", time.Minute, dyn, lastStatus("STOPPED"))
+	hostPort := aws.ToInt32(nbs[0].HostPort)
+	again := b.runTask(b.webDef("bridge-static", types.NetworkModeBridge, hostPort), 1)
+	b.waitTasks("static-port task RUNNING on the released port", 2*time.Minute, again, lastStatus("RUNNING"))
+	waitGet(t, h.dial, url)
+}
+
+// Two tasks asking for the same static host port (ECS would not place them together, but
+// the agent cannot trust that): one runs, the other is STOPPED naming the port. A port a
+// host process holds stops the task the same way.
+func TestBridgeStaticPortConflict(t *testing.T) {
+	t.Parallel()
+	h := newAgentHost(t)
+	ln, err := netns.Listen(h.netns, "tcp", "0.0.0.0:8082")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	web := func(id string, port int) { h.addWebTask(id, port) }
+	web("one", 8081)
+	web("two", 8081)
+	web("held", 8082)
+	h.start()
+	h.waitRuntime("one of the two 8081 tasks running", func(m map[string]runtime.ContainerState) bool {
+		return m["one-web"].Status == runtime.StatusRunning || m["two-web"].Status == runtime.StatusRunning
+	})
+	waitGet(t, h.dial, "http://127.0.0.1:8081/")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		h.kill(syscall.SIGTERM)
+		tasks, ctrs := h.objects()
+		stopped := 0
+		for _, id := range []string{"one", "two"} {
+			if tasks[id].Status.KnownStatus == api.TaskStatusStopped {
+				stopped++
+				if r := ctrs[id+"-web"].Status.Reason; !strings.Contains(r, "8081/tcp") || !strings.Contains(r, "already allocated") {
+					t.Errorf("task %s stopped with reason %q, want host port 8081/tcp named as already allocated", id, r)
+				}
+			}
+		}
+		held := tasks["held"].Status.KnownStatus == api.TaskStatusStopped
+		if stopped == 1 && held {
+			if r := ctrs["held-web"].Status.Reason; !strings.Contains(r, "8082/tcp") || !strings.Contains(r, "already allocated") {
+				t.Errorf("task held stopped with reason %q, want host port 8082/tcp named as already allocated", r)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want one 8081 task STOPPED (got %d) and the 8082 task STOPPED (%v); agent log:\n%s", stopped, held, h.agentLog())
+		}
+		h.start()
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// addWebTask writes an ACS bridge task running the web server with container port 8080 on
+// hostPort (0: dynamic), for agents started with --acs-tasks.
+func (h *agentHost) addWebTask(id string, hostPort int) {
+	h.t.Helper()
+	js := fmt.Sprintf(`{"arn":"%s%s","family":"e2e","version":"1","desiredStatus":"RUNNING","networkMode":"bridge",`+
+		`"containers":[{"name":"web","image":%q,"essential":true,"command":%s,"portMappings":[{"containerPort":8080,"hostPort":%d,"protocol":"tcp"}]}]}`,
+		taskARNPrefix, id, testenv.BusyboxImage(), mustJSON(h.t, webCommand), hostPort)
+	if err := os.WriteFile(filepath.Join(h.tasks, id+".json"), []byte(js), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// netState is what networking leaves on a test host: interfaces, iptables rules (no
+// counters), namespace files and IP leases of the agent.
+type netState struct {
+	links, rules, netns, leases []string
+}
+
+func (h *agentHost) netState() netState {
+	h.t.Helper()
+	var st netState
+	run := func(name string, args ...string) []string {
+		var out []byte
+		if err := netns.Do(h.netns, func() error {
+			var err error
+			out, err = exec.Command(name, args...).Output()
+			return err
+		}); err != nil {
+			h.t.Fatalf("%s %v: %v", name, args, err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	for _, l := range run("ip", "-o", "link", "show") {
+		f := strings.Fields(l)
+		st.links = append(st.links, strings.TrimSuffix(f[1], ":"))
+	}
+	for _, l := range run("iptables-save") {
+		if strings.HasPrefix(l, ":") {
+			l = strings.Fields(l)[0] // chain name without its counters
+		}
+		st.rules = append(st.rules, l)
+	}
+	ents, _ := os.ReadDir(filepath.Join(h.dir, "data", "cni", "netns"))
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") {
+			st.netns = append(st.netns, e.Name())
+		}
+	}
+	_ = filepath.WalkDir(filepath.Join(h.dir, "data", "cni", "ipam"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
+			st.leases = append(st.leases, p)
+		}
+		return nil
+	})
+	return st
+}
+
+// The agent is SIGKILLed while it sets up bridge networks and restarted; the tasks run,
+// are stopped and cleaned up. Afterwards the test host holds exactly what it held after a
+// first task had come and gone (the bridge and the shared chains, which stay by design):
+// no namespace, veth, IP lease, iptables rule or host port of those tasks.
+func TestNetworkSIGKILLMidSetup(t *testing.T) {
+	t.Parallel()
+	h := newAgentHost(t)
+	h.env = append(h.env, "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=1s")
+	noRuntime := func(m map[string]runtime.ContainerState) bool { return len(m) == 0 }
+	gone := func(what string) {
+		t.Helper()
+		h.waitRuntime(what, noRuntime)
+		deadline := time.Now().Add(30 * time.Second)
+		for st := h.netState(); len(st.netns) > 0 || len(st.leases) > 0; st = h.netState() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: namespaces %v and leases %v remain; agent log:\n%s", what, st.netns, st.leases, h.agentLog())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// A first task comes and goes: the baseline has the bridge and the shared rules.
+	h.addWebTask("warm", 0)
+	h.start()
+	h.waitRuntime("warm-up task running", running("warm-web"))
+	h.stopAgent()
+	h.setDesired("warm", "STOPPED")
+	h.start()
+	gone("warm-up task cleaned up")
+	h.stopAgent()
+	baseline := h.netState()
+	if !slices.Contains(baseline.links, "ecsd0") {
+		t.Fatalf("no ecsd0 bridge after a bridge task ran: %v", baseline.links)
+	}
+	if err := os.Remove(filepath.Join(h.tasks, "warm.json")); err != nil {
+		t.Fatal(err)
+	}
+
+	ids := []string{"k0", "k1", "k2"}
+	for i, id := range ids {
+		h.addWebTask(id, 8090+i)
+	}
+	h.start()
+	// Kill as soon as the first task namespace exists: its plugins are running.
+	deadline := time.Now().Add(time.Minute)
+	for len(h.netState().netns) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no task namespace appeared; agent log:\n%s", h.agentLog())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.kill(syscall.SIGKILL)
+	h.start()
+	h.waitRuntime("tasks running after the restart", running("k0-web", "k1-web", "k2-web"))
+	for i := range ids {
+		waitGet(t, h.dial, fmt.Sprintf("http://127.0.0.1:%d/", 8090+i))
+	}
+	h.stopAgent()
+	for _, id := range ids {
+		h.setDesired(id, "STOPPED")
+	}
+	h.start()
+	gone("tasks cleaned up")
+	h.stopAgent()
+
+	after := h.netState()
+	if !slices.Equal(after.links, baseline.links) {
+		t.Errorf("interfaces: %v, want %v", after.links, baseline.links)
+	}
+	if !slices.Equal(after.rules, baseline.rules) {
+		t.Errorf("iptables rules differ from the baseline:\nafter:\n%s\nbaseline:\n%s", strings.Join(after.rules, "\n"), strings.Join(baseline.rules, "\n"))
+	}
+	for i := range ids {
+		ln, err := netns.Listen(h.netns, "tcp", fmt.Sprintf("0.0.0.0:%d", 8090+i))
+		if err != nil {
+			t.Errorf("host port %d still taken: %v", 8090+i, err)
+			continue
+		}
+		ln.Close()
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// ipIn runs ip(8) inside the namespace at path.
+func ipIn(t *testing.T, path string, args ...string) {
+	t.Helper()
+	if err := netns.Do(path, func() error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newPeerNetns creates a namespace under /run/netns (so ip(8) can name it), with loopback up.
+func newPeerNetns(t *testing.T, prefix string) (name, path string) {
+	t.Helper()
+	name = testenv.UniqueName(t, prefix)
+	path, err := netns.Create("/run/netns", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := netns.Delete(path); err != nil {
+			t.Errorf("delete %s: %v", name, err)
+		}
+	})
+	ipIn(t, path, "link", "set", "lo", "up")
+	return name, path
+}
+
+// serveIn answers every HTTP request with body on addr inside the namespace at path.
+func serveIn(t *testing.T, path, addr, body string) {
+	t.Helper()
+	ln, err := netns.Listen(path, "tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s in %s: %v", addr, path, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+// With ecs-init's rules on the test host, a bridge-mode container reaches the agent's
+// endpoint port through 169.254.170.2, and cannot reach the instance metadata service,
+// which the test host itself reaches.
+func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
+	t.Parallel()
+	h, b := newConnectedAgent(t)
+	b.waitConnected(h)
+
+	// ecs-init pre-start on the test host, post-stop when done.
+	initCmd := func(arg string, extra ...string) {
+		t.Helper()
+		cmd := exec.Command(initBin, append([]string{arg}, extra...)...)
+		cmd.Env = append(os.Environ(), "ECSD_CONFIG_FILE=")
+		var out []byte
+		err := netns.Do(h.netns, func() error {
+			var err error
+			out, err = cmd.CombinedOutput()
+			return err
+		})
+		if err != nil {
+			t.Fatalf("ecs-init %s: %v\n%s", arg, err, out)
+		}
+	}
+	initCmd("pre-start", "--root", filepath.Join(h.dir, "root"))
+	t.Cleanup(func() { initCmd("post-stop") })
+	serveIn(t, h.netns, "127.0.0.1:51679", "agent-endpoint")
+
+	// A fake instance metadata service behind a router, as on EC2: traffic to it is
+	// forwarded by the host.
+	imdsName, imdsPath := newPeerNetns(t, "imds")
+	hostIf, peerIf := "vimds"+imdsName[len(imdsName)-4:], "vpeer"+imdsName[len(imdsName)-4:]
+	ipIn(t, h.netns, "link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", imdsName)
+	ipIn(t, h.netns, "addr", "add", "10.253.0.1/24", "dev", hostIf)
+	ipIn(t, h.netns, "link", "set", hostIf, "up")
+	ipIn(t, h.netns, "route", "add", "169.254.169.254/32", "via", "10.253.0.2")
+	ipIn(t, imdsPath, "addr", "add", "10.253.0.2/24", "dev", peerIf)
+	ipIn(t, imdsPath, "addr", "add", "169.254.169.254/32", "dev", "lo")
+	ipIn(t, imdsPath, "link", "set", peerIf, "up")
+	serveIn(t, imdsPath, "169.254.169.254:80", "instance-metadata")
+	if body, err := httpGet(t, h.dial, "http://169.254.169.254/"); err != nil || body != "instance-metadata" {
+		t.Fatalf("the test host cannot reach its fake IMDS: %q, %v", body, err)
+	}
+
+	out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+		Family:      aws.String("bridge-probe"),
+		NetworkMode: types.NetworkModeBridge,
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name:      aws.String("probe"),
+			Image:     aws.String(testenv.BusyboxImage()),
+			Essential: aws.Bool(true),
+			Memory:    aws.Int32(64),
+			// busybox nc, not wget: the static busybox's wget crashes looking up the
+			// "http" service through glibc's NSS.
+			Command: []string{"sh", "-c", `get() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$1" 80; }; ` +
+				`echo "endpoint=$(get 169.254.170.2 | tail -n 1)"; ` +
+				`if get 169.254.169.254 | grep -q instance-metadata; then echo imds=reachable; else echo imds=blocked; fi`},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arns := b.runTask(aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1)
+	b.waitTasks("probe task STOPPED", 2*time.Minute, arns, lastStatus("STOPPED"))
+	logs, _ := filepath.Glob(filepath.Join(h.dir, "data", "tasks", "*", "logs", "probe.log"))
+	if len(logs) != 1 {
+		t.Fatalf("probe log files: %v", logs)
+	}
+	got, _ := os.ReadFile(logs[0])
+	if !strings.Contains(string(got), "endpoint=agent-endpoint") {
+		t.Errorf("the container did not reach 127.0.0.1:51679 through 169.254.170.2; its output:\n%s", got)
+	}
+	if !strings.Contains(string(got), "imds=blocked") {
+		t.Errorf("the container's IMDS probe was not blocked; its output:\n%s", got)
+	}
+}
+
+// macOn returns the name of the interface with mac in the namespace at path, or "".
+func macOn(t *testing.T, path, mac string) string {
+	t.Helper()
+	var name string
+	if err := netns.Do(path, func() error {
+		ifs, err := net.Interfaces()
+		for _, i := range ifs {
+			if strings.EqualFold(i.HardwareAddr.String(), mac) {
+				name = i.Name
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// An awsvpc task: its ENI (a veth end with the payload's MAC, its peer in another test
+// namespace on the same subnet) is moved into the task's namespace with the payload's
+// address, the task answers the other namespace, and the ENI comes back when it stops.
+func TestAWSVPCTask(t *testing.T) {
+	t.Parallel()
+	h := newAgentHost(t)
+	b := newBackend(t)
+	h.args = []string{}
+	h.env = append(h.env, b.agentEnv()...)
+	h.env = append(h.env, "ECS_ENABLE_TASK_ENI=true")
+	h.start()
+	ci := b.waitConnected(h)
+	eniCap := false
+	for _, a := range ci.Attributes {
+		eniCap = eniCap || aws.ToString(a.Name) == "ecs.capability.task-eni"
+	}
+	if !eniCap {
+		t.Errorf("with ECS_ENABLE_TASK_ENI=true the instance does not claim ecs.capability.task-eni")
+	}
+
+	def := b.webDef("awsvpc-web", types.NetworkModeAwsvpc, 8080)
+	run, err := b.ecs.RunTask(context.Background(), &ecs.RunTaskInput{
+		Cluster: aws.String(b.cluster), TaskDefinition: aws.String(def),
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-e2e"}}},
+	})
+	if err != nil || len(run.Tasks) != 1 {
+		t.Fatalf("RunTask: %v %+v", err, run)
+	}
+	arn := aws.ToString(run.Tasks[0].TaskArn)
+	details := map[string]string{}
+	for _, a := range run.Tasks[0].Attachments {
+		for _, d := range a.Details {
+			details[aws.ToString(d.Name)] = aws.ToString(d.Value)
+		}
+	}
+	mac, ip := details["macAddress"], details["privateIPv4Address"]
+	if mac == "" || ip == "" {
+		t.Fatalf("RunTask gave no ENI details: %v", details)
+	}
+
+	// The "ENI" appears on the test host after the task was placed, as on EC2.
+	peerName, peerPath := newPeerNetns(t, "vpc")
+	suffix := peerName[len(peerName)-4:]
+	ipIn(t, h.netns, "link", "add", "eni"+suffix, "address", mac, "type", "veth", "peer", "name", "vpc"+suffix, "netns", peerName)
+	ipIn(t, peerPath, "addr", "add", "10.199.0.200/24", "dev", "vpc"+suffix)
+	ipIn(t, peerPath, "link", "set", "vpc"+suffix, "up")
+
+	b.waitTasks("awsvpc task RUNNING", 2*time.Minute, []string{arn}, lastStatus("RUNNING"))
+	if name := macOn(t, h.netns, mac); name != "" {
+		t.Errorf("the ENI %s is still on the test host as %s while the task runs", mac, name)
+	}
+	peerDial := func(ctx context.Context, addr string) (net.Conn, error) {
+		return netns.Dial(ctx, peerPath, "tcp", addr)
+	}
+	waitGet(t, peerDial, "http://"+ip+":8080/")
+
+	b.stopTask(arn)
+	b.waitTasks("awsvpc task STOPPED", time.Minute, []string{arn}, lastStatus("STOPPED"))
+	deadline := time.Now().Add(30 * time.Second)
+	for macOn(t, h.netns, mac) == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ENI %s did not come back to the test host after the task stopped; agent log:\n%s", mac, h.agentLog())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	attached := false
+	for _, sc := range b.srv.StateChanges() {
+		if sc.Task != nil && sc.Task.Task == arn {
+			for _, a := range sc.Task.Attachments {
+				attached = attached || a.Status == "ATTACHED"
+			}
+		}
+	}
+	if !attached {
+		t.Errorf("the agent never reported the ENI attachment ATTACHED")
+	}
+}
