@@ -38,6 +38,8 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 
 	c, err := e.ensureNetwork(ctx, s)
 	switch {
+	case errors.Is(err, errENIPending):
+		return reconcile.Result{RequeueAfter: eniRecheck}, nil
 	case err != nil && ctx.Err() != nil:
 		return reconcile.Result{}, err
 	case err != nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -44,6 +45,29 @@ func networkMode(t *api.Task) string {
 		return modeBridge
 	}
 	return t.Spec.NetworkMode
+}
+
+// errENIPending: an awsvpc task's ENI has not appeared on the host yet.
+var errENIPending = errors.New("ENI not attached yet")
+
+// eniRecheck is how often a container waiting for its task's ENI looks again.
+const eniRecheck = 250 * time.Millisecond
+
+// interfaceWithMAC reports whether the host has an interface with mac.
+func (e *Engine) interfaceWithMAC(mac string) bool {
+	if e.s.InterfaceWithMAC != nil {
+		return e.s.InterfaceWithMAC(mac)
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return false
+	}
+	for _, i := range ifs {
+		if strings.EqualFold(i.HardwareAddr.String(), mac) {
+			return true
+		}
+	}
+	return false
 }
 
 // errNetworkPending: an awsvpc task's namespace is being set up by a sibling; the container
@@ -133,11 +157,19 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 	for _, a := range att.Spec.IPv4Addresses {
 		eni.IPv4 = append(eni.IPv4, fmt.Sprintf("%s/%d", a, prefix))
 	}
+	// Wait for the ENI without holding a worker: other tasks' containers must not queue
+	// behind an ENI that EC2 has not attached yet.
+	deadline := att.CreationTimestamp.Add(eni.WaitTimeout)
 	if att.Spec.ExpiresAt != nil {
-		if left := time.Until(att.Spec.ExpiresAt.Time); left > 0 && left < eni.WaitTimeout {
-			eni.WaitTimeout = left
-		}
+		deadline = att.Spec.ExpiresAt.Time
 	}
+	if !e.interfaceWithMAC(eni.MAC) {
+		if time.Now().Before(deadline) {
+			return errENIPending
+		}
+		return fmt.Errorf("%w: %w: no interface with MAC %s appeared by %s", errInvalidDefinition, cni.ErrENINotFound, eni.MAC, deadline.UTC().Format(time.RFC3339))
+	}
+	eni.WaitTimeout = 10 * time.Second
 	res, err := e.s.Network.Setup(ctx, cni.Request{ID: t.Name, Mode: cni.ModeAWSVPC, ENI: eni})
 	if err != nil {
 		return networkError(err)

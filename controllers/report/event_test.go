@@ -126,3 +126,25 @@ func TestNextEvent(t *testing.T) {
 		})
 	}
 }
+
+// STOPPED waits until the task's host ports, addresses and ENI are released: ECS reuses
+// them for the next task as soon as it hears STOPPED.
+func TestStoppedWaitsForNetworkRelease(t *testing.T) {
+	now := t0.Add(time.Minute)
+	tk := task(api.TaskStatusStopped, api.TaskStatusRunning, "RUNNING", "STOPPED")
+	app := container("app", api.ContainerStatusStopped, api.ContainerStatusRunning, true, t0)
+	app.Status.Network = &api.NetworkStatus{Mode: "bridge", ID: app.Name}
+	if ev := nextEvent(tk, []*api.Container{app}, "c", now, 0); ev != nil && ev.in != nil && aws.ToString(ev.in.Status) == "STOPPED" {
+		t.Fatalf("STOPPED submitted while the container's network is held")
+	}
+	app.Status.Network.ReleasedAt = &metav1.Time{Time: now}
+	tk.Status.Network = &api.NetworkStatus{Mode: "awsvpc", ID: "t1"}
+	if ev := nextEvent(tk, []*api.Container{app}, "c", now, 0); ev != nil && ev.in != nil && aws.ToString(ev.in.Status) == "STOPPED" {
+		t.Fatalf("STOPPED submitted while the task's ENI is held")
+	}
+	tk.Status.Network.ReleasedAt = &metav1.Time{Time: now}
+	ev := nextEvent(tk, []*api.Container{app}, "c", now, 0)
+	if ev == nil || ev.in == nil || aws.ToString(ev.in.Status) != "STOPPED" {
+		t.Fatalf("no STOPPED once everything is released: %+v", ev)
+	}
+}

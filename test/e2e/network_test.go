@@ -467,7 +467,7 @@ func TestAWSVPCTask(t *testing.T) {
 	b := newBackend(t)
 	h.args = []string{}
 	h.env = append(h.env, b.agentEnv()...)
-	h.env = append(h.env, "ECS_ENABLE_TASK_ENI=true")
+	h.env = append(h.env, "ECS_ENABLE_TASK_ENI=true", "ECSD_ENI_ATTACH_TIMEOUT=10s")
 	h.start()
 	ci := b.waitConnected(h)
 	eniCap := false
@@ -533,5 +533,18 @@ func TestAWSVPCTask(t *testing.T) {
 	}
 	if !attached {
 		t.Errorf("the agent never reported the ENI attachment ATTACHED")
+	}
+
+	// An ENI that never shows up: the task is STOPPED with the reason once the wait ends.
+	lost, err := b.ecs.RunTask(context.Background(), &ecs.RunTaskInput{
+		Cluster: aws.String(b.cluster), TaskDefinition: aws.String(def),
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-e2e"}}},
+	})
+	if err != nil || len(lost.Tasks) != 1 {
+		t.Fatalf("RunTask: %v %+v", err, lost)
+	}
+	stopped := b.waitTasks("task without its ENI STOPPED", time.Minute, []string{aws.ToString(lost.Tasks[0].TaskArn)}, lastStatus("STOPPED"))
+	if r := aws.ToString(stopped[0].Containers[0].Reason); !strings.Contains(r, "ENI not found") {
+		t.Errorf("reason = %q, want the missing ENI named", r)
 	}
 }
