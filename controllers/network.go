@@ -328,10 +328,13 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 		if len(c.Spec.Links) > 0 {
 			return fmt.Errorf("%w: links are not supported in network mode awsvpc", errInvalidDefinition)
 		}
-		if in.Hostname == "" {
-			in.Hostname = e.awsvpcHostname(t)
+		if att := e.taskENI(t); att != nil {
+			// The ENI's private DNS name is an awsvpc task's hostname on ECS.
+			if in.Hostname == "" {
+				in.Hostname = att.Spec.PrivateDNSName
+			}
+			in.DNS = cni.DNS{Servers: att.Spec.DomainNameServers, Search: att.Spec.DomainName}
 		}
-		in.DNS = cni.DNS{Servers: e.attachmentDNS(t)}
 	}
 	if n == nil || n.ReleasedAt != nil || n.NetNSPath == "" {
 		return errNetworkPending
@@ -373,20 +376,8 @@ func shortID(id string) string {
 	return id
 }
 
-// awsvpcHostname is the ENI's private DNS name, as an awsvpc task's hostname is on ECS.
-func (e *Engine) awsvpcHostname(t *api.Task) string {
-	if len(t.Spec.ENIs) == 0 {
-		return ""
-	}
-	att := &api.Attachment{}
-	if err := e.cached.Get(context.Background(), types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
-		return ""
-	}
-	return att.Spec.PrivateDNSName
-}
-
-// attachmentDNS is the ENI's DNS servers.
-func (e *Engine) attachmentDNS(t *api.Task) []string {
+// taskENI is an awsvpc task's ENI attachment from the cache, or nil.
+func (e *Engine) taskENI(t *api.Task) *api.Attachment {
 	if len(t.Spec.ENIs) == 0 {
 		return nil
 	}
@@ -394,7 +385,7 @@ func (e *Engine) attachmentDNS(t *api.Task) []string {
 	if err := e.cached.Get(context.Background(), types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
 		return nil
 	}
-	return att.Spec.DomainNameServers
+	return att
 }
 
 func (e *Engine) hostResolvConf() string {
