@@ -48,8 +48,11 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}
 	s.c = c
-	if s.task, err = e.freshTask(ctx, s.task); err != nil {
-		return reconcile.Result{}, err
+	if networkMode(s.task) == modeAWSVPC && e.s.Network != nil {
+		// ensureNetwork may just have written the task's network.
+		if s.task, err = e.freshTask(ctx, s.task); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	cfg, err := e.containerConfig(s)
 	if errors.Is(err, errNetworkPending) {

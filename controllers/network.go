@@ -55,9 +55,6 @@ const eniRecheck = 250 * time.Millisecond
 
 // interfaceWithMAC reports whether the host has an interface with mac.
 func (e *Engine) interfaceWithMAC(mac string) bool {
-	if e.s.InterfaceWithMAC != nil {
-		return e.s.InterfaceWithMAC(mac)
-	}
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return false
@@ -353,13 +350,14 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 	if err != nil {
 		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := files.WriteTo(dir); err != nil {
 		return fmt.Errorf("network files: %w", err)
 	}
-	for name, b := range map[string][]byte{"hostname": files.Hostname, "hosts": files.Hosts, "resolv.conf": files.ResolvConf} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return fmt.Errorf("network files: %w", err)
-		}
+	names := []string{"hosts", "resolv.conf"}
+	if files.Hostname != nil { // WriteTo writes no hostname file without a hostname
+		names = append(names, "hostname")
+	}
+	for _, name := range names {
 		cfg.Mounts = append(cfg.Mounts, runtime.Mount{Type: "bind", Source: filepath.Join(dir, name), Destination: "/etc/" + name, Options: []string{"rbind", "rw"}})
 	}
 	cfg.Hostname = in.Hostname

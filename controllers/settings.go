@@ -84,8 +84,6 @@ type Settings struct {
 	// ENIWaitTimeout bounds the wait for an awsvpc task's ENI to appear on the host when its
 	// attachment carries no deadline of its own.
 	ENIWaitTimeout time.Duration
-	// InterfaceWithMAC finds an ENI on the host; nil looks in the agent's own namespace.
-	InterfaceWithMAC func(mac string) bool
 	// AWSVPCAdditionalRoutes are CIDRs awsvpc tasks route via their ENI's gateway
 	// (ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES).
 	AWSVPCAdditionalRoutes []string

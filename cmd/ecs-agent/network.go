@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/go-logr/logr"
 
 	"github.com/ecsd/ecsd/config"
@@ -41,18 +41,11 @@ func startNetwork(ctx context.Context, cfg *config.Config, log logr.Logger) (*cn
 	return m, nil
 }
 
-// checkPlugins makes sure every named plugin is in one of dirs.
+// checkPlugins makes sure every named plugin is in one of dirs, where libcni will look.
 func checkPlugins(dirs []string, names ...string) error {
 	var missing []string
 	for _, n := range names {
-		found := false
-		for _, d := range dirs {
-			if isExecutable(filepath.Join(d, n)) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if _, err := invoke.FindInPath(n, dirs); err != nil {
 			missing = append(missing, n)
 		}
 	}
@@ -73,9 +66,4 @@ func networkSettings(s *controllers.Settings, cfg *config.Config, n controllers.
 			s.AWSVPCAdditionalRoutes = append(s.AWSVPCAdditionalRoutes, p.String())
 		}
 	}
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }

@@ -52,23 +52,18 @@ func (r *Reporter) reconcileAttachment(ctx context.Context, req reconcile.Reques
 	if a.Status.Status != api.AttachmentAttached || a.Status.SentStatus == api.AttachmentAttached {
 		return reconcile.Result{}, nil
 	}
+	change := []types.AttachmentStateChange{{
+		AttachmentArn: aws.String(a.Spec.AttachmentARN),
+		Status:        aws.String(api.AttachmentAttached),
+	}}
 	var err error
 	if a.Spec.TaskARN != "" {
 		err = r.sub.SubmitTaskStateChange(ctx, &ecs.SubmitTaskStateChangeInput{
-			Cluster: aws.String(r.o.Cluster),
-			Task:    aws.String(a.Spec.TaskARN),
-			Attachments: []types.AttachmentStateChange{{
-				AttachmentArn: aws.String(a.Spec.AttachmentARN),
-				Status:        aws.String(api.AttachmentAttached),
-			}},
+			Cluster: aws.String(r.o.Cluster), Task: aws.String(a.Spec.TaskARN), Attachments: change,
 		})
 	} else {
 		err = r.sub.SubmitAttachmentStateChanges(ctx, &ecs.SubmitAttachmentStateChangesInput{
-			Cluster: aws.String(r.o.Cluster),
-			Attachments: []types.AttachmentStateChange{{
-				AttachmentArn: aws.String(a.Spec.AttachmentARN),
-				Status:        aws.String(api.AttachmentAttached),
-			}},
+			Cluster: aws.String(r.o.Cluster), Attachments: change,
 		})
 	}
 	log := r.log.WithValues("attachment", a.Spec.AttachmentARN, "task", a.Spec.TaskARN)

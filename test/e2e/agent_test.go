@@ -126,15 +126,7 @@ func (h *agentHost) newTestHost() {
 			h.t.Errorf("delete test host: %v", err)
 		}
 	})
-	if err := netns.Do(path, func() error {
-		out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	}); err != nil {
-		h.t.Fatalf("test host loopback: %v", err)
-	}
+	ipIn(h.t, path, "link", "set", "lo", "up")
 	h.forward(testenv.Registry())
 	h.forward(testenv.AuthRegistry())
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -189,14 +190,7 @@ func (h *agentHost) netState() netState {
 	h.t.Helper()
 	var st netState
 	run := func(name string, args ...string) []string {
-		var out []byte
-		if err := netns.Do(h.netns, func() error {
-			var err error
-			out, err = exec.Command(name, args...).Output()
-			return err
-		}); err != nil {
-			h.t.Fatalf("%s %v: %v", name, args, err)
-		}
+		out := runIn(h.t, h.netns, exec.Command(name, args...))
 		var lines []string
 		for _, l := range strings.Split(string(out), "\n") {
 			if l != "" && !strings.HasPrefix(l, "#") {
@@ -321,18 +315,22 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
+// runIn runs cmd inside the namespace at path (a child forked from a thread in a namespace
+// starts there) and fails the test with its output if it fails. It returns stdout.
+func runIn(t *testing.T, path string, cmd *exec.Cmd) []byte {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := netns.Do(path, cmd.Run); err != nil {
+		t.Fatalf("%s: %v\n%s%s", strings.Join(cmd.Args, " "), err, stdout.Bytes(), stderr.Bytes())
+	}
+	return stdout.Bytes()
+}
+
 // ipIn runs ip(8) inside the namespace at path.
 func ipIn(t *testing.T, path string, args ...string) {
 	t.Helper()
-	if err := netns.Do(path, func() error {
-		out, err := exec.Command("ip", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	runIn(t, path, exec.Command("ip", args...))
 }
 
 // newPeerNetns creates a namespace under /run/netns (so ip(8) can name it), with loopback up.
@@ -377,15 +375,7 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(initBin, append([]string{arg}, extra...)...)
 		cmd.Env = append(os.Environ(), "ECSD_CONFIG_FILE=")
-		var out []byte
-		err := netns.Do(h.netns, func() error {
-			var err error
-			out, err = cmd.CombinedOutput()
-			return err
-		})
-		if err != nil {
-			t.Fatalf("ecs-init %s: %v\n%s", arg, err, out)
-		}
+		runIn(t, h.netns, cmd)
 	}
 	initCmd("pre-start", "--root", filepath.Join(h.dir, "root"))
 	t.Cleanup(func() { initCmd("post-stop") })
