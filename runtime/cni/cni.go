@@ -46,6 +46,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
@@ -210,6 +211,13 @@ type Manager struct {
 	mu      sync.Mutex // guards idLocks and ports
 	idLocks map[string]*idLock
 	ports   *portTable
+
+	// hostportMu serialises port-publishing ADDs until one has succeeded: the portmap
+	// plugin creates its shared CNI-HOSTPORT-* chains with a check-then-create that fails
+	// ("File exists") when two ADDs race on a host that has none yet. Once they exist,
+	// ADDs run in parallel (hostportReady).
+	hostportMu    sync.Mutex
+	hostportReady atomic.Bool
 }
 
 type idLock struct {
@@ -485,12 +493,19 @@ func (m *Manager) setup(ctx context.Context, req Request) (*Result, error) {
 	}
 	rt := &libcni.RuntimeConf{ContainerID: req.ID, NetNS: nsPath, IfName: containerIfName, CapabilityArgs: capArgs}
 	var raw any
+	if len(rec.PortMaps) > 0 && !m.hostportReady.Load() {
+		m.hostportMu.Lock()
+		defer m.hostportMu.Unlock()
+	}
 	if err := m.inHost(func() error {
 		r, err := m.cni.AddNetworkList(ctx, list, rt)
 		raw = r
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("cni: add %s network: %w", req.Mode, err)
+	}
+	if len(rec.PortMaps) > 0 {
+		m.hostportReady.Store(true)
 	}
 	if err := fillResult(&res, raw); err != nil {
 		return nil, err
