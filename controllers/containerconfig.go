@@ -55,11 +55,14 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 	cfg.Labels[api.LabelTaskName] = t.Name
 	cfg.Labels[api.LabelAgentVersion] = e.s.AgentVersion
 
-	env, err := environment(spec)
+	env, err := environment(spec, e.agentEnv(t, c))
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
 	cfg.Env = env
+	if e.s.Region != "" {
+		cfg.DefaultEnv = []string{"AWS_DEFAULT_REGION=" + e.s.Region, "AWS_REGION=" + e.s.Region}
+	}
 
 	if lp := spec.LinuxParameters; lp != nil {
 		cfg.CapAdd, cfg.CapDrop = lp.CapAdd, lp.CapDrop
@@ -109,9 +112,31 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 	return cfg, nil
 }
 
+// EndpointsAddress is where task containers reach the agent's endpoints (task metadata,
+// credentials, agent API): ecs-init's rules forward it to the metadata server.
+const EndpointsAddress = "169.254.170.2"
+
+// agentEnv is what the agent tells every task container about its endpoints. The metadata
+// URIs carry the container's unguessable endpoint ID; the credentials URI is given only to
+// containers of a task with a task role.
+func (e *Engine) agentEnv(t *api.Task, c *api.Container) map[string]string {
+	env := map[string]string{}
+	if id := c.Spec.EndpointID; id != "" {
+		base := "http://" + EndpointsAddress
+		env["ECS_CONTAINER_METADATA_URI"] = base + "/v3/" + id
+		env["ECS_CONTAINER_METADATA_URI_V4"] = base + "/v4/" + id
+		env["ECS_AGENT_URI"] = base + "/api/" + id
+	}
+	if id := t.Spec.RoleCredentialsID; id != "" {
+		env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] = "/v2/credentials/" + id
+	}
+	return env
+}
+
 // environment merges environment files (earlier lines lose to later ones) under the
-// definition's environment, which wins, and returns sorted KEY=VALUE pairs.
-func environment(spec api.ContainerSpec) ([]string, error) {
+// definition's environment, which wins over them, and the agent's variables over both: a
+// definition cannot point a container's SDK at other credentials or metadata than its own.
+func environment(spec api.ContainerSpec, agent map[string]string) ([]string, error) {
 	env := map[string]string{}
 	for _, f := range spec.EnvironmentFiles {
 		if f.Type == "s3" {
@@ -122,6 +147,9 @@ func environment(spec api.ContainerSpec) ([]string, error) {
 		}
 	}
 	for k, v := range spec.Environment {
+		env[k] = v
+	}
+	for k, v := range agent {
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))

@@ -463,3 +463,38 @@ func TestDependsOnHealthyAndComplete(t *testing.T) {
 		t.Fatalf("app created at %v, before migrate completed (%+v)", a.Status.CreatedAt, m.Status)
 	}
 }
+
+func TestAgentEnvironment(t *testing.T) {
+	h := newHarness(t, func(s *Settings) { s.Region = "us-test-1" })
+	check := `env | sort; test "$ECS_CONTAINER_METADATA_URI" = "http://169.254.170.2/v3/$EID" &&
+test "$ECS_CONTAINER_METADATA_URI_V4" = "http://169.254.170.2/v4/$EID" &&
+test "$ECS_AGENT_URI" = "http://169.254.170.2/api/$EID" &&
+test "$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" = /v2/credentials/cred-1 &&
+test "$AWS_REGION" = "$WANT_REGION" && test "${AWS_DEFAULT_REGION-unset}" = "$WANT_DEFAULT"`
+	agentRegion := sh("plain", check)
+	agentRegion.EndpointID = "0f2b3c4d-1111-2222-3333-444455556666"
+	agentRegion.Environment = map[string]string{
+		"EID": agentRegion.EndpointID, "WANT_REGION": "us-test-1", "WANT_DEFAULT": "us-test-1",
+		// The agent's values win over a definition's.
+		"ECS_CONTAINER_METADATA_URI": "http://example.invalid/v3/other",
+	}
+	ownRegion := sh("own", check)
+	ownRegion.EndpointID = "7a6b5c4d-1111-2222-3333-444455556666"
+	ownRegion.Environment = map[string]string{
+		"EID": ownRegion.EndpointID, "AWS_REGION": "eu-own-1", "WANT_REGION": "eu-own-1", "WANT_DEFAULT": "unset",
+	}
+	// One after the other, so the first exit cannot stop the task before the second ran.
+	ownRegion.Essential = false
+	agentRegion.DependsOn = []api.Dependency{{ContainerName: "own", Condition: api.ConditionComplete}}
+	task, cs := newTask("agentenv", agentRegion, ownRegion)
+	task.Spec.RoleCredentialsID = "cred-1"
+	h.run(task, cs)
+	h.waitTask("agentenv", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	for _, name := range []string{"plain", "own"} {
+		c := h.container("agentenv", name)
+		if c.Status.ExitCode == nil || *c.Status.ExitCode != 0 {
+			logs, _ := os.ReadFile(c.Status.LogPath)
+			t.Errorf("%s: exit %v, environment:\n%s", name, c.Status.ExitCode, logs)
+		}
+	}
+}

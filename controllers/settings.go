@@ -99,6 +99,9 @@ type Settings struct {
 	RelistInterval time.Duration
 	// AgentVersion is stamped on containers.
 	AgentVersion string
+	// Region is given to task containers as AWS_REGION and AWS_DEFAULT_REGION unless the
+	// image or the definition sets either.
+	Region string
 }
 
 // DefaultSettings are the reference agent's Linux defaults.

@@ -107,7 +107,11 @@ type ContainerConfig struct {
 	Entrypoint []string
 	Command    []string
 	// Env is KEY=VALUE, applied over the image's environment.
-	Env            []string
+	Env []string
+	// DefaultEnv is KEY=VALUE entries set together, and only when neither the image nor
+	// Env sets any of their keys: the agent's AWS_REGION and AWS_DEFAULT_REGION must not
+	// override, or contradict, a region the image or the definition chose.
+	DefaultEnv     []string
 	User           string
 	WorkingDir     string
 	Hostname       string

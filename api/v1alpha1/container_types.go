@@ -47,6 +47,14 @@ type ContainerSpec struct {
 	LogConfig       *LogConfig        `json:"logConfiguration,omitempty"`
 	// RegistryAuth says how to authenticate the pull, when the task definition says so.
 	RegistryAuth *RegistryAuth `json:"registryAuthentication,omitempty"`
+
+	// ARN is the container's ARN from the payload, reported by task metadata v4.
+	ARN string `json:"containerArn,omitempty"`
+	// EndpointID is the random, unguessable ID in the container's task metadata and agent
+	// API URIs (ECS_CONTAINER_METADATA_URI[_V4], ECS_AGENT_URI). It is generated once when
+	// the task is first accepted and never changes, so URIs a container was started with
+	// keep working across agent restarts.
+	EndpointID string `json:"endpointId,omitempty"`
 }
 
 // EnvironmentFile is an environment file; ecsd reads local paths (type "local") itself.
@@ -218,6 +226,10 @@ type NetworkStatus struct {
 	IPv4SubnetCIDR string `json:"ipv4SubnetCidr,omitempty"`
 	// InterfaceName is the host name of an awsvpc task's ENI before it was moved in.
 	InterfaceName string `json:"interfaceName,omitempty"`
+	// EndpointIPv4Address is the address an awsvpc task reaches the agent's endpoints
+	// (169.254.170.2) from: its leg on the agent bridge, which carries only that route. The
+	// endpoints use it to tell which task a request comes from.
+	EndpointIPv4Address string `json:"endpointIpv4Address,omitempty"`
 	// ReleasedAt is set once the network was torn down: host ports and the address are
 	// free again and the namespace is gone.
 	ReleasedAt *metav1.Time `json:"releasedAt,omitempty"`

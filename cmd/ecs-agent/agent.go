@@ -218,6 +218,7 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	}
 	s.DisableHealthCheck = cfg.DisableDockerHealthCheck.Enabled()
 	s.AgentVersion = version.Version
+	s.Region = cfg.AWSRegion
 	return s
 }
 

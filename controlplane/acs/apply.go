@@ -3,6 +3,7 @@ package acs
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"strconv"
 	"time"
 
@@ -108,6 +109,9 @@ func (a *StoreApplier) taskObjects(ctx context.Context, t *payload.Task, opts pa
 		}
 		objs := []client.Object{task}
 		for _, c := range containers {
+			// The endpoint ID is the container's only secret for its metadata URIs: random,
+			// made once here and kept in the Spec (and the checkpoint) from then on.
+			c.Spec.EndpointID = uuid.NewString()
 			objs = append(objs, c)
 		}
 		if terr != nil {

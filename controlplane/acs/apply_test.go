@@ -67,6 +67,17 @@ func TestApplyPayloadIdempotentAndForwardOnly(t *testing.T) {
 	if e, ok := a.Credentials.Get("cred-1"); !ok || e.TaskARN != taskARN || e.RoleType != credentials.TaskApplication {
 		t.Errorf("credentials not stored: %v %v", e, ok)
 	}
+	getContainer := func() *api.Container {
+		c := &api.Container{}
+		if err := a.Store.DirectClient().Get(ctx, client.ObjectKey{Namespace: api.Namespace, Name: "0123456789abcdef-app"}, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	endpointID := getContainer().Spec.EndpointID
+	if len(endpointID) != 36 {
+		t.Fatalf("container endpoint ID %q, want a UUID", endpointID)
+	}
 	rv := task.ResourceVersion
 	// The same payload again changes nothing.
 	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"))); err != nil {
@@ -74,6 +85,9 @@ func TestApplyPayloadIdempotentAndForwardOnly(t *testing.T) {
 	}
 	if got := getTask(t, a, "0123456789abcdef").ResourceVersion; got != rv {
 		t.Errorf("a resent payload rewrote the task (rv %s → %s)", rv, got)
+	}
+	if got := getContainer().Spec.EndpointID; got != endpointID {
+		t.Errorf("endpoint ID changed on a resent payload: %s → %s", endpointID, got)
 	}
 	// STOPPED moves forward, with the task listed twice in one payload.
 	if err := a.ApplyPayload(ctx, msg("m2", payloadTask("RUNNING"), payloadTask("STOPPED"))); err != nil {

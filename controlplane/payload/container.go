@@ -33,6 +33,7 @@ func containerSpec(c *Container, tc taskContext) (v1alpha1.ContainerSpec, error)
 		Links:        copySlice(c.Links),
 		StartTimeout: c.StartTimeout,
 		StopTimeout:  c.StopTimeout,
+		ARN:          c.ContainerArn,
 	}
 	if c.Image == "" {
 		return s, fmt.Errorf("image: %w", ErrMissing)
@@ -146,7 +147,7 @@ func containerSpec(c *Container, tc taskContext) (v1alpha1.ContainerSpec, error)
 // checkContainerUnsupported rejects container features ecsd does not implement. Secrets,
 // FireLens and credential specs all change what the container sees; dropping them would
 // run it differently than asked. Managed agents (ECS Exec), network interface names, the
-// logs auth strategy and the container ARN are ignored: the container itself runs the same.
+// logs auth strategy are ignored: the container itself runs the same.
 func checkContainerUnsupported(c *Container) error {
 	switch {
 	case len(c.Secrets) > 0:

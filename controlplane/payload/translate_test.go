@@ -202,13 +202,17 @@ func TestToObjectsMapping(t *testing.T) {
 			c.ManagedAgents = []ManagedAgent{{Name: "ExecuteCommandAgent"}}
 			c.NetworkInterfaceNames = []string{"eth1"}
 			c.LogsAuthStrategy = "ExecutionRole"
-			c.ContainerArn = "arn:aws:ecs:us-west-2:1:container/x"
 			c.HealthCheckType = "docker"
 			t.EnableFaultInjection = true
 			t.Overrides = Ptr(EmbeddedJSON(`{"anything":1}`))
 			t.TrustedExecutionConfiguration = &TrustedExecutionConfiguration{IsolationMode: "SHARED"}
 			t.Zone, t.TaskDefinitionAccountID, t.AgentConfiguration = "z", "1", "{}"
 		}, func(t *testing.T, r result) {}},
+		{"container arn", Options{}, func(t *Task) { t.Containers[0].ContainerArn = "arn:aws:ecs:us-west-2:1:container/x" }, func(t *testing.T, r result) {
+			if got := web(r).ARN; got != "arn:aws:ecs:us-west-2:1:container/x" {
+				t.Fatalf("ARN = %q", got)
+			}
+		}},
 		{"overrides command", Options{}, func(t *Task) {
 			t.Containers[0].Command = []string{"old"}
 			t.Containers[0].Overrides = Ptr(EmbeddedJSON(`{"command":["new","arg"]}`))

@@ -59,7 +59,9 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 		opts = append(opts, oci.WithHostname(hostname))
 		env = append(env, "HOSTNAME="+hostname) // like Docker; cfg.Env may still override it
 	}
-	opts = append(opts, oci.WithEnv(append(env, cfg.Env...)))
+	env = append(env, cfg.Env...)
+	env = append(env, defaultEnv(cfg.DefaultEnv, imgCfg.Env, env)...)
+	opts = append(opts, oci.WithEnv(env))
 	if cfg.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
 	}
@@ -324,4 +326,18 @@ func ignoreNoShm(o oci.SpecOpts) oci.SpecOpts {
 		}
 		return nil
 	}
+}
+
+// defaultEnv returns defaults when no entry of the given sets has any of their keys, and
+// nothing otherwise.
+func defaultEnv(defaults []string, sets ...[]string) []string {
+	for _, d := range defaults {
+		k, _, _ := strings.Cut(d, "=")
+		for _, set := range sets {
+			if slices.ContainsFunc(set, func(kv string) bool { return kv == k || strings.HasPrefix(kv, k+"=") }) {
+				return nil
+			}
+		}
+	}
+	return defaults
 }

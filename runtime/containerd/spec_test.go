@@ -184,3 +184,24 @@ func TestNormalizeRef(t *testing.T) {
 		t.Error("sameRegistry")
 	}
 }
+
+func TestDefaultEnv(t *testing.T) {
+	region := []string{"AWS_REGION=us-west-2", "AWS_DEFAULT_REGION=us-west-2"}
+	for _, tc := range []struct {
+		name       string
+		image, env []string
+		want       int
+	}{
+		{"nothing set", []string{"PATH=/bin"}, []string{"A=1"}, 2},
+		{"image sets one", []string{"AWS_DEFAULT_REGION=eu-west-1"}, nil, 0},
+		{"definition sets one", nil, []string{"AWS_REGION=eu-west-1"}, 0},
+		{"empty value still counts", nil, []string{"AWS_REGION="}, 0},
+		{"prefix of another key", nil, []string{"AWS_REGIONX=1"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := defaultEnv(region, tc.image, tc.env); len(got) != tc.want {
+				t.Fatalf("defaultEnv = %v, want %d entries", got, tc.want)
+			}
+		})
+	}
+}
