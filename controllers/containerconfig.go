@@ -12,6 +12,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
+	"github.com/ecsd/ecsd/runtime/cni"
 )
 
 // taskDir is where a task's agent-managed files live: volumes and logs. Cleanup removes it.
@@ -112,17 +113,13 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 	return cfg, nil
 }
 
-// EndpointsAddress is where task containers reach the agent's endpoints (task metadata,
-// credentials, agent API): ecs-init's rules forward it to the metadata server.
-const EndpointsAddress = "169.254.170.2"
-
 // agentEnv is what the agent tells every task container about its endpoints. The metadata
 // URIs carry the container's unguessable endpoint ID; the credentials URI is given only to
 // containers of a task with a task role.
 func (e *Engine) agentEnv(t *api.Task, c *api.Container) map[string]string {
 	env := map[string]string{}
 	if id := c.Spec.EndpointID; id != "" {
-		base := "http://" + EndpointsAddress
+		base := "http://" + cni.EndpointsAddress
 		env["ECS_CONTAINER_METADATA_URI"] = base + "/v3/" + id
 		env["ECS_CONTAINER_METADATA_URI_V4"] = base + "/v4/" + id
 		env["ECS_AGENT_URI"] = base + "/api/" + id

@@ -244,6 +244,9 @@ func networkStatus(mode, id string, res *cni.Result, subnet string) *api.Network
 	if res.Gateway.IsValid() {
 		n.IPv4Gateway = res.Gateway.String()
 	}
+	if res.EndpointsIPv4.IsValid() {
+		n.EndpointIPv4Address = res.EndpointsIPv4.String()
+	}
 	return n
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -98,6 +99,34 @@ func TestAWSVPC(t *testing.T) {
 		t.Fatalf("IMDS connect took %s to fail", d)
 	}
 
+	// The endpoints leg: 169.254.170.2 is reached through the host, from the leg's address,
+	// and the leg routes nothing else.
+	if !netip.MustParsePrefix(DefaultEndpointsSubnet).Contains(res.EndpointsIPv4) {
+		t.Fatalf("endpoints leg address %v, want one in %s", res.EndpointsIPv4, DefaultEndpointsSubnet)
+	}
+	if routes := runIn(t, res.NetNSPath, "ip", "route", "show", "dev", endpointsIfName); !strings.Contains(routes, EndpointsAddress+" via 169.254.172.1") ||
+		strings.Contains(routes, "default") {
+		t.Fatalf("routes on the endpoints leg:\n%s", routes)
+	}
+	h.run("ip", "addr", "add", EndpointsAddress+"/32", "dev", "lo")
+	ln, err := netns.Listen(h.path, "tcp", EndpointsAddress+":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			c.Write([]byte(host))
+			c.Close()
+		}
+	}()
+	mustReadTCP(t, res.NetNSPath, EndpointsAddress+":80", res.EndpointsIPv4.String())
+
 	again, err := m.Setup(ctx(t), Request{ID: "task-1", Mode: ModeAWSVPC, ENI: eni})
 	if err != nil || again.IPv4 != res.IPv4 || again.Interface != "eni7" {
 		t.Fatalf("second Setup = %+v, %v", again, err)
@@ -111,6 +140,9 @@ func TestAWSVPC(t *testing.T) {
 	}
 	if _, err := os.Stat(res.NetNSPath); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("netns left: %v", err)
+	}
+	if leases, _ := filepath.Glob(filepath.Join(m.opts.StateDir, "ipam", netEndpoints, "169.*")); len(leases) > 0 {
+		t.Fatalf("endpoints leg leases left: %v", leases)
 	}
 
 	// Control: with AllowIMDS the same task reaches the fake IMDS through its gateway.

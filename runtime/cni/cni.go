@@ -99,6 +99,19 @@ const IMDSAddress = "169.254.169.254"
 // containerIfName is the interface name inside every task namespace.
 const containerIfName = "eth0"
 
+// endpointsIfName is an awsvpc task's leg to the agent's endpoints.
+const endpointsIfName = "ecs-eth1"
+
+// EndpointsAddress is where tasks reach the agent's endpoints (task metadata, credentials).
+const EndpointsAddress = "169.254.170.2"
+
+// Defaults of the awsvpc endpoints bridge: the link-local range the reference agent's
+// ecs-bridge uses, so nothing in a VPC collides with it.
+const (
+	DefaultEndpointsBridge = "ecsd-ep0"
+	DefaultEndpointsSubnet = "169.254.172.0/22"
+)
+
 // Options configure a Manager. Zero values get the documented defaults.
 type Options struct {
 	// PluginDirs are searched for plugin binaries (ECS_CNI_PLUGINS_PATH); default /usr/lib/cni.
@@ -120,6 +133,10 @@ type Options struct {
 	// ReservedTCP and ReservedUDP are never handed out, and static requests for them are
 	// refused (ECS_RESERVED_PORTS, ECS_RESERVED_PORTS_UDP).
 	ReservedTCP, ReservedUDP []uint16
+	// EndpointsBridge and EndpointsSubnet carry awsvpc tasks' second leg, which routes only
+	// EndpointsAddress to the host; defaults ecsd-ep0 and 169.254.172.0/22.
+	EndpointsBridge string
+	EndpointsSubnet netip.Prefix
 	// AllowIMDS lets tasks reach 169.254.169.254. The zero value blocks it (the secure
 	// default): bridge mode with a DROP rule for forwarded traffic from the bridge in the host
 	// namespace, awsvpc and none with an unreachable route inside the task namespace.
@@ -182,6 +199,9 @@ type Result struct {
 	Interface string
 	// DNS is what the task's resolv.conf should hold (awsvpc: from the ENI).
 	DNS DNS
+	// EndpointsIPv4 is an awsvpc task's address on the endpoints bridge: the source address
+	// of its requests to EndpointsAddress.
+	EndpointsIPv4 netip.Addr `json:",omitzero"`
 }
 
 // DNS settings for resolv.conf.
@@ -236,6 +256,12 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	if opts.BridgeName == "" {
 		opts.BridgeName = DefaultBridgeName
+	}
+	if opts.EndpointsBridge == "" {
+		opts.EndpointsBridge = DefaultEndpointsBridge
+	}
+	if !opts.EndpointsSubnet.IsValid() {
+		opts.EndpointsSubnet = netip.MustParsePrefix(DefaultEndpointsSubnet)
 	}
 	if !opts.BridgeSubnet.IsValid() {
 		opts.BridgeSubnet = netip.MustParsePrefix(DefaultBridgeSubnet)
@@ -476,6 +502,9 @@ func (m *Manager) setup(ctx context.Context, req Request) (*Result, error) {
 		if conf, err = awsvpcConfList(req.ENI); err != nil {
 			return nil, err
 		}
+		if rec.EndpointsConfList, err = endpointsConfList(m.opts.EndpointsBridge, m.opts.EndpointsSubnet, filepath.Join(m.opts.StateDir, "ipam")); err != nil {
+			return nil, err
+		}
 	}
 	rec.ConfList = conf
 	rec.CapabilityArgs = capArgs
@@ -509,6 +538,11 @@ func (m *Manager) setup(ctx context.Context, req Request) (*Result, error) {
 	}
 	if err := fillResult(&res, raw); err != nil {
 		return nil, err
+	}
+	if len(rec.EndpointsConfList) > 0 {
+		if res.EndpointsIPv4, err = m.addEndpointsLeg(ctx, req.ID, nsPath, rec.EndpointsConfList); err != nil {
+			return nil, err
+		}
 	}
 
 	if !m.opts.AllowIMDS {
@@ -549,11 +583,37 @@ func (m *Manager) teardown(ctx context.Context, id string) error {
 			Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs,
 		}})
 	}
-	if len(dels) == 0 && rec != nil && len(rec.ConfList) > 0 {
-		// The ADD did not finish (no cache entry), but plugins may have acted: DEL anyway.
-		dels = append(dels, del{rec.ConfList, &libcni.RuntimeConf{
-			ContainerID: id, NetNS: rec.NetNS, IfName: rec.IfName, CapabilityArgs: rec.CapabilityArgs,
-		}})
+	if rec != nil {
+		// An ADD that did not finish left no cache entry, but its plugins may have acted
+		// (a lease, a veth): DEL every recorded network the cache does not have.
+		cached := map[string]bool{}
+		for _, a := range atts {
+			cached[a.Network] = true
+		}
+		for _, l := range []struct {
+			conf   json.RawMessage
+			name   string
+			ifName string
+			caps   map[string]any
+		}{
+			{rec.ConfList, "", rec.IfName, rec.CapabilityArgs},
+			{rec.EndpointsConfList, netEndpoints, endpointsIfName, nil},
+		} {
+			if len(l.conf) == 0 {
+				continue
+			}
+			if l.name == "" {
+				if list, err := libcni.ConfListFromBytes(l.conf); err == nil {
+					l.name = list.Name
+				}
+			}
+			if cached[l.name] {
+				continue
+			}
+			dels = append(dels, del{l.conf, &libcni.RuntimeConf{
+				ContainerID: id, NetNS: rec.NetNS, IfName: l.ifName, CapabilityArgs: l.caps,
+			}})
+		}
 	}
 
 	nsPath := m.netnsPath(id)
@@ -712,15 +772,17 @@ func (w logWriter) Write(p []byte) (int, error) {
 // record is the per-ID file under StateDir/ids. It is written before the ADD, so a crash at
 // any point leaves enough to run the DEL and to keep the host ports booked meanwhile.
 type record struct {
-	ID             string
-	Mode           string
-	NetNS          string
-	IfName         string
-	ConfList       json.RawMessage
-	CapabilityArgs map[string]any `json:",omitempty"`
-	PortMaps       []portMap      `json:",omitempty"`
-	Ready          bool
-	Result         Result
+	ID       string
+	Mode     string
+	NetNS    string
+	IfName   string
+	ConfList json.RawMessage
+	// EndpointsConfList is an awsvpc task's endpoints leg, added after ConfList.
+	EndpointsConfList json.RawMessage `json:",omitempty"`
+	CapabilityArgs    map[string]any  `json:",omitempty"`
+	PortMaps          []portMap       `json:",omitempty"`
+	Ready             bool
+	Result            Result
 }
 
 func (m *Manager) recordDir() string           { return filepath.Join(m.opts.StateDir, "ids") }
@@ -788,4 +850,26 @@ func (m *Manager) cachedPortMaps(id string) []portMap {
 		}
 	}
 	return out
+}
+
+// addEndpointsLeg adds an awsvpc task's endpoints leg and returns its address.
+func (m *Manager) addEndpointsLeg(ctx context.Context, id, nsPath string, conf []byte) (netip.Addr, error) {
+	list, err := libcni.ConfListFromBytes(conf)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("cni: parse endpoints conflist: %w", err)
+	}
+	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: nsPath, IfName: endpointsIfName}
+	var raw any
+	if err := m.inHost(func() error {
+		r, err := m.cni.AddNetworkList(ctx, list, rt)
+		raw = r
+		return err
+	}); err != nil {
+		return netip.Addr{}, fmt.Errorf("cni: add endpoints leg: %w", err)
+	}
+	var leg Result
+	if err := fillResult(&leg, raw); err != nil {
+		return netip.Addr{}, err
+	}
+	return leg.IPv4, nil
 }

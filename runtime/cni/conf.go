@@ -18,13 +18,16 @@ const (
 	netBridge = "ecsd-bridge"
 	netNone   = "ecsd-none"
 	netAWSVPC = "ecsd-awsvpc"
+	// netEndpoints is an awsvpc task's second leg, on its own bridge, carrying only the
+	// route to the agent's endpoints (169.254.170.2).
+	netEndpoints = "ecsd-endpoints"
 )
 
 // cniVersion is the newest spec version Debian's plugins 1.1.1 speak.
 const cniVersion = "1.0.0"
 
 func ourNetwork(name string) bool {
-	return name == netBridge || name == netNone || name == netAWSVPC
+	return name == netBridge || name == netNone || name == netAWSVPC || name == netEndpoints
 }
 
 type confList struct {
@@ -57,6 +60,28 @@ func bridgeConfList(bridge string, subnet netip.Prefix, ipamDir string) ([]byte,
 			"type":         "portmap",
 			"capabilities": map[string]bool{"portMappings": true},
 			"snat":         true,
+		},
+	}})
+}
+
+// endpointsConfList is the leg an awsvpc task reaches the agent's endpoints through: a veth
+// on a bridge of its own (not the bridge-mode one, so awsvpc tasks cannot reach bridge-mode
+// containers) with one route, to EndpointsAddress, and no masquerade, so it leads nowhere
+// else. The endpoints tell the calling task by the leg's address.
+func endpointsConfList(bridge string, subnet netip.Prefix, ipamDir string) ([]byte, error) {
+	gw := subnet.Addr().Next()
+	return json.Marshal(confList{CNIVersion: cniVersion, Name: netEndpoints, Plugins: []any{
+		map[string]any{
+			"type":      "bridge",
+			"bridge":    bridge,
+			"isGateway": true,
+			"ipMasq":    false,
+			"ipam": map[string]any{
+				"type":    "host-local",
+				"ranges":  [][]map[string]string{{{"subnet": subnet.String(), "gateway": gw.String()}}},
+				"routes":  []map[string]string{{"dst": EndpointsAddress + "/32"}},
+				"dataDir": ipamDir,
+			},
 		},
 	}})
 }
