@@ -298,6 +298,10 @@ type Config struct {
 	// network mode (the reference agent only blocks it for awsvpc on request), because
 	// instance credentials are broader than any task's.
 	AllowTaskIMDS BooleanDefaultFalse `env:"ECSD_ALLOW_TASK_IMDS"`
+	// TaskCredentialsSourceCheck answers a credentials ID only to a caller whose source
+	// address belongs to the task that owns it (DESIGN §9). Turning it off leaves the
+	// unguessable ID as the only secret, as with the reference agent.
+	TaskCredentialsSourceCheck BooleanDefaultTrue `env:"ECSD_TASK_CREDENTIALS_SOURCE_CHECK"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`

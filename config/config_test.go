@@ -514,6 +514,10 @@ func TestBooleansAndCheckpoint(t *testing.T) {
 			}, want: [2]bool{true, true}},
 		{name: "task IMDS", env: env("ECSD_ALLOW_TASK_IMDS", "true"),
 			check: func(c *Config) any { return c.AllowTaskIMDS.Enabled() }, want: true},
+		{name: "credentials source check on by default", env: env(),
+			check: func(c *Config) any { return c.TaskCredentialsSourceCheck.Enabled() }, want: true},
+		{name: "credentials source check off", env: env("ECSD_TASK_CREDENTIALS_SOURCE_CHECK", "false"),
+			check: func(c *Config) any { return c.TaskCredentialsSourceCheck.Enabled() }, want: false},
 	})
 }
 
