@@ -222,11 +222,14 @@ func (e *Engine) cgroupManager() cgroups.Manager {
 }
 
 // taskCgroup makes sure the task's cgroup exists with its task-level limits and returns
-// the cgroup parent for its containers; "" when the task has no task-level limits or task
-// cgroups are off. Ensure is idempotent, so every container of the task may call it.
+// the cgroup parent for its containers; the cgroup root itself when the task has no
+// task-level limits or task cgroups are off. Ensure is idempotent, so every container of the
+// task may call it.
 func (e *Engine) taskCgroup(t *api.Task) (string, error) {
 	if !e.s.TaskCgroups || (t.Spec.CPU <= 0 && t.Spec.Memory <= 0) {
-		return "", nil
+		// Still beneath the root: the agent matches task traffic by it (host-network
+		// tasks' IMDS block), so no task container may live outside it.
+		return e.cgroupManager().Path(""), nil
 	}
 	l := cgroups.Limits{MemoryBytes: t.Spec.Memory << 20, Period: e.s.CgroupCPUPeriod}
 	if t.Spec.CPU > 0 {

@@ -283,6 +283,7 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 		if len(c.Spec.Links) > 0 {
 			return fmt.Errorf("%w: links are not supported in network mode host", errInvalidDefinition)
 		}
+		cfg.HostNetNSPath = e.s.HostNetNSPath
 		return nil
 	case modeNone:
 		cfg.PrivateNetwork = true

@@ -99,6 +99,9 @@ type Settings struct {
 	RelistInterval time.Duration
 	// AgentVersion is stamped on containers.
 	AgentVersion string
+	// HostNetNSPath is the namespace host-network containers join: the agent's, so that
+	// "host" is the host the agent serves its endpoints and sets its rules on.
+	HostNetNSPath string
 	// Region is given to task containers as AWS_REGION and AWS_DEFAULT_REGION unless the
 	// image or the definition sets either.
 	Region string

@@ -138,6 +138,10 @@ type ContainerConfig struct {
 	// unless PrivateNetwork asks for a new namespace with only a loopback interface.
 	NetNSPath      string
 	PrivateNetwork bool
+	// HostNetNSPath is the namespace "the host's network" means: the agent's own. Empty
+	// leaves a host-network container where the runtime's shim runs, which is the same
+	// namespace on an instance but not for an agent run inside a namespace (tests).
+	HostNetNSPath string
 	// LogPath is the file the container's stdout and stderr are written to.
 	LogPath string
 }
@@ -207,14 +211,61 @@ type Event struct {
 	Time        time.Time
 }
 
-// Stats is cumulative resource usage.
+// Stats is the cumulative resource usage of one container's cgroup, read at Time. Besides
+// the summary TCS needs it carries everything a Docker Engine stats document is made of, so
+// the task metadata endpoint can serve that shape without knowing cgroup versions. Which
+// fields are set, and the names in MemoryStat and BlkioEntry.Op, follow the cgroup version
+// the way Docker reports them, because clients written against Docker expect exactly that.
 type Stats struct {
 	Time time.Time
+	// CgroupVersion is 1 or 2 (0 if unknown). It tells MemoryStat's key set apart and lets a
+	// consumer reproduce version-specific details of Docker's output.
+	CgroupVersion int
+
 	// CPUUsageNanos is total CPU time consumed.
 	CPUUsageNanos uint64
-	MemoryUsage   uint64
-	MemoryLimit   uint64
+	// CPUUserNanos and CPUKernelNanos split CPU time into user and kernel mode.
+	CPUUserNanos   uint64
+	CPUKernelNanos uint64
+	// PerCPUNanos is CPU time per CPU (v1 cpuacct.usage_percpu). cgroup v2 has no per-CPU
+	// accounting, so it is nil there.
+	PerCPUNanos []uint64
+	// CPUPeriods, CPUThrottledPeriods and CPUThrottledNanos are CFS bandwidth throttling:
+	// enforcement periods elapsed, periods in which the quota ran out, and time throttled.
+	CPUPeriods          uint64
+	CPUThrottledPeriods uint64
+	CPUThrottledNanos   uint64
+
+	MemoryUsage uint64
+	// MemoryMaxUsage is the usage high-water mark (v1 max_usage_in_bytes). Docker reports
+	// none on v2, so it stays 0 there.
+	MemoryMaxUsage uint64
+	MemoryLimit    uint64
+	// MemoryFailcnt counts hits of the limit: v1 memory failcnt, v2 the "oom" count of
+	// memory.events (Docker's choice for v2).
+	MemoryFailcnt uint64
 	// MemoryCache is page cache (v1 "cache", v2 "inactive_file") excluded from working set.
 	MemoryCache uint64
-	Pids        uint64
+	// MemoryStat is memory.stat under Docker's key names: v1 "cache", "rss", "total_rss" …;
+	// v2 "anon", "file", "inactive_file" ….
+	MemoryStat map[string]uint64
+
+	Pids uint64
+	// PidsLimit is the pids cgroup limit; 0 means unlimited.
+	PidsLimit uint64
+
+	// BlkioServiceBytes and BlkioServiced are bytes and I/O operations per device and
+	// operation. v1 copies blkio.*_recursive (ops "Read", "Write", "Sync", "Async",
+	// "Discard", "Total"); v2 maps io.stat to "read" and "write" bytes only and leaves
+	// BlkioServiced empty, as Docker does.
+	BlkioServiceBytes []BlkioEntry
+	BlkioServiced     []BlkioEntry
+}
+
+// BlkioEntry is one block I/O counter of a Stats: device major:minor, operation, value.
+type BlkioEntry struct {
+	Major uint64
+	Minor uint64
+	Op    string
+	Value uint64
 }

@@ -147,6 +147,9 @@ func runAgent(ctx context.Context, o options) error {
 
 	settings := settingsFrom(cfg)
 	networkSettings(&settings, cfg, network)
+	if err := blockHostIMDS(ctx, cfg, &settings, network, log.WithName("network")); err != nil {
+		return err
+	}
 	settings.CleanupRequiresReport = true
 	settings.TaskCleaned = func(taskARN string) {
 		creds.RemoveTask(taskARN)
@@ -219,6 +222,7 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	s.DisableHealthCheck = cfg.DisableDockerHealthCheck.Enabled()
 	s.AgentVersion = version.Version
 	s.Region = cfg.AWSRegion
+	s.HostNetNSPath = fmt.Sprintf("/proc/%d/ns/net", os.Getpid())
 	return s
 }
 

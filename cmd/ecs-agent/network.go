@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
 )
 
@@ -24,21 +25,42 @@ func startNetwork(ctx context.Context, cfg *config.Config, log logr.Logger) (*cn
 		return nil, fmt.Errorf("%w: ECS_CNI_PLUGINS_PATH=%s: %v", errTerminal, cfg.CNIPluginsPath, err)
 	}
 	opts := cni.Options{
-		PluginDirs:   dirs,
-		StateDir:     filepath.Join(cfg.DataDir, "cni"),
-		BridgeName:   cfg.BridgeName,
-		BridgeSubnet: cfg.BridgeSubnet,
-		DynamicPorts: [2]uint16{cfg.DynamicHostPortRange.Start, cfg.DynamicHostPortRange.End},
-		ReservedTCP:  cfg.ReservedPorts,
-		ReservedUDP:  cfg.ReservedPortsUDP,
-		AllowIMDS:    cfg.AllowTaskIMDS.Enabled(),
-		Logger:       log,
+		PluginDirs:      dirs,
+		StateDir:        filepath.Join(cfg.DataDir, "cni"),
+		BridgeName:      cfg.BridgeName,
+		BridgeSubnet:    cfg.BridgeSubnet,
+		DynamicPorts:    [2]uint16{cfg.DynamicHostPortRange.Start, cfg.DynamicHostPortRange.End},
+		ReservedTCP:     cfg.ReservedPorts,
+		ReservedUDP:     cfg.ReservedPortsUDP,
+		AllowIMDS:       cfg.AllowTaskIMDS.Enabled(),
+		BlockAWSVPCIMDS: cfg.AWSVPCBlockInstanceMetdata.Enabled(),
+		Logger:          log,
 	}
 	m, err := cni.New(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return m, nil
+}
+
+// blockHostIMDS keeps host-network task containers from the instance metadata service
+// unless ECSD_ALLOW_TASK_IMDS allows it: every task container lives beneath the task cgroup
+// root, which an OUTPUT rule matching its cgroup v2 path refuses IMDS. Without a cgroup v2
+// hierarchy (a pure v1 host) there is no such match; the agent says so and goes on, as the
+// other modes stay blocked.
+func blockHostIMDS(ctx context.Context, cfg *config.Config, s *controllers.Settings, n *cni.Manager, log logr.Logger) error {
+	if cfg.AllowTaskIMDS.Enabled() {
+		return nil
+	}
+	path, err := cgroups.Manager{Mount: s.CgroupMount, Root: s.CgroupRoot}.EnsureRoot()
+	if err != nil {
+		return fmt.Errorf("task cgroup root: %w", err)
+	}
+	if path == "" {
+		log.Info("no cgroup v2 hierarchy: host-network tasks can reach the instance metadata service")
+		return nil
+	}
+	return n.BlockHostIMDS(ctx, path)
 }
 
 // checkPlugins makes sure every named plugin is in one of dirs, where libcni will look.

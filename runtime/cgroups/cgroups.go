@@ -45,21 +45,8 @@ func (m Manager) Ensure(taskID string, l Limits) error {
 	if m.unified() {
 		return m.ensureV2(taskID, l)
 	}
-	for _, sub := range []string{"cpu", "cpuacct", "memory", "pids", "cpuset", "blkio", "devices", "freezer"} {
-		dir := filepath.Join(m.Mount, sub, m.Path(taskID))
-		if _, err := os.Stat(filepath.Join(m.Mount, sub)); err != nil {
-			continue
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("task cgroup %s: %w", dir, err)
-		}
-		if sub == "cpuset" {
-			// A new cpuset cgroup starts empty; inherit the parent's CPUs and memory nodes
-			// all the way down or no process can join it.
-			if err := inheritCpuset(filepath.Join(m.Mount, sub), m.Path(taskID)); err != nil {
-				return err
-			}
-		}
+	if err := m.ensureV1(m.Path(taskID)); err != nil {
+		return err
 	}
 	if l.CPUQuota > 0 && l.Period > 0 {
 		cpu := filepath.Join(m.Mount, "cpu", m.Path(taskID))
@@ -76,6 +63,48 @@ func (m Manager) Ensure(taskID string, l Limits) error {
 		}
 	}
 	return nil
+}
+
+// ensureV1 creates rel in every mounted v1 hierarchy, and in a hybrid host's v2 mount
+// ("unified"), which runc joins too.
+func (m Manager) ensureV1(rel string) error {
+	for _, sub := range []string{"cpu", "cpuacct", "memory", "pids", "cpuset", "blkio", "devices", "freezer", "unified"} {
+		dir := filepath.Join(m.Mount, sub, rel)
+		if _, err := os.Stat(filepath.Join(m.Mount, sub)); err != nil {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		if sub == "cpuset" {
+			// A new cpuset cgroup starts empty; inherit the parent's CPUs and memory nodes
+			// all the way down or no process can join it.
+			if err := inheritCpuset(filepath.Join(m.Mount, sub), rel); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// EnsureRoot creates Root, the parent of every task container's cgroup, and returns its
+// path in the cgroup v2 hierarchy: what an iptables cgroup match on task traffic names. It
+// returns "" on a host without a v2 hierarchy (pure v1), where no such match exists.
+func (m Manager) EnsureRoot() (string, error) {
+	root := filepath.Join("/", m.Root)
+	if m.unified() {
+		if err := os.MkdirAll(filepath.Join(m.Mount, root), 0o755); err != nil {
+			return "", fmt.Errorf("cgroup root: %w", err)
+		}
+		return root, nil
+	}
+	if err := m.ensureV1(root); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(m.Mount, "unified", "cgroup.controllers")); err != nil {
+		return "", nil
+	}
+	return root, nil
 }
 
 func (m Manager) ensureV2(taskID string, l Limits) error {

@@ -155,6 +155,19 @@ func TestAWSVPC(t *testing.T) {
 	if err := m2.Teardown(ctx(t), "task-2"); err != nil {
 		t.Fatal(err)
 	}
+
+	// ECS_AWSVPC_BLOCK_IMDS wins over AllowIMDS for awsvpc tasks.
+	m3 := h.newManager(Options{AllowIMDS: true, BlockAWSVPCIMDS: true})
+	res, err = m3.Setup(ctx(t), Request{ID: "task-3", Mode: ModeAWSVPC, ENI: eni})
+	if err != nil {
+		t.Fatalf("Setup with BlockAWSVPCIMDS: %v", err)
+	}
+	if _, err := readTCP(t, res.NetNSPath, IMDSAddress+":80", 5*time.Second); !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatalf("IMDS from awsvpc task with BlockAWSVPCIMDS = %v, want EHOSTUNREACH", err)
+	}
+	if err := m3.Teardown(ctx(t), "task-3"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestAWSVPCENINotFound(t *testing.T) {

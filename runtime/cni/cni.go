@@ -141,6 +141,8 @@ type Options struct {
 	// default): bridge mode with a DROP rule for forwarded traffic from the bridge in the host
 	// namespace, awsvpc and none with an unreachable route inside the task namespace.
 	AllowIMDS bool
+	// BlockAWSVPCIMDS blocks it for awsvpc tasks even with AllowIMDS (ECS_AWSVPC_BLOCK_IMDS).
+	BlockAWSVPCIMDS bool
 	// Logger receives structured logs; the zero value discards them.
 	Logger logr.Logger
 }
@@ -545,7 +547,7 @@ func (m *Manager) setup(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 
-	if !m.opts.AllowIMDS {
+	if !m.opts.AllowIMDS || (req.Mode == ModeAWSVPC && m.opts.BlockAWSVPCIMDS) {
 		if req.Mode == ModeBridge {
 			if err := m.ensureBridgeIMDSRule(ctx); err != nil {
 				return nil, err

@@ -48,6 +48,43 @@ func (m *Manager) ensureBridgeIMDSRule(ctx context.Context) error {
 	})
 }
 
+// hostIMDSComment marks the host-network IMDS rule.
+const hostIMDSComment = "ecsd: block instance metadata from host-network tasks"
+
+// hostIMDSRule is the filter OUTPUT rule refusing IMDS to sockets of processes in the task
+// cgroup tree (cgroup v2 path match, descendants included). Host-network containers share
+// the host's namespace, so no route or FORWARD rule can tell them from the agent; their
+// cgroup can. REJECT makes connects fail at once instead of hanging.
+func hostIMDSRule(cgroup2Path string) []string {
+	return []string{"OUTPUT", "-d", IMDSAddress + "/32", "-m", "cgroup", "--path", cgroup2Path,
+		"-m", "comment", "--comment", hostIMDSComment, "-j", "REJECT"}
+}
+
+// BlockHostIMDS installs hostIMDSRule for cgroup2Path, the task cgroup root relative to the
+// cgroup v2 hierarchy, which must exist. Any earlier copy is deleted first: the kernel binds
+// the rule to the cgroup that existed when it was inserted, so one from before the root was
+// recreated would match nothing.
+func (m *Manager) BlockHostIMDS(ctx context.Context, cgroup2Path string) error {
+	bin, err := exec.LookPath("iptables")
+	if err != nil {
+		bin = "/usr/sbin/iptables"
+	}
+	rule := hostIMDSRule(cgroup2Path)
+	return m.inHost(func() error {
+		for range 8 { // duplicates from older runs, bounded in case -D misbehaves
+			if exec.CommandContext(ctx, bin, append([]string{"-w", "5", "-t", "filter", "-D"}, rule...)...).Run() != nil {
+				break
+			}
+		}
+		out, err := exec.CommandContext(ctx, bin, append([]string{"-w", "5", "-t", "filter", "-I"}, rule...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("cni: insert host-network IMDS block rule: %w: %s", err, strings.TrimSpace(string(out)))
+		}
+		m.log.Info("inserted iptables rule blocking instance metadata for host-network tasks", "cgroup", cgroup2Path)
+		return nil
+	})
+}
+
 // addUnreachableRoute adds "unreachable <dst>/32" to the main table of the calling thread's
 // namespace over rtnetlink, so connects fail at once with EHOSTUNREACH. An existing route is
 // success. Used inside awsvpc and none task namespaces, where no host rule sees the traffic.

@@ -5,6 +5,7 @@ package cni
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -118,5 +119,78 @@ func TestNoneMode(t *testing.T) {
 	}
 	if _, err := os.Stat(res.NetNSPath); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("netns left: %v", err)
+	}
+}
+
+// cgroup2Mount is where this host's cgroup v2 hierarchy is: the root on unified hosts, the
+// "unified" mount on hybrid ones, "" when there is none.
+func cgroup2Mount() string {
+	for _, d := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.controllers")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+func TestHostIMDSBlockedByCgroup(t *testing.T) {
+	t.Parallel()
+	mount := cgroup2Mount()
+	if mount == "" {
+		t.Fatal("no cgroup v2 hierarchy: host-network IMDS blocking cannot work on this machine")
+	}
+	h := newTestHost(t)
+	m := h.newManager(Options{})
+	// A fake IMDS in the test host itself, where host-network containers live.
+	h.run("ip", "addr", "add", IMDSAddress+"/32", "dev", "lo")
+	serveTCP(t, h.path, IMDSAddress+":80", "imds")
+
+	root := "/ecsd-test-imds-" + randHex()
+	dir := filepath.Join(mount, root)
+	if err := os.MkdirAll(filepath.Join(dir, "task", "ctr"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(filepath.Join(dir, "task", "ctr"))
+		os.Remove(filepath.Join(dir, "task"))
+		os.Remove(dir)
+	})
+	if err := m.BlockHostIMDS(ctx(t), root); err != nil {
+		t.Fatal(err)
+	}
+	// Twice is one rule (a restarted agent re-inserts it).
+	if err := m.BlockHostIMDS(ctx(t), root); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.run("iptables", "-w", "5", "-S", "OUTPUT"), hostIMDSComment); n != 1 {
+		t.Fatalf("%d host IMDS rules, want 1", n)
+	}
+	connect := func(cgroup string) error {
+		script := `exec 3<>/dev/tcp/` + IMDSAddress + `/80 && head -c 4 <&3`
+		if cgroup != "" {
+			script = `echo $$ > ` + filepath.Join(cgroup, "cgroup.procs") + ` && ` + script
+		}
+		out, err := tryIn(h.path, "bash", "-c", script)
+		if err == nil && out != "imds" {
+			return errors.New("unexpected reply " + out)
+		}
+		return err
+	}
+	// A process in a container cgroup below the root is refused at once...
+	if err := connect(filepath.Join(dir, "task", "ctr")); err == nil {
+		t.Fatal("a process in the task cgroup tree reached IMDS")
+	}
+	var rejected bool
+	for _, l := range strings.Split(h.run("iptables", "-w", "5", "-L", "OUTPUT", "-v", "-x", "-n"), "\n") {
+		if f := strings.Fields(l); len(f) > 2 && strings.Contains(l, "REJECT") && strings.Contains(l, IMDSAddress) {
+			rejected = f[0] != "0"
+		}
+	}
+	if !rejected {
+		t.Fatal("the connect failed, but not by the host IMDS rule (its counter is 0)")
+	}
+	// ...while the host (the agent's own cgroup) still reaches it.
+	if err := connect(""); err != nil {
+		t.Fatalf("host process cannot reach IMDS: %v", err)
 	}
 }

@@ -127,7 +127,13 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 	}
 
 	if hostNet {
-		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace))
+		if cfg.HostNetNSPath != "" {
+			opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{
+				Type: specs.NetworkNamespace, Path: cfg.HostNetNSPath,
+			}))
+		} else {
+			opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace))
+		}
 		// The host's resolver and names, read-only, unless the caller mounts its own.
 		if !slices.Contains(dests, "/etc/hosts") {
 			opts = append(opts, oci.WithHostHostsFile)

@@ -381,14 +381,15 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 	t.Cleanup(func() { initCmd("post-stop") })
 	serveIn(t, h.netns, "127.0.0.1:51679", "agent-endpoint")
 
-	// A fake instance metadata service behind a router, as on EC2: traffic to it is
-	// forwarded by the host.
+	// A fake instance metadata service behind the default router, as on EC2: traffic to it
+	// is forwarded by the host. (The default route also gives host-network processes a
+	// route to 169.254.170.2, which ecs-init's OUTPUT rule then redirects.)
 	imdsName, imdsPath := newPeerNetns(t, "imds")
 	hostIf, peerIf := "vimds"+imdsName[len(imdsName)-4:], "vpeer"+imdsName[len(imdsName)-4:]
 	ipIn(t, h.netns, "link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", imdsName)
 	ipIn(t, h.netns, "addr", "add", "10.253.0.1/24", "dev", hostIf)
 	ipIn(t, h.netns, "link", "set", hostIf, "up")
-	ipIn(t, h.netns, "route", "add", "169.254.169.254/32", "via", "10.253.0.2")
+	ipIn(t, h.netns, "route", "add", "default", "via", "10.253.0.2")
 	ipIn(t, imdsPath, "addr", "add", "10.253.0.2/24", "dev", peerIf)
 	ipIn(t, imdsPath, "addr", "add", "169.254.169.254/32", "dev", "lo")
 	ipIn(t, imdsPath, "link", "set", peerIf, "up")
@@ -397,36 +398,48 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 		t.Fatalf("the test host cannot reach its fake IMDS: %q, %v", body, err)
 	}
 
-	out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
-		Family:      aws.String("bridge-probe"),
-		NetworkMode: types.NetworkModeBridge,
-		ContainerDefinitions: []types.ContainerDefinition{{
-			Name:      aws.String("probe"),
-			Image:     aws.String(testenv.BusyboxImage()),
-			Essential: aws.Bool(true),
-			Memory:    aws.Int32(64),
-			// busybox nc, not wget: the static busybox's wget crashes looking up the
-			// "http" service through glibc's NSS.
-			Command: []string{"sh", "-c", `get() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$1" 80; }; ` +
-				`echo "endpoint=$(get 169.254.170.2 | tail -n 1)"; ` +
-				`if get 169.254.169.254 | grep -q instance-metadata; then echo imds=reachable; else echo imds=blocked; fi`},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
+	// The same probe in bridge and in host mode: both reach the agent's endpoint through
+	// 169.254.170.2 (PREROUTING DNAT, OUTPUT REDIRECT), neither reaches IMDS (the bridge
+	// FORWARD rule; the task cgroup OUTPUT rule), while the test host itself does.
+	probe := []string{"sh", "-c", `get() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$1" 80; }; ` +
+		`echo "endpoint=$(get 169.254.170.2 | tail -n 1)"; ` +
+		`if get 169.254.169.254 | grep -q instance-metadata; then echo imds=reachable; else echo imds=blocked; fi`}
+	var arns []string
+	for _, mode := range []types.NetworkMode{types.NetworkModeBridge, types.NetworkModeHost} {
+		out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+			Family:      aws.String(string(mode) + "-probe"),
+			NetworkMode: mode,
+			ContainerDefinitions: []types.ContainerDefinition{{
+				Name:      aws.String(string(mode) + "probe"),
+				Image:     aws.String(testenv.BusyboxImage()),
+				Essential: aws.Bool(true),
+				Memory:    aws.Int32(64),
+				// busybox nc, not wget: the static busybox's wget crashes looking up the
+				// "http" service through glibc's NSS.
+				Command: probe,
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, b.runTask(aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1)...)
 	}
-	arns := b.runTask(aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1)
-	b.waitTasks("probe task STOPPED", 2*time.Minute, arns, lastStatus("STOPPED"))
-	logs, _ := filepath.Glob(filepath.Join(h.dir, "data", "tasks", "*", "logs", "probe.log"))
-	if len(logs) != 1 {
-		t.Fatalf("probe log files: %v", logs)
+	b.waitTasks("probe tasks STOPPED", 2*time.Minute, arns, lastStatus("STOPPED"))
+	for _, mode := range []string{"bridge", "host"} {
+		logs, _ := filepath.Glob(filepath.Join(h.dir, "data", "tasks", "*", "logs", mode+"probe.log"))
+		if len(logs) != 1 {
+			t.Fatalf("%s probe log files: %v", mode, logs)
+		}
+		got, _ := os.ReadFile(logs[0])
+		if !strings.Contains(string(got), "endpoint=agent-endpoint") {
+			t.Errorf("the %s container did not reach 127.0.0.1:51679 through 169.254.170.2; its output:\n%s", mode, got)
+		}
+		if !strings.Contains(string(got), "imds=blocked") {
+			t.Errorf("the %s container's IMDS probe was not blocked; its output:\n%s", mode, got)
+		}
 	}
-	got, _ := os.ReadFile(logs[0])
-	if !strings.Contains(string(got), "endpoint=agent-endpoint") {
-		t.Errorf("the container did not reach 127.0.0.1:51679 through 169.254.170.2; its output:\n%s", got)
-	}
-	if !strings.Contains(string(got), "imds=blocked") {
-		t.Errorf("the container's IMDS probe was not blocked; its output:\n%s", got)
+	if body, err := httpGet(t, h.dial, "http://169.254.169.254/"); err != nil || body != "instance-metadata" {
+		t.Fatalf("the test host lost its own IMDS access: %q, %v", body, err)
 	}
 }
 
