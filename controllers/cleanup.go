@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ecsd/ecsd/internal/metadatafile"
 	"os"
 	"time"
 
@@ -56,6 +57,9 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 	}
 	if err := os.RemoveAll(e.taskDir(t.Name)); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task directory: %w", err)
+	}
+	if err := metadatafile.RemoveTask(e.s.DataDir, t.Name); err != nil {
+		return reconcile.Result{}, fmt.Errorf("remove container metadata files: %w", err)
 	}
 	for _, c := range sib {
 		if err := e.direct.Delete(ctx, c); err != nil && !apierrors.IsNotFound(err) {

@@ -110,6 +110,9 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 	if err := e.joinNetwork(s, &cfg); err != nil {
 		return runtime.ContainerConfig{}, err
 	}
+	if err := e.mountMetadataFile(t, c, &cfg); err != nil {
+		return runtime.ContainerConfig{}, err
+	}
 	return cfg, nil
 }
 

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/metadatafile"
 	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/runtime"
 )
@@ -496,5 +498,47 @@ test "$AWS_REGION" = "$WANT_REGION" && test "${AWS_DEFAULT_REGION-unset}" = "$WA
 			logs, _ := os.ReadFile(c.Status.LogPath)
 			t.Errorf("%s: exit %v, environment:\n%s", name, c.Status.ExitCode, logs)
 		}
+	}
+}
+
+func TestContainerMetadataFile(t *testing.T) {
+	h := newHarness(t, func(s *Settings) {
+		s.ContainerMetadata = true
+		s.Instance = metadatafile.Instance{Cluster: "meta-cluster", ContainerInstanceARN: "arn:aws:ecs:us-west-2:1:container-instance/meta-cluster/ci"}
+		s.CleanupWait = time.Second
+	})
+	// The container waits for READY, as clients do, then prints the file.
+	spec := sh("app", `for i in $(seq 100); do grep -q '"MetadataFileStatus": "READY"' "$ECS_CONTAINER_METADATA_FILE" && break; sleep 0.1; done; cat "$ECS_CONTAINER_METADATA_FILE"`)
+	spec.EndpointID = "5e1f0c3a-1111-2222-3333-444455556666"
+	task, cs := newTask("metafile", spec)
+	h.run(task, cs)
+	h.waitTask("metafile", time.Minute, "STOPPED", known(api.TaskStatusStopped))
+	c := h.container("metafile", "app")
+	logs, _ := os.ReadFile(c.Status.LogPath)
+	var f map[string]any
+	if err := json.Unmarshal(logs, &f); err != nil {
+		t.Fatalf("the container did not see a JSON metadata file: %v\n%s", err, logs)
+	}
+	for k, want := range map[string]any{
+		"MetadataFileStatus": "READY", "Cluster": "meta-cluster", "ContainerID": c.Status.RuntimeID,
+		"ContainerName": "app", "TaskARN": task.Spec.ARN, "DockerContainerName": "/" + c.Status.RuntimeID,
+	} {
+		if f[k] != want {
+			t.Errorf("%s = %v, want %v (file:\n%s)", k, f[k], want, logs)
+		}
+	}
+	host := filepath.Join(h.settings.DataDir, "metadata", "metafile", "app", metadatafile.FileName)
+	if _, err := os.Stat(host); err != nil {
+		t.Fatalf("host copy: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Dir(filepath.Dir(host))); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("metadata directory not removed at task cleanup")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -6,6 +6,7 @@
 package controllers
 
 import (
+	"github.com/ecsd/ecsd/internal/metadatafile"
 	"net/netip"
 	"time"
 
@@ -99,6 +100,10 @@ type Settings struct {
 	RelistInterval time.Duration
 	// AgentVersion is stamped on containers.
 	AgentVersion string
+	// ContainerMetadata writes the container metadata file (ECS_ENABLE_CONTAINER_METADATA)
+	// with Instance as what it says about the host.
+	ContainerMetadata bool
+	Instance          metadatafile.Instance
 	// HostNetNSPath is the namespace host-network containers join: the agent's, so that
 	// "host" is the host the agent serves its endpoints and sets its rules on.
 	HostNetNSPath string

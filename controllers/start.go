@@ -70,6 +70,7 @@ func (e *Engine) reconcileStart(ctx context.Context, req reconcile.Request) (rec
 			return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonStart, err))
 		}
 	}
+	e.writeMetadataReady(s.task, s.c)
 	c, err := e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
 		if c.Status.KnownStatus != api.ContainerStatusCreated {
 			return false

@@ -151,6 +151,9 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 	settings.CleanupRequiresReport = true
+	facts := factsFrom(id.document)
+	settings.ContainerMetadata = cfg.ContainerMetadataEnabled.Enabled()
+	settings.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
 	settings.TaskCleaned = func(taskARN string) {
 		creds.RemoveTask(taskARN)
 		if err := cp.tombstones.Add(taskARN); err != nil {
