@@ -36,6 +36,9 @@ func TestTaskRunsToCompletionWithExitCode(t *testing.T) {
 	if c.Status.StartedAt == nil || c.Status.FinishedAt == nil || c.Status.ImageDigest == "" {
 		t.Fatalf("missing timestamps or digest: %+v", c.Status)
 	}
+	if !strings.HasPrefix(c.Status.ImageID, "sha256:") || c.Status.ImageID == c.Status.ImageDigest {
+		t.Fatalf("image ID %q: want the config digest, not the manifest digest %q", c.Status.ImageID, c.Status.ImageDigest)
+	}
 	if got.Status.StoppedReason != ReasonEssential {
 		t.Fatalf("stopped reason = %q, want %q", got.Status.StoppedReason, ReasonEssential)
 	}

@@ -145,6 +145,7 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 			return false
 		}
 		c.Status.ImageDigest = info.Digest
+		c.Status.ImageID = info.ID
 		c.Status.PullStartedAt = started
 		c.Status.PullStoppedAt = stopped
 		setContainerKnown(c, api.ContainerStatusPulled, "")

@@ -86,9 +86,12 @@ func WithInactivityTimeout(d time.Duration) PullOption {
 
 // ImageInfo describes a local image.
 type ImageInfo struct {
-	Ref    string
+	Ref string
+	// Digest is the manifest (or index) digest pulled: ECS's imageDigest.
 	Digest string
-	Size   int64
+	// ID is the image config's digest, what Docker calls the image ID.
+	ID   string
+	Size int64
 	// Config is what the image itself asks for; ContainerConfig fields override it.
 	Entrypoint []string
 	Cmd        []string

@@ -121,7 +121,7 @@ func Build(task *api.Task, c *api.Container, in Instance, ready bool) File {
 		// Docker reports names with a leading slash and readers of this file expect it.
 		f.DockerContainerName = "/" + c.Status.RuntimeID
 	}
-	f.ImageID = c.Status.ImageDigest
+	f.ImageID = c.Status.ImageID // the config digest: Docker's image ID
 	f.ImageName = c.Spec.Image
 	f.PortMappings = portMappings(task, c)
 	f.Networks = networks(task, c)

@@ -38,8 +38,8 @@ func testContainer() *api.Container {
 			PortMappings: []api.PortMapping{{ContainerPort: 80, Protocol: "tcp"}},
 		},
 		Status: api.ContainerStatus{
-			RuntimeID:   "6a1b2c-app",
-			ImageDigest: "sha256:9b2f",
+			RuntimeID: "6a1b2c-app",
+			ImageID:   "sha256:9b2f",
 		},
 	}
 }
@@ -170,7 +170,7 @@ func TestBuildBytes(t *testing.T) {
 		task: func() *api.Task { return testTask("host") },
 		c: func() *api.Container {
 			c := testContainer()
-			c.Status.ImageDigest = ""
+			c.Status.ImageID = ""
 			return c
 		},
 		in:    Instance{},

@@ -219,9 +219,14 @@ func imageInfo(ctx context.Context, img client.Image) (runtime.ImageInfo, error)
 	if err != nil {
 		return runtime.ImageInfo{}, err
 	}
+	cfg, err := img.Config(ctx)
+	if err != nil {
+		return runtime.ImageInfo{}, err
+	}
 	return runtime.ImageInfo{
 		Ref:        img.Name(),
 		Digest:     img.Target().Digest.String(),
+		ID:         cfg.Digest.String(),
 		Size:       size,
 		Entrypoint: spec.Config.Entrypoint,
 		Cmd:        spec.Config.Cmd,
