@@ -104,7 +104,7 @@ func TestAWSVPC(t *testing.T) {
 	if !netip.MustParsePrefix(DefaultEndpointsSubnet).Contains(res.EndpointsIPv4) {
 		t.Fatalf("endpoints leg address %v, want one in %s", res.EndpointsIPv4, DefaultEndpointsSubnet)
 	}
-	if routes := runIn(t, res.NetNSPath, "ip", "route", "show", "dev", endpointsIfName); !strings.Contains(routes, EndpointsAddress+" via 169.254.172.1") ||
+	if routes := runIn(t, res.NetNSPath, "ip", "route", "show", "dev", EndpointsIfName); !strings.Contains(routes, EndpointsAddress+" via 169.254.172.1") ||
 		strings.Contains(routes, "default") {
 		t.Fatalf("routes on the endpoints leg:\n%s", routes)
 	}

@@ -99,8 +99,9 @@ const IMDSAddress = "169.254.169.254"
 // containerIfName is the interface name inside every task namespace.
 const containerIfName = "eth0"
 
-// endpointsIfName is an awsvpc task's leg to the agent's endpoints.
-const endpointsIfName = "ecs-eth1"
+// EndpointsIfName is an awsvpc task's leg to the agent's endpoints; it carries no task
+// traffic, so metrics leave it out.
+const EndpointsIfName = "ecs-eth1"
 
 // EndpointsAddress is where tasks reach the agent's endpoints (task metadata, credentials).
 const EndpointsAddress = "169.254.170.2"
@@ -599,7 +600,7 @@ func (m *Manager) teardown(ctx context.Context, id string) error {
 			caps   map[string]any
 		}{
 			{rec.ConfList, "", rec.IfName, rec.CapabilityArgs},
-			{rec.EndpointsConfList, netEndpoints, endpointsIfName, nil},
+			{rec.EndpointsConfList, netEndpoints, EndpointsIfName, nil},
 		} {
 			if len(l.conf) == 0 {
 				continue
@@ -860,7 +861,7 @@ func (m *Manager) addEndpointsLeg(ctx context.Context, id, nsPath string, conf [
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("cni: parse endpoints conflist: %w", err)
 	}
-	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: nsPath, IfName: endpointsIfName}
+	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: nsPath, IfName: EndpointsIfName}
 	var raw any
 	if err := m.inHost(func() error {
 		r, err := m.cni.AddNetworkList(ctx, list, rt)

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ecsd/ecsd/internal/netns"
+	"github.com/ecsd/ecsd/runtime/cni"
 )
 
 // ReadNetworkStats returns the counters of every interface in the network namespace at
@@ -31,6 +32,9 @@ func ReadNetworkStats(path string) (map[string]NetworkStats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network stats of %s: %w", path, err)
 	}
+	// An awsvpc task's leg to the agent carries only its metadata requests, not task
+	// traffic; the reference agent counts the ENI alone.
+	delete(out, cni.EndpointsIfName)
 	return out, nil
 }
 
