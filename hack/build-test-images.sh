@@ -7,6 +7,9 @@
 #                                        label org.ecsd.test.version=v2
 #   127.0.0.1:5001/ecsd/busybox:latest   same bytes as :5000 latest, behind
 #                                        basic auth (ecsd / ecsd-secret)
+#   127.0.0.1:5000/ecsd/credprobe:latest busybox + /usr/local/bin/credprobe, a static
+#                                        Go program using aws-sdk-go-v2's default
+#                                        credential chain (hack/testimages/credprobe)
 #
 # Images are deterministic, so the digests are stable run to run; blobs the
 # registry already has are not uploaded again. Idempotent.
@@ -30,3 +33,7 @@ GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -o "$MKIMAGE" ./hack/mkimage
   -file-content /etc/ecsd-version=v2 -label org.ecsd.test.version=v2
 "$MKIMAGE" -registry "$AUTH_REGISTRY" -repo ecsd/busybox -tag latest \
   -user "$AUTH_USER" -password "$AUTH_PASSWORD"
+CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -trimpath -ldflags '-s -w' \
+  -o "$ROOT/bin/credprobe" ./hack/testimages/credprobe
+"$MKIMAGE" -registry "$REGISTRY" -repo ecsd/credprobe -tag latest \
+  -extra-file "$ROOT/bin/credprobe:/usr/local/bin/credprobe"
