@@ -82,6 +82,10 @@ func (s *Server) operation(op string) apiHandler {
 		return handle(s.submitContainerStateChange)
 	case OpSubmitAttachmentStateChanges:
 		return handle(s.submitAttachmentStateChanges)
+	case opUpdateTaskProtection:
+		return handle(s.updateTaskProtection)
+	case opGetTaskProtection:
+		return handle(s.getTaskProtection)
 	}
 	return nil
 }
@@ -118,7 +122,8 @@ func (s *Server) callAPI(r *http.Request, op string) (any, error) {
 	if len(body) > maxRequestSize {
 		return nil, errClient("Request body exceeds %d bytes.", maxRequestSize)
 	}
-	if err := s.authenticate(r, sigv4.PayloadHash(body)); err != nil {
+	who, err := s.authenticateAPI(r, sigv4.PayloadHash(body))
+	if err != nil {
 		s.log.Info("refused an ECS API request", "operation", op, "reason", err.Error(), "remote", r.RemoteAddr)
 		return nil, authError(err)
 	}
@@ -126,12 +131,29 @@ func (s *Server) callAPI(r *http.Request, op string) (any, error) {
 	if h == nil {
 		return nil, newAPIError("UnknownOperationException", http.StatusBadRequest, "Unknown operation %q.", r.Header.Get("X-Amz-Target"))
 	}
-	return h(context.WithValue(r.Context(), requestKey{}, r), body)
+	// A task role may only manage its own task's protection, which is all the agent signs
+	// with it; anything else is what IAM would deny a task role without broader policies.
+	if who.isTask() && !taskRoleOperation(op) {
+		s.log.Info("refused an ECS API request signed by a task role", "operation", op, "task", who.task)
+		return nil, errAccessDenied(who, s.opts.AccountID, op, "")
+	}
+	ctx := context.WithValue(r.Context(), requestKey{}, r)
+	ctx = context.WithValue(ctx, principalKey{}, who)
+	return h(ctx, body)
 }
 
 // requestKey carries the *http.Request into operations that answer with URLs of this
 // server (DiscoverPollEndpoint).
 type requestKey struct{}
+
+// principalKey carries the request's principal into operations that scope by it.
+type principalKey struct{}
+
+// principalOf is the caller of the request ctx belongs to (the zero principal outside one).
+func principalOf(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p
+}
 
 // baseURL is the scheme and host the client reached this server at.
 func baseURL(ctx context.Context) string {

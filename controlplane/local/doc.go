@@ -22,9 +22,12 @@
 // dockerConfig blobs (see translate.go). An awsvpc task gets an invented ENI (eni.go): an
 // address of Options.ENISubnet, handed to the agent in the payload task and shown by
 // DescribeTasks as the task's attachment, PRECREATED until the agent reports it ATTACHED,
-// DELETED (its address free again) once the task is STOPPED. It does not model services,
-// capacity providers, placement constraints, EBS attachments, secrets or real IAM: role
-// credentials are fake.
+// DELETED (its address free again) once the task is STOPPED. Task scale-in protection
+// (UpdateTaskProtection, GetTaskProtection) is kept with the task and lapses on its own;
+// unlike ECS, any task may be protected, since there are no services. It does not model
+// services, capacity providers, placement constraints, EBS attachments, secrets or real
+// IAM: role credentials are fake, but a task's role credentials do sign API requests, and
+// such a request may only read or change that task's protection (auth.go).
 //
 // State (clusters, instances, task definitions, tasks, sequence numbers and what each
 // agent acknowledged) is kept in memory and, when Options.StatePath is set, rewritten

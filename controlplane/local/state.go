@@ -109,6 +109,10 @@ type taskRecord struct {
 	ExecutionRoleCredentials *payload.IAMRoleCredentials `json:"executionRoleCredentials,omitempty"`
 	// ENI is an awsvpc task's network interface; nil for other network modes.
 	ENI *eniRecord `json:"eni,omitempty"`
+	// ProtectedUntil is when the task's scale-in protection (UpdateTaskProtection) lapses;
+	// zero when it was never enabled or was disabled. It is kept as an instant rather than
+	// a flag so protection expires on its own, as in ECS, without a timer.
+	ProtectedUntil Timestamp `json:"protectedUntil,omitzero"`
 }
 
 type containerRecord struct {
