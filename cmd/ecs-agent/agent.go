@@ -171,7 +171,13 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	settings.AuthResolver = registry.New(ropts...)
 	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
+	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, rt: rt, creds: creds, be: be,
+		instanceARN: cp.reg.ContainerInstanceARN, facts: facts}, log.WithName("endpoints"))
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ep.run(gctx) })
 	g.Go(func() error { return st.Cache().Start(gctx) })
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return cp.reporter.Run(gctx) })
@@ -184,7 +190,7 @@ func runAgent(ctx context.Context, o options) error {
 		g.Go(func() error { return runSamples(gctx, cp.client, cfg.Cluster, o.runDir, log.WithName("samples")) })
 	}
 	go trimWhenIdle(gctx, defaultTrimTiming, st.ResourceVersion, log.WithName("memory"))
-	if err := sdNotify("READY=1\nSTATUS=registered as " + cp.reg.ContainerInstanceARN); err != nil {
+	if err := sdNotify("READY=1\nSTATUS=registered as " + cp.reg.ContainerInstanceARN + "; serving " + introspectionAddr + " and " + taskMetadataAddr); err != nil {
 		log.Info("cannot notify systemd", "error", err.Error())
 	}
 	err = g.Wait()

@@ -136,6 +136,10 @@ func capabilities(cfg *config.Config) ecsapi.Capabilities {
 		AppArmor:           cfg.AppArmorCapable.Enabled(),
 		External:           cfg.External.Enabled(),
 		TaskENI:            cfg.TaskENIEnabled.Enabled(),
+		// The credentials endpoint serves task roles now; ECS places tasks with a role only
+		// on instances that say so.
+		TaskIAMRole:     cfg.TaskIAMRoleEnabled.Enabled(),
+		TaskIAMRoleHost: cfg.TaskIAMRoleEnabled.Enabled() && cfg.TaskIAMRoleEnabledForNetworkHost.Enabled(),
 	}
 }
 

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/ecsd/ecsd/config"
+	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/server/agentapi"
+	"github.com/ecsd/ecsd/server/introspection"
+	"github.com/ecsd/ecsd/server/stats"
+	"github.com/ecsd/ecsd/server/tmds"
+	"github.com/ecsd/ecsd/store"
+)
+
+// The endpoints' addresses. Task metadata listens on loopback only: containers reach it as
+// 169.254.170.2:80 through ecs-init's DNAT/REDIRECT rules, never directly.
+const (
+	introspectionAddr = ":51678"
+	taskMetadataAddr  = "127.0.0.1:51679"
+)
+
+// endpoints are the agent's HTTP servers and the stats collector behind /stats.
+type endpoints struct {
+	introspection, metadata *http.Server
+	lnIntro, lnMeta         net.Listener
+	collector               *stats.Collector
+}
+
+// endpointDeps is what the endpoints read.
+type endpointDeps struct {
+	cfg         *config.Config
+	st          *store.Store
+	rt          interface{ Stats(context.Context, string) (runtime.Stats, error) }
+	creds       *credentials.Manager
+	be          backend
+	instanceARN string
+	facts       instanceFacts
+}
+
+// openEndpoints binds both listeners, so a port already taken fails the start (exit 1,
+// systemd retries) before the agent says it is ready.
+func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
+	cfg := d.cfg
+	reader := d.st.Client()
+	interval := time.Duration(0) // the collector's default
+	if cfg.PollMetrics.Enabled() {
+		interval = cfg.PollingMetricsWaitDuration
+	}
+	collector := stats.New(stats.Options{Reader: reader, Runtime: d.rt, Interval: interval, Logger: log.WithName("stats")})
+	instance := tmds.Instance{Cluster: cfg.Cluster, ContainerInstanceARN: d.instanceARN, LaunchType: "EC2"}
+	if cfg.External.Enabled() {
+		instance.LaunchType = "EXTERNAL"
+	}
+	if !cfg.TaskMetadataAZDisabled.Enabled() {
+		instance.AvailabilityZone = d.facts.availabilityZone
+	}
+	agentAPI := agentapi.NewHandler(agentapi.Options{
+		Reader: reader, Credentials: d.creds, Cluster: cfg.Cluster, Region: d.be.region,
+		Endpoint: d.be.endpoint, Logger: log.WithName("agent-api"),
+	})
+	meta, err := tmds.NewHandler(tmds.Options{
+		Reader:                 reader,
+		Credentials:            d.creds,
+		Stats:                  collector,
+		AgentAPI:               agentAPI,
+		Instance:               func() tmds.Instance { return instance },
+		SteadyRPS:              cfg.TaskMetadataSteadyStateRate,
+		BurstRPS:               cfg.TaskMetadataBurstRate,
+		CheckCredentialsSource: cfg.TaskCredentialsSourceCheck.Enabled(),
+		HostNetworkCredentials: cfg.TaskIAMRoleEnabledForNetworkHost.Enabled(),
+		AgentVersion:           version.Version,
+		DataDir:                cfg.DataDir,
+		Logger:                 log.WithName("task-metadata"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("task metadata: %w", err)
+	}
+	intro := introspection.NewHandler(introspection.Options{
+		Reader:               reader,
+		Cluster:              cfg.Cluster,
+		ContainerInstanceARN: func() string { return d.instanceARN },
+		Version:              fmt.Sprintf("Amazon ECS Agent - v%s (%s)", version.Version, version.GitHash),
+		EnableRuntimeStats:   cfg.EnableRuntimeStats.Enabled(),
+		License:              version.License,
+		DataDir:              cfg.DataDir,
+		Logger:               log.WithName("introspection"),
+	})
+	e := &endpoints{collector: collector}
+	// Timeouts as the reference agent's: 5 s, or 5 min for introspection with pprof (a CPU
+	// profile takes 30 s by default).
+	introTimeout := 5 * time.Second
+	if cfg.EnableRuntimeStats.Enabled() {
+		introTimeout = 5 * time.Minute
+	}
+	e.introspection = &http.Server{Handler: intro, ReadTimeout: introTimeout, WriteTimeout: introTimeout, ReadHeaderTimeout: 5 * time.Second}
+	e.metadata = &http.Server{Handler: meta, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, ReadHeaderTimeout: 5 * time.Second}
+	if e.lnMeta, err = net.Listen("tcp", taskMetadataAddr); err != nil {
+		return nil, fmt.Errorf("task metadata endpoint: %w", err)
+	}
+	if e.lnIntro, err = net.Listen("tcp", introspectionAddr); err != nil {
+		e.lnMeta.Close()
+		return nil, fmt.Errorf("introspection endpoint: %w", err)
+	}
+	return e, nil
+}
+
+// run serves until ctx ends, then shuts the servers down.
+func (e *endpoints) run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- e.introspection.Serve(e.lnIntro) }()
+	go func() { errc <- e.metadata.Serve(e.lnMeta) }()
+	go e.collector.Run(ctx)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("endpoint server: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = e.introspection.Shutdown(sctx)
+	_ = e.metadata.Shutdown(sctx)
+	return ctx.Err()
+}
