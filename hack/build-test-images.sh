@@ -7,7 +7,7 @@
 #                                        label org.ecsd.test.version=v2
 #   127.0.0.1:5001/ecsd/busybox:latest   same bytes as :5000 latest, behind
 #                                        basic auth (ecsd / ecsd-secret)
-#   127.0.0.1:5000/ecsd/credprobe:latest busybox + /usr/local/bin/credprobe, a static
+#   127.0.0.1:5000/ecsd/credprobe:latest busybox + /usr/bin/credprobe, a static
 #                                        Go program using aws-sdk-go-v2's default
 #                                        credential chain (hack/testimages/credprobe)
 #
@@ -36,4 +36,4 @@ GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -o "$MKIMAGE" ./hack/mkimage
 CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -trimpath -ldflags '-s -w' \
   -o "$ROOT/bin/credprobe" ./hack/testimages/credprobe
 "$MKIMAGE" -registry "$REGISTRY" -repo ecsd/credprobe -tag latest \
-  -extra-file "$ROOT/bin/credprobe:/usr/local/bin/credprobe"
+  -extra-file "$ROOT/bin/credprobe:/usr/bin/credprobe"

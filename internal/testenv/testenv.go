@@ -85,7 +85,7 @@ func BusyboxImage() string { return Registry() + "/" + BusyboxRepo + ":latest" }
 // the label org.ecsd.test.version=v2).
 func BusyboxImageV2() string { return Registry() + "/" + BusyboxRepo + ":v2" }
 
-// CredProbeImage is busybox plus /usr/local/bin/credprobe (hack/testimages/credprobe), which
+// CredProbeImage is busybox plus /usr/bin/credprobe (hack/testimages/credprobe), which
 // resolves credentials with aws-sdk-go-v2's default chain and GETs metadata URIs.
 func CredProbeImage() string { return Registry() + "/ecsd/credprobe:latest" }
 

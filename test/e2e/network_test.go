@@ -379,7 +379,6 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 	}
 	initCmd("pre-start", "--root", filepath.Join(h.dir, "root"))
 	t.Cleanup(func() { initCmd("post-stop") })
-	serveIn(t, h.netns, "127.0.0.1:51679", "agent-endpoint")
 
 	// A fake instance metadata service behind the default router, as on EC2: traffic to it
 	// is forwarded by the host. (The default route also gives host-network processes a
@@ -401,9 +400,10 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 	// The same probe in bridge and in host mode: both reach the agent's endpoint through
 	// 169.254.170.2 (PREROUTING DNAT, OUTPUT REDIRECT), neither reaches IMDS (the bridge
 	// FORWARD rule; the task cgroup OUTPUT rule), while the test host itself does.
-	probe := []string{"sh", "-c", `get() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$1" 80; }; ` +
-		`echo "endpoint=$(get 169.254.170.2 | tail -n 1)"; ` +
-		`if get 169.254.169.254 | grep -q instance-metadata; then echo imds=reachable; else echo imds=blocked; fi`}
+	// The agent's own task metadata server answers on 127.0.0.1:51679 in the test host.
+	probe := []string{"sh", "-c", `get() { printf 'GET %s HTTP/1.0\r\n\r\n' "$2" | nc -w 3 "$1" 80; }; ` +
+		`echo "endpoint=$(get 169.254.170.2 "/v4/${ECS_CONTAINER_METADATA_URI_V4##*/}" | grep -o '"DockerId"' | head -n 1)"; ` +
+		`if get 169.254.169.254 / | grep -q instance-metadata; then echo imds=reachable; else echo imds=blocked; fi`}
 	var arns []string
 	for _, mode := range []types.NetworkMode{types.NetworkModeBridge, types.NetworkModeHost} {
 		out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
@@ -431,8 +431,8 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 			t.Fatalf("%s probe log files: %v", mode, logs)
 		}
 		got, _ := os.ReadFile(logs[0])
-		if !strings.Contains(string(got), "endpoint=agent-endpoint") {
-			t.Errorf("the %s container did not reach 127.0.0.1:51679 through 169.254.170.2; its output:\n%s", mode, got)
+		if !strings.Contains(string(got), `endpoint="DockerId"`) {
+			t.Errorf("the %s container did not get its task metadata through 169.254.170.2; its output:\n%s", mode, got)
 		}
 		if !strings.Contains(string(got), "imds=blocked") {
 			t.Errorf("the %s container's IMDS probe was not blocked; its output:\n%s", mode, got)
@@ -516,6 +516,29 @@ func TestAWSVPCTask(t *testing.T) {
 		return netns.Dial(ctx, peerPath, "tcp", addr)
 	}
 	waitGet(t, peerDial, "http://"+ip+":8080/")
+
+	// From inside the task's namespace, 169.254.170.2 (ecs-init's DNAT on the test host,
+	// reached over the task's endpoints leg) serves its metadata with the ENI's network; v2
+	// finds the task by the caller's address alone.
+	initArgs := func(arg string, extra ...string) {
+		t.Helper()
+		cmd := exec.Command(initBin, append([]string{arg}, extra...)...)
+		cmd.Env = append(os.Environ(), "ECSD_CONFIG_FILE=")
+		runIn(t, h.netns, cmd)
+	}
+	initArgs("pre-start", "--root", filepath.Join(h.dir, "root"))
+	t.Cleanup(func() { initArgs("post-stop") })
+	// The agent's checkpoint is locked while it runs; the task namespace is found where the
+	// network layer keeps it.
+	taskNS := filepath.Join(h.dir, "data", "cni", "netns", arn[strings.LastIndex(arn, "/")+1:])
+	taskDial := func(ctx context.Context, addr string) (net.Conn, error) {
+		return netns.Dial(ctx, taskNS, "tcp", addr)
+	}
+	body, err := httpGet(t, taskDial, "http://169.254.170.2/v2/metadata")
+	if err != nil || !strings.Contains(body, `"TaskARN":"`+arn+`"`) || !strings.Contains(body, `"NetworkMode":"awsvpc"`) ||
+		!strings.Contains(body, `"IPv4Addresses":["`+ip+`"]`) {
+		t.Errorf("v2 task metadata by source address from the awsvpc task: %q, %v", body, err)
+	}
 
 	b.stopTask(arn)
 	b.waitTasks("awsvpc task STOPPED", time.Minute, []string{arn}, lastStatus("STOPPED"))
