@@ -167,8 +167,8 @@ type ContainerStatus struct {
 	RuntimeID   string `json:"runtimeId,omitempty"`
 	ImageDigest string `json:"imageDigest,omitempty"`
 	// ImageID is the image config's digest (Docker's image ID), reported by the endpoints.
-	ImageID string `json:"imageId,omitempty"`
-	ExitCode    *int32 `json:"exitCode,omitempty"`
+	ImageID  string `json:"imageId,omitempty"`
+	ExitCode *int32 `json:"exitCode,omitempty"`
 	// Reason explains an abnormal stop, e.g. "CannotPullContainerError: ...".
 	Reason          string           `json:"reason,omitempty"`
 	Health          *Health          `json:"health,omitempty"`

@@ -37,9 +37,11 @@ type endpoints struct {
 
 // endpointDeps is what the endpoints read.
 type endpointDeps struct {
-	cfg         *config.Config
-	st          *store.Store
-	rt          interface{ Stats(context.Context, string) (runtime.Stats, error) }
+	cfg *config.Config
+	st  *store.Store
+	rt  interface {
+		Stats(context.Context, string) (runtime.Stats, error)
+	}
 	creds       *credentials.Manager
 	be          backend
 	instanceARN string
