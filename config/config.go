@@ -150,6 +150,11 @@ type Config struct {
 	AWSVPCBlockInstanceMetdata BooleanDefaultFalse `env:"ECS_AWSVPC_BLOCK_IMDS"`
 	// AWSVPCAdditionalLocalRoutes are CIDRs awsvpc tasks reach through the host bridge.
 	AWSVPCAdditionalLocalRoutes []netip.Prefix `env:"ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES,fatal"`
+	// HostNetNS is the network namespace (a path, e.g. a bind mount under /run/netns) that
+	// host-network tasks join: set it when the agent itself runs in a namespace other than
+	// containerd's. Empty means containerd's, the instance's own. It must outlive agent
+	// restarts, since created containers keep the path in their spec.
+	HostNetNS string `env:"ECSD_HOST_NETNS,trim"`
 	// BridgeName is the Linux bridge of bridge-mode tasks (ecsd only; Docker's is docker0).
 	BridgeName string `env:"ECSD_BRIDGE_NAME,trim"`
 	// BridgeSubnet is the bridge network; its first address is the gateway (ecsd only).

@@ -104,8 +104,9 @@ type Settings struct {
 	// with Instance as what it says about the host.
 	ContainerMetadata bool
 	Instance          metadatafile.Instance
-	// HostNetNSPath is the namespace host-network containers join: the agent's, so that
-	// "host" is the host the agent serves its endpoints and sets its rules on.
+	// HostNetNSPath is the namespace host-network containers join, so that "host" is the
+	// host the agent serves its endpoints and sets its rules on (ECSD_HOST_NETNS); empty is
+	// containerd's own. Created containers keep it in their spec: it must be a stable path.
 	HostNetNSPath string
 	// Region is given to task containers as AWS_REGION and AWS_DEFAULT_REGION unless the
 	// image or the definition sets either.

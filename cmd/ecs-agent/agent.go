@@ -231,7 +231,7 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	s.DisableHealthCheck = cfg.DisableDockerHealthCheck.Enabled()
 	s.AgentVersion = version.Version
 	s.Region = cfg.AWSRegion
-	s.HostNetNSPath = fmt.Sprintf("/proc/%d/ns/net", os.Getpid())
+	s.HostNetNSPath = cfg.HostNetNS
 	return s
 }
 

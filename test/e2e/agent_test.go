@@ -176,6 +176,9 @@ func (h *agentHost) start() {
 	cmd.Env = append(os.Environ(),
 		"ECSD_CONTAINERD_ADDRESS="+testenv.ContainerdAddress(),
 		"ECSD_CONTAINERD_NAMESPACE="+h.ns,
+		// Host-network tasks join the test host, where the agent runs, not the machine's
+		// namespace where containerd's shims run.
+		"ECSD_HOST_NETNS="+h.netns,
 		"ECS_DATADIR="+filepath.Join(h.dir, "data"),
 		"ECS_LOGLEVEL=info",
 		"AWS_EC2_METADATA_DISABLED=true",
