@@ -66,11 +66,14 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, err
 		}
 	}
-	if err := e.direct.Delete(ctx, t); err != nil && !apierrors.IsNotFound(err) {
-		return reconcile.Result{}, err
-	}
+	// Told before the Task goes: a crash in between then leaves a Task that is cleaned up
+	// again (the callback is idempotent), where the other order could lose the record that
+	// keeps a re-sent STOPPED task from being created anew.
 	if e.s.TaskCleaned != nil {
 		e.s.TaskCleaned(t.Spec.ARN)
+	}
+	if err := e.direct.Delete(ctx, t); err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, err
 	}
 	e.log.Info("task cleaned up", "task", t.Spec.ARN)
 	return reconcile.Result{}, nil

@@ -60,8 +60,10 @@ type Settings struct {
 	// CleanupRequiresReport holds cleanup until ECS has acknowledged STOPPED. Off when the
 	// engine runs without a control plane (tests, benchmarks).
 	CleanupRequiresReport bool
-	// TaskCleaned, when set, is called with a task's ARN once its objects are gone, so state
-	// kept outside the store (the task's role credentials) goes with it.
+	// TaskCleaned, when set, is called with a task's ARN once everything but the Task object
+	// is gone, just before it, so state kept outside the store (the task's role credentials,
+	// the record of cleaned-up tasks) goes with it. It may be called again for the same task
+	// after a crash, so it must be idempotent.
 	TaskCleaned func(taskARN string)
 
 	DisablePrivileged bool
