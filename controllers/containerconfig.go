@@ -31,7 +31,7 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 	cfg := runtime.ContainerConfig{
 		ID:                c.Name,
 		Image:             spec.Image,
-		Labels:            map[string]string{},
+		Labels:            api.RuntimeLabels(t, c, e.s.Cluster, e.s.AgentVersion),
 		Entrypoint:        spec.EntryPoint,
 		Command:           spec.Command,
 		User:              spec.User,
@@ -45,16 +45,6 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 		MemoryReservation: spec.MemoryReservation << 20,
 		LogPath:           filepath.Join(e.taskDir(t.Name), "logs", spec.Name+".log"),
 	}
-	for k, v := range spec.Labels {
-		cfg.Labels[k] = v
-	}
-	cfg.Labels[api.LabelTaskARN] = t.Spec.ARN
-	cfg.Labels[api.LabelContainerName] = spec.Name
-	cfg.Labels[api.LabelFamily] = t.Spec.Family
-	cfg.Labels[api.LabelRevision] = t.Spec.Version
-	cfg.Labels[api.LabelCluster] = e.s.Cluster
-	cfg.Labels[api.LabelTaskName] = t.Name
-	cfg.Labels[api.LabelAgentVersion] = e.s.AgentVersion
 
 	env, err := environment(spec, e.agentEnv(t, c))
 	if err != nil {
@@ -201,7 +191,7 @@ func (e *Engine) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runt
 		switch {
 		case src != "":
 		case vol.Type == "" || vol.Type == "host" || (vol.Type == "docker" && vol.Scope != "shared"):
-			src = filepath.Join(e.taskDir(t.Name), "volumes", vol.Name)
+			src = api.TaskVolumePath(e.s.DataDir, t.Name, vol.Name)
 			if err := os.MkdirAll(src, 0o755); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
 			}

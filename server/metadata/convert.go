@@ -1,9 +1,7 @@
 package metadata
 
 import (
-	"maps"
 	"net/netip"
-	"path/filepath"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,24 +26,6 @@ func ImageID(c *api.Container) string {
 		return c.Status.ImageID
 	}
 	return c.Status.ImageDigest // objects recorded before the config digest was
-}
-
-// Labels are the runtime labels the create controller puts on the container: the task
-// definition's labels plus the com.amazonaws.ecs.* set and ecsd's own. cluster is the
-// configured cluster; agentVersion may be empty, which leaves that label out.
-func Labels(t *api.Task, c *api.Container, cluster, agentVersion string) map[string]string {
-	l := make(map[string]string, len(c.Spec.Labels)+7)
-	maps.Copy(l, c.Spec.Labels)
-	l[api.LabelTaskARN] = t.Spec.ARN
-	l[api.LabelContainerName] = c.Spec.Name
-	l[api.LabelFamily] = t.Spec.Family
-	l[api.LabelRevision] = t.Spec.Version
-	l[api.LabelCluster] = cluster
-	l[api.LabelTaskName] = t.Name
-	if agentVersion != "" {
-		l[api.LabelAgentVersion] = agentVersion
-	}
-	return l
 }
 
 // protocol defaults an empty protocol to tcp, as ECS does.
@@ -144,7 +124,7 @@ func volumeSource(t *api.Task, v *api.Volume, dataDir string) string {
 	if dataDir == "" {
 		return ""
 	}
-	return filepath.Join(dataDir, "tasks", t.Name, "volumes", v.Name)
+	return api.TaskVolumePath(dataDir, t.Name, v.Name)
 }
 
 // RestartCount is present only for a container with a restart policy enabled, as in the

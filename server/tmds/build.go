@@ -101,7 +101,7 @@ func (h *handler) containerResponse(v *metadata.TaskView, c *api.Container, in I
 		resp.ExitCode = &code
 	}
 	if created {
-		resp.Labels = metadata.Labels(t, c, in.Cluster, h.o.AgentVersion)
+		resp.Labels = api.RuntimeLabels(t, c, in.Cluster, h.o.AgentVersion)
 		switch {
 		case metadata.IsAWSVPC(t):
 			resp.Networks = []metadata.Network{metadata.AWSVPCNetwork(v, o.v4)}

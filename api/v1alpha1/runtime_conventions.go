@@ -1,0 +1,32 @@
+package v1alpha1
+
+import (
+	"maps"
+	"path/filepath"
+)
+
+// RuntimeLabels are the labels a task container carries in the runtime: the definition's own
+// plus the com.amazonaws.ecs.* set log routers rely on and ecsd's. The create controller sets
+// them and the metadata endpoints report them, from this one definition. An empty
+// agentVersion leaves that label out.
+func RuntimeLabels(t *Task, c *Container, cluster, agentVersion string) map[string]string {
+	l := make(map[string]string, len(c.Spec.Labels)+7)
+	maps.Copy(l, c.Spec.Labels)
+	l[LabelTaskARN] = t.Spec.ARN
+	l[LabelContainerName] = c.Spec.Name
+	l[LabelFamily] = t.Spec.Family
+	l[LabelRevision] = t.Spec.Version
+	l[LabelCluster] = cluster
+	l[LabelTaskName] = t.Name
+	if agentVersion != "" {
+		l[LabelAgentVersion] = agentVersion
+	}
+	return l
+}
+
+// TaskVolumePath is where an agent-managed (task-scoped) volume of a task lives under
+// ECS_DATADIR: created by the create controller, reported by the endpoints, removed with the
+// task's directory at cleanup.
+func TaskVolumePath(dataDir, taskName, volume string) string {
+	return filepath.Join(dataDir, "tasks", taskName, "volumes", volume)
+}
