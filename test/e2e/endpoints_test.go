@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -87,14 +86,7 @@ func TestTaskMetadataAndCredentials(t *testing.T) {
 	h.env = append(h.env, "ECS_ENABLE_TASK_IAM_ROLE=true", "ECS_TASK_METADATA_RPS_LIMIT=5,10")
 	h.start()
 	b.waitConnected(h)
-	initCmd := func(arg string, extra ...string) {
-		t.Helper()
-		cmd := exec.Command(initBin, append([]string{arg}, extra...)...)
-		cmd.Env = append(os.Environ(), "ECSD_CONFIG_FILE=")
-		runIn(t, h.netns, cmd)
-	}
-	initCmd("pre-start", "--root", filepath.Join(h.dir, "root"))
-	t.Cleanup(func() { initCmd("post-stop") })
+	h.hostSetup(t)
 
 	// Task A has a role. Its container resolves credentials with the SDK's default chain,
 	// fetches its own v4 metadata, then keeps a CPU busy for the stats.

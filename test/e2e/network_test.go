@@ -370,15 +370,7 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 	h, b := newConnectedAgent(t)
 	b.waitConnected(h)
 
-	// ecs-init pre-start on the test host, post-stop when done.
-	initCmd := func(arg string, extra ...string) {
-		t.Helper()
-		cmd := exec.Command(initBin, append([]string{arg}, extra...)...)
-		cmd.Env = append(os.Environ(), "ECSD_CONFIG_FILE=")
-		runIn(t, h.netns, cmd)
-	}
-	initCmd("pre-start", "--root", filepath.Join(h.dir, "root"))
-	t.Cleanup(func() { initCmd("post-stop") })
+	h.hostSetup(t)
 
 	// A fake instance metadata service behind the default router, as on EC2: traffic to it
 	// is forwarded by the host. (The default route also gives host-network processes a
@@ -441,6 +433,20 @@ func TestBridgeTaskEndpointsAndIMDS(t *testing.T) {
 	if body, err := httpGet(t, h.dial, "http://169.254.169.254/"); err != nil || body != "instance-metadata" {
 		t.Fatalf("the test host lost its own IMDS access: %q, %v", body, err)
 	}
+}
+
+// hostSetup prepares the test host as systemd would before the agent: ecs-init pre-start
+// there now, post-stop when the test ends.
+func (h *agentHost) hostSetup(t *testing.T) {
+	t.Helper()
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(initBin, args...)
+		cmd.Env = append(os.Environ(), "ECSD_CONFIG_FILE=")
+		runIn(t, h.netns, cmd)
+	}
+	run("pre-start", "--root", filepath.Join(h.dir, "root"))
+	t.Cleanup(func() { run("post-stop") })
 }
 
 // macOn returns the name of the interface with mac in the namespace at path, or "".
@@ -520,14 +526,7 @@ func TestAWSVPCTask(t *testing.T) {
 	// From inside the task's namespace, 169.254.170.2 (ecs-init's DNAT on the test host,
 	// reached over the task's endpoints leg) serves its metadata with the ENI's network; v2
 	// finds the task by the caller's address alone.
-	initArgs := func(arg string, extra ...string) {
-		t.Helper()
-		cmd := exec.Command(initBin, append([]string{arg}, extra...)...)
-		cmd.Env = append(os.Environ(), "ECSD_CONFIG_FILE=")
-		runIn(t, h.netns, cmd)
-	}
-	initArgs("pre-start", "--root", filepath.Join(h.dir, "root"))
-	t.Cleanup(func() { initArgs("post-stop") })
+	h.hostSetup(t)
 	// The agent's checkpoint is locked while it runs; the task namespace is found where the
 	// network layer keeps it.
 	taskNS := filepath.Join(h.dir, "data", "cni", "netns", arn[strings.LastIndex(arn, "/")+1:])
