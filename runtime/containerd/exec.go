@@ -77,7 +77,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, strin
 	if err != nil {
 		return -1, "", wrapErr(err, "exec in %s: wait", id)
 	}
-	if err := p.Start(ctx); err != nil {
+	// Started under rctx, not ctx: a deadline that expires while the shim is starting the
+	// process would abandon the call with the process coming up after the kill in reap,
+	// left running. Started, it is then killed by the ctx.Done branch below.
+	if err := p.Start(rctx); err != nil {
 		return -1, "", wrapErr(err, "exec in %s: start", id)
 	}
 	select {
