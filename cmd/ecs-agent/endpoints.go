@@ -16,6 +16,7 @@ import (
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/server/agentapi"
 	"github.com/ecsd/ecsd/server/introspection"
+	"github.com/ecsd/ecsd/server/metadata"
 	"github.com/ecsd/ecsd/server/stats"
 	"github.com/ecsd/ecsd/server/tmds"
 	"github.com/ecsd/ecsd/store"
@@ -53,6 +54,11 @@ type endpointDeps struct {
 func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 	cfg := d.cfg
 	reader := d.st.Client()
+	// The endpoints find a request's container and task through these indexes; they are
+	// added here, before the cache starts. Adding one never waits, so no context is needed.
+	if err := metadata.IndexFields(context.Background(), d.st.Cache()); err != nil {
+		return nil, fmt.Errorf("endpoint indexes: %w", err)
+	}
 	interval := time.Duration(0) // the collector's default
 	if cfg.PollMetrics.Enabled() {
 		interval = cfg.PollingMetricsWaitDuration

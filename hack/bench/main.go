@@ -1,6 +1,7 @@
 // Command bench measures, in one run on one machine, raw containerd create+start against
-// ecsd's task launch latency (desired RUNNING written → RUNNING observed) and the agent's
-// memory. Its last line is `launch-ratio-p50 <number>` (target ≤ 1.25).
+// ecsd's task launch latency (desired RUNNING written → RUNNING observed), the agent's
+// memory and task metadata v4 throughput (tmds.go). Its last line is
+// `launch-ratio-p50 <number>` (target ≤ 1.25).
 package main
 
 import (
@@ -75,6 +76,14 @@ func run(n int, address, image, agent string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+	if *tmdsOnly {
+		tm, err := tmdsBench(ctx, *tmdsTasks, *tmdsClients, *tmdsDuration)
+		if err != nil {
+			return fmt.Errorf("task metadata: %w", err)
+		}
+		printTMDS(tm)
+		return nil
+	}
 	if cpOnly {
 		cp, err := controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
 		if err != nil {
@@ -114,6 +123,10 @@ func run(n int, address, image, agent string) error {
 	if err != nil {
 		return fmt.Errorf("agent memory: %w", err)
 	}
+	tm, err := tmdsBench(ctx, *tmdsTasks, *tmdsClients, *tmdsDuration)
+	if err != nil {
+		return fmt.Errorf("task metadata: %w", err)
+	}
 	fmt.Printf("containers/tasks: %d (sequential)\n", n)
 	fmt.Printf("raw-create-start-p50-ms %.1f\n", ms(pct(raw, 50)))
 	fmt.Printf("raw-create-start-p99-ms %.1f\n", ms(pct(raw, 99)))
@@ -123,6 +136,7 @@ func run(n int, address, image, agent string) error {
 	fmt.Printf("launch-p99-ms %.1f\n", ms(pct(launch, 99)))
 	printControlPlane(cp)
 	printMemory(mem, n)
+	printTMDS(tm)
 	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
 	return nil
 }

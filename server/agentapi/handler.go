@@ -17,7 +17,8 @@ const DefaultTimeout = 4 * time.Second
 // Options configure the handler.
 type Options struct {
 	// Reader reads the agent's Container (Spec.EndpointID, Spec.TaskName) and Task
-	// (Spec.ARN, Spec.RoleCredentialsID) objects in namespace api.Namespace.
+	// (Spec.ARN, Spec.RoleCredentialsID) objects in namespace api.Namespace, finding the
+	// container through the metadata.EndpointIDField index (a reader without it scans).
 	Reader client.Reader
 	// Credentials holds the task role credentials by ID. Secrets are never logged.
 	Credentials *credentials.Manager

@@ -27,6 +27,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/sigv4"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/server/agentapi"
+	"github.com/ecsd/ecsd/server/metadata"
 )
 
 const (
@@ -211,7 +212,9 @@ func store(t *testing.T, tasks []taskObj) client.Reader {
 			&api.Container{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.ContainerName(id, "app")},
 				Spec: api.ContainerSpec{TaskName: id, Name: "app", EndpointID: tk.endpoint}})
 	}
-	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+	// The endpoint ID index, as the agent registers it on its cache.
+	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
+		WithIndex(&api.Container{}, metadata.EndpointIDField, metadata.ContainerEndpointID).Build()
 }
 
 type taskObj struct{ arn, credsID, endpoint string }

@@ -10,40 +10,30 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/server/metadata"
 )
 
 // errNoTask: no task has a container with the endpoint ID (404); any other lookup error
 // is the agent's own failure (500).
 var errNoTask = errors.New("no task for the endpoint ID")
 
-// taskOf returns the task whose container has endpointID. The IDs are only in the
-// containers' specs, so the containers are listed and scanned: a host runs few enough of
-// them, and the reader is the informer cache.
+// taskOf returns the task whose container has endpointID, found through the container
+// endpoint ID index (metadata.EndpointIDField) that the task metadata server uses too.
 func (h *handler) taskOf(ctx context.Context, endpointID string) (*api.Task, error) {
-	if endpointID == "" {
+	c, err := metadata.ContainerByEndpointID(ctx, h.o.Reader, endpointID)
+	if errors.Is(err, metadata.ErrNotFound) {
 		return nil, errNoTask
 	}
-	var containers api.ContainerList
-	if err := h.o.Reader.List(ctx, &containers, client.InNamespace(api.Namespace)); err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
-	}
-	taskName := ""
-	for i := range containers.Items {
-		if c := &containers.Items[i]; c.Spec.EndpointID == endpointID {
-			taskName = c.Spec.TaskName
-			break
-		}
-	}
-	if taskName == "" {
-		return nil, errNoTask
+	if err != nil {
+		return nil, err
 	}
 	var task api.Task
-	err := h.o.Reader.Get(ctx, client.ObjectKey{Namespace: api.Namespace, Name: taskName}, &task)
+	err = h.o.Reader.Get(ctx, client.ObjectKey{Namespace: api.Namespace, Name: c.Spec.TaskName}, &task)
 	if apierrors.IsNotFound(err) {
 		return nil, errNoTask
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get task %s: %w", taskName, err)
+		return nil, fmt.Errorf("get task %s: %w", c.Spec.TaskName, err)
 	}
 	if task.Spec.ARN == "" {
 		return nil, errNoTask

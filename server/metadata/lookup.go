@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -103,21 +106,65 @@ func ListContainers(ctx context.Context, r client.Reader) ([]api.Container, erro
 	return l.Items, nil
 }
 
-// ContainerByEndpointID returns the container whose task metadata endpoint ID is id.
+// ContainerByEndpointID returns the container whose task metadata endpoint ID is id, found
+// through EndpointIDField.
 func ContainerByEndpointID(ctx context.Context, r client.Reader, id string) (*api.Container, error) {
 	if id == "" {
 		return nil, fmt.Errorf("endpoint ID %q: %w", id, ErrNotFound)
 	}
-	cs, err := ListContainers(ctx, r)
-	if err != nil {
-		return nil, err
+	var l api.ContainerList
+	if err := listIndexed(ctx, r, &l, EndpointIDField, id, ContainerEndpointID); err != nil {
+		return nil, fmt.Errorf("list containers by endpoint ID: %w", err)
 	}
-	for i := range cs {
-		if cs[i].Spec.EndpointID == id {
-			return &cs[i], nil
+	if len(l.Items) == 0 {
+		return nil, fmt.Errorf("endpoint ID %q: %w", id, ErrNotFound)
+	}
+	return &l.Items[0], nil
+}
+
+// TasksByAddress returns the tasks whose live task network (awsvpc ENI or endpoints leg)
+// has address ip, found through TaskAddressField.
+func TasksByAddress(ctx context.Context, r client.Reader, ip netip.Addr) ([]api.Task, error) {
+	var l api.TaskList
+	if err := listIndexed(ctx, r, &l, TaskAddressField, ip.Unmap().String(), TaskAddresses); err != nil {
+		return nil, fmt.Errorf("list tasks by address: %w", err)
+	}
+	return l.Items, nil
+}
+
+// ContainersByAddress returns the containers whose own live network (bridge) has address
+// ip, found through ContainerAddressField.
+func ContainersByAddress(ctx context.Context, r client.Reader, ip netip.Addr) ([]api.Container, error) {
+	var l api.ContainerList
+	if err := listIndexed(ctx, r, &l, ContainerAddressField, ip.Unmap().String(), ContainerAddresses); err != nil {
+		return nil, fmt.Errorf("list containers by address: %w", err)
+	}
+	return l.Items, nil
+}
+
+// listIndexed fills list with the objects whose field index holds value. A reader without
+// the index (the store itself answers BadRequest for any field but metadata's, and so does
+// the cache for an index never registered) gets a full list filtered with extract, the
+// index's own function, so both ways give the same answer.
+func listIndexed(ctx context.Context, r client.Reader, list client.ObjectList, field, value string, extract client.IndexerFunc) error {
+	err := r.List(ctx, list, client.InNamespace(api.Namespace), client.MatchingFields{field: value})
+	if err == nil || !apierrors.IsBadRequest(err) {
+		return err
+	}
+	if err := r.List(ctx, list, client.InNamespace(api.Namespace)); err != nil {
+		return err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return err
+	}
+	kept := items[:0]
+	for _, it := range items {
+		if o, ok := it.(client.Object); ok && slices.Contains(extract(o), value) {
+			kept = append(kept, it)
 		}
 	}
-	return nil, fmt.Errorf("endpoint ID %q: %w", id, ErrNotFound)
+	return meta.SetList(list, kept)
 }
 
 // LoadAll reads every task with its containers and primary ENI in three lists, which is

@@ -22,7 +22,9 @@ const (
 
 // Options configure the task metadata handler.
 type Options struct {
-	// Reader reads Task, Container and Attachment objects. Required.
+	// Reader reads Task, Container and Attachment objects. Required. The agent gives it the
+	// informer cache with metadata.IndexFields registered; a reader without those indexes
+	// gives the same answers by scanning every object per request.
 	Reader client.Reader
 	// Credentials holds task role credentials; nil answers every ID as unknown.
 	Credentials *credentials.Manager

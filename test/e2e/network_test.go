@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/controlplane/local"
 	"github.com/ecsd/ecsd/internal/netns"
 	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/runtime"
@@ -486,8 +488,11 @@ func TestAWSVPCTask(t *testing.T) {
 	if !eniCap {
 		t.Errorf("with ECS_ENABLE_TASK_ENI=true the instance does not claim ecs.capability.task-eni")
 	}
+	// ecs-init's rules before the task starts, as on a real host, so that its container
+	// reaches 169.254.170.2 from its first instruction.
+	h.hostSetup(t)
 
-	def := b.webDef("awsvpc-web", types.NetworkModeAwsvpc, 8080)
+	def := b.awsvpcWebDef("awsvpc-web")
 	run, err := b.ecs.RunTask(context.Background(), &ecs.RunTaskInput{
 		Cluster: aws.String(b.cluster), TaskDefinition: aws.String(def),
 		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-e2e"}}},
@@ -523,10 +528,13 @@ func TestAWSVPCTask(t *testing.T) {
 	}
 	waitGet(t, peerDial, "http://"+ip+":8080/")
 
+	// The container read its own task's v4 metadata through 169.254.170.2 before serving:
+	// the ENI's network interface properties.
+	checkAWSVPCTaskV4(t, logValue(h.taskLog(t, taskIDOf(arn), "web", "v4-task="), "v4-task="), arn, details)
+
 	// From inside the task's namespace, 169.254.170.2 (ecs-init's DNAT on the test host,
 	// reached over the task's endpoints leg) serves its metadata with the ENI's network; v2
 	// finds the task by the caller's address alone.
-	h.hostSetup(t)
 	// The agent's checkpoint is locked while it runs; the task namespace is found where the
 	// network layer keeps it.
 	taskNS := filepath.Join(h.dir, "data", "cni", "netns", arn[strings.LastIndex(arn, "/")+1:])
@@ -571,5 +579,63 @@ func TestAWSVPCTask(t *testing.T) {
 	stopped := b.waitTasks("task without its ENI STOPPED", time.Minute, []string{aws.ToString(lost.Tasks[0].TaskArn)}, lastStatus("STOPPED"))
 	if r := aws.ToString(stopped[0].Containers[0].Reason); !strings.Contains(r, "ENI not found") {
 		t.Errorf("reason = %q, want the missing ENI named", r)
+	}
+}
+
+// awsvpcWebDef registers an awsvpc web server task definition whose container first reads
+// its task's v4 metadata (the line "v4-task=<status> <body>" in its log), as a workload
+// looking up its own address would.
+func (b *backend) awsvpcWebDef(family string) string {
+	b.t.Helper()
+	out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+		Family:      aws.String(family),
+		NetworkMode: types.NetworkModeAwsvpc,
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name:      aws.String("web"),
+			Image:     aws.String(testenv.CredProbeImage()),
+			Essential: aws.Bool(true),
+			Memory:    aws.Int32(64),
+			Command: []string{"sh", "-c", `echo "v4-task=$(credprobe get "$ECS_CONTAINER_METADATA_URI_V4/task")"; ` +
+				webCommand[len(webCommand)-1]},
+			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080), HostPort: aws.Int32(8080), Protocol: types.TransportProtocolTcp}},
+		}},
+	})
+	if err != nil {
+		b.t.Fatalf("RegisterTaskDefinition: %v", err)
+	}
+	return aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+}
+
+// checkAWSVPCTaskV4 checks a v4 task response ("<status> <body>") of an awsvpc task: its
+// container's one network is the ENI the control plane allotted (details from RunTask),
+// with the v4 network interface properties (spec §2.4).
+func checkAWSVPCTaskV4(t *testing.T, reply, arn string, details map[string]string) {
+	t.Helper()
+	status, body, _ := strings.Cut(reply, " ")
+	var task struct {
+		TaskARN    string
+		Containers []struct {
+			Networks []struct {
+				NetworkMode, MACAddress, PrivateDNSName       string
+				IPv4SubnetCIDRBlock, SubnetGatewayIpv4Address string
+				IPv4Addresses                                 []string
+				AttachmentIndex                               *int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &task); status != "200" || err != nil || task.TaskARN != arn || len(task.Containers) != 1 {
+		t.Fatalf("v4 task metadata from inside the awsvpc task: %q (%v), want 200 for %s with its container", reply, err, arn)
+	}
+	nets := task.Containers[0].Networks
+	subnet := netip.MustParsePrefix(local.DefaultENISubnet)
+	if len(nets) != 1 {
+		t.Fatalf("v4 Networks = %+v, want the ENI", nets)
+	}
+	n := nets[0]
+	if n.NetworkMode != "awsvpc" || len(n.IPv4Addresses) != 1 || n.IPv4Addresses[0] != details["privateIPv4Address"] ||
+		!strings.EqualFold(n.MACAddress, details["macAddress"]) || n.PrivateDNSName != details["privateDnsName"] ||
+		n.IPv4SubnetCIDRBlock != subnet.String() || n.SubnetGatewayIpv4Address != fmt.Sprintf("%s/%d", subnet.Addr().Next(), subnet.Bits()) ||
+		n.AttachmentIndex == nil || *n.AttachmentIndex != 0 {
+		t.Errorf("v4 awsvpc network = %+v, want the ENI %v in %s", n, details, subnet)
 	}
 }

@@ -5,14 +5,21 @@
 //
 //	credprobe creds            resolve credentials with the default chain
 //	credprobe get <url>...     GET each URL, print "<status> <body>"
+//	credprobe put <url> <body> PUT a JSON body to URL, print "<status> <body>"
+//	credprobe metadata-file    wait until $ECS_CONTAINER_METADATA_FILE says READY, print it
+//	                           on one line
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -20,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: credprobe creds | get <url>...")
+		fmt.Fprintln(os.Stderr, "usage: credprobe creds | get <url>... | put <url> <body> | metadata-file")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -31,6 +38,14 @@ func main() {
 		err = creds(ctx)
 	case "get":
 		err = get(ctx, os.Args[2:])
+	case "put":
+		if len(os.Args) != 4 {
+			err = errors.New("usage: credprobe put <url> <body>")
+			break
+		}
+		err = put(ctx, os.Args[2], os.Args[3])
+	case "metadata-file":
+		err = metadataFile(ctx, os.Getenv("ECS_CONTAINER_METADATA_FILE"))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -73,4 +88,49 @@ func get(ctx context.Context, urls []string) error {
 		fmt.Printf("%d %s\n", resp.StatusCode, body)
 	}
 	return failed
+}
+
+// put sends body as a workload calling the agent API would: a JSON PUT.
+func put(ctx context.Context, url, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%d %s\n", resp.StatusCode, b)
+	return nil
+}
+
+// metadataFile reads the container metadata file the way its documentation tells readers
+// to: poll until MetadataFileStatus is READY (the first write leaves the key out). The
+// file is tab-indented; it is printed compacted, on one line.
+func metadataFile(ctx context.Context, path string) error {
+	if path == "" {
+		return errors.New("ECS_CONTAINER_METADATA_FILE is not set")
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		b, err := os.ReadFile(path)
+		var f struct{ MetadataFileStatus string }
+		if err == nil && json.Unmarshal(b, &f) == nil && f.MetadataFileStatus == "READY" {
+			var out bytes.Buffer
+			if err := json.Compact(&out, b); err != nil {
+				return err
+			}
+			fmt.Printf("%s\n", out.Bytes())
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s never said READY: %w (last read: %v)", path, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
 }
