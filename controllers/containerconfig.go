@@ -43,7 +43,7 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 		CPUShares:         uint64(max(spec.CPU, 2)),
 		MemoryLimit:       spec.Memory << 20,
 		MemoryReservation: spec.MemoryReservation << 20,
-		LogPath:           filepath.Join(e.taskDir(t.Name), "logs", spec.Name+".log"),
+		LogPath:           api.ContainerLogPath(e.s.DataDir, t.Name, spec.Name),
 	}
 
 	env, err := environment(spec, e.agentEnv(t, c))

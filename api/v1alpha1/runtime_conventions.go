@@ -30,3 +30,10 @@ func RuntimeLabels(t *Task, c *Container, cluster, agentVersion string) map[stri
 func TaskVolumePath(dataDir, taskName, volume string) string {
 	return filepath.Join(dataDir, "tasks", taskName, "volumes", volume)
 }
+
+// ContainerLogPath is the file under ECS_DATADIR a task container's stdout and stderr are
+// written to: chosen by the create controller, read by the object API's log subresource,
+// removed with the task's directory at cleanup.
+func ContainerLogPath(dataDir, taskName, container string) string {
+	return filepath.Join(dataDir, "tasks", taskName, "logs", container+".log")
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/ecsd/ecsd/server/agentapi"
 	"github.com/ecsd/ecsd/server/introspection"
 	"github.com/ecsd/ecsd/server/metadata"
+	"github.com/ecsd/ecsd/server/objectapi"
 	"github.com/ecsd/ecsd/server/stats"
 	"github.com/ecsd/ecsd/server/tmds"
 	"github.com/ecsd/ecsd/store"
@@ -92,6 +93,10 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task metadata: %w", err)
 	}
+	objects, err := objectapi.NewHandler(objectapi.Options{Store: d.st, DataDir: cfg.DataDir, Logger: log.WithName("object-api")})
+	if err != nil {
+		return nil, err
+	}
 	intro := introspection.NewHandler(introspection.Options{
 		Reader:               reader,
 		Cluster:              cfg.Cluster,
@@ -100,6 +105,7 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 		EnableRuntimeStats:   cfg.EnableRuntimeStats.Enabled(),
 		License:              version.License,
 		DataDir:              cfg.DataDir,
+		ObjectAPI:            objects,
 		Logger:               log.WithName("introspection"),
 	})
 	e := &endpoints{collector: collector}
@@ -110,6 +116,9 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 		introTimeout = 5 * time.Minute
 	}
 	e.introspection = &http.Server{Handler: intro, ReadTimeout: introTimeout, WriteTimeout: introTimeout, ReadHeaderTimeout: 5 * time.Second}
+	// Object API watches and log follows outlive these timeouts (they extend the write
+	// deadline as they go); end them on shutdown rather than have Shutdown wait for them.
+	e.introspection.RegisterOnShutdown(objects.Close)
 	e.metadata = &http.Server{Handler: meta, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, ReadHeaderTimeout: 5 * time.Second}
 	if e.lnMeta, err = net.Listen("tcp", taskMetadataAddr); err != nil {
 		return nil, fmt.Errorf("task metadata endpoint: %w", err)
