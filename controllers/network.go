@@ -14,12 +14,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cni"
+	"github.com/ecsd/ecsd/store"
 )
 
 // Network sets up and tears down the networks of bridge and awsvpc tasks; runtime/cni's
@@ -189,7 +189,7 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 
 // setAttachment records an ENI attachment's status.
 func (e *Engine) setAttachment(ctx context.Context, att *api.Attachment, status, ifName string) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return store.RetryOnConflict(func() error {
 		cur := &api.Attachment{}
 		if err := e.direct.Get(ctx, types.NamespacedName{Namespace: att.Namespace, Name: att.Name}, cur); err != nil {
 			return client404(err)

@@ -13,12 +13,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/registry"
+	"github.com/ecsd/ecsd/store"
 )
 
 // ReasonPullECR prefixes a pull that failed to get its ECR authorization token (spec §5.4).
@@ -276,7 +276,7 @@ func (e *Engine) recordImage(ctx context.Context, c *api.Container, info runtime
 	e.imageMu.Lock()
 	defer e.imageMu.Unlock()
 	key := types.NamespacedName{Namespace: c.Namespace, Name: api.ImageName(info.Digest)}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return store.RetryOnConflict(func() error {
 		im := &api.Image{}
 		err := e.direct.Get(ctx, key, im)
 		if apierrors.IsNotFound(err) {

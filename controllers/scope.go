@@ -6,10 +6,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/store"
 )
 
 // containerScope is everything a container reconciler looks at: the container, its task and
@@ -71,7 +71,7 @@ func (e *Engine) updateTaskStatus(ctx context.Context, t *api.Task, mutate func(
 func updateStatus[T client.Object](ctx context.Context, c client.Client, obj T, mutate func(T) bool) (T, error) {
 	cur := obj.DeepCopyObject().(T)
 	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := store.RetryOnConflict(func() error {
 		if !first {
 			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
 				return err

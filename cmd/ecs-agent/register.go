@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -146,7 +145,7 @@ func capabilities(cfg *config.Config) ecsapi.Capabilities {
 // setInstanceConnected records a session's connection state on the Instance object.
 func setInstanceConnected(ctx context.Context, st *store.Store, set func(*api.InstanceStatus)) error {
 	c := st.DirectClient()
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return store.RetryOnConflict(func() error {
 		inst := &api.Instance{}
 		if err := c.Get(ctx, keyOf(instanceName), inst); err != nil {
 			return err

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/store"
 )
 
 // attachmentController tells ECS that an ENI is attached, once. Like the reference agent
@@ -74,7 +74,7 @@ func (r *Reporter) reconcileAttachment(ctx context.Context, req reconcile.Reques
 		}
 		log.Error(err, "ECS refused the attachment change; dropping it")
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = store.RetryOnConflict(func() error {
 		cur := &api.Attachment{}
 		if err := r.direct.Get(ctx, req.NamespacedName, cur); err != nil {
 			return err

@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -32,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/store"
 )
 
 // Submitter sends task and attachment state changes to ECS; ecsapi.Client implements it.
@@ -179,7 +179,7 @@ func (r *Reporter) containers(ctx context.Context, t *api.Task) ([]*api.Containe
 func (r *Reporter) markSent(ctx context.Context, t *api.Task, ev *event) error {
 	for name, s := range ev.contSent {
 		key := types.NamespacedName{Namespace: t.Namespace, Name: name}
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		err := store.RetryOnConflict(func() error {
 			c := &api.Container{}
 			if err := r.direct.Get(ctx, key, c); err != nil {
 				return err
@@ -194,7 +194,7 @@ func (r *Reporter) markSent(ctx context.Context, t *api.Task, ev *event) error {
 			return fmt.Errorf("record sent status of %s: %w", name, err)
 		}
 	}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return store.RetryOnConflict(func() error {
 		cur := &api.Task{}
 		if err := r.direct.Get(ctx, client.ObjectKeyFromObject(t), cur); err != nil {
 			return client.IgnoreNotFound(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -39,7 +38,7 @@ var _ Applier = (*StoreApplier)(nil)
 func (a *StoreApplier) ApplyPayload(ctx context.Context, m *payload.PayloadMessage) error {
 	// A known task is updated at the version just read; a controller writing its status
 	// in between makes the write conflict, and the payload is simply applied again.
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error { return a.applyPayload(ctx, m) })
+	return store.RetryOnConflict(func() error { return a.applyPayload(ctx, m) })
 }
 
 func (a *StoreApplier) applyPayload(ctx context.Context, m *payload.PayloadMessage) error {
@@ -204,7 +203,7 @@ func (a *StoreApplier) ApplyManifest(ctx context.Context, m *payload.TaskManifes
 
 // StopTasks sets the listed tasks' desired status to STOPPED.
 func (a *StoreApplier) StopTasks(ctx context.Context, ids []payload.TaskIdentifier) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error { return a.stopTasks(ctx, ids) })
+	return store.RetryOnConflict(func() error { return a.stopTasks(ctx, ids) })
 }
 
 func (a *StoreApplier) stopTasks(ctx context.Context, ids []payload.TaskIdentifier) error {

@@ -9,11 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/store"
 )
 
 // ApplyENIAttachments writes the Attachment objects of an Attach*NetworkInterfacesMessage
@@ -21,7 +21,7 @@ import (
 // for its ENI to show up. An attachment already known keeps the deadline it was first
 // given, so a resent message does not extend it.
 func (a *StoreApplier) ApplyENIAttachments(ctx context.Context, taskARN string, enis []payload.ElasticNetworkInterface, expiresAt time.Time) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return store.RetryOnConflict(func() error {
 		deadline := metav1.NewTime(expiresAt)
 		var objs []client.Object
 		seen := map[string]bool{}
