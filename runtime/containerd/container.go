@@ -42,13 +42,18 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 	if err != nil {
 		return wrapErr(err, "create container %s", cfg.ID)
 	}
-	img, err := r.client.GetImage(ctx, name)
+	stored, err := r.client.GetImage(ctx, name)
 	if err != nil {
 		return wrapErr(err, "create container %s: image %s", cfg.ID, name)
 	}
-	imgSpec, err := img.Spec(ctx)
+	meta, err := r.meta(ctx, stored)
 	if err != nil {
 		return wrapErr(err, "create container %s: image config", cfg.ID)
+	}
+	img := cachedImage{Image: stored, m: meta}
+	imgSpec, err := meta.spec()
+	if err != nil {
+		return wrapErr(err, "create container %s", cfg.ID)
 	}
 	specOpts, err := r.specOpts(cfg, img, imgSpec.Config)
 	if err != nil {
@@ -67,16 +72,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 	labels[LabelManaged] = "true"
 	labels[labelLogPath] = logPath
 
-	// A snapshot with our key but no container is debris from a create that crashed
-	// half-way; the key is ours, so reclaim it instead of failing forever.
 	sn := r.client.SnapshotService(r.opts.snapshotter)
-	if _, err := sn.Stat(ctx, cfg.ID); err == nil {
-		log.Info("removing orphaned snapshot from an interrupted create")
-		if err := sn.Remove(ctx, cfg.ID); err != nil && !errdefs.IsNotFound(err) {
-			return wrapErr(err, "create container %s: remove orphaned snapshot", cfg.ID)
-		}
-	}
-
 	// NewContainer holds its own lease over the snapshot and the record. The image was
 	// unpacked when it was pulled, so that is assumed; only if the parent snapshot is
 	// missing (imported image, other snapshotter, GC) is it unpacked, under a lease, and
@@ -92,13 +88,28 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 		return err
 	}
 	err = newContainer(ctx)
+	if errdefs.IsAlreadyExists(err) {
+		// The container record was absent above, so a snapshot with our key is debris from
+		// a create that crashed half-way: the key is ours, so reclaim it and try again
+		// instead of failing forever. (Checked here, on failure, to keep a snapshot stat
+		// off every create.)
+		if _, serr := sn.Stat(ctx, cfg.ID); serr == nil {
+			if _, lerr := r.client.LoadContainer(ctx, cfg.ID); errdefs.IsNotFound(lerr) {
+				log.Info("removing orphaned snapshot from an interrupted create")
+				if rerr := sn.Remove(ctx, cfg.ID); rerr != nil && !errdefs.IsNotFound(rerr) {
+					return wrapErr(rerr, "create container %s: remove orphaned snapshot", cfg.ID)
+				}
+				err = newContainer(ctx)
+			}
+		}
+	}
 	if errdefs.IsNotFound(err) {
 		lctx, done, lerr := r.client.WithLease(ctx)
 		if lerr != nil {
 			return wrapErr(lerr, "create container %s: lease", cfg.ID)
 		}
 		defer func() { _ = done(context.WithoutCancel(lctx)) }()
-		if uerr := r.ensureUnpacked(lctx, img); uerr != nil {
+		if uerr := r.ensureUnpacked(lctx, stored); uerr != nil {
 			return wrapErr(uerr, "create container %s: unpack %s", cfg.ID, name)
 		}
 		err = newContainer(lctx)

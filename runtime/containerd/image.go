@@ -104,7 +104,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, auth *runtime.Auth,
 	}
 	// Whether it is unpacked is settled by create, which unpacks on demand.
 	if img, err := r.client.GetImage(ctx, name); err == nil && img.Target().Digest == desc.Digest {
-		if info, err := imageInfo(ctx, img); err == nil {
+		if info, err := r.imageInfo(ctx, img); err == nil {
 			log.V(1).Info("image is up to date", "digest", info.Digest)
 			return info, nil
 		}
@@ -123,7 +123,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, auth *runtime.Auth,
 	if err != nil {
 		return runtime.ImageInfo{}, wrapErr(w.explain(pctx, err), "pull %s", name)
 	}
-	info, err := imageInfo(ctx, img)
+	info, err := r.imageInfo(ctx, img)
 	if err != nil {
 		return runtime.ImageInfo{}, wrapErr(err, "pull %s: read image config", name)
 	}
@@ -186,7 +186,7 @@ func (r *Runtime) InspectImage(ctx context.Context, ref string) (runtime.ImageIn
 	if err != nil {
 		return runtime.ImageInfo{}, wrapErr(err, "inspect image %s", name)
 	}
-	info, err := imageInfo(ctx, img)
+	info, err := r.imageInfo(ctx, img)
 	if err != nil {
 		return runtime.ImageInfo{}, wrapErr(err, "inspect image %s", name)
 	}
@@ -209,25 +209,22 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
-// imageInfo reads the image's target digest, size and config for the default platform.
-func imageInfo(ctx context.Context, img client.Image) (runtime.ImageInfo, error) {
-	size, err := img.Size(ctx)
+// imageInfo returns the image's target digest, size and config for the default platform,
+// from the image cache after the first time.
+func (r *Runtime) imageInfo(ctx context.Context, img client.Image) (runtime.ImageInfo, error) {
+	m, err := r.meta(ctx, img)
 	if err != nil {
 		return runtime.ImageInfo{}, err
 	}
-	spec, err := img.Spec(ctx)
-	if err != nil {
-		return runtime.ImageInfo{}, err
-	}
-	cfg, err := img.Config(ctx)
+	spec, err := m.spec()
 	if err != nil {
 		return runtime.ImageInfo{}, err
 	}
 	return runtime.ImageInfo{
 		Ref:        img.Name(),
 		Digest:     img.Target().Digest.String(),
-		ID:         cfg.Digest.String(),
-		Size:       size,
+		ID:         m.configDesc.Digest.String(),
+		Size:       m.size,
 		Entrypoint: spec.Config.Entrypoint,
 		Cmd:        spec.Config.Cmd,
 		Env:        spec.Config.Env,

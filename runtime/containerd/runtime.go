@@ -31,6 +31,9 @@ type Runtime struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// images caches what is read from image configs, by target digest.
+	images imageCache
+
 	initOnce sync.Once
 	initBin  string
 
