@@ -9,27 +9,17 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/contrib/seccomp"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
-	"github.com/ecsd/ecsd/controllers"
 	"github.com/ecsd/ecsd/runtime/containerd"
-	"github.com/ecsd/ecsd/store"
 )
 
 func main() {
@@ -44,6 +34,7 @@ func main() {
 	flag.DurationVar(&window, "window", 20*time.Second, "how long the agent's memory is sampled (4/s) once settled; the RSS reported is the mean")
 	flag.IntVar(&cpRounds, "cp-rounds", 10, "control-plane measurements: fresh agents registered, one-task payloads (and half as many ten-task payloads)")
 	flag.BoolVar(&cpOnly, "cp-only", false, "measure only the control-plane latencies")
+	flag.BoolVar(&launchOnly, "launch-only", false, "measure only raw containerd against the engine's launch (ends with the ratio line)")
 	flag.Parse()
 	if err := run(*n, *address, *image, *agent); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -52,13 +43,14 @@ func main() {
 }
 
 var (
-	memOnly   bool
-	showSmaps bool
-	agentEnv  envFlags
-	settle    time.Duration
-	window    time.Duration
-	cpRounds  int
-	cpOnly    bool
+	memOnly    bool
+	showSmaps  bool
+	agentEnv   envFlags
+	settle     time.Duration
+	window     time.Duration
+	cpRounds   int
+	cpOnly     bool
+	launchOnly bool
 )
 
 type envFlags []string
@@ -101,19 +93,14 @@ func run(n int, address, image, agent string) error {
 		return nil
 	}
 
-	raw, err := rawCreateStart(ctx, address, image, "bench-raw-"+suffix, n, false)
+	raw, rawSeccomp, launch, err := launchRounds(ctx, address, image, suffix, n)
 	if err != nil {
-		return fmt.Errorf("raw containerd: %w", err)
+		return err
 	}
-	// The same with Docker's default seccomp profile, which the agent (like Docker and so the
-	// reference agent) applies to every unprivileged container: it shows what that costs.
-	rawSeccomp, err := rawCreateStart(ctx, address, image, "bench-raws-"+suffix, n, true)
-	if err != nil {
-		return fmt.Errorf("raw containerd with seccomp: %w", err)
-	}
-	launch, err := engineLaunch(ctx, address, image, "bench-eng-"+suffix, n)
-	if err != nil {
-		return fmt.Errorf("engine: %w", err)
+	if launchOnly {
+		printLaunch(n, raw, rawSeccomp, launch)
+		fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
+		return nil
 	}
 	cp, err := controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
 	if err != nil {
@@ -127,18 +114,22 @@ func run(n int, address, image, agent string) error {
 	if err != nil {
 		return fmt.Errorf("task metadata: %w", err)
 	}
-	fmt.Printf("containers/tasks: %d (sequential)\n", n)
+	printLaunch(n, raw, rawSeccomp, launch)
+	printControlPlane(cp)
+	printMemory(mem, n)
+	printTMDS(tm)
+	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
+	return nil
+}
+
+func printLaunch(n int, raw, rawSeccomp, launch []time.Duration) {
+	fmt.Printf("containers/tasks: %d (sequential; raw, raw with seccomp and engine launches interleaved)\n", n)
 	fmt.Printf("raw-create-start-p50-ms %.1f\n", ms(pct(raw, 50)))
 	fmt.Printf("raw-create-start-p99-ms %.1f\n", ms(pct(raw, 99)))
 	fmt.Printf("raw-create-start-seccomp-p50-ms %.1f\n", ms(pct(rawSeccomp, 50)))
 	fmt.Printf("raw-create-start-seccomp-p99-ms %.1f\n", ms(pct(rawSeccomp, 99)))
 	fmt.Printf("launch-p50-ms %.1f\n", ms(pct(launch, 50)))
 	fmt.Printf("launch-p99-ms %.1f\n", ms(pct(launch, 99)))
-	printControlPlane(cp)
-	printMemory(mem, n)
-	printTMDS(tm)
-	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
-	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -151,132 +142,6 @@ func pct(ds []time.Duration, p int) time.Duration {
 		i--
 	}
 	return s[i]
-}
-
-// rawCreateStart creates and starts n containers with the bare containerd client, the way
-// any containerd user would, and times create+start of each.
-func rawCreateStart(ctx context.Context, address, image, ns string, n int, withSeccomp bool) ([]time.Duration, error) {
-	c, err := client.New(address)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	ctx = namespaces.WithNamespace(ctx, ns)
-	defer purgeNS(address, ns)
-	img, err := c.Pull(ctx, image, client.WithPullUnpack, client.WithResolver(plainHTTPResolver()))
-	if err != nil {
-		return nil, err
-	}
-	var out []time.Duration
-	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("raw-%d", i)
-		start := time.Now()
-		specOpts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs("sleep", "3600")}
-		if withSeccomp {
-			specOpts = append(specOpts, seccomp.WithDefaultProfile())
-		}
-		ctr, err := c.NewContainer(ctx, id, client.WithNewSnapshot(id, img), client.WithNewSpec(specOpts...))
-		if err != nil {
-			return nil, err
-		}
-		t, err := ctr.NewTask(ctx, cio.NullIO)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := t.Wait(ctx); err != nil {
-			return nil, err
-		}
-		if err := t.Start(ctx); err != nil {
-			return nil, err
-		}
-		out = append(out, time.Since(start))
-	}
-	return out, nil
-}
-
-// engineLaunch runs the real engine in-process and times, for n one-container tasks one
-// after another, the write of the task (what an ACS payload does) to the task's known
-// status RUNNING.
-func engineLaunch(ctx context.Context, address, image, ns string, n int) ([]time.Duration, error) {
-	dir, err := os.MkdirTemp("", "ecsd-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	scheme := k8sruntime.NewScheme()
-	if err := api.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	st, err := store.New(ctx, scheme, store.WithCheckpoint(filepath.Join(dir, "ecsd.db")))
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	rt, err := containerd.New(ctx, address, ns)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer pcancel()
-		_ = rt.Purge(pctx)
-	}()
-	s := controllers.DefaultSettings()
-	s.DataDir = dir
-	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, s, logr.Discard())
-	errs := make(chan error, 2)
-	go func() { errs <- st.Cache().Start(ctx) }()
-	go func() { errs <- eng.Run(ctx) }()
-	if !st.Cache().WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("cache did not sync")
-	}
-	gvk, err := apiutil.GVKForObject(&api.Task{}, scheme)
-	if err != nil {
-		return nil, err
-	}
-	w, err := st.Watch(ctx, gvk, st.ResourceVersion(), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
-
-	var out []time.Duration
-	var breakdown []phases
-	// One warm-up task so the first sample does not include informer start-up.
-	for i := -1; i < n; i++ {
-		id := fmt.Sprintf("bench%d", i+1)
-		task, ctr := taskObjects(id, image)
-		start := time.Now()
-		if err := st.CreateOrUpdateAll(ctx, task, ctr); err != nil {
-			return nil, err
-		}
-		if err := waitRunning(ctx, w, id); err != nil {
-			return nil, err
-		}
-		if i >= 0 {
-			out = append(out, time.Since(start))
-			c := &api.Container{}
-			if err := st.Get(ctx, ctrlclient.ObjectKeyFromObject(ctr), c); err == nil {
-				ph := phases{
-					c.Status.PullStartedAt.Sub(start),
-					c.Status.PullStoppedAt.Sub(c.Status.PullStartedAt.Time),
-					c.Status.CreatedAt.Sub(c.Status.PullStoppedAt.Time),
-					c.Status.StartedAt.Sub(c.Status.CreatedAt.Time),
-					time.Since(c.Status.StartedAt.Time),
-				}
-				breakdown = append(breakdown, ph)
-			}
-		}
-	}
-	if os.Getenv("BENCH_PHASES") != "" {
-		for _, b := range breakdown {
-			fmt.Fprintf(os.Stderr, "phases: to-pull %.1fms pull %.1fms to-created %.1fms to-started %.1fms to-running %.1fms\n",
-				ms(b[0]), ms(b[1]), ms(b[2]), ms(b[3]), ms(b[4]))
-		}
-	}
-	return out, nil
 }
 
 // phases is the time from the task write to pull start, the pull, then create, start and
