@@ -76,10 +76,15 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 		Reader: reader, Credentials: d.creds, Cluster: cfg.Cluster, Region: d.be.region,
 		Endpoint: d.be.endpoint, Logger: log.WithName("agent-api"),
 	})
+	tags, err := tagSource(d.be, log.WithName("tags"))
+	if err != nil {
+		return nil, fmt.Errorf("task metadata tags: %w", err)
+	}
 	meta, err := tmds.NewHandler(tmds.Options{
 		Reader:                 reader,
 		Credentials:            d.creds,
 		Stats:                  collector,
+		Tags:                   tags,
 		AgentAPI:               agentAPI,
 		Instance:               func() tmds.Instance { return instance },
 		SteadyRPS:              cfg.TaskMetadataSteadyStateRate,

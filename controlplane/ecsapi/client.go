@@ -1,6 +1,6 @@
 // Package ecsapi is the agent's client of the ECS API (AWS JSON 1.1 over aws-sdk-go-v2):
-// registration, poll-endpoint discovery and state-change submission, with the reference
-// agent's retry and terminal-error rules (spec §1–§2, §5.3).
+// registration, poll-endpoint discovery, state-change submission and task metadata's tag
+// lookups, with the reference agent's retry and terminal-error rules (spec §1–§2, §5.3).
 package ecsapi
 
 import (
@@ -34,6 +34,8 @@ type Options struct {
 	AppID string
 	// RegisterBackoff paces registration retries; zero uses the reference's 3 s → 192 s.
 	RegisterBackoff Backoff
+	// TagsBackoff paces ListTagsForResource retries; zero uses 100 ms → 2 s.
+	TagsBackoff Backoff
 	// RegisterRetryFor bounds registration retries; zero means 1 h.
 	RegisterRetryFor time.Duration
 	// DiscoverTTL is how long poll endpoints are cached; zero means 12 h.

@@ -76,6 +76,10 @@ func (s *Server) operation(op string) apiHandler {
 		return handle(s.listTasks)
 	case "ListTagsForResource":
 		return handle(s.listTagsForResource)
+	case "TagResource":
+		return handle(s.tagResource)
+	case "UntagResource":
+		return handle(s.untagResource)
 	case OpSubmitTaskStateChange:
 		return handle(s.submitTaskStateChange)
 	case OpSubmitContainerStateChange:

@@ -24,7 +24,10 @@
 // DescribeTasks as the task's attachment, PRECREATED until the agent reports it ATTACHED,
 // DELETED (its address free again) once the task is STOPPED. Task scale-in protection
 // (UpdateTaskProtection, GetTaskProtection) is kept with the task and lapses on its own;
-// unlike ECS, any task may be protected, since there are no services. It does not model
+// unlike ECS, any task may be protected, since there are no services. Tasks, container
+// instances, clusters and task definitions carry tags (ListTagsForResource, TagResource,
+// UntagResource, RunTask's tags and propagateTags=TASK_DEFINITION), which the agent's
+// task metadata reads for …WithTags. It does not model
 // services, capacity providers, placement constraints, EBS attachments, secrets or real
 // IAM: role credentials are fake, but a task's role credentials do sign API requests, and
 // such a request may only read or change that task's protection (auth.go).

@@ -24,7 +24,7 @@ func (s *Server) runTask(_ context.Context, in *runTaskRequest) (*tasksResponse,
 	if len(in.PlacementConstraints) > 0 {
 		return nil, errInvalidParameter("Placement constraints are not supported by the local control plane.")
 	}
-	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags},
+	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags, in.PropagateTags},
 		func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error) {
 			instances := st.instancesOf(c.Name, statusActive)
 			if len(instances) == 0 {
@@ -55,7 +55,7 @@ func (s *Server) startTask(_ context.Context, in *startTaskRequest) (*tasksRespo
 	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 10 {
 		return nil, errInvalidParameter("containerInstances must have between 1 and 10 entries.")
 	}
-	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags},
+	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags, in.PropagateTags},
 		func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error) {
 			extra := map[string][]demand{}
 			var targets []*instanceRecord
@@ -87,6 +87,8 @@ type launchRequest struct {
 	networkConfiguration    *networkConfiguration
 	startedBy, group        string
 	tags                    []tag
+	// propagateTags is RunTask's and StartTask's: TASK_DEFINITION adds the definition's tags.
+	propagateTags string
 }
 
 // launch resolves the cluster and task definition and builds the task spec, then creates
@@ -104,7 +106,11 @@ func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord
 		if !ok {
 			return errClient("TaskDefinition not found.")
 		}
-		spec, err := newTaskSpec(rec, in.overrides, in.networkConfiguration, in.startedBy, in.group, in.tags)
+		tags, err := launchTags(rec, in.propagateTags, in.tags)
+		if err != nil {
+			return err
+		}
+		spec, err := newTaskSpec(rec, in.overrides, in.networkConfiguration, in.startedBy, in.group, tags)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,10 @@ const (
 	// ContainerAddressField indexes Containers by the address of their own live network,
 	// which is what a bridge container's requests come from.
 	ContainerAddressField = "status.network.ipv4Address"
+	// CredentialsIDField indexes Tasks by their role and execution role credentials IDs,
+	// so a credentials request for an ID whose credentials are not held (after a restart,
+	// before ACS sends them again) can still tell a known ID from an unknown one.
+	CredentialsIDField = "spec.credentialsIds"
 )
 
 // IndexFields registers the endpoints' field indexes on fi, the store's informer cache,
@@ -39,6 +43,7 @@ func IndexFields(ctx context.Context, fi client.FieldIndexer) error {
 		{&api.Container{}, EndpointIDField, ContainerEndpointID},
 		{&api.Task{}, TaskAddressField, TaskAddresses},
 		{&api.Container{}, ContainerAddressField, ContainerAddresses},
+		{&api.Task{}, CredentialsIDField, TaskCredentialsIDs},
 	} {
 		if err := fi.IndexField(ctx, ix.obj, ix.field, ix.extract); err != nil {
 			return fmt.Errorf("index %s: %w", ix.field, err)
@@ -54,6 +59,21 @@ func ContainerEndpointID(o client.Object) []string {
 		return nil
 	}
 	return []string{c.Spec.EndpointID}
+}
+
+// TaskCredentialsIDs is CredentialsIDField's extractor.
+func TaskCredentialsIDs(o client.Object) []string {
+	t, ok := o.(*api.Task)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, id := range []string{t.Spec.RoleCredentialsID, t.Spec.ExecutionCredentialsID} {
+		if id != "" && (len(out) == 0 || out[0] != id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // TaskAddresses is TaskAddressField's extractor. A released network is left out: its

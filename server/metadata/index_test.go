@@ -37,6 +37,9 @@ func TestIndexExtractors(t *testing.T) {
 		{"released container network", ContainerAddresses, &api.Container{Status: api.ContainerStatus{Network: &api.NetworkStatus{
 			IPv4Address: "172.17.0.3", ReleasedAt: released}}}, nil},
 		{"container without network", ContainerAddresses, &api.Container{}, nil},
+		{"role and execution credentials", TaskCredentialsIDs, &api.Task{Spec: api.TaskSpec{RoleCredentialsID: "r", ExecutionCredentialsID: "x"}}, []string{"r", "x"}},
+		{"execution credentials only", TaskCredentialsIDs, &api.Task{Spec: api.TaskSpec{ExecutionCredentialsID: "x"}}, []string{"x"}},
+		{"no credentials", TaskCredentialsIDs, &api.Task{}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.extract(tc.obj); !slices.Equal(got, tc.want) {
@@ -63,6 +66,7 @@ func TestLookupsWithAndWithoutIndexes(t *testing.T) {
 	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: api.Namespace} }
 	for _, o := range []client.Object{
 		&api.Task{ObjectMeta: meta("vpc"), Status: api.TaskStatus{Network: &api.NetworkStatus{IPv4Address: "10.0.1.5", EndpointIPv4Address: "169.254.172.3"}}},
+		&api.Task{ObjectMeta: meta("role"), Spec: api.TaskSpec{RoleCredentialsID: "cred-r", ExecutionCredentialsID: "cred-x"}},
 		&api.Task{ObjectMeta: meta("old"), Status: api.TaskStatus{Network: &api.NetworkStatus{IPv4Address: "10.0.1.6", ReleasedAt: &metav1.Time{}}}},
 		&api.Container{ObjectMeta: meta("br-app"), Spec: api.ContainerSpec{TaskName: "br", EndpointID: "ep-app"},
 			Status: api.ContainerStatus{Network: &api.NetworkStatus{IPv4Address: "172.17.0.3"}}},
@@ -103,6 +107,16 @@ func TestLookupsWithAndWithoutIndexes(t *testing.T) {
 			}
 			if cs, err := ContainersByAddress(ctx, r, netip.MustParseAddr("172.17.0.3")); err != nil || len(cs) != 1 || cs[0].Name != "br-app" {
 				t.Errorf("ContainersByAddress = %v, %v; want br-app", cs, err)
+			}
+			for id, want := range map[string]string{"cred-r": "role", "cred-x": "role", "cred-none": "", "": ""} {
+				ts, err := TasksByCredentialsID(ctx, r, id)
+				var got string
+				if len(ts) > 0 {
+					got = ts[0].Name
+				}
+				if err != nil || len(ts) > 1 || got != want {
+					t.Errorf("TasksByCredentialsID(%q) = %d tasks (%q), %v; want %q", id, len(ts), got, err, want)
+				}
 			}
 		})
 	}

@@ -142,6 +142,20 @@ func ContainersByAddress(ctx context.Context, r client.Reader, ip netip.Addr) ([
 	return l.Items, nil
 }
 
+// TasksByCredentialsID returns the tasks whose role or execution role credentials ID is
+// id, found through CredentialsIDField. IDs are unique, so there is at most one unless the
+// store is corrupt.
+func TasksByCredentialsID(ctx context.Context, r client.Reader, id string) ([]api.Task, error) {
+	if id == "" {
+		return nil, nil
+	}
+	var l api.TaskList
+	if err := listIndexed(ctx, r, &l, CredentialsIDField, id, TaskCredentialsIDs); err != nil {
+		return nil, fmt.Errorf("list tasks by credentials ID: %w", err)
+	}
+	return l.Items, nil
+}
+
 // listIndexed fills list with the objects whose field index holds value. A reader without
 // the index (the store itself answers BadRequest for any field but metadata's, and so does
 // the cache for an index never registered) gets a full list filtered with extract, the

@@ -59,6 +59,8 @@ func (h *handler) serveCredentials(w http.ResponseWriter, r *http.Request, apiVe
 
 // resolveCredentials decides the answer. A refused source, expired credentials and an
 // unknown ID all get the same 400, so a caller learns nothing about IDs it does not own.
+// An ID a task holds whose credentials have not arrived (pendingCredentials) gets 503
+// CredentialsUninitialized, but only once the caller passed the source check.
 func (h *handler) resolveCredentials(ctx context.Context, r *http.Request, id, prefix string) credentialsResult {
 	fail := func(status int, code, msg string) credentialsResult {
 		return credentialsResult{status: status, body: credentialsError{Code: code, Message: prefix + msg, HTTPErrorCode: status}}
@@ -71,7 +73,10 @@ func (h *handler) resolveCredentials(ctx context.Context, r *http.Request, id, p
 	}
 	e, ok := h.o.Credentials.Get(id)
 	if !ok {
-		return fail(http.StatusBadRequest, errInvalidIDInRequest, msgNotFound)
+		// A pending entry has no secrets, so it ends in the 503 below.
+		if e, ok = h.pendingCredentials(ctx, id); !ok {
+			return fail(http.StatusBadRequest, errInvalidIDInRequest, msgNotFound)
+		}
 	}
 	notFound := fail(http.StatusBadRequest, errInvalidIDInRequest, msgNotFound)
 	notFound.entry = &e

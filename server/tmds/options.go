@@ -81,7 +81,9 @@ type StatsSource interface {
 	ContainerStats(runtimeID string, v4 bool) (doc any, ok bool)
 }
 
-// TagSource looks up ECS resource tags (ListTagsForResource).
+// TagSource looks up ECS resource tags (ListTagsForResource). It is called on the request
+// path, concurrently, with the request's context; implementations bound and cache their
+// calls (server/tmds/tagcache) and log their own failures, which the handler only reports.
 type TagSource interface {
 	ListTags(ctx context.Context, resourceARN string) (map[string]string, error)
 }

@@ -138,7 +138,15 @@ func (b *backend) sleeperDef(family string, exitAfter int) string {
 
 func (b *backend) runTask(def string, count int32) []string {
 	b.t.Helper()
-	out, err := b.ecs.RunTask(context.Background(), &ecs.RunTaskInput{Cluster: aws.String(b.cluster), TaskDefinition: aws.String(def), Count: aws.Int32(count)})
+	return b.runTaskInput(&ecs.RunTaskInput{TaskDefinition: aws.String(def), Count: aws.Int32(count)})
+}
+
+// runTaskInput runs in (tags, propagateTags, overrides…) on the test cluster and returns
+// the task ARNs; every placement must succeed.
+func (b *backend) runTaskInput(in *ecs.RunTaskInput) []string {
+	b.t.Helper()
+	in.Cluster = aws.String(b.cluster)
+	out, err := b.ecs.RunTask(context.Background(), in)
 	if err != nil {
 		b.t.Fatalf("RunTask: %v", err)
 	}
