@@ -90,6 +90,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveObject(ctx, w, r, rt)
 	case routeSubresource: // containers/<name>/log is the only subresource
 		h.serveLog(ctx, w, r, rt)
+	case routeNamespace:
+		serveNamespace(w, rt.name)
 	default:
 		writeStatus(w, notFoundPath(r.URL.Path))
 	}

@@ -201,3 +201,25 @@ func TestKubectlWatch(t *testing.T) {
 	setStatus(k.env, webTask(), func(t *api.Task) { t.Status.KnownStatus = api.TaskStatusStopped })
 	waitLine("web1 STOPPED", func(f []string) bool { return len(f) > 3 && f[0] == "web1" && f[3] == "STOPPED" })
 }
+
+// A missing object is reported as that object, not as a missing namespace: kubectl asks
+// for the namespace after the 404 and finds it.
+func TestKubectlMissingObject(t *testing.T) {
+	k := newKubectlEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := k.command(ctx, "get", "task", "nope").CombinedOutput()
+	if err == nil {
+		t.Fatalf("kubectl get task nope succeeded: %s", out)
+	}
+	if want := `tasks.ecs.ecsd.io "nope" not found`; !strings.Contains(string(out), want) {
+		t.Errorf("kubectl get task nope: want %q in\n%s", want, out)
+	}
+	if strings.Contains(string(out), "namespaces") {
+		t.Errorf("kubectl reports a missing namespace:\n%s", out)
+	}
+	out, err = k.command(ctx, "get", "tasks", "-n", "elsewhere", "web1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `namespaces "elsewhere" not found`) {
+		t.Errorf("kubectl get in a namespace that does not exist: %v\n%s", err, out)
+	}
+}

@@ -18,6 +18,7 @@ const (
 	routeCollection                    // list or watch
 	routeObject                        // get
 	routeSubresource                   // e.g. containers/<name>/log
+	routeNamespace                     // /api/v1/namespaces/<name>
 )
 
 // route is a parsed request path. Names are as they appear in the path; namespace is
@@ -54,6 +55,9 @@ func (h *Handler) parse(path string) route {
 		return route{kind: routeGroups}
 	case "/apis/" + api.GroupVersion.Group:
 		return route{kind: routeGroup}
+	}
+	if ns, ok := strings.CutPrefix(path, "/api/v1/namespaces/"); ok && ns != "" && !strings.Contains(ns, "/") {
+		return route{kind: routeNamespace, name: ns}
 	}
 	prefix := "/apis/" + api.GroupVersion.String()
 	if path == prefix {
