@@ -48,7 +48,7 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}
 	s.c = c
-	if networkMode(s.task) == modeAWSVPC && e.s.Network != nil {
+	if s.task.NetworkMode() == modeAWSVPC && e.s.Network != nil {
 		// ensureNetwork may just have written the task's network.
 		if s.task, err = e.freshTask(ctx, s.task); err != nil {
 			return reconcile.Result{}, err

@@ -33,19 +33,11 @@ type Network interface {
 
 // Network modes as ECS names them. An empty mode is bridge, ECS's default on Linux.
 const (
-	modeBridge = "bridge"
-	modeHost   = "host"
-	modeNone   = "none"
-	modeAWSVPC = "awsvpc"
+	modeBridge = api.NetworkModeBridge
+	modeHost   = api.NetworkModeHost
+	modeNone   = api.NetworkModeNone
+	modeAWSVPC = api.NetworkModeAWSVPC
 )
-
-// networkMode is the task's effective network mode.
-func networkMode(t *api.Task) string {
-	if t.Spec.NetworkMode == "" {
-		return modeBridge
-	}
-	return t.Spec.NetworkMode
-}
 
 // errENIPending: an awsvpc task's ENI has not appeared on the host yet.
 var errENIPending = errors.New("ENI not attached yet")
@@ -78,7 +70,7 @@ func (e *Engine) ensureNetwork(ctx context.Context, s *containerScope) (*api.Con
 	if e.s.Network == nil {
 		return s.c, nil
 	}
-	switch networkMode(s.task) {
+	switch s.task.NetworkMode() {
 	case modeBridge:
 		return e.ensureBridge(ctx, s)
 	case modeAWSVPC:
@@ -277,7 +269,7 @@ func (e *Engine) bridgeSubnet() string {
 // container's /etc/hostname, /etc/hosts and /etc/resolv.conf for that network.
 func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) error {
 	c, t := s.c, s.task
-	mode := networkMode(t)
+	mode := t.NetworkMode()
 	switch mode {
 	case modeHost:
 		if len(c.Spec.Links) > 0 {

@@ -37,3 +37,21 @@ func TaskVolumePath(dataDir, taskName, volume string) string {
 func ContainerLogPath(dataDir, taskName, container string) string {
 	return filepath.Join(dataDir, "tasks", taskName, "logs", container+".log")
 }
+
+// Network modes a task definition names.
+const (
+	NetworkModeBridge = "bridge"
+	NetworkModeHost   = "host"
+	NetworkModeNone   = "none"
+	NetworkModeAWSVPC = "awsvpc"
+)
+
+// NetworkMode is the task's effective network mode: bridge, ECS's default on Linux, when
+// the definition names none. The engine, the endpoints, the metadata file and the object
+// API all read it here, so they cannot disagree about a task without a mode.
+func (t *Task) NetworkMode() string {
+	if t.Spec.NetworkMode == "" {
+		return NetworkModeBridge
+	}
+	return t.Spec.NetworkMode
+}

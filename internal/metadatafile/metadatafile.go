@@ -39,8 +39,8 @@ const (
 
 // Network modes as they appear in the task definition and in the file.
 const (
-	modeBridge = "bridge"
-	modeAWSVPC = "awsvpc"
+	modeBridge = api.NetworkModeBridge
+	modeAWSVPC = api.NetworkModeAWSVPC
 )
 
 // Instance is what the file says about the host. The fields are copied as they are; empty
@@ -128,21 +128,13 @@ func Build(task *api.Task, c *api.Container, in Instance, ready bool) File {
 	return f
 }
 
-// networkMode is the task's effective network mode: an empty one means bridge.
-func networkMode(t *api.Task) string {
-	if t.Spec.NetworkMode == "" {
-		return modeBridge
-	}
-	return t.Spec.NetworkMode
-}
-
 // portMappings lists the container's published ports as Docker would: one entry per port,
 // so a range binding is expanded (the file has no host range field to carry it otherwise).
 // An awsvpc container has no host bindings of its own; its ports are the task definition's,
 // reachable on the ENI at the same number, so HostPort = ContainerPort as in task metadata.
 func portMappings(t *api.Task, c *api.Container) []PortMapping {
 	var out []PortMapping
-	if networkMode(t) == modeAWSVPC {
+	if t.NetworkMode() == modeAWSVPC {
 		for _, b := range awsvpcBindings(c) {
 			b.HostPort = b.ContainerPort
 			b.HostPortRange = b.ContainerPortRange
@@ -220,7 +212,7 @@ func parseRange(s string) (int32, int32, error) {
 // bridge, the task ENI's address for awsvpc, and just the mode for host and none, which
 // have no address of their own.
 func networks(t *api.Task, c *api.Container) []Network {
-	mode := networkMode(t)
+	mode := t.NetworkMode()
 	n := Network{NetworkMode: mode}
 	var ns *api.NetworkStatus
 	switch mode {

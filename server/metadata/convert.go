@@ -198,5 +198,5 @@ func RuntimeNetworks(t *api.Task, c *api.Container) []Network {
 	if n := c.Status.Network; n != nil && n.ReleasedAt == nil {
 		ip = n.IPv4Address
 	}
-	return []Network{{NetworkMode: NetworkMode(t), IPv4Addresses: []string{ip}}}
+	return []Network{{NetworkMode: t.NetworkMode(), IPv4Addresses: []string{ip}}}
 }

@@ -7,22 +7,14 @@ import (
 // Network modes as the endpoints name them. An empty task network mode means bridge, the
 // ECS default on Linux.
 const (
-	NetworkModeBridge = "bridge"
-	NetworkModeHost   = "host"
-	NetworkModeNone   = "none"
-	NetworkModeAWSVPC = "awsvpc"
+	NetworkModeBridge = api.NetworkModeBridge
+	NetworkModeHost   = api.NetworkModeHost
+	NetworkModeNone   = api.NetworkModeNone
+	NetworkModeAWSVPC = api.NetworkModeAWSVPC
 )
 
-// NetworkMode returns the task's network mode with the default filled in.
-func NetworkMode(t *api.Task) string {
-	if t.Spec.NetworkMode == "" {
-		return NetworkModeBridge
-	}
-	return t.Spec.NetworkMode
-}
-
 // IsAWSVPC reports whether the task has its own ENI.
-func IsAWSVPC(t *api.Task) bool { return NetworkMode(t) == NetworkModeAWSVPC }
+func IsAWSVPC(t *api.Task) bool { return t.NetworkMode() == NetworkModeAWSVPC }
 
 // TaskStatus is a task state under the agent-internal name task metadata reports. ZOMBIE is
 // an ecsd bookkeeping state no client knows, so it is shown as what it means: STOPPED.

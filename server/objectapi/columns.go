@@ -58,7 +58,7 @@ var taskTable = tableDef{
 			t.Spec.Family + ":" + t.Spec.Version,
 			string(t.DesiredStatus()),
 			string(t.Status.KnownStatus.OrNone()),
-			networkMode(t),
+			t.NetworkMode(),
 			fmt.Sprintf("%d/%d", running, len(t.Spec.Containers)),
 			rc.age(t.CreationTimestamp),
 			orNone(t.Spec.ARN),
@@ -66,14 +66,6 @@ var taskTable = tableDef{
 			orNone(t.Status.StoppedReason),
 		}
 	},
-}
-
-// networkMode is the mode a task runs in: ECS's default for Linux is bridge.
-func networkMode(t *api.Task) string {
-	if t.Spec.NetworkMode == "" {
-		return "bridge"
-	}
-	return t.Spec.NetworkMode
 }
 
 var containerTable = tableDef{

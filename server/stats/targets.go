@@ -10,7 +10,7 @@ import (
 )
 
 // networkModeAWSVPC is the task network mode whose containers share the task's namespace.
-const networkModeAWSVPC = "awsvpc"
+const networkModeAWSVPC = api.NetworkModeAWSVPC
 
 // target is a running container to sample and where its network counters come from.
 type target struct {
@@ -46,7 +46,7 @@ func runningTargets(ctx context.Context, r client.Reader) ([]target, error) {
 			continue
 		}
 		tg := target{runtimeID: c.Status.RuntimeID, shares: 1}
-		if t := byName[c.Spec.TaskName]; t != nil && t.Spec.NetworkMode == networkModeAWSVPC {
+		if t := byName[c.Spec.TaskName]; t != nil && t.NetworkMode() == networkModeAWSVPC {
 			tg.netNS = liveNetNS(t.Status.Network)
 			tg.task = t.Name
 			tg.shares = max(len(t.Spec.Containers), 1)

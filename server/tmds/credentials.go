@@ -129,7 +129,7 @@ func (h *handler) refuseSource(ctx context.Context, r *http.Request, e credentia
 	if err != nil {
 		return "owning task not readable: " + err.Error()
 	}
-	if metadata.NetworkMode(v.Task) == metadata.NetworkModeHost {
+	if v.Task.NetworkMode() == metadata.NetworkModeHost {
 		switch {
 		case !h.o.HostNetworkCredentials:
 			return "host network task credentials are disabled"
