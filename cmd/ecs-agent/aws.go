@@ -16,14 +16,6 @@ import (
 	"github.com/ecsd/ecsd/config"
 )
 
-// Local mode's fixed credentials. The embedded control plane accepts requests signed with
-// them (the agent's, and a user's AWS CLI pointed at it with --endpoint-url); they protect
-// nothing but keep SigV4 verification honest.
-const (
-	localAccessKeyID     = "ECSDLOCALACCESSKEY"
-	localSecretAccessKey = "ecsd-local-secret-access-key"
-)
-
 // instanceCredentials is the credentials chain of the instance: static keys from the
 // configuration when set (ecs.config may hold them), else the SDK's default chain (which
 // ends with IMDS unless AWS_EC2_METADATA_DISABLED is set).

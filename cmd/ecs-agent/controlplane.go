@@ -43,7 +43,7 @@ func startLocalControlPlane(ctx context.Context, addr string, cfg *config.Config
 	}
 	srv, err := local.New(ctx, local.Options{
 		Region:      region,
-		Credentials: map[string]string{localAccessKeyID: localSecretAccessKey},
+		Credentials: map[string]string{local.DevAccessKeyID: local.DevSecretAccessKey},
 		Clusters:    []string{cfg.Cluster},
 		StatePath:   filepath.Join(cfg.DataDir, "local-control-plane.json"),
 		Logger:      log,
@@ -71,11 +71,11 @@ func startLocalControlPlane(ctx context.Context, addr string, cfg *config.Config
 	}()
 	endpoint := "http://" + ln.Addr().String()
 	log.Info("local ECS control plane listening", "endpoint", endpoint, "region", region,
-		"accessKeyId", localAccessKeyID, "secretAccessKey", localSecretAccessKey)
+		"accessKeyId", local.DevAccessKeyID, "secretAccessKey", local.DevSecretAccessKey)
 	return backend{
 		region:   region,
 		endpoint: endpoint,
-		creds:    aws.NewCredentialsCache(awscreds.NewStaticCredentialsProvider(localAccessKeyID, localSecretAccessKey, "")),
+		creds:    aws.NewCredentialsCache(awscreds.NewStaticCredentialsProvider(local.DevAccessKeyID, local.DevSecretAccessKey, "")),
 	}, nil
 }
 

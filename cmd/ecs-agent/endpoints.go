@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/hostsetup"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/server/agentapi"
@@ -26,8 +27,8 @@ import (
 // The endpoints' addresses. Task metadata listens on loopback only: containers reach it as
 // 169.254.170.2:80 through ecs-init's DNAT/REDIRECT rules, never directly.
 const (
-	introspectionAddr = ":51678"
-	taskMetadataAddr  = "127.0.0.1:51679"
+	introspectionAddr = ":" + hostsetup.IntrospectionPort
+	taskMetadataAddr  = "127.0.0.1:" + hostsetup.AgentCredentialsPort
 )
 
 // endpoints are the agent's HTTP servers and the stats collector behind /stats.

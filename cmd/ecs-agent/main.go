@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ecsd/ecsd/controlplane/local"
 )
 
 // Exit codes shared with systemd's RestartPreventExitStatus=5 (spec §1).
@@ -29,7 +31,7 @@ func run() int {
 	var o options
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.local, "local", false, "run without AWS: embed a local ECS control plane and register with it")
-	fs.StringVar(&o.localAddr, "local-api", "127.0.0.1:51680", "with --local: address of the local control plane's ECS API")
+	fs.StringVar(&o.localAddr, "local-api", local.DefaultAPIAddr, "with --local: address of the local control plane's ECS API")
 	fs.StringVar(&o.runDir, "run", "", "with --local: register and run each task definition (*.json, RegisterTaskDefinition input) in this directory unless its family already runs")
 	fs.StringVar(&o.acsTasksDir, "acs-tasks", "", "debugging: write the ACS task JSON files (*.json) of this directory straight to the engine")
 	fs.StringVar(&o.loglevel, "loglevel", "", "log level (crit, error, warn, info, debug); wins over ECS_LOGLEVEL")

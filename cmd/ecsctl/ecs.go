@@ -18,13 +18,11 @@ import (
 	"github.com/ecsd/ecsd/internal/version"
 )
 
-// The local control plane's defaults, as `ecs-agent --local` serves it: the ECS API on
-// --local-api (127.0.0.1:51680) accepting the fixed key pair of cmd/ecs-agent/aws.go.
-// The key pair protects nothing; it keeps SigV4 honest. A test checks it still matches.
+// The local control plane's defaults, as `ecs-agent --local` serves it (controlplane/local).
 const (
-	defaultEndpoint        = "http://127.0.0.1:51680"
-	localAccessKeyID       = "ECSDLOCALACCESSKEY"
-	localSecretAccessKey   = "ecsd-local-secret-access-key"
+	defaultEndpoint        = "http://" + local.DefaultAPIAddr
+	localAccessKeyID       = local.DevAccessKeyID
+	localSecretAccessKey   = local.DevSecretAccessKey
 	defaultCluster         = "default"
 	envEndpoint            = "ECSCTL_ENDPOINT"
 	envRegion              = "ECSCTL_REGION"

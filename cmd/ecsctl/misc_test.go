@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,74 +187,4 @@ func TestInterruptEndsHungRequest(t *testing.T) {
 	if code := b.stop(t); code != 0 {
 		t.Errorf("interrupted get exited %d; stderr %q", code, b.errOut.String())
 	}
-}
-
-// TestLocalDefaultsMatchAgent checks ecsctl's built-in defaults against the agent's own
-// source, so they cannot drift apart: the local control plane's key pair and address,
-// and the introspection port.
-func TestLocalDefaultsMatchAgent(t *testing.T) {
-	consts := agentStrings(t, "aws.go", "endpoints.go")
-	if consts["localAccessKeyID"] != localAccessKeyID || consts["localSecretAccessKey"] != localSecretAccessKey {
-		t.Errorf("the agent's local key pair is %q/%q, ecsctl's %q/%q", consts["localAccessKeyID"],
-			consts["localSecretAccessKey"], localAccessKeyID, localSecretAccessKey)
-	}
-	if port := consts["introspectionAddr"]; !strings.HasSuffix(defaultServer, port) || port == "" {
-		t.Errorf("the agent's introspection address is %q, ecsctl's default server %s", port, defaultServer)
-	}
-	localAPI := agentFlagDefault(t, "main.go", "local-api")
-	if "http://"+localAPI != defaultEndpoint {
-		t.Errorf("the agent's --local-api default is %q, ecsctl's --endpoint default %s", localAPI, defaultEndpoint)
-	}
-}
-
-// agentStrings are the string constants declared in cmd/ecs-agent's files.
-func agentStrings(t *testing.T, files ...string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, f := range files {
-		file, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "ecs-agent", f), nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(file, func(n ast.Node) bool {
-			if vs, ok := n.(*ast.ValueSpec); ok {
-				for i, name := range vs.Names {
-					if i < len(vs.Values) {
-						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							out[name.Name], _ = strconv.Unquote(lit.Value)
-						}
-					}
-				}
-			}
-			return true
-		})
-	}
-	return out
-}
-
-// agentFlagDefault is the default of the agent's string flag name (fs.StringVar(p, name,
-// default, usage)).
-func agentFlagDefault(t *testing.T, file, name string) string {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "ecs-agent", file), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var def string
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) != 4 {
-			return true
-		}
-		if lit, ok := call.Args[1].(*ast.BasicLit); ok && lit.Value == strconv.Quote(name) {
-			if d, ok := call.Args[2].(*ast.BasicLit); ok {
-				def, _ = strconv.Unquote(d.Value)
-			}
-		}
-		return true
-	})
-	if def == "" {
-		t.Fatalf("no flag %q in cmd/ecs-agent/%s", name, file)
-	}
-	return def
 }

@@ -10,11 +10,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/hostsetup"
 )
 
 // Defaults of the global flags. The object API lives on the agent's introspection port.
 const (
-	defaultServer = "http://127.0.0.1:51678"
+	defaultServer = "http://127.0.0.1:" + hostsetup.IntrospectionPort
 	envServer     = "ECSCTL_SERVER"
 )
 
