@@ -102,7 +102,12 @@ func TestTaskMetadataAndCredentials(t *testing.T) {
 			Cpu:          128,
 			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080)}},
 			Environment:  []types.KeyValuePair{{Name: aws.String("AWS_EC2_METADATA_DISABLED"), Value: aws.String("true")}},
-			Command: []string{"sh", "-c", `credprobe creds; credprobe get "$ECS_CONTAINER_METADATA_URI_V4" "$ECS_CONTAINER_METADATA_URI_V4/task"; ` +
+			// The process starts a moment before the agent records RUNNING, so the probe
+			// waits for its own metadata to say RUNNING (as a workload that cares would)
+			// before printing the responses the test reads.
+			Command: []string{"sh", "-c", `credprobe creds; i=0; ` +
+				`until credprobe get "$ECS_CONTAINER_METADATA_URI_V4" | grep -q '"KnownStatus":"RUNNING"' || [ $i -ge 200 ]; do i=$((i+1)); sleep 0.05; done; ` +
+				`credprobe get "$ECS_CONTAINER_METADATA_URI_V4" "$ECS_CONTAINER_METADATA_URI_V4/task"; ` +
 				`echo "creds-uri=$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"; echo "metadata-uri=$ECS_CONTAINER_METADATA_URI_V4"; ` +
 				`trap 'exit 0' TERM; while :; do :; done`},
 		}},
