@@ -122,6 +122,14 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
+		// A create cut short by the caller (cancelled, timed out) may still have been
+		// carried out by containerd: then the record exists and uses the snapshot, and
+		// removing it would leave a container that can never start. So the snapshot goes
+		// only when the record is known to be absent; the next create adopts a record, or
+		// reclaims a snapshot left without one.
+		if _, lerr := r.client.LoadContainer(cctx, cfg.ID); !errdefs.IsNotFound(lerr) {
+			return wrapErr(err, "create container %s", cfg.ID)
+		}
 		if rerr := sn.Remove(cctx, cfg.ID); rerr != nil && !errdefs.IsNotFound(rerr) {
 			log.Error(rerr, "removing snapshot after failed create")
 		}
