@@ -307,6 +307,14 @@ type Config struct {
 	// address belongs to the task that owns it (DESIGN §9). Turning it off leaves the
 	// unguessable ID as the only secret, as with the reference agent.
 	TaskCredentialsSourceCheck BooleanDefaultTrue `env:"ECSD_TASK_CREDENTIALS_SOURCE_CHECK"`
+	// APITokenFile holds the bearer token the object API requires (DESIGN §9). The agent
+	// creates it (mode 0600, a random token) when it is missing; ecsctl reads it by default,
+	// and `ecsctl token` prints it for kubectl --token.
+	APITokenFile string `env:"ECSD_API_TOKEN_FILE,trim"`
+	// LocalCredentialsFile holds the local control plane's endpoint, region and key pair,
+	// generated once per installation by `ecs-agent --local` (mode 0600); ecsctl reads it
+	// for run/stop and `ecsctl local env` prints it as export lines.
+	LocalCredentialsFile string `env:"ECSD_LOCAL_CREDENTIALS_FILE,trim"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`
@@ -314,15 +322,20 @@ type Config struct {
 
 // Defaults and limits. Unexported where only this package's rules need them.
 const (
-	DefaultCluster                    = "default"
-	DefaultDataDir                    = "/var/lib/ecs/data"
-	DefaultConfigFile                 = "/etc/ecs/ecs.config"
-	DefaultAgentConfigFilePath        = "/etc/ecs/ecs.config.json"
-	DefaultContainerdAddress          = "/run/containerd/containerd.sock"
-	DefaultContainerdNamespace        = "ecs"
-	DefaultCNIPluginsPath             = "/usr/lib/cni"
-	DefaultPortRangeFile              = "/proc/sys/net/ipv4/ip_local_port_range"
-	PrometheusMetricsPort      uint16 = 51680
+	DefaultCluster             = "default"
+	DefaultDataDir             = "/var/lib/ecs/data"
+	DefaultConfigFile          = "/etc/ecs/ecs.config"
+	DefaultAgentConfigFilePath = "/etc/ecs/ecs.config.json"
+	DefaultContainerdAddress   = "/run/containerd/containerd.sock"
+	DefaultContainerdNamespace = "ecs"
+	DefaultCNIPluginsPath      = "/usr/lib/cni"
+	DefaultPortRangeFile       = "/proc/sys/net/ipv4/ip_local_port_range"
+	// DefaultAPITokenFile and DefaultLocalCredentialsFile live outside ECS_DATADIR, so that
+	// ecsctl finds them without knowing the data directory, and a checkpoint moved aside
+	// never takes them along.
+	DefaultAPITokenFile                = "/var/lib/ecs/ecsd/api-token"
+	DefaultLocalCredentialsFile        = "/var/lib/ecs/ecsd/local-plane.json"
+	PrometheusMetricsPort       uint16 = 51680
 
 	defaultTaskCleanupWaitDuration  = 3 * time.Hour
 	minTaskCleanupWaitDuration      = time.Second
@@ -417,5 +430,7 @@ func baseDefaults() *Config {
 		ContainerdAddress:                   DefaultContainerdAddress,
 		ContainerdNamespace:                 DefaultContainerdNamespace,
 		ConfigFile:                          DefaultConfigFile,
+		APITokenFile:                        DefaultAPITokenFile,
+		LocalCredentialsFile:                DefaultLocalCredentialsFile,
 	}
 }

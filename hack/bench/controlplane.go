@@ -67,6 +67,8 @@ func (b *benchBackend) startAgent(ctx context.Context, agent, address, ns, dir s
 	cmd := exec.CommandContext(ctx, agent)
 	cmd.Env = append(os.Environ(), "ECSD_CONTAINERD_ADDRESS="+address, "ECSD_CONTAINERD_NAMESPACE="+ns,
 		"ECS_DATADIR="+filepath.Join(dir, "data"), "ECS_LOGLEVEL=warn", "AWS_EC2_METADATA_DISABLED=true",
+		"ECSD_API_TOKEN_FILE="+filepath.Join(dir, "secrets", "api-token"),
+		"ECSD_LOCAL_CREDENTIALS_FILE="+filepath.Join(dir, "secrets", "local-plane.json"),
 		"ECS_BACKEND_HOST=http://"+b.addr, "AWS_DEFAULT_REGION="+benchRegion, "AWS_ACCESS_KEY_ID="+benchKey,
 		"AWS_SECRET_ACCESS_KEY="+benchSecret, "ECS_CLUSTER="+b.cluster, "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=1s",
 		"ECS_CONTAINER_STOP_TIMEOUT=1s")

@@ -180,6 +180,9 @@ func (h *agentHost) start() {
 		// namespace where containerd's shims run.
 		"ECSD_HOST_NETNS="+h.netns,
 		"ECS_DATADIR="+filepath.Join(h.dir, "data"),
+		// The installation's secrets stay with this agent host, never the machine's.
+		"ECSD_API_TOKEN_FILE="+filepath.Join(h.dir, "secrets", "api-token"),
+		"ECSD_LOCAL_CREDENTIALS_FILE="+filepath.Join(h.dir, "secrets", "local-plane.json"),
 		"ECS_LOGLEVEL=info",
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
