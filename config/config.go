@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"path/filepath"
 	"time"
 )
 
@@ -318,6 +319,13 @@ type Config struct {
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`
+}
+
+// APICertFiles are the introspection port's TLS certificate and key (api.crt, api.key),
+// kept beside the object API token, whose directory is root-only.
+func APICertFiles(tokenFile string) (cert, key string) {
+	dir := filepath.Dir(tokenFile)
+	return filepath.Join(dir, "api.crt"), filepath.Join(dir, "api.key")
 }
 
 // Defaults and limits. Unexported where only this package's rules need them.

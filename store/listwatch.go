@@ -75,6 +75,17 @@ func (lw *ListerWatcher) WatchWithContext(ctx context.Context, options metav1.Li
 	return lw.s.watch(ctx, lw.kind, options.ResourceVersion, m)
 }
 
+// Selector returns the test List and Watch apply for options' label and field selectors,
+// for a caller that filters shared events itself (the object API's watch fan-out). The
+// objects it is given must not be modified.
+func (lw *ListerWatcher) Selector(options metav1.ListOptions) (func(client.Object) bool, error) {
+	m, err := lw.matcher(options)
+	if err != nil {
+		return nil, err
+	}
+	return m.matches, nil
+}
+
 func (lw *ListerWatcher) matcher(options metav1.ListOptions) (matcher, error) {
 	lo := &client.ListOptions{}
 	if options.LabelSelector != "" {

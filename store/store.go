@@ -184,6 +184,11 @@ func (s *Store) ResourceVersion() string {
 	return strconv.FormatUint(s.applied, 10)
 }
 
+// History returns how many watch events the store keeps per kind (WithHistory): how far back
+// a watch can start. Caches of the store's events in front of it keep as many, so that a
+// resourceVersion the store would serve is served by them too.
+func (s *Store) History() int { return s.history }
+
 // kindFor returns the kind of a typed object.
 func (s *Store) kindFor(obj runtime.Object) (*kindInfo, error) {
 	t := reflect.TypeOf(obj)

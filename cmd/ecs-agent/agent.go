@@ -23,6 +23,7 @@ import (
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
 	"github.com/ecsd/ecsd/runtime/registry"
 	"github.com/ecsd/ecsd/store"
@@ -172,7 +173,8 @@ func runAgent(ctx context.Context, o options) error {
 	settings.AuthResolver = registry.New(ropts...)
 	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, rt: rt, creds: creds, be: be,
-		instanceARN: cp.reg.ContainerInstanceARN, facts: facts}, log.WithName("endpoints"))
+		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
+		cgroups: cgroups.Manager{Mount: settings.CgroupMount, Root: settings.CgroupRoot}}, log.WithName("endpoints"))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,9 +14,15 @@ import (
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/hostsetup"
+	"github.com/ecsd/ecsd/internal/peer"
+	"github.com/ecsd/ecsd/internal/secretfile"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/server/agentapi"
+	"github.com/ecsd/ecsd/server/bearer"
+	"github.com/ecsd/ecsd/server/connlimit"
+	"github.com/ecsd/ecsd/server/dualtls"
 	"github.com/ecsd/ecsd/server/introspection"
 	"github.com/ecsd/ecsd/server/metadata"
 	"github.com/ecsd/ecsd/server/objectapi"
@@ -29,6 +36,23 @@ import (
 const (
 	introspectionAddr = ":" + hostsetup.IntrospectionPort
 	taskMetadataAddr  = "127.0.0.1:" + hostsetup.AgentCredentialsPort
+)
+
+// Connection bounds of the two servers (connlimit). Introspection's are above the object
+// API's own watch and follow bounds, so that an operator's flood meets those first, with a
+// 429 that says which; task metadata's per-source bound keeps one task's flood from
+// starving the others (a bridge task has its own address; host-network tasks share
+// 127.0.0.1).
+const (
+	introspectionMaxConns          = 1024
+	introspectionMaxConnsPerSource = 768
+	metadataMaxConns               = 4096
+	metadataMaxConnsPerSource      = 256
+	// maxHeaderBytes bounds a request's header block on both servers (net/http's default
+	// is 1 MiB); no client of these endpoints sends more than a few hundred bytes.
+	maxHeaderBytes = 32 << 10
+	// apiTokenBytes is the object API token's entropy.
+	apiTokenBytes = 32
 )
 
 // endpoints are the agent's HTTP servers and the stats collector behind /stats.
@@ -49,6 +73,8 @@ type endpointDeps struct {
 	be          backend
 	instanceARN string
 	facts       instanceFacts
+	// cgroups is where task containers' cgroups live, to tell a host caller from a task.
+	cgroups cgroups.Manager
 }
 
 // openEndpoints binds both listeners, so a port already taken fails the start (exit 1,
@@ -99,7 +125,18 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task metadata: %w", err)
 	}
-	objects, err := objectapi.NewHandler(objectapi.Options{Store: d.st, DataDir: cfg.DataDir, Logger: log.WithName("object-api")})
+	token := apiToken(cfg, log)
+	tlsConfig, err := apiTLS(cfg)
+	if err != nil {
+		// Plain HTTP still serves /v1 and ecsctl; kubectl with a token needs TLS.
+		log.Error(err, "introspection port serves no TLS: kubectl cannot send its token")
+	}
+	hostRoot := peer.HostRoot{Mount: d.cgroups.V2Mount(), TaskRoot: d.cgroups.Root}
+	if hostRoot.Mount == "" {
+		log.Info("no cgroup v2 hierarchy: the object API cannot tell host callers from host-network tasks, so it answers only the token")
+	}
+	objects, err := objectapi.NewHandler(objectapi.Options{Store: d.st, DataDir: cfg.DataDir, Token: token,
+		HostCaller: objectapi.HostRootCaller(hostRoot), Logger: log.WithName("object-api")})
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +146,7 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 		ContainerInstanceARN: func() string { return d.instanceARN },
 		Version:              fmt.Sprintf("Amazon ECS Agent - v%s (%s)", version.Version, version.GitHash),
 		EnableRuntimeStats:   cfg.EnableRuntimeStats.Enabled(),
+		Token:                token,
 		License:              version.License,
 		DataDir:              cfg.DataDir,
 		ObjectAPI:            objects,
@@ -121,19 +159,58 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 	if cfg.EnableRuntimeStats.Enabled() {
 		introTimeout = 5 * time.Minute
 	}
-	e.introspection = &http.Server{Handler: intro, ReadTimeout: introTimeout, WriteTimeout: introTimeout, ReadHeaderTimeout: 5 * time.Second}
+	e.introspection = &http.Server{Handler: intro, ReadTimeout: introTimeout, WriteTimeout: introTimeout,
+		ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	// Object API watches and log follows outlive these timeouts (they extend the write
 	// deadline as they go); end them on shutdown rather than have Shutdown wait for them.
 	e.introspection.RegisterOnShutdown(objects.Close)
-	e.metadata = &http.Server{Handler: meta, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, ReadHeaderTimeout: 5 * time.Second}
-	if e.lnMeta, err = net.Listen("tcp", taskMetadataAddr); err != nil {
+	e.metadata = &http.Server{Handler: meta, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxHeaderBytes}
+	lnMeta, err := net.Listen("tcp", taskMetadataAddr)
+	if err != nil {
 		return nil, fmt.Errorf("task metadata endpoint: %w", err)
 	}
-	if e.lnIntro, err = net.Listen("tcp", introspectionAddr); err != nil {
-		e.lnMeta.Close()
+	e.lnMeta = connlimit.New(lnMeta, metadataMaxConns, metadataMaxConnsPerSource)
+	lnIntro, err := net.Listen("tcp", introspectionAddr)
+	if err != nil {
+		lnMeta.Close()
 		return nil, fmt.Errorf("introspection endpoint: %w", err)
 	}
+	e.lnIntro = dualtls.Listener{
+		Listener: connlimit.New(lnIntro, introspectionMaxConns, introspectionMaxConnsPerSource),
+		Config:   tlsConfig,
+	}
 	return e, nil
+}
+
+// apiToken loads the object API's bearer token, creating it on first start. An agent that
+// cannot keeps its object API closed (the zero token admits nobody) and says why; /v1 and
+// the task endpoints work regardless.
+func apiToken(cfg *config.Config, log logr.Logger) bearer.Token {
+	if cfg.APITokenFile == "" {
+		log.Info("ECSD_API_TOKEN_FILE is empty: the object API and pprof answer nobody")
+		return bearer.Token{}
+	}
+	b, err := secretfile.LoadOrCreate(cfg.APITokenFile, func() ([]byte, error) { return secretfile.Token(apiTokenBytes) })
+	if err != nil {
+		log.Error(err, "cannot load the object API token: the object API and pprof answer nobody", "file", cfg.APITokenFile)
+		return bearer.Token{}
+	}
+	return bearer.New(secretfile.TrimToken(b))
+}
+
+// apiTLS is the introspection port's TLS configuration: the self-signed certificate next to
+// the token file (api.crt, api.key), made on first start.
+func apiTLS(cfg *config.Config) (*tls.Config, error) {
+	if cfg.APITokenFile == "" {
+		return nil, errors.New("no ECSD_API_TOKEN_FILE to keep the certificate beside")
+	}
+	certPath, keyPath := config.APICertFiles(cfg.APITokenFile)
+	cert, _, err := dualtls.LoadOrCreate(certPath, keyPath, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // run serves until ctx ends, then shuts the servers down.

@@ -25,9 +25,9 @@ import (
 	"github.com/ecsd/ecsd/internal/version"
 )
 
-// clientGetter is cli-runtime's resource.RESTClientGetter built from --server alone. It
-// deliberately never loads a kubeconfig: the agent's object API is local and
-// unauthenticated, and reading ~/.kube/config could point ecsctl at a real cluster.
+// clientGetter is cli-runtime's resource.RESTClientGetter built from --server and the
+// agent's token. It deliberately never loads a kubeconfig: reading ~/.kube/config could
+// point ecsctl at a real cluster, or send that cluster's credentials to the agent.
 // Discovery is cached in memory only (kubectl's disk cache would write under ~/.kube).
 type clientGetter struct {
 	cfg *rest.Config
@@ -40,9 +40,10 @@ type clientGetter struct {
 
 var _ resource.RESTClientGetter = (*clientGetter)(nil)
 
-// newClientGetter checks server and returns a getter for it; every request ends when ctx
-// does.
-func newClientGetter(ctx context.Context, server string, timeout time.Duration) (*clientGetter, error) {
+// newClientGetter checks server and returns a getter for it that sends token (if any);
+// every request ends when ctx does. An https server is trusted by the certificate at
+// caFile, the agent's own (self-signed) one.
+func newClientGetter(ctx context.Context, server string, timeout time.Duration, token, caFile string) (*clientGetter, error) {
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("--server %q: want a URL such as %s", server, defaultServer)
@@ -52,11 +53,15 @@ func newClientGetter(ctx context.Context, server string, timeout time.Duration) 
 		Timeout:   timeout,
 		UserAgent: "ecsctl/" + version.Version,
 		// The server is local; client-side throttling would only slow discovery down.
-		QPS:   100,
-		Burst: 200,
+		QPS:         100,
+		Burst:       200,
+		BearerToken: token,
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
 			return cancelTransport{ctx: ctx, next: wrapNamespaceFallback(rt)}
 		},
+	}
+	if u.Scheme == "https" {
+		cfg.TLSClientConfig.CAFile = caFile
 	}
 	return &clientGetter{cfg: cfg}, nil
 }

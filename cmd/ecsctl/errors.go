@@ -21,6 +21,9 @@ func formatError(err error) string {
 		}
 		return strings.Join(lines, "\n")
 	}
+	if apierrors.IsUnauthorized(err) {
+		return "error: " + errNoToken.Error()
+	}
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
 		s := status.Status()

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ecsd/ecsd/internal/secretfile"
 )
 
 // serverTable fetches the server's own Table for path, to compare ecsctl's output with.
@@ -19,6 +21,7 @@ func (e *env) serverTable(t *testing.T, path string) *metav1.Table {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", tableAccept)
+	e.authorize(t, req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +265,11 @@ func TestGetErrors(t *testing.T) {
 func TestKindNamesFromDiscovery(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t)
-	c, err := newClientGetter(context.Background(), e.url, 0)
+	tok, err := secretfile.Read(e.tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newClientGetter(context.Background(), e.url, 0, string(tok), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/secretfile"
+	"github.com/ecsd/ecsd/server/bearer"
 	"github.com/ecsd/ecsd/server/introspection"
 	"github.com/ecsd/ecsd/server/objectapi"
 	"github.com/ecsd/ecsd/store"
@@ -39,6 +41,10 @@ type env struct {
 	st      *store.Store
 	dataDir string
 	url     string
+	// tokenFile holds the object API's token, as the agent's ECSD_API_TOKEN_FILE does.
+	tokenFile string
+	// handler is what url serves, for a test that serves it another way too.
+	handler http.Handler
 	// mu guards requests, every request the server received.
 	mu       sync.Mutex
 	requests []*http.Request
@@ -55,11 +61,15 @@ func newEnv(t *testing.T, wrap ...func(http.Handler) http.Handler) *env {
 	if err != nil {
 		t.Fatalf("store.New: %v", err)
 	}
-	oapi, err := objectapi.NewHandler(objectapi.Options{Store: st, DataDir: dir})
+	e := &env{st: st, dataDir: dir, tokenFile: filepath.Join(dir, "secrets", "api-token")}
+	tok, err := secretfile.LoadOrCreate(e.tokenFile, func() ([]byte, error) { return secretfile.Token(32) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	oapi, err := objectapi.NewHandler(objectapi.Options{Store: st, DataDir: dir, Token: bearer.New(string(tok))})
 	if err != nil {
 		t.Fatalf("objectapi.NewHandler: %v", err)
 	}
-	e := &env{st: st, dataDir: dir}
 	var h http.Handler = introspection.NewHandler(introspection.Options{
 		Reader:               st.Client(),
 		Cluster:              testCluster,
@@ -79,6 +89,7 @@ func newEnv(t *testing.T, wrap ...func(http.Handler) http.Handler) *env {
 		e.mu.Unlock()
 		inner.ServeHTTP(w, r)
 	})
+	e.handler = h
 	srv := httptest.NewServer(h) // listens on 127.0.0.1
 	e.url = srv.URL
 	t.Cleanup(func() {
@@ -89,6 +100,16 @@ func newEnv(t *testing.T, wrap ...func(http.Handler) http.Handler) *env {
 		}
 	})
 	return e
+}
+
+// authorize adds the agent's token to a request the test sends itself.
+func (e *env) authorize(t *testing.T, req *http.Request) {
+	t.Helper()
+	tok, err := secretfile.Read(e.tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+string(tok))
 }
 
 // seed stores the standard objects: a running bridge task "web1" with two containers
@@ -152,7 +173,7 @@ type result struct {
 // ecsctl runs the CLI in-process against the env's server, as a user would type it.
 func (e *env) ecsctl(t *testing.T, args ...string) result {
 	t.Helper()
-	return runCLI(t, context.Background(), append([]string{"--server", e.url}, args...)...)
+	return runCLI(t, context.Background(), append([]string{"--server", e.url, "--token-file", e.tokenFile}, args...)...)
 }
 
 func runCLI(t *testing.T, ctx context.Context, args ...string) result {
@@ -175,7 +196,7 @@ func (e *env) start(t *testing.T, args ...string) *background {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &background{out: newSyncBuffer(), errOut: newSyncBuffer(), cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		b.done <- run(ctx, append([]string{"--server", e.url}, args...),
+		b.done <- run(ctx, append([]string{"--server", e.url, "--token-file", e.tokenFile}, args...),
 			genericiooptions.IOStreams{In: strings.NewReader(""), Out: b.out, ErrOut: b.errOut})
 	}()
 	t.Cleanup(func() {

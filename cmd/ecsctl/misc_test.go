@@ -131,6 +131,7 @@ current-context: c
 	t.Setenv("HOME", home)
 	t.Setenv("KUBECONFIG", filepath.Join(home, "kubeconfig"))
 	t.Setenv(envServer, e.url)
+	t.Setenv(envTokenFile, e.tokenFile)
 	r := runCLI(t, context.Background(), "get", "t", "-o", "name")
 	if r.code != 0 || r.out != "task.ecs.ecsd.io/batch1\ntask.ecs.ecsd.io/web1\n" {
 		t.Errorf("exit %d, %q, stderr %q", r.code, r.out, r.err)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/internal/hostsetup"
 )
 
@@ -62,6 +63,8 @@ runs and stops tasks through the agent's local ECS control plane.`,
 		newRunCmd(g, s),
 		newStopCmd(g, s),
 		newVersionCmd(g, s),
+		newTokenCmd(g, s),
+		newKubeconfigCmd(g, s),
 		newCompletionCmd(s),
 	)
 	return root
@@ -72,6 +75,8 @@ type globalOptions struct {
 	server         string
 	namespace      string
 	requestTimeout string
+	token          string
+	tokenFile      string
 
 	// ctx is the command's context: interrupting ecsctl ends every request.
 	ctx    context.Context
@@ -88,6 +93,7 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.StringVarP(&g.namespace, "namespace", "n", api.Namespace, "namespace of the objects")
 	f.StringVar(&g.requestTimeout, "request-timeout", "0",
 		`how long to wait for a single request before giving up: a duration ("5s", "1m") or seconds; 0 waits forever`)
+	g.addTokenFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("namespace", cobra.FixedCompletions([]string{api.Namespace}, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -104,6 +110,11 @@ func (g *globalOptions) clients() (*clientGetter, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	g.getter, err = newClientGetter(ctx, g.server, timeout)
+	tok, err := g.bearerToken()
+	if err != nil {
+		return nil, err
+	}
+	certPath, _ := config.APICertFiles(g.tokenFile)
+	g.getter, err = newClientGetter(ctx, g.server, timeout, tok, certPath)
 	return g.getter, err
 }

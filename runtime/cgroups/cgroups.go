@@ -107,6 +107,18 @@ func (m Manager) EnsureRoot() (string, error) {
 	return root, nil
 }
 
+// V2Mount returns where the cgroup v2 hierarchy is mounted: Mount itself on a unified host,
+// its "unified" directory on a hybrid one, "" on a pure v1 host.
+func (m Manager) V2Mount() string {
+	if m.unified() {
+		return m.Mount
+	}
+	if _, err := os.Stat(filepath.Join(m.Mount, "unified", "cgroup.controllers")); err == nil {
+		return filepath.Join(m.Mount, "unified")
+	}
+	return ""
+}
+
 func (m Manager) ensureV2(taskID string, l Limits) error {
 	root := filepath.Join(m.Mount, m.Root)
 	dir := filepath.Join(m.Mount, m.Path(taskID))

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ecsd/ecsd/server/bearer"
 )
 
 // Paths of the introspection API.
@@ -35,8 +37,12 @@ type Options struct {
 	ContainerInstanceARN func() string
 	// Version is the full version string, e.g. "Amazon ECS Agent - v0.1.0 (abcd1234)".
 	Version string
-	// EnableRuntimeStats (ECS_ENABLE_RUNTIME_STATS) serves pprof.
+	// EnableRuntimeStats (ECS_ENABLE_RUNTIME_STATS) serves pprof, to callers with Token
+	// only: a profile costs the agent CPU for as long as the caller asks, and its dumps
+	// describe the agent's memory.
 	EnableRuntimeStats bool
+	// Token is the bearer token pprof requires (the object API's).
+	Token bearer.Token
 	// ObjectAPI serves /api and /apis (the Kubernetes-style object API); may be nil.
 	ObjectAPI http.Handler
 	// License is served as text/plain at /license; empty answers 500, as the reference agent
@@ -68,11 +74,11 @@ func NewHandler(o Options) http.Handler {
 	mux.HandleFunc(pathTasks, h.tasks)
 	mux.HandleFunc(pathLicense, h.license)
 	if o.EnableRuntimeStats {
-		mux.HandleFunc(pathPprof, pprof.Index)
-		mux.HandleFunc(pathPprofCmdline, pprof.Cmdline)
-		mux.HandleFunc(pathPprofProfile, pprof.Profile)
-		mux.HandleFunc(pathPprofSymbol, pprof.Symbol)
-		mux.HandleFunc(pathPprofTrace, pprof.Trace)
+		mux.Handle(pathPprof, h.withToken(pprof.Index))
+		mux.Handle(pathPprofCmdline, h.withToken(pprof.Cmdline))
+		mux.Handle(pathPprofProfile, h.withToken(pprof.Profile))
+		mux.Handle(pathPprofSymbol, h.withToken(pprof.Symbol))
+		mux.Handle(pathPprofTrace, h.withToken(pprof.Trace))
 	}
 	if o.ObjectAPI != nil {
 		for _, p := range []string{"/api", "/api/", "/apis", "/apis/"} {
@@ -80,6 +86,18 @@ func NewHandler(o Options) http.Handler {
 		}
 	}
 	return h.recoverPanic(mux)
+}
+
+// withToken answers 401 to a caller without the bearer token.
+func (h *handler) withToken(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.o.Token.Allows(r) {
+			w.Header().Set("WWW-Authenticate", bearer.Challenge)
+			http.Error(w, "pprof needs the agent's bearer token: `ecsctl token` prints it (as root)", http.StatusUnauthorized)
+			return
+		}
+		next(w, r)
+	})
 }
 
 // recoverPanic answers 500 and closes the connection when a handler panics, so one bad

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/server/bearer"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -263,12 +264,20 @@ func TestLicense(t *testing.T) {
 }
 
 func TestPprof(t *testing.T) {
-	h := newHandler(t, func(o *Options) { o.EnableRuntimeStats = true })
+	h := newHandler(t, func(o *Options) { o.EnableRuntimeStats = true; o.Token = bearer.New("tok") })
 	assertJSON(t, request(h, http.MethodGet, "/"), 200, `{"AvailableCommands":["/v1/metadata","/v1/tasks","/license",
 		"/debug/pprof/","/debug/pprof/cmdline","/debug/pprof/profile","/debug/pprof/symbol","/debug/pprof/trace"]}`)
-	rec := request(h, http.MethodGet, "/debug/pprof/cmdline")
+	for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap"} {
+		if rec := request(h, http.MethodGet, p); rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s without the token: %d, want 401", p, rec.Code)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/debug/pprof/cmdline", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
 	if rec.Code != 200 || rec.Header().Get("Content-Type") == "application/json" {
-		t.Errorf("pprof cmdline not served: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+		t.Errorf("pprof cmdline not served with the token: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }
 

@@ -100,7 +100,7 @@ func TestDiscoveryContentTypeIsPlainJSON(t *testing.T) {
 // client-go's discovery client (what kubectl and ecsctl use) finds every resource.
 func TestDiscoveryWithClientGo(t *testing.T) {
 	e := newEnv(t)
-	dc, err := discovery.NewDiscoveryClientForConfig(&rest.Config{Host: e.srv.URL})
+	dc, err := discovery.NewDiscoveryClientForConfig(&rest.Config{Host: e.srv.URL, BearerToken: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/ecsd/ecsd/server/bearer"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -23,6 +26,18 @@ type Options struct {
 	Logger  logr.Logger
 	// Now is the clock for AGE columns; nil means time.Now.
 	Now func() time.Time
+	// Token is the bearer token every request must carry (ECSD_API_TOKEN_FILE). The zero
+	// Token refuses every request: the API shows every task's objects, environment and
+	// output, so it is never open to whoever can reach the port.
+	Token bearer.Token
+	// HostCaller reports whether a request comes from a root process on the host outside
+	// every task (peer.HostRoot). Such a caller may read discovery and the Table and
+	// metadata views (what `kubectl get` prints) without the token: it could read the token
+	// file anyway, and kubectl never sends a token over plain HTTP. Objects, their YAML/JSON
+	// and logs still need the token. nil admits nobody this way.
+	HostCaller func(*http.Request) bool
+	// Limits bound concurrent watches, log follows and other requests.
+	Limits Limits
 }
 
 // Handler serves the object API. Watches and log follows are long-lived; Close ends them
@@ -34,6 +49,12 @@ type Handler struct {
 	// done ends every stream when the handler is closed.
 	done  context.Context
 	close context.CancelFunc
+
+	watches, follows, inFlight *slots
+
+	// hubs are the kinds' shared store watches, one per kind, started with the handler so
+	// that any resourceVersion a client listed at can be watched from.
+	hubs map[*resource]*hub
 }
 
 // NewHandler returns the object API handler for the kinds o.Store holds.
@@ -48,18 +69,44 @@ func NewHandler(o Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !o.Token.Set() {
+		o.Logger.Info("object API has no token: every request is refused")
+	}
+	l := o.Limits.withDefaults()
 	done, cancel := context.WithCancel(context.Background())
-	return &Handler{o: o, log: o.Logger, resources: res, done: done, close: cancel}, nil
+	h := &Handler{o: o, log: o.Logger, resources: res, done: done, close: cancel,
+		watches:  newSlots("watches", l.MaxWatches, l.MaxWatchesPerClient),
+		follows:  newSlots("log follows", l.MaxFollows, l.MaxFollowsPerClient),
+		inFlight: newSlots("requests", l.MaxInFlight, l.MaxInFlight),
+		hubs:     map[*resource]*hub{},
+	}
+	for _, r := range res {
+		lw, err := o.Store.ListerWatcher(r.gvk)
+		if err == nil {
+			h.hubs[r], err = startHub(done, r, lw, o.Store.History(), o.Logger.WithName("hub"))
+		}
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("object api: watch %s: %w", r.plural, err)
+		}
+	}
+	return h, nil
 }
 
 // Close ends every watch and log follow in progress; later ones end at once. It suits
 // http.Server.RegisterOnShutdown.
 func (h *Handler) Close() { h.close() }
 
-// ServeHTTP routes a request. The API is read-only: every method but GET is refused with
-// 405, as the API server refuses a verb a resource does not support.
+// ServeHTTP routes a request. Only callers with the bearer token are answered (401 for
+// everyone else, before anything is read or routed). The API is read-only: every method but
+// GET is refused with 405, as the API server refuses a verb a resource does not support.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.parse(r.URL.Path)
+	if !h.o.Token.Allows(r) && !(h.summaryOnly(r, rt) && h.o.HostCaller != nil && h.o.HostCaller(r)) {
+		w.Header().Set("WWW-Authenticate", bearer.Challenge)
+		writeStatus(w, apierrors.NewUnauthorized("the object API needs the agent's bearer token: `ecsctl token` prints it (as root)"))
+		return
+	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		gr := schema.GroupResource{}
@@ -74,6 +121,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	stop := context.AfterFunc(h.done, cancel)
 	defer stop()
+
+	release, err := h.admit(r, rt)
+	if err != nil {
+		writeStatus(w, err)
+		return
+	}
+	defer release()
 
 	switch rt.kind {
 	case routeCoreVersions:
@@ -95,6 +149,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeStatus(w, notFoundPath(r.URL.Path))
 	}
+}
+
+// summaryOnly reports whether r asks only for what a host caller may read without the
+// token: discovery, namespaces, or objects as Table rows or metadata (never whole objects,
+// never logs).
+func (h *Handler) summaryOnly(r *http.Request, rt route) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	switch rt.kind {
+	case routeCoreVersions, routeGroups, routeGroup, routeResources, routeNamespace:
+		return true
+	case routeCollection, routeObject:
+		f, err := negotiate(r.Header.Get("Accept"), r.URL.Query().Get("includeObject"))
+		return err == nil && f.shape != shapeObject && f.includeObject != metav1.IncludeObject
+	}
+	return false
+}
+
+// admit takes the slot a request needs: a watch, a log follow, or any other request.
+func (h *Handler) admit(r *http.Request, rt route) (func(), error) {
+	client := clientOf(r)
+	q := r.URL.Query()
+	switch {
+	case rt.kind == routeCollection && isTrue(q.Get("watch")):
+		return h.watches.acquire(client)
+	case rt.kind == routeSubresource && isTrue(q.Get("follow")):
+		return h.follows.acquire(client)
+	}
+	return h.inFlight.acquire(client)
+}
+
+// isTrue is boolParam's reading of a value, for admission only: a bad value is refused
+// later, with the parameter named.
+func isTrue(v string) bool {
+	b, err := strconv.ParseBool(v)
+	return err == nil && b
 }
 
 // verbOf names an HTTP method the way the API server names the verb it refuses.

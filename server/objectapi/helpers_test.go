@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/server/bearer"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -31,6 +32,24 @@ const (
 	// runs this far ahead.
 	ageOffset = 3 * 24 * time.Hour
 )
+
+// testToken is the handler's bearer token in these tests.
+const testToken = "test-token-0123456789"
+
+// withToken adds the bearer token to every request that does not carry an Authorization
+// header already.
+type withToken struct {
+	next  http.RoundTripper
+	token string
+}
+
+func (t withToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.next.RoundTrip(r)
+}
 
 // env is a handler over a real, checkpointed store, served on loopback.
 type env struct {
@@ -61,18 +80,25 @@ func newEnvWith(t *testing.T, opts []store.Option, objs ...client.Object) *env {
 	t.Cleanup(func() { _ = st.Close() })
 	e := &env{t: t, st: st, dataDir: filepath.Join(dir, "data")}
 	h, err := NewHandler(Options{Store: st, DataDir: e.dataDir, Logger: testr.New(t),
-		Now: func() time.Time { return time.Now().Add(ageOffset) }})
+		Now: func() time.Time { return time.Now().Add(ageOffset) }, Token: bearer.New(testToken)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.h = h
-	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
+	e.useServer(httptest.NewServer(h))
 	t.Cleanup(h.Close) // runs first: ends streams so the server's Close does not wait
 	for _, o := range objs {
 		e.create(o)
 	}
 	return e
+}
+
+// useServer makes srv the server the test talks to; every request of its client carries
+// the token, as ecsctl's do.
+func (e *env) useServer(srv *httptest.Server) {
+	e.t.Cleanup(srv.Close)
+	srv.Client().Transport = withToken{next: srv.Client().Transport, token: testToken}
+	e.srv = srv
 }
 
 func (e *env) create(o client.Object) {

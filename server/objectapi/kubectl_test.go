@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,6 +28,8 @@ const kubectlBin = "/usr/bin/kubectl"
 type kubectlEnv struct {
 	*env
 	home  string
+	ca    string   // the TLS server's certificate, for --certificate-authority
+	auth  []string // kubectl's credential flags
 	mu    sync.Mutex
 	paths []string
 }
@@ -38,20 +41,30 @@ func newKubectlEnv(t *testing.T) *kubectlEnv {
 	}
 	k := &kubectlEnv{env: newEnv(t, fixture()...), home: t.TempDir()}
 	k.srv.Close()
-	k.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// kubectl sends a token only to an https server (client-go drops credentials for
+	// http://), so this is how a user with the token reaches the agent.
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.mu.Lock()
 		k.paths = append(k.paths, r.URL.Path)
 		k.mu.Unlock()
 		k.h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(k.srv.Close)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	k.srv = srv
+	k.ca = filepath.Join(k.home, "ca.crt")
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(k.ca, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.auth = []string{"--certificate-authority", k.ca, "--token", testToken}
 	return k
 }
 
 // command is kubectl against the test server with an empty home and kubeconfig, so the
 // machine's own configuration is never read.
 func (k *kubectlEnv) command(ctx context.Context, args ...string) *exec.Cmd {
-	args = append([]string{"--server", k.srv.URL, "--request-timeout=20s"}, args...)
+	args = append(append([]string{"--server", k.srv.URL, "--request-timeout=20s"}, k.auth...), args...)
 	cmd := exec.CommandContext(ctx, kubectlBin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + k.home, "KUBECONFIG=" + filepath.Join(k.home, "no-config")}
 	return cmd

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,9 +34,13 @@ func statusOf(err error) metav1.Status {
 	return st
 }
 
-// writeStatus answers with err as a metav1.Status and its code.
+// writeStatus answers with err as a metav1.Status and its code, and a Retry-After header
+// when the status asks the client to wait (429, 503).
 func writeStatus(w http.ResponseWriter, err error) {
 	st := statusOf(err)
+	if st.Details != nil && st.Details.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(st.Details.RetryAfterSeconds)))
+	}
 	writeJSON(w, int(st.Code), st)
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // defaultWatchTimeout ends a watch that did not ask for a timeout, as the API server's
@@ -67,56 +70,70 @@ func parseWatch(q url.Values, resourceVersion string) (watchRequest, error) {
 }
 
 // serveWatch streams changes as newline-delimited watch events until the timeout, the
-// client going away, the handler closing, or the store ending the watch (a client that
-// fell too far behind watches again, as after any watch ends).
+// client going away, the handler closing, or the watch falling out of its hub's ring (a
+// client that fell too far behind gets 410 Expired and watches again, as after any watch
+// ends). The initial objects are sent one at a time from the hub's snapshot, never as one
+// materialised list, and the changes come from the kind's shared hub.
 func (h *Handler) serveWatch(ctx context.Context, w http.ResponseWriter, q url.Values, rt route, f format, opts metav1.ListOptions) {
 	wr, err := parseWatch(q, opts.ResourceVersion)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, wr.timeout)
-	defer cancel()
 	lw, err := h.o.Store.ListerWatcher(rt.resource.gvk)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	var initial []runtime.Object
-	if wr.initial {
-		// The watch starts at the list's resourceVersion, so nothing falls in between.
-		list, err := lw.ListWithContext(ctx, opts)
-		if err != nil {
-			h.fail(w, err)
-			return
-		}
-		if initial, err = meta.ExtractList(list); err != nil {
-			h.fail(w, fmt.Errorf("object api: list items: %w", err))
-			return
-		}
-		lm, err := meta.ListAccessor(list)
-		if err != nil {
-			h.fail(w, fmt.Errorf("object api: list metadata: %w", err))
-			return
-		}
-		opts.ResourceVersion = lm.GetResourceVersion()
-	}
-	wi, err := lw.WatchWithContext(ctx, opts)
+	matches, err := lw.Selector(opts)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	defer wi.Stop()
+	var from uint64
+	if v := opts.ResourceVersion; v != "" && v != "0" {
+		if from, err = strconv.ParseUint(v, 10, 64); err != nil {
+			h.fail(w, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", v)))
+			return
+		}
+	}
+	hb, err := h.hubFor(rt.resource)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, wr.timeout)
+	defer cancel()
+
+	var initial []client.Object
+	var seq uint64
+	var expired error
+	if wr.initial {
+		initial, from, seq = hb.snapshot()
+		slices.SortFunc(initial, func(a, b client.Object) int { return strings.Compare(keyOf(a), keyOf(b)) })
+	} else {
+		seq, expired = hb.position(from)
+	}
 
 	s, err := startStream(w, "application/json")
 	if err != nil {
 		return
 	}
+	if expired != nil {
+		// As the API server does: the watch starts, and its one event says 410 Expired,
+		// which makes the client list again.
+		st := statusOf(expired)
+		_ = newEncoder(s).Encode(wireEvent{Type: watch.Error, Object: &st})
+		return
+	}
 	h.log.V(1).Info("watch started", "resource", rt.resource.plural, "namespace", rt.namespace,
 		"resourceVersion", opts.ResourceVersion, "labelSelector", opts.LabelSelector, "fieldSelector", opts.FieldSelector)
-	ew := &eventWriter{h: h, enc: newEncoder(s), f: f, res: rt.resource, ctx: ctx, lastRV: opts.ResourceVersion}
+	ew := &eventWriter{h: h, enc: newEncoder(s), f: f, res: rt.resource, ctx: ctx, lastRV: strconv.FormatUint(from, 10)}
 	for _, obj := range initial {
-		if err := ew.send(watch.Added, obj); err != nil {
+		if !matches(obj) {
+			continue
+		}
+		if err := ew.send(watch.Added, obj.DeepCopyObject()); err != nil {
 			return
 		}
 	}
@@ -125,23 +142,61 @@ func (h *Handler) serveWatch(ctx context.Context, w http.ResponseWriter, q url.V
 			return
 		}
 	}
+	err = h.followHub(ctx, s, hb, seq, from, matches, ew)
+	h.log.V(1).Info("watch ended", "resource", rt.resource.plural, "reason", err.Error())
+}
+
+// followHub sends the hub's events from seq on that come after resourceVersion from and
+// match, until ctx ends or the hub says the watch is over.
+func (h *Handler) followHub(ctx context.Context, s *stream, hb *hub, seq, from uint64, matches func(client.Object) bool, ew *eventWriter) error {
+	var buf []*hubEvent
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-wi.ResultChan():
+		evs, wake, err := hb.since(seq, buf[:0])
+		if err != nil {
+			if apierrors.IsResourceExpired(err) {
+				st := statusOf(err)
+				_ = ew.enc.Encode(wireEvent{Type: watch.Error, Object: &st})
+			}
+			return err
+		}
+		for _, e := range evs {
+			seq = e.seq + 1
+			if e.rv <= from {
+				continue
+			}
+			typ, ok := e.translate(matches)
 			if !ok {
-				return
+				continue
 			}
-			if err := ew.send(e.Type, e.Object); err != nil {
-				h.log.V(1).Info("watch ended", "resource", rt.resource.plural, "reason", err.Error())
-				return
+			line, err := e.encoded(encKey{f: ew.f, typ: typ}, func() ([]byte, error) { return ew.line(typ, e.obj) })
+			if err != nil {
+				st := statusOf(err)
+				_ = ew.enc.Encode(wireEvent{Type: watch.Error, Object: &st})
+				return err
 			}
-			if e.Type == watch.Error {
-				return
+			if _, err := s.Write(line); err != nil {
+				return fmt.Errorf("write watch event: %w", err)
 			}
 		}
+		buf = evs
+		if len(evs) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
 	}
+}
+
+// hubFor returns the hub of res, or 503 once the handler is closing.
+func (h *Handler) hubFor(res *resource) (*hub, error) {
+	hb := h.hubs[res]
+	if hb == nil || hb.stopped() != nil {
+		return nil, apierrors.NewServiceUnavailable("the object API is shutting down")
+	}
+	return hb, nil
 }
 
 // eventWriter encodes watch events in the negotiated representation.
@@ -151,27 +206,27 @@ type eventWriter struct {
 	f      format
 	res    *resource
 	ctx    context.Context
-	lastRV string // resourceVersion of the last event sent: where a bookmark may point
+	lastRV string // the resourceVersion the initial events reflect: where their bookmark points
 }
 
+// line is the wire line of one ADDED, MODIFIED or DELETED event of obj, presented from a
+// private copy (presentation redacts in place; obj may be shared).
+func (ew *eventWriter) line(typ watch.EventType, obj runtime.Object) ([]byte, error) {
+	out, err := ew.h.presentObject(ew.h.newRowContext(ew.ctx), ew.f, ew.res, obj.DeepCopyObject())
+	if err != nil {
+		return nil, err
+	}
+	return marshal(wireEvent{Type: typ, Object: out})
+}
+
+// send writes one event of obj, the caller's own copy; a presentation failure is sent
+// as an Error event and ends the watch.
 func (ew *eventWriter) send(typ watch.EventType, obj runtime.Object) error {
-	var out runtime.Object
-	switch typ {
-	case watch.Error:
-		st := statusOf(apierrors.FromObject(obj))
-		out = &st
-	case watch.Bookmark:
-		return nil // the store sends none; bookmarks are written by bookmark
-	default:
-		// A fresh row context per event: a task's READY column reflects its containers now.
-		var err error
-		if out, err = ew.h.presentObject(ew.h.newRowContext(ew.ctx), ew.f, ew.res, obj); err != nil {
-			st := statusOf(err)
-			return ew.enc.Encode(wireEvent{Type: watch.Error, Object: &st})
-		}
-		if m, err := meta.Accessor(obj); err == nil {
-			ew.lastRV = m.GetResourceVersion()
-		}
+	out, err := ew.h.presentObject(ew.h.newRowContext(ew.ctx), ew.f, ew.res, obj)
+	if err != nil {
+		st := statusOf(err)
+		_ = ew.enc.Encode(wireEvent{Type: watch.Error, Object: &st})
+		return err
 	}
 	if err := ew.enc.Encode(wireEvent{Type: typ, Object: out}); err != nil {
 		return fmt.Errorf("write watch event: %w", err)
@@ -179,7 +234,7 @@ func (ew *eventWriter) send(typ watch.EventType, obj runtime.Object) error {
 	return nil
 }
 
-// bookmark sends a BOOKMARK at the last resourceVersion sent: an object of the kind (or an
+// bookmark sends a BOOKMARK at lastRV: an object of the kind (or an
 // empty Table) carrying nothing but that and the annotations.
 func (ew *eventWriter) bookmark(annotations map[string]string) error {
 	var out runtime.Object

@@ -27,7 +27,7 @@ import (
 // client-go's own watch decoder.
 func TestWatchFromResourceVersionWithClientGo(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	dc, err := dynamic.NewForConfig(&rest.Config{Host: e.srv.URL})
+	dc, err := dynamic.NewForConfig(&rest.Config{Host: e.srv.URL, BearerToken: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +182,7 @@ func TestStreamsOutliveServerTimeouts(t *testing.T) {
 	srv := httptest.NewUnstartedServer(e.h)
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = timeout, timeout
 	srv.Start()
-	t.Cleanup(srv.Close)
-	e.srv = srv
+	e.useServer(srv)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -35,7 +35,8 @@ type ecsctlIn struct {
 }
 
 func (c ecsctlIn) run(args ...string) (stdout, stderr string, err error) {
-	cmd := exec.Command(c.bin, append([]string{"--server", "http://127.0.0.1:51678", "--request-timeout", "10s"}, args...)...)
+	cmd := exec.Command(c.bin, append([]string{"--server", "http://127.0.0.1:51678", "--request-timeout", "10s",
+		"--token-file", c.h.tokenFile()}, args...)...)
 	// Only what ecsctl needs: no ECSCTL_* or AWS_* settings of the machine leak in.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.t.TempDir()}
 	var out, errOut bytes.Buffer

@@ -37,9 +37,7 @@ func TestObjectAPI(t *testing.T) {
 		testenv.BusyboxImage()))
 	h.start()
 	defer h.kill(syscall.SIGTERM)
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return h.dial(ctx, addr) },
-	}}
+	c := h.objectAPIClient(true)
 
 	// Listed, and RUNNING once the agent started it.
 	var last string
@@ -72,6 +70,44 @@ func TestObjectAPI(t *testing.T) {
 	}) {
 		t.Errorf("kubectl get tasks -o wide:\n%s", out)
 	}
+}
+
+// tokenFile is where the agent keeps its object API token (ECSD_API_TOKEN_FILE).
+func (h *agentHost) tokenFile() string { return filepath.Join(h.dir, "secrets", "api-token") }
+
+// apiToken is the agent's object API token, once the agent wrote it.
+func (h *agentHost) apiToken() string {
+	h.t.Helper()
+	var b []byte
+	waitObjectAPI(h.t, h, "the agent's API token", func() bool {
+		var err error
+		b, err = os.ReadFile(h.tokenFile())
+		return err == nil && len(b) > 0
+	}, new(string))
+	return strings.TrimSpace(string(b))
+}
+
+// objectAPIClient is an HTTP client on the test host; with the token when withToken.
+func (h *agentHost) objectAPIClient(withToken bool) *http.Client {
+	var rt http.RoundTripper = &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return h.dial(ctx, addr) },
+	}
+	if withToken {
+		rt = bearerTransport{next: rt, token: h.apiToken()}
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: rt}
+}
+
+// bearerTransport sends the token with every request.
+type bearerTransport struct {
+	next  http.RoundTripper
+	token string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // getObject GETs url and decodes a 200 JSON answer into v (when not nil); it returns the
