@@ -65,7 +65,11 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	cctx, cancel := context.WithTimeout(ctx, e.s.CreateTimeout)
 	defer cancel()
 	err = e.rt.CreateContainer(cctx, cfg)
+	var execErr *runtime.ExecError
 	switch {
+	case errors.As(err, &execErr):
+		// The process could never run: the task fails to start, saying why.
+		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %s", ReasonStart, execErr.Detail))
 	case err == nil, errors.Is(err, runtime.ErrAlreadyExists):
 		// Already there after a crash between create and the status write: adopt it.
 	case errors.Is(err, runtime.ErrUnavailable):

@@ -134,9 +134,14 @@ func recordExit(c *api.Container, st runtime.ContainerState) bool {
 	t := metav1.NewTime(fin)
 	c.Status.FinishedAt = &t
 	reason := fmt.Sprintf("exited with code %d", code)
-	if st.OOMKilled {
+	switch {
+	case st.OOMKilled:
 		c.Status.Reason = ReasonOOM
 		reason = ReasonOOM
+	case st.StartError != "":
+		// The process never ran: say why, as a failed start, instead of a bare exit code.
+		c.Status.Reason = ReasonStart + ": " + st.StartError
+		reason = c.Status.Reason
 	}
 	setContainerKnown(c, api.ContainerStatusStopped, reason)
 	return true

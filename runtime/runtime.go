@@ -20,7 +20,19 @@ var (
 	// ErrTransient means the runtime refused the call because of a conflicting operation
 	// still in flight (e.g. one started by an agent that was killed); a retry may succeed.
 	ErrTransient = errors.New("transient runtime conflict")
+	// ErrCannotExec means the container's process could never be executed as configured
+	// (e.g. its arguments exceed the kernel's limits): retrying cannot help.
+	ErrCannotExec = errors.New("cannot execute the container's process")
 )
+
+// ExecError is a container process the kernel would refuse to execute; it is ErrCannotExec.
+// Detail says why in the kernel's words, e.g. "exec /bin/sh: argument list too long (…)".
+type ExecError struct{ Detail string }
+
+func (e *ExecError) Error() string { return e.Detail }
+
+// Is makes errors.Is(err, ErrCannotExec) hold.
+func (e *ExecError) Is(target error) bool { return target == ErrCannotExec }
 
 // Runtime runs containers. Every call is idempotent where the doc says so, because
 // reconcilers retry after crashes and conflicts.
@@ -193,6 +205,10 @@ type ContainerState struct {
 	CreatedAt  time.Time
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// StartError is why the container's process could not be started, when the runtime
+	// can tell (InspectContainer only): e.g. "exec /bin/sh: argument list too long" for a
+	// process that exited at once because its exec failed.
+	StartError string
 }
 
 // EventType is the kind of a runtime event.

@@ -165,7 +165,9 @@ func (r *Runtime) InspectContainer(ctx context.Context, id string) (runtime.Cont
 	} else {
 		proc = resp.Process
 	}
-	return r.state(ctx, info, proc), nil
+	st := r.state(ctx, info, proc)
+	st.StartError = startError(st, info.Labels[labelLogPath])
+	return st, nil
 }
 
 // ListContainers lists the containers carrying LabelManaged, with their task state, in two

@@ -162,6 +162,8 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 		}
 	}
 	opts = append(opts, oci.WithProcessArgs(args...))
+	// Last: it checks the process as every option before it left it.
+	opts = append(opts, withExecLimits(inheritedStackLimit()))
 	return opts, nil
 }
 

@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/internal/testenv"
 )
 
 // TestControlPlaneBadInput feeds the agent's ACS session garbage through the backend: the
@@ -69,4 +74,42 @@ func TestControlPlaneBadInput(t *testing.T) {
 	// And the agent still runs tasks.
 	arns := b.runTask(b.sleeperDef("e2e-after-garbage", 0), 1)
 	b.waitTasks("RUNNING after bad input", time.Minute, arns, lastStatus("RUNNING"))
+}
+
+// A process the kernel would refuse to exec (a command beyond its argument limit) fails to
+// start with the cause, not as a bare exit after a moment of RUNNING: the task stops with
+// TaskFailedToStart and CannotStartContainerError naming the argument and the limit.
+func TestExecFailureReason(t *testing.T) {
+	t.Parallel()
+	h, b := newConnectedAgent(t)
+	b.waitConnected(h)
+	out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+		Family:      aws.String("e2big"),
+		NetworkMode: types.NetworkModeHost,
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name:      aws.String("app"),
+			Image:     aws.String(testenv.BusyboxImage()),
+			Essential: aws.Bool(true),
+			Memory:    aws.Int32(64),
+			// One argument of 200 KiB: Linux allows 128 KiB per argument (MAX_ARG_STRLEN).
+			Command: []string{"sh", "-c", "echo " + strings.Repeat("a", 200<<10)},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arns := b.runTask(aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1)
+	tasks := b.waitTasks("the task STOPPED", 2*time.Minute, arns, lastStatus("STOPPED"))
+	const want = "CannotStartContainerError: exec sh: argument list too long (argument 2 is 204805 bytes"
+	if got := aws.ToString(tasks[0].StoppedReason); !strings.HasPrefix(got, want) || tasks[0].StopCode != types.TaskStopCodeTaskFailedToStart {
+		logs, _ := filepath.Glob(filepath.Join(h.dir, "data", "tasks", "*", "logs", "app.log"))
+		var log []byte
+		if len(logs) == 1 {
+			log, _ = os.ReadFile(logs[0])
+		}
+		t.Errorf("task stopped reason %q (%s), want %q…, TaskFailedToStart; container log %q", got, tasks[0].StopCode, want, log)
+	}
+	if len(tasks[0].Containers) != 1 || !strings.HasPrefix(aws.ToString(tasks[0].Containers[0].Reason), want) {
+		t.Errorf("container reason: %+v", tasks[0].Containers)
+	}
 }
