@@ -61,7 +61,7 @@ func TestCheckExecLimits(t *testing.T) {
 		{"a long environment variable", []string{"/app"}, []string{"BIG=" + arg(maxArgStrlen)}, 8 << 20, "environment variable BIG"},
 		{"many arguments beyond a quarter of the stack", []string{"/app", arg(100 << 10), arg(100 << 10), arg(100 << 10)}, nil, 1 << 20, "the limit is 262144"},
 		{"the same with the default stack", []string{"/app", arg(100 << 10), arg(100 << 10), arg(100 << 10)}, nil, 8 << 20, ""},
-		{"an unlimited stack is capped", []string{"/app"}, []string{"A=" + arg(100 << 10)}, ^uint64(0), ""},
+		{"an unlimited stack is capped", []string{"/app"}, []string{"A=" + arg(100<<10)}, ^uint64(0), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checkExecLimits(tc.args, tc.env, tc.stack)
