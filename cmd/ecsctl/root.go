@@ -61,6 +61,7 @@ runs and stops tasks through the agent's local ECS control plane.`,
 		newLogsCmd(g, s),
 		newRunCmd(g, s),
 		newStopCmd(g, s),
+		newLocalCmd(s),
 		newVersionCmd(g, s),
 		newCompletionCmd(s),
 	)
