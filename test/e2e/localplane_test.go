@@ -217,3 +217,85 @@ func (h *agentHost) fullLog() string {
 	b, _ := os.ReadFile(filepath.Join(h.dir, "agent.log"))
 	return string(b)
 }
+
+// TestRunTaskRetriedAfterFailedSave is the issue's case through the AWS CLI and the agent
+// binary: a run-task whose state the plane cannot save (its state directory replaced by a
+// file) fails with a ServerException, after the CLI's own retries, and places nothing;
+// the same command with the same --client-token once the disk is back places exactly
+// --count tasks, which run, and again answers with those same tasks.
+func TestRunTaskRetriedAfterFailedSave(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Fatalf("this test drives the AWS CLI (v1 or v2) as a user would: %v", err)
+	}
+	h, b := newConnectedAgent(t)
+	defer h.kill(syscall.SIGTERM)
+	b.waitConnected(h)
+	def := b.sleeperDef("retry-sleeper", 0)
+	runTask := func() (stdout, stderr string, err error) {
+		cmd := exec.Command("aws", "ecs", "run-task", "--cluster", b.cluster, "--task-definition", def,
+			"--count", "3", "--client-token", "e2e-retry-token", "--output", "json")
+		cmd.Env = append(cleanAWSEnv(t), "AWS_ACCESS_KEY_ID="+backendKey, "AWS_SECRET_ACCESS_KEY="+backendSecret,
+			"AWS_DEFAULT_REGION="+backendRegion, "AWS_ENDPOINT_URL_ECS=http://"+b.addr, "AWS_MAX_ATTEMPTS=3")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+	listed := func() []string {
+		out, err := b.ecs.ListTasks(context.Background(), &ecs.ListTasksInput{Cluster: aws.String(b.cluster)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.TaskArns
+	}
+
+	dir := filepath.Dir(b.statePath)
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := runTask(); err == nil || !strings.Contains(errOut, "ServerException") {
+		t.Fatalf("run-task with the state unwritable: %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
+	if got := listed(); len(got) != 0 {
+		t.Fatalf("tasks after the failed run-task: %v", got)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+
+	var arns []string
+	for i := range 2 {
+		out, errOut, err := runTask()
+		var resp struct {
+			Tasks []struct {
+				TaskArn string `json:"taskArn"`
+			} `json:"tasks"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &resp) != nil || len(resp.Tasks) != 3 {
+			t.Fatalf("run-task %d: %v\nstdout %s\nstderr %s", i+1, err, out, errOut)
+		}
+		var got []string
+		for _, task := range resp.Tasks {
+			got = append(got, task.TaskArn)
+		}
+		if arns != nil && strings.Join(got, ",") != strings.Join(arns, ",") {
+			t.Fatalf("run-task repeated with its token answered %v, first %v", got, arns)
+		}
+		arns = got
+	}
+	if got := listed(); len(got) != 3 {
+		t.Fatalf("%d tasks listed, want exactly 3: %v", len(got), got)
+	}
+	b.waitTasks("the three tasks RUNNING", 2*time.Minute, arns, lastStatus("RUNNING"))
+	list, err := h.rt.ListContainers(context.Background())
+	if err != nil || len(list) != 3 {
+		t.Fatalf("the runtime has %d containers (%v), want 3", len(list), err)
+	}
+}
