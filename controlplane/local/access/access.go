@@ -113,16 +113,17 @@ func Ensure(path, endpoint, region string, log logr.Logger) (File, error) {
 		return File{}, fmt.Errorf("%s: %w", path, err)
 	}
 	f, err := parse(data)
-	if err != nil {
+	switch {
+	case err != nil:
 		log.Info("the local control plane's access file cannot be read; replacing it with a new key pair",
 			"path", path, "error", err.Error())
 		if f, err = fresh(); err != nil {
 			return File{}, err
 		}
-	} else if created {
-		log.Info("generated the local control plane's key pair", "path", path)
-		return f, nil
-	} else if f.Endpoint == endpoint && f.Region == region {
+	case f.Endpoint == endpoint && f.Region == region:
+		if created {
+			log.Info("generated the local control plane's key pair", "path", path)
+		}
 		return f, nil
 	}
 	f.Endpoint, f.Region = endpoint, region
