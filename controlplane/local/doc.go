@@ -16,8 +16,8 @@
 // What it models: clusters, container instances with registered and remaining resources,
 // task definitions (revisions, ACTIVE/INACTIVE), tasks placed by RunTask (first instance
 // of the launch type, EC2 or EXTERNAL, with enough CPU, memory and free static host ports
-// whose agent is connected; idempotent with a clientToken) or StartTask, task and container state driven by the agent's SubmitTaskStateChange
-// reports, and payload delivery with acknowledgements and resends. Task definitions are
+// whose agent is connected; idempotent with a clientToken) or StartTask, task and
+// container state driven by the agent's SubmitTaskStateChange reports, and payload delivery with acknowledgements and resends. Task definitions are
 // translated into ACS payload tasks the way ECS does it, including the Docker-shaped
 // dockerConfig blobs (see translate.go). An awsvpc task gets an invented ENI (eni.go): an
 // address of Options.ENISubnet, handed to the agent in the payload task and shown by
