@@ -9,8 +9,8 @@ import (
 	"github.com/go-logr/logr"
 )
 
-// TaskBlockComment marks the rules BlockFromTasks installs. It has no spaces, so that
-// `iptables -S` prints it unquoted and stale copies can be found and deleted by it.
+// TaskBlockComment marks the rules BlockFromTasks installs, so that copies left by an
+// agent that did not stop cleanly can be found and deleted.
 const TaskBlockComment = "ecsd-loopback-service-refused-to-tasks"
 
 // TaskBlockRule is the filter OUTPUT rule refusing TCP connections to addr from processes
@@ -79,14 +79,15 @@ func (x xtables) removeMarked(ctx context.Context, table, chain, comment string)
 	return nil
 }
 
-// markedRules returns the specs (what follows "-A <chain>") of the rules in `iptables -S
-// chain` output that carry the comment. Lines with quoting are skipped: the comment has
-// none, and a quoted field would not split into the right arguments.
+// markedRules returns the specs (what follows "-A <chain>", unquoted) of the rules in
+// `iptables -S chain` output that carry the comment. iptables quotes some values (the
+// cgroup path always) in double quotes with backslash escapes; a line it cannot split is
+// skipped.
 func markedRules(listing, chain, comment string) [][]string {
 	var out [][]string
 	for _, line := range strings.Split(listing, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 3 || f[0] != "-A" || f[1] != chain || strings.ContainsAny(line, `"'`) {
+		f, ok := splitRuleLine(line)
+		if !ok || len(f) < 3 || f[0] != "-A" || f[1] != chain {
 			continue
 		}
 		for i := 2; i+1 < len(f); i++ {
@@ -97,4 +98,40 @@ func markedRules(listing, chain, comment string) [][]string {
 		}
 	}
 	return out
+}
+
+// splitRuleLine splits one line of `iptables -S` into arguments: white space separates
+// them, a double-quoted part may contain white space, and a backslash escapes the next
+// character. It reports false for an unterminated quote or escape.
+func splitRuleLine(line string) ([]string, bool) {
+	var args []string
+	var cur strings.Builder
+	inArg, quoted, escaped := false, false, false
+	for _, r := range line {
+		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case r == '\\':
+			escaped, inArg = true, true
+		case r == '"':
+			quoted, inArg = !quoted, true
+		case !quoted && (r == ' ' || r == '\t'):
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteRune(r)
+			inArg = true
+		}
+	}
+	if quoted || escaped {
+		return nil, false
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	return args, true
 }
