@@ -121,9 +121,11 @@ func runAgent(ctx context.Context, o options) error {
 	creds := credentials.NewManager()
 	var be backend
 	if o.local {
-		if be, err = startLocalControlPlane(ctx, o.localAddr, cfg, log.WithName("local")); err != nil {
+		var stopPlane func()
+		if be, stopPlane, err = startLocalControlPlane(ctx, o.localAddr, cfg, log.WithName("local")); err != nil {
 			return err
 		}
+		defer stopPlane()
 	} else {
 		be.region, be.endpoint = cfg.AWSRegion, cfg.APIEndpoint
 		if be.creds, err = instanceCredentials(ctx, cfg); err != nil {

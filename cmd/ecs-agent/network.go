@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/internal/hostsetup"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
 )
@@ -52,15 +54,47 @@ func blockHostIMDS(ctx context.Context, cfg *config.Config, s *controllers.Setti
 	if cfg.AllowTaskIMDS.Enabled() {
 		return nil
 	}
-	path, err := cgroups.Manager{Mount: s.CgroupMount, Root: s.CgroupRoot}.EnsureRoot()
+	path, err := taskCgroupRoot(*s)
 	if err != nil {
-		return fmt.Errorf("task cgroup root: %w", err)
+		return err
 	}
 	if path == "" {
 		log.Info("no cgroup v2 hierarchy: host-network tasks can reach the instance metadata service")
 		return nil
 	}
 	return n.BlockHostIMDS(ctx, path)
+}
+
+// taskCgroupRoot creates the task cgroup root and returns its cgroup v2 path ("" without
+// a v2 hierarchy).
+func taskCgroupRoot(s controllers.Settings) (string, error) {
+	path, err := cgroups.Manager{Mount: s.CgroupMount, Root: s.CgroupRoot}.EnsureRoot()
+	if err != nil {
+		return "", fmt.Errorf("task cgroup root: %w", err)
+	}
+	return path, nil
+}
+
+// refusePlaneToTasks refuses the local control plane's port (on loopback) to task
+// containers and returns the function that lifts the refusal. Bridge and awsvpc tasks
+// have their own loopback and cannot reach the host's; host-network tasks share it, and
+// only their cgroup tells them from the host's processes (as for IMDS). Without a cgroup
+// v2 hierarchy there is no such match: the agent says so and goes on.
+func refusePlaneToTasks(ctx context.Context, cfg *config.Config, addr netip.AddrPort, log logr.Logger) (func(context.Context) error, error) {
+	path, err := taskCgroupRoot(settingsFrom(cfg))
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		log.Info("no cgroup v2 hierarchy: host-network tasks can reach the local control plane")
+		return func(context.Context) error { return nil }, nil
+	}
+	unblock, err := hostsetup.BlockFromTasks(ctx, log, addr, path)
+	if err != nil {
+		return nil, fmt.Errorf("refuse %s to task containers: %w", addr, err)
+	}
+	log.Info("the local control plane is refused to task containers", "address", addr.String(), "cgroup", path)
+	return unblock, nil
 }
 
 // checkPlugins makes sure every named plugin is in one of dirs, where libcni will look.

@@ -21,8 +21,6 @@ import (
 // The local control plane's defaults, as `ecs-agent --local` serves it (controlplane/local).
 const (
 	defaultEndpoint        = "http://" + local.DefaultAPIAddr
-	localAccessKeyID       = local.DevAccessKeyID
-	localSecretAccessKey   = local.DevSecretAccessKey
 	defaultCluster         = "default"
 	envEndpoint            = "ECSCTL_ENDPOINT"
 	envRegion              = "ECSCTL_REGION"
@@ -33,35 +31,36 @@ const (
 	defaultECSCallDeadline = time.Minute
 )
 
-// ecsFlags say how run and stop reach the ECS API.
+// ecsFlags say how run and stop reach the ECS API. Each of endpoint, region and the key
+// pair comes from its flag, else its environment variable, else the local control
+// plane's access file (resolve).
 type ecsFlags struct {
 	endpoint        string
 	region          string
 	cluster         string
 	accessKeyID     string
 	secretAccessKey string
+	// credentialsFile is the access file `ecs-agent --local` writes.
+	credentialsFile string
 }
 
 func (f *ecsFlags) addFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.endpoint, "endpoint", envOr(envEndpoint, defaultEndpoint), "ECS API endpoint of the local control plane; env "+envEndpoint)
-	fs.StringVar(&f.region, "region", envOr(envRegion, local.DefaultRegion), "region to sign requests for; env "+envRegion)
+	fs.StringVar(&f.endpoint, "endpoint", os.Getenv(envEndpoint), "ECS API endpoint (default: the local control plane's, from --local-credentials, else "+defaultEndpoint+"); env "+envEndpoint)
+	fs.StringVar(&f.region, "region", os.Getenv(envRegion), "region to sign requests for (default: from --local-credentials); env "+envRegion)
 	fs.StringVar(&f.cluster, "cluster", os.Getenv(envCluster), "cluster (default: the agent's, from --server, else \"default\"); env "+envCluster)
-	fs.StringVar(&f.accessKeyID, "access-key-id", envOr(envAccessKeyID, localAccessKeyID), "access key ID; env "+envAccessKeyID)
-	fs.StringVar(&f.secretAccessKey, "secret-access-key", envOr(envSecretAccessKey, localSecretAccessKey), "secret access key; env "+envSecretAccessKey)
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+	fs.StringVar(&f.accessKeyID, "access-key-id", os.Getenv(envAccessKeyID), "access key ID (default: from --local-credentials); env "+envAccessKeyID)
+	fs.StringVar(&f.secretAccessKey, "secret-access-key", os.Getenv(envSecretAccessKey), "secret access key (default: from --local-credentials); env "+envSecretAccessKey)
+	addCredentialsFileFlag(cmd, &f.credentialsFile)
 }
 
 // client builds the ECS client by hand rather than with config.LoadDefaultConfig: static
 // credentials and an explicit region mean the SDK never reads shared config files and
 // never falls back to the EC2 instance metadata service (169.254.169.254).
 func (f *ecsFlags) client(timeout time.Duration) (*ecs.Client, error) {
+	if err := f.resolve(); err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(f.endpoint)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("--endpoint %q: want a URL such as %s", f.endpoint, defaultEndpoint)

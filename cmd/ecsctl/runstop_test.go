@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,16 +18,26 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ecsd/ecsd/controlplane/local"
+	"github.com/ecsd/ecsd/controlplane/local/access"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
 )
 
-// localPlane is a real local ECS control plane on 127.0.0.1 accepting only the agent's
-// fixed local key pair, with one registered container instance in testCluster, and an
-// ECS client of the test's own to check its state with.
+// The test plane's key pair, as ecs-agent --local would have generated it.
+const (
+	localAccessKeyID     = "ECSDTESTACCESSKEY123"
+	localSecretAccessKey = "ecsctl-test-secret-access-key"
+)
+
+// localPlane is a real local ECS control plane on 127.0.0.1 accepting only its own key
+// pair, with one registered container instance in testCluster, and an ECS client of the
+// test's own to check its state with. Its access file (the one ecs-agent --local writes)
+// is where ECSCTL_LOCAL_CREDENTIALS_FILE points, so ecsctl needs no other setting.
 type localPlane struct {
 	url string
 	ecs *ecs.Client
+	// credentials is the plane's access file.
+	credentials string
 }
 
 func newLocalPlane(t *testing.T) *localPlane {
@@ -46,7 +57,8 @@ func newLocalPlane(t *testing.T) *localPlane {
 			t.Errorf("local plane Close: %v", err)
 		}
 	})
-	p := &localPlane{url: srv.URL, ecs: ecs.New(ecs.Options{
+	p := &localPlane{url: srv.URL, credentials: writeAccessFile(t, access.File{Endpoint: srv.URL, Region: local.DefaultRegion,
+		AccessKeyID: localAccessKeyID, SecretAccessKey: localSecretAccessKey}), ecs: ecs.New(ecs.Options{
 		Region:       local.DefaultRegion,
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
@@ -65,7 +77,22 @@ func newLocalPlane(t *testing.T) *localPlane {
 		t.Fatalf("RegisterContainerInstance: %v", err)
 	}
 	p.connectAgent(t, aws.ToString(reg.ContainerInstance.ContainerInstanceArn))
+	t.Setenv(envLocalCredentials, p.credentials)
 	return p
+}
+
+// writeAccessFile writes f as ecs-agent --local would (mode 0600) and returns its path.
+func writeAccessFile(t *testing.T, f access.File) string {
+	t.Helper()
+	data, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "local-plane.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // connectAgent opens the instance's ACS session as an agent would (ECS places tasks only
@@ -148,7 +175,8 @@ func noIMDS(t *testing.T) {
 	t.Cleanup(trap.Close)
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", trap.URL)
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_REGION", "AWS_DEFAULT_REGION", envEndpoint, envRegion, envCluster, envAccessKeyID, envSecretAccessKey} {
+		"AWS_REGION", "AWS_DEFAULT_REGION", envEndpoint, envRegion, envCluster, envAccessKeyID, envSecretAccessKey,
+		envLocalCredentials} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
@@ -184,7 +212,8 @@ func TestRunAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := e.ecsctl(t, "run", "-f", def, "--count", "2", "--endpoint", p.url)
+	// Endpoint, region and key pair all from the access file.
+	r := e.ecsctl(t, "run", "-f", def, "--count", "2")
 	if r.code != 0 {
 		t.Fatalf("run: exit %d, stderr %q", r.code, r.err)
 	}
@@ -233,6 +262,10 @@ func TestRunAndStopErrors(t *testing.T) {
 	if err := os.WriteFile(def, []byte(sleeperDef), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	exposed := filepath.Join(dir, "exposed.json")
+	if err := os.WriteFile(exposed, []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	notDef := filepath.Join(dir, "notdef.json")
 	if err := os.WriteFile(notDef, []byte(`{"containerDefinitions": []}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -254,6 +287,10 @@ func TestRunAndStopErrors(t *testing.T) {
 		{name: "stop unknown task", args: []string{"stop", "0123456789abcdef", "--endpoint", p.url},
 			err: "StopTask 0123456789abcdef in cluster " + testCluster},
 		{name: "bad endpoint", args: []string{"stop", "x", "--endpoint", "127.0.0.1:51680"}, err: "--endpoint"},
+		{name: "no access file", args: []string{"run", "-f", def, "--local-credentials", filepath.Join(dir, "nope.json")},
+			err: "nope.json does not exist: is ecs-agent --local running?"},
+		{name: "access file others can read", args: []string{"run", "-f", def, "--local-credentials", exposed},
+			err: "lets other users read it"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

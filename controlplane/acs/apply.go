@@ -2,10 +2,13 @@ package acs
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/google/uuid"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,7 +20,9 @@ import (
 	"github.com/ecsd/ecsd/store"
 )
 
-// MetaManifestSeqNum is the store metadata key of the last manifest timeline applied.
+// MetaManifestSeqNum is the store metadata key of the latest ACS sequence number: the
+// highest payload seqNum applied or manifest timeline accepted. The name is the reference
+// agent's, which keeps the same number under it ("latestSeqNumberTaskManifest").
 const MetaManifestSeqNum = "task-manifest-seq-num"
 
 // StoreApplier applies ACS messages to the store (task Specs) and the credentials manager.
@@ -27,6 +32,9 @@ type StoreApplier struct {
 	// Tombstones, when set, keeps cleaned-up tasks from being created again.
 	Tombstones *Tombstones
 	Log        logr.Logger
+
+	// seqMu serialises RecordSeqNum's read and write.
+	seqMu sync.Mutex
 }
 
 var _ Applier = (*StoreApplier)(nil)
@@ -163,8 +171,8 @@ func (a *StoreApplier) ApplyCredentials(_ context.Context, rc payload.RoleCreden
 	return a.Credentials.Set(e)
 }
 
-// ManifestSeen returns the last manifest timeline applied.
-func (a *StoreApplier) ManifestSeen(context.Context) (int64, error) {
+// LatestSeqNum returns the latest ACS sequence number recorded (0 if none).
+func (a *StoreApplier) LatestSeqNum(context.Context) (int64, error) {
 	v, ok, err := a.Store.GetMeta(MetaManifestSeqNum)
 	if err != nil || !ok {
 		return 0, err
@@ -176,12 +184,30 @@ func (a *StoreApplier) ManifestSeen(context.Context) (int64, error) {
 	return n, nil
 }
 
-// ApplyManifest records the timeline and returns the tasks desired RUNNING here that the
-// manifest does not list as RUNNING.
-func (a *StoreApplier) ApplyManifest(ctx context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error) {
-	if err := a.Store.PutMeta(MetaManifestSeqNum, strconv.FormatInt(m.Timeline, 10)); err != nil {
-		return nil, err
+// RecordSeqNum durably raises the latest sequence number to n. A value that cannot be
+// read is replaced (after a log line): refusing would leave every later payload
+// unacknowledged.
+func (a *StoreApplier) RecordSeqNum(ctx context.Context, n int64) error {
+	a.seqMu.Lock()
+	defer a.seqMu.Unlock()
+	cur, err := a.LatestSeqNum(ctx)
+	if err != nil {
+		if errors.Is(err, strconv.ErrSyntax) || errors.Is(err, strconv.ErrRange) {
+			a.Log.Error(err, "replacing an unreadable ACS sequence number", "seqNum", n)
+			cur = 0
+		} else {
+			return err
+		}
 	}
+	if n <= cur {
+		return nil
+	}
+	return a.Store.PutMeta(MetaManifestSeqNum, strconv.FormatInt(n, 10))
+}
+
+// StopCandidates returns the tasks desired RUNNING here that the manifest does not list as
+// RUNNING.
+func (a *StoreApplier) StopCandidates(ctx context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error) {
 	listed := map[string]bool{}
 	for _, t := range m.Tasks {
 		if t.DesiredStatus == string(api.TaskStatusRunning) {

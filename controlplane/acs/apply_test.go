@@ -2,6 +2,7 @@ package acs
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,16 +133,13 @@ func TestManifestAndStopTasks(t *testing.T) {
 	if err := a.ApplyPayload(ctx, msg("m1", payloadTask("RUNNING"), other)); err != nil {
 		t.Fatal(err)
 	}
-	cands, err := a.ApplyManifest(ctx, &payload.TaskManifestMessage{MessageID: "mf", Timeline: 7,
+	cands, err := a.StopCandidates(ctx, &payload.TaskManifestMessage{MessageID: "mf", Timeline: 7,
 		Tasks: []payload.TaskIdentifier{{TaskArn: taskARN, DesiredStatus: "RUNNING"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cands) != 1 || cands[0].TaskArn != other.Arn || cands[0].DesiredStatus != "STOPPED" {
 		t.Fatalf("candidates %+v, want only %s", cands, other.Arn)
-	}
-	if seen, err := a.ManifestSeen(ctx); err != nil || seen != 7 {
-		t.Errorf("ManifestSeen = %d, %v", seen, err)
 	}
 	if err := a.StopTasks(ctx, cands); err != nil {
 		t.Fatal(err)
@@ -184,5 +182,52 @@ func TestCleanedTaskIsNotRecreated(t *testing.T) {
 	a.Tombstones.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	if gone, err := a.Tombstones.Has(taskARN); err != nil || gone {
 		t.Errorf("Has after the TTL = %v, %v", gone, err)
+	}
+}
+
+// TestSeqNumDurable: the latest sequence number only grows and survives a restart, so a
+// manifest older than a payload applied before the restart is still discarded after it;
+// an unreadable value is replaced rather than blocking every payload.
+func TestSeqNumDurable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ecsd.db")
+	open := func() *StoreApplier {
+		t.Helper()
+		scheme := k8sruntime.NewScheme()
+		if err := api.AddToScheme(scheme); err != nil {
+			t.Fatal(err)
+		}
+		st, err := store.New(ctx, scheme, store.WithCheckpoint(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &StoreApplier{Store: st, Credentials: credentials.NewManager(), Log: testr.New(t)}
+	}
+	a := open()
+	for _, n := range []int64{3, 9, 4, 0} {
+		if err := a.RecordSeqNum(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := a.LatestSeqNum(ctx); err != nil || n != 9 {
+		t.Fatalf("LatestSeqNum = %d, %v; want 9", n, err)
+	}
+	a.Store.Close()
+	a = open()
+	defer a.Store.Close()
+	if n, err := a.LatestSeqNum(ctx); err != nil || n != 9 {
+		t.Fatalf("after a restart LatestSeqNum = %d, %v; want 9", n, err)
+	}
+	if err := a.Store.PutMeta(MetaManifestSeqNum, "garbage"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.LatestSeqNum(ctx); err == nil {
+		t.Fatal("an unreadable value read as a number")
+	}
+	if err := a.RecordSeqNum(ctx, 2); err != nil {
+		t.Fatalf("RecordSeqNum over an unreadable value: %v", err)
+	}
+	if n, err := a.LatestSeqNum(ctx); err != nil || n != 2 {
+		t.Fatalf("LatestSeqNum = %d, %v; want 2", n, err)
 	}
 }

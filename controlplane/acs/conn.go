@@ -20,8 +20,9 @@ var errClean = errors.New("session closed cleanly")
 type conn struct {
 	s  *Session
 	ws *websocket.Conn
-	// pendingManifest is the ID of the manifest whose stop candidates await the backend's
-	// TaskStopVerificationAck.
+	// pendingManifest is the ID of the latest manifest accepted, whose stop candidates
+	// (if any) await the backend's TaskStopVerificationAck; an answer to any other is
+	// ignored.
 	pendingManifest string
 	// out feeds the writer goroutine: frames leave in the order they were queued (an ack
 	// before the credentials acks that follow it), without blocking the read loop on I/O.

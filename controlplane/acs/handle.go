@@ -43,6 +43,14 @@ func (c *conn) handle(ctx context.Context, data []byte) error {
 			log.Error(err, "payload not applied", "messageId", m.MessageID)
 			return nil
 		}
+		// A manifest numbered below this payload was made before it and must not be acted
+		// on (it would not list the payload's new tasks, or list its stopped ones as
+		// running). Recorded before the ack; if it cannot be, the payload is not
+		// acknowledged and comes again, which changes nothing but retries the record.
+		if err := a.RecordSeqNum(ctx, m.SeqNum); err != nil {
+			log.Error(err, "cannot record the payload's sequence number; not acknowledged", "messageId", m.MessageID, "seqNum", m.SeqNum)
+			return nil
+		}
 		c.send(ctx, m.Ack())
 		for i := range m.Tasks {
 			for _, rc := range payload.Credentials(&m.Tasks[i]) {
@@ -94,27 +102,39 @@ func (c *conn) handle(ctx context.Context, data []byte) error {
 	return nil
 }
 
-// manifest handles a TaskManifestMessage: a stale one is ignored; otherwise its timeline
-// is recorded, it is acknowledged, and tasks running here that it does not list are
-// offered to the backend as stop candidates.
+// manifest handles a TaskManifestMessage as the reference agent does. Payload seqNums and
+// manifest timelines are one sequence: a manifest whose timeline is not above the latest
+// number seen, payload or manifest, is older than something already applied (or a
+// duplicate) and is discarded, unacknowledged and never acted on. Otherwise its timeline
+// is recorded, it is acknowledged, and the tasks running here that it does not list are
+// offered to the backend as stop candidates; only the backend's answer to this manifest
+// stops anything.
 func (c *conn) manifest(ctx context.Context, m *payload.TaskManifestMessage) {
 	a := c.s.o.Applier
-	seen, err := a.ManifestSeen(ctx)
+	log := c.s.log
+	latest, err := a.LatestSeqNum(ctx)
 	if err != nil {
-		c.s.log.Error(err, "cannot read the manifest sequence number")
+		log.Error(err, "cannot read the latest ACS sequence number; task manifest not acted on", "messageId", m.MessageID)
 		return
 	}
-	if m.Timeline <= seen {
+	if m.Timeline <= latest {
+		log.Info("discarding a stale task manifest: its timeline is not above the latest sequence number",
+			"messageId", m.MessageID, "timeline", m.Timeline, "latestSeqNum", latest)
 		return
 	}
-	candidates, err := a.ApplyManifest(ctx, m)
+	if err := a.RecordSeqNum(ctx, m.Timeline); err != nil {
+		log.Error(err, "cannot record the task manifest's timeline; not acted on", "messageId", m.MessageID)
+		return
+	}
+	// Only the answer to the latest manifest counts, as in the reference agent.
+	c.pendingManifest = m.MessageID
+	candidates, err := a.StopCandidates(ctx, m)
 	if err != nil {
-		c.s.log.Error(err, "manifest not applied", "messageId", m.MessageID)
+		log.Error(err, "task manifest not applied", "messageId", m.MessageID)
 		return
 	}
 	c.send(ctx, payload.AckRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID})
 	if len(candidates) > 0 {
-		c.pendingManifest = m.MessageID
 		c.send(ctx, payload.TaskStopVerificationMessage{MessageID: m.MessageID, StopCandidates: candidates})
 	}
 }

@@ -28,11 +28,16 @@ type Applier interface {
 	ApplyPayload(ctx context.Context, m *payload.PayloadMessage) error
 	// ApplyCredentials stores a credentials refresh.
 	ApplyCredentials(ctx context.Context, c payload.RoleCredentials) error
-	// ManifestSeen returns the last manifest timeline applied (0 if none).
-	ManifestSeen(ctx context.Context) (int64, error)
-	// ApplyManifest records the manifest's timeline and returns the locally running tasks
-	// it does not list as running: candidates to stop once the backend confirms.
-	ApplyManifest(ctx context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error)
+	// LatestSeqNum returns the latest number of the instance's ACS sequence this agent
+	// has acted on: the highest payload seqNum applied or manifest timeline accepted (0 if
+	// none). ECS numbers payloads and manifests from one sequence.
+	LatestSeqNum(ctx context.Context) (int64, error)
+	// RecordSeqNum durably raises the latest sequence number to n; a lower n changes
+	// nothing.
+	RecordSeqNum(ctx context.Context, n int64) error
+	// StopCandidates returns the locally running tasks the manifest does not list as
+	// running: candidates to stop once the backend confirms.
+	StopCandidates(ctx context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error)
 	// StopTasks sets the listed tasks' desired status to STOPPED.
 	StopTasks(ctx context.Context, tasks []payload.TaskIdentifier) error
 	// ApplyENIAttachments records the ENIs of an attach message (taskARN empty for

@@ -23,15 +23,18 @@ type fakeApplier struct {
 	payloads []string
 	creds    []string
 	seen     int64
-	stopped  []string
-	enis     []string // "<task>:<attachment ARN>" per ENI applied
-	fail     bool
+	// manifests are the IDs of the manifests acted on (stop candidates computed).
+	manifests []string
+	stopped   []string
+	enis      []string // "<task>:<attachment ARN>" per ENI applied
+	fail      bool
+	failIDs   map[string]bool // payloads whose application fails
 }
 
 func (f *fakeApplier) ApplyPayload(_ context.Context, m *payload.PayloadMessage) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fail {
+	if f.fail || f.failIDs[m.MessageID] {
 		return context.DeadlineExceeded
 	}
 	f.payloads = append(f.payloads, m.MessageID)
@@ -43,16 +46,22 @@ func (f *fakeApplier) ApplyCredentials(_ context.Context, c payload.RoleCredenti
 	f.creds = append(f.creds, c.Credentials.CredentialsID)
 	return nil
 }
-func (f *fakeApplier) ManifestSeen(context.Context) (int64, error) {
+func (f *fakeApplier) LatestSeqNum(context.Context) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.seen, nil
 }
-func (f *fakeApplier) ApplyManifest(_ context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error) {
+func (f *fakeApplier) RecordSeqNum(_ context.Context, n int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.seen = m.Timeline
-	return []payload.TaskIdentifier{{TaskArn: "arn:aws:ecs:r:1:task/c/orphan", DesiredStatus: "STOPPED"}}, nil
+	f.seen = max(f.seen, n)
+	return nil
+}
+func (f *fakeApplier) StopCandidates(_ context.Context, m *payload.TaskManifestMessage) ([]payload.TaskIdentifier, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.manifests = append(f.manifests, m.MessageID)
+	return []payload.TaskIdentifier{{TaskArn: "arn:aws:ecs:r:1:task/c/orphan-" + m.MessageID, DesiredStatus: "STOPPED"}}, nil
 }
 func (f *fakeApplier) StopTasks(_ context.Context, ids []payload.TaskIdentifier) error {
 	f.mu.Lock()
@@ -253,7 +262,7 @@ func TestSessionMessages(t *testing.T) {
 	if strings.Join(a.creds, ",") != "cred-2" {
 		t.Errorf("credentials applied %v", a.creds)
 	}
-	if len(a.stopped) != 1 || a.stopped[0] != "arn:aws:ecs:r:1:task/c/orphan" {
+	if len(a.stopped) != 1 || a.stopped[0] != "arn:aws:ecs:r:1:task/c/orphan-mf-1" {
 		t.Errorf("stopped %v", a.stopped)
 	}
 }
@@ -374,5 +383,85 @@ func TestAttachmentNotAppliedIsNotAcked(t *testing.T) {
 		if fr.Type == payload.TypeHeartbeatAckRequest {
 			return
 		}
+	}
+}
+
+// TestSequenceAcrossPayloadsAndManifests: payload seqNums and manifest timelines are one
+// sequence. A manifest not above the latest payload or manifest applied is discarded:
+// not acknowledged, no stop candidates, so nothing can be stopped because of it; a
+// payload that was not applied does not count; only the answer to the latest accepted
+// manifest stops tasks.
+func TestSequenceAcrossPayloadsAndManifests(t *testing.T) {
+	f, srv := newFakeACS(t)
+	a := &fakeApplier{failIDs: map[string]bool{"pm-9": true}}
+	startSession(t, srv, a, "arn:ci")
+	c := <-f.conns
+	pm := func(id string, seq int64) payload.PayloadMessage {
+		return payload.PayloadMessage{MessageID: id, ClusterArn: "prod", ContainerInstanceArn: "arn:ci", SeqNum: seq,
+			Tasks: []payload.Task{{Arn: "arn:aws:ecs:r:1:task/c/" + id}}}
+	}
+	mf := func(id string, timeline int64) payload.TaskManifestMessage {
+		return payload.TaskManifestMessage{MessageID: id, ClusterArn: "prod", ContainerInstanceArn: "arn:ci", Timeline: timeline}
+	}
+	for _, m := range []payload.Message{
+		pm("pm-3", 3),
+		mf("mf-2", 2), // made before pm-3
+		mf("mf-3", 3), // not above it either
+		mf("mf-4", 4),
+		pm("pm-6", 6),
+		mf("mf-5", 5), // made before pm-6, arriving after it
+		payload.TaskStopVerificationAck{MessageID: "mf-4", StopTasks: []payload.TaskIdentifier{{TaskArn: "arn:aws:ecs:r:1:task/c/orphan-mf-4"}}},
+		pm("pm-9", 9), // not applied: does not move the sequence
+		mf("mf-7", 7),
+		payload.TaskStopVerificationAck{MessageID: "mf-5", StopTasks: []payload.TaskIdentifier{{TaskArn: "arn:aws:ecs:r:1:task/c/x"}}},
+		payload.TaskStopVerificationAck{MessageID: "mf-4", StopTasks: []payload.TaskIdentifier{{TaskArn: "arn:aws:ecs:r:1:task/c/y"}}},
+		payload.HeartbeatMessage{Healthy: true, MessageID: "hb-end"},
+	} {
+		send(t, c, m)
+	}
+	var got []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("reading the agent's answers: %v (so far %v)", err, got)
+		}
+		fr, err := payload.DecodeFrame(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			MessageID string `json:"messageId"`
+		}
+		_ = json.Unmarshal(fr.Message, &m)
+		if fr.Type == payload.TypeIAMRoleCredentialsAckRequest {
+			continue
+		}
+		got = append(got, fr.Type+" "+m.MessageID)
+		if fr.Type == payload.TypeHeartbeatAckRequest {
+			break
+		}
+	}
+	want := []string{
+		"AckRequest pm-3",
+		"AckRequest mf-4", "TaskStopVerificationMessage mf-4",
+		"AckRequest pm-6",
+		"AckRequest mf-7", "TaskStopVerificationMessage mf-7",
+		"HeartbeatAckRequest hb-end",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the agent answered\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if strings.Join(a.manifests, ",") != "mf-4,mf-7" {
+		t.Errorf("manifests acted on %v, want [mf-4 mf-7]", a.manifests)
+	}
+	if strings.Join(a.stopped, ",") != "arn:aws:ecs:r:1:task/c/orphan-mf-4" {
+		t.Errorf("stopped %v, want only mf-4's verified candidate", a.stopped)
+	}
+	if a.seen != 7 {
+		t.Errorf("latest sequence number %d, want 7", a.seen)
 	}
 }

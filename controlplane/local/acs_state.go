@@ -79,7 +79,9 @@ func (s *Server) ackTasks(tasks []sentTask) error {
 }
 
 // nextManifest builds the TaskManifestMessage for an instance: every task the agent may
-// still have (not yet reported STOPPED) with its desired status, under a new timeline.
+// still have (not yet reported STOPPED) with its desired status. Its timeline is the next
+// number of the sequence payloads take theirs from, so it is above the seqNum of every
+// payload sent before it, whose effect it includes, and below every later one.
 func (s *Server) nextManifest(instanceARN string) *payload.TaskManifestMessage {
 	var msg *payload.TaskManifestMessage
 	err := s.update(func(st *state) error {
@@ -87,13 +89,13 @@ func (s *Server) nextManifest(instanceARN string) *payload.TaskManifestMessage {
 		if inst == nil || inst.Status != statusActive {
 			return errUnchanged
 		}
-		inst.ManifestTimeline++
+		inst.SeqNum++
 		msg = &payload.TaskManifestMessage{
 			ClusterArn:           s.arn.cluster(inst.Cluster),
 			ContainerInstanceArn: inst.ARN,
 			MessageID:            newUUID(),
 			GeneratedAt:          s.now().Unix(),
-			Timeline:             inst.ManifestTimeline,
+			Timeline:             inst.SeqNum,
 		}
 		for _, t := range st.tasksOn(instanceARN) {
 			if t.LastStatus == taskStopped {

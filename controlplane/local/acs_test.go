@@ -2,10 +2,13 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -258,5 +261,101 @@ func TestACSCredentials(t *testing.T) {
 	if m.TaskArn != task || (m.RoleCredentials.CredentialsID != rc.CredentialsID && m.RoleCredentials.CredentialsID != ec.CredentialsID) ||
 		m.RoleCredentials.AccessKeyID == rc.AccessKeyID || m.RoleCredentials.AccessKeyID == ec.AccessKeyID {
 		t.Fatalf("rotated credentials %v", m)
+	}
+}
+
+// TestACSOneSequence: payloads and manifests are numbered from one sequence per instance,
+// as ECS does, so each manifest's timeline is above the seqNum of every payload sent
+// before it and below every later one; the reference agent discards a manifest otherwise.
+// A state file of the two-counter versions continues above both.
+func TestACSOneSequence(t *testing.T) {
+	path := t.TempDir() + "/state.json"
+	p := newPlane(t, Options{StatePath: path, HeartbeatInterval: time.Hour, ManifestInterval: 15 * time.Millisecond,
+		ResendAfter: 40 * time.Millisecond})
+	instance := p.setup(t, "prod")
+	def := p.registerTaskDef(t, "web", 8, 0)
+	a := p.connect(t, "prod", instance, false)
+	stopRunning := make(chan struct{})
+	runDone := make(chan struct{})
+	go func() { // payloads keep coming while manifests tick
+		defer close(runDone)
+		for range 8 {
+			select {
+			case <-stopRunning:
+				return
+			default:
+			}
+			if _, err := p.ecs.RunTask(context.Background(), &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String(def)}); err != nil {
+				t.Errorf("RunTask: %v", err)
+				return
+			}
+		}
+	}()
+	var last int64
+	var payloads, manifests int
+	var order []string
+	deadline := time.After(waitTimeout)
+	for payloads < 8 || manifests < 8 {
+		var f payload.Frame
+		select {
+		case f = <-a.frames:
+		case <-deadline:
+			t.Fatalf("got %d payloads and %d manifests", payloads, manifests)
+		}
+		m, err := payload.DecodeMessage(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		switch m := m.(type) {
+		case *payload.PayloadMessage:
+			n = m.SeqNum
+			payloads++
+			order = append(order, "P"+strconv.FormatInt(n, 10))
+		case *payload.TaskManifestMessage:
+			n = m.Timeline
+			manifests++
+			order = append(order, "M"+strconv.FormatInt(n, 10))
+		default:
+			continue
+		}
+		if n <= last {
+			t.Fatalf("number %d after %d; sequence so far %v", n, last, order)
+		}
+		last = n
+	}
+	close(stopRunning)
+	<-runDone
+	t.Logf("sequence %v", order)
+
+	// A file of a version with two counters: the sequence continues above both.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p.http.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	inst := raw["instances"].(map[string]any)[instance].(map[string]any)
+	inst["seqNum"], inst["manifestTimeline"] = 5, last+100
+	if data, err = json.Marshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p2 := newPlane(t, Options{StatePath: path, HeartbeatInterval: time.Hour, ManifestInterval: time.Hour})
+	if _, err := p2.ecs.RegisterContainerInstance(context.Background(), &ecs.RegisterContainerInstanceInput{
+		Cluster: aws.String("prod"), ContainerInstanceArn: aws.String(instance), TotalResources: testResources()}); err != nil {
+		t.Fatal(err)
+	}
+	b := p2.connect(t, "prod", instance, false)
+	if m := b.payload(); m.SeqNum != last+101 {
+		t.Fatalf("first payload after the upgrade: seqNum %d, want %d", m.SeqNum, last+101)
 	}
 }

@@ -108,9 +108,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		log.V(1).Info("ECS API request failed", "code", ae.code, "message", ae.msg, "duration", time.Since(start))
 		writeJSON(w, requestID, ae.status, struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}{ae.code, ae.msg})
+			Type        string   `json:"__type"`
+			Message     string   `json:"message"`
+			ResourceIDs []string `json:"resourceIds,omitempty"`
+		}{ae.code, ae.msg, ae.resourceIDs})
 		return
 	}
 	log.V(1).Info("ECS API request", "duration", time.Since(start))
@@ -143,6 +144,7 @@ func (s *Server) callAPI(r *http.Request, op string) (any, error) {
 	}
 	ctx := context.WithValue(r.Context(), requestKey{}, r)
 	ctx = context.WithValue(ctx, principalKey{}, who)
+	ctx = context.WithValue(ctx, bodySizeKey{}, len(body))
 	return h(ctx, body)
 }
 

@@ -9,11 +9,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/ecsd/ecsd/controlplane/sigv4"
 )
 
 func TestClusters(t *testing.T) {
@@ -356,13 +360,37 @@ func TestSignatureRequired(t *testing.T) {
 			}
 		})
 	}
-	// Signed for another region.
+	// Signed for another region: accepted (a user's profile may name any), and the
+	// signature is still checked with that region's signing key: changing the region of
+	// the scope after signing breaks it, as does a scope for another service.
 	other := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.http.URL),
 		Credentials: staticCreds(testKey, testSecret), RetryMaxAttempts: 1})
-	_, err := other.ListClusters(ctx, &ecs.ListClustersInput{})
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidSignatureException" {
-		t.Fatalf("request signed for us-east-1: %v, want InvalidSignatureException", err)
+	if _, err := other.ListClusters(ctx, &ecs.ListClustersInput{}); err != nil {
+		t.Fatalf("request signed for us-east-1: %v", err)
+	}
+	for _, tc := range []struct{ name, region, service, from, to string }{
+		{"scope region changed after signing", "us-east-1", "ecs", "/us-east-1/", "/eu-west-1/"},
+		{"another service", "us-east-1", "s3", "", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, p.http.URL, strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", targetPrefix+"ListClusters")
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		creds := aws.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret}
+		if err := v4.NewSigner().SignHTTP(ctx, creds, req, sigv4.PayloadHash([]byte("{}")), tc.service, tc.region, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if tc.from != "" {
+			req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), tc.from, tc.to, 1))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "InvalidSignatureException") {
+			t.Errorf("%s: HTTP %d %s, want InvalidSignatureException", tc.name, resp.StatusCode, body)
+		}
 	}
 	// An unsigned request.
 	resp, err := http.Post(p.http.URL, "application/x-amz-json-1.1", strings.NewReader("{}"))

@@ -15,8 +15,8 @@ import (
 var errExpiredToken = errors.New("security token expired")
 
 // authenticate verifies r's SigV4 signature when Options.Credentials is set, and that it
-// was made for this server's region and for ECS, as AWS would. It knows the instance
-// credentials only: the ACS and TCS handshakes are the agent's, never a task's.
+// was made for ECS. It knows the instance credentials only: the ACS and TCS handshakes
+// are the agent's, never a task's.
 func (s *Server) authenticate(r *http.Request, payloadHash string) error {
 	if len(s.opts.Credentials) == 0 {
 		return nil
@@ -28,11 +28,13 @@ func (s *Server) authenticate(r *http.Request, payloadHash string) error {
 	return s.checkScope(id)
 }
 
-// checkScope refuses a signature scoped to another region or service.
+// checkScope refuses a signature scoped to another service. The region of the scope may be
+// any: the signature is still verified with it (the signing key derives from it), and a
+// user's AWS CLI or SDK pointed at the plane signs for whatever region its profile names,
+// which has no meaning for a plane on one machine. ARNs keep Options.Region.
 func (s *Server) checkScope(id sigv4.Identity) error {
-	if id.Region != s.opts.Region || id.Service != sigv4.ServiceECS {
-		return fmt.Errorf("%w: credential scoped to %s/%s, want %s/%s", sigv4.ErrBadSignature,
-			id.Region, id.Service, s.opts.Region, sigv4.ServiceECS)
+	if id.Service != sigv4.ServiceECS {
+		return fmt.Errorf("%w: credential scoped to service %s, want %s", sigv4.ErrBadSignature, id.Service, sigv4.ServiceECS)
 	}
 	return nil
 }

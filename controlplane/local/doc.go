@@ -15,9 +15,9 @@
 //
 // What it models: clusters, container instances with registered and remaining resources,
 // task definitions (revisions, ACTIVE/INACTIVE), tasks placed by RunTask (first instance
-// with enough CPU, memory and free static host ports whose agent is connected) or
-// StartTask, task and container state driven by the agent's SubmitTaskStateChange
-// reports, and payload delivery with acknowledgements and resends. Task definitions are
+// of the launch type, EC2 or EXTERNAL, with enough CPU, memory and free static host ports
+// whose agent is connected; idempotent with a clientToken) or StartTask, task and
+// container state driven by the agent's SubmitTaskStateChange reports, and payload delivery with acknowledgements and resends. Task definitions are
 // translated into ACS payload tasks the way ECS does it, including the Docker-shaped
 // dockerConfig blobs (see translate.go). An awsvpc task gets an invented ENI (eni.go): an
 // address of Options.ENISubnet, handed to the agent in the payload task and shown by
@@ -34,15 +34,20 @@
 //
 // State (clusters, instances, task definitions, tasks, sequence numbers and what each
 // agent acknowledged) is kept in memory and, when Options.StatePath is set, rewritten
-// atomically to that JSON file on every change, so a restarted control plane (and the
+// atomically to that JSON file on every change, before the change is answered or sent to
+// an agent; a change that cannot be written is undone and answered with a
+// ServerException, so a retry finds nothing half done. A restarted control plane (and the
 // agent embedding it) keeps its instance ARN and tasks.
 //
 // Using it by hand, with the AWS CLI against an embedded or test instance listening on
-// 127.0.0.1:PORT (any credentials unless Options.Credentials is set; the region must be
-// Options.Region when it is):
+// 127.0.0.1:PORT (any credentials unless Options.Credentials is set; signed for any
+// region):
 //
 //	aws --endpoint-url http://127.0.0.1:PORT --region local ecs register-task-definition \
 //	    --family web --container-definitions '[{"name":"app","image":"busybox","memory":64,"command":["sleep","600"]}]'
 //	aws --endpoint-url http://127.0.0.1:PORT --region local ecs run-task --cluster default --task-definition web
 //	aws --endpoint-url http://127.0.0.1:PORT --region local ecs describe-tasks --cluster default --tasks <ID>
+//
+// `ecs-agent --local` keeps its key pair and endpoint in a root-only file that
+// `ecsctl local env` turns into the environment the AWS CLI and SDKs need.
 package local

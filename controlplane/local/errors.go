@@ -20,6 +20,8 @@ type apiError struct {
 	code   string
 	status int
 	msg    string
+	// resourceIDs is ConflictException's resourceIds member.
+	resourceIDs []string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }

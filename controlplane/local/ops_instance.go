@@ -38,7 +38,13 @@ func (s *Server) registerContainerInstance(_ context.Context, in *registerContai
 				// An ARN of this account that the state does not know (its state file was
 				// removed while the agent kept its own): take it, rather than making the
 				// agent exit and demand a manual clean-up.
-				inst = &instanceRecord{ARN: arn, Cluster: c.Name, Status: statusActive, RegisteredAt: At(s.now())}
+				// Its agent may have seen sequence numbers of this plane's earlier life, and
+				// would discard every manifest numbered below them: the sequence restarts
+				// from the current Unix time, above anything an earlier life sent unless it
+				// averaged more than one message a second. (ACS's seqNum is a 32-bit
+				// integer, which Unix seconds fit until 2038.)
+				inst = &instanceRecord{ARN: arn, Cluster: c.Name, Status: statusActive, RegisteredAt: At(s.now()),
+					SeqNum: s.now().Unix()}
 				st.Instances[arn] = inst
 				adopted = true
 			case inst.Cluster != c.Name:

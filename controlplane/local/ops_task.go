@@ -10,11 +10,14 @@ func (s *Server) runTask(_ context.Context, in *runTaskRequest) (*tasksResponse,
 	if in.Count != nil {
 		count = int(*in.Count)
 	}
-	if count < 1 || count > 10 {
-		return nil, errInvalidParameter("count must be between 1 and 10.")
+	if err := checkRunTaskCount(count); err != nil {
+		return nil, err
 	}
-	switch in.LaunchType {
-	case "", "EC2", "EXTERNAL":
+	launchType := in.LaunchType
+	switch launchType {
+	case "":
+		launchType = launchEC2
+	case launchEC2, launchExternal:
 	default:
 		return nil, errInvalidParameter("Launch type %s is not supported by the local control plane.", in.LaunchType)
 	}
@@ -24,60 +27,79 @@ func (s *Server) runTask(_ context.Context, in *runTaskRequest) (*tasksResponse,
 	if len(in.PlacementConstraints) > 0 {
 		return nil, errInvalidParameter("Placement constraints are not supported by the local control plane.")
 	}
-	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags, in.PropagateTags},
-		func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error) {
-			instances := st.instancesOf(c.Name, statusActive)
-			if len(instances) == 0 {
-				return nil, errInvalidParameter("No Container Instances were found in your cluster.")
+	if err := checkClientToken(in.ClientToken); err != nil {
+		return nil, err
+	}
+	if err := checkStartedBy(in.StartedBy); err != nil {
+		return nil, err
+	}
+	req := launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags, in.PropagateTags, in.ClientToken, runTaskFingerprint(*in, count)}
+	return s.launch(req, func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]placement, error) {
+		if err := checkCompatibility(spec.def, launchType); err != nil {
+			return nil, err
+		}
+		// Only instances of the launch type: EXTERNAL tasks go to ECS Anywhere instances.
+		var instances []*instanceRecord
+		for _, inst := range st.instancesOf(c.Name, statusActive) {
+			if instanceLaunchType(inst) == launchType {
+				instances = append(instances, inst)
 			}
-			extra := map[string][]demand{}
-			reported := map[failure]bool{}
-			var targets []*instanceRecord
-			for range count {
-				for _, inst := range instances {
-					reason := s.placementFailure(st, inst, spec.demand, extra[inst.ARN])
-					if reason == "" {
-						extra[inst.ARN] = append(extra[inst.ARN], spec.demand)
-						targets = append(targets, inst)
-						break
-					}
-					if f := (failure{Arn: inst.ARN, Reason: reason}); !reported[f] {
-						reported[f] = true
-						out.Failures = append(out.Failures, f)
-					}
+		}
+		if len(instances) == 0 {
+			return nil, errInvalidParameter("No Container Instances were found in your cluster.")
+		}
+		extra := map[string][]demand{}
+		reported := map[failure]bool{}
+		var targets []placement
+		for range count {
+			for _, inst := range instances {
+				reason := s.placementFailure(st, inst, spec.demand, extra[inst.ARN])
+				if reason == "" {
+					extra[inst.ARN] = append(extra[inst.ARN], spec.demand)
+					targets = append(targets, placement{inst, launchType})
+					break
+				}
+				if f := (failure{Arn: inst.ARN, Reason: reason}); !reported[f] {
+					reported[f] = true
+					out.Failures = append(out.Failures, f)
 				}
 			}
-			return targets, nil
-		})
+		}
+		return targets, nil
+	})
 }
 
 func (s *Server) startTask(_ context.Context, in *startTaskRequest) (*tasksResponse, error) {
 	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 10 {
 		return nil, errInvalidParameter("containerInstances must have between 1 and 10 entries.")
 	}
-	return s.launch(launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags, in.PropagateTags},
-		func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error) {
-			extra := map[string][]demand{}
-			var targets []*instanceRecord
-			for _, ref := range in.ContainerInstances {
-				arn, ok := s.arn.scoped("container-instance", c.Name, ref)
-				inst := st.Instances[arn]
-				if !ok || inst == nil || inst.Cluster != c.Name {
-					if !ok {
-						arn = ref
-					}
-					out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
-					continue
+	if err := checkStartedBy(in.StartedBy); err != nil {
+		return nil, err
+	}
+	req := launchRequest{in.Cluster, in.TaskDefinition, in.Overrides, in.NetworkConfiguration, in.StartedBy, in.Group, in.Tags, in.PropagateTags, "", ""}
+	return s.launch(req, func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]placement, error) {
+		extra := map[string][]demand{}
+		var targets []placement
+		for _, ref := range in.ContainerInstances {
+			arn, ok := s.arn.scoped("container-instance", c.Name, ref)
+			inst := st.Instances[arn]
+			if !ok || inst == nil || inst.Cluster != c.Name {
+				if !ok {
+					arn = ref
 				}
-				if reason := s.placementFailure(st, inst, spec.demand, extra[arn]); reason != "" {
-					out.Failures = append(out.Failures, failure{Arn: arn, Reason: reason})
-					continue
-				}
-				extra[arn] = append(extra[arn], spec.demand)
-				targets = append(targets, inst)
+				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
+				continue
 			}
-			return targets, nil
-		})
+			if reason := s.placementFailure(st, inst, spec.demand, extra[arn]); reason != "" {
+				out.Failures = append(out.Failures, failure{Arn: arn, Reason: reason})
+				continue
+			}
+			extra[arn] = append(extra[arn], spec.demand)
+			// StartTask names no launch type: the task has its instance's.
+			targets = append(targets, placement{inst, instanceLaunchType(inst)})
+		}
+		return targets, nil
+	})
 }
 
 // launchRequest is what RunTask and StartTask share.
@@ -89,18 +111,41 @@ type launchRequest struct {
 	tags                    []tag
 	// propagateTags is RunTask's and StartTask's: TASK_DEFINITION adds the definition's tags.
 	propagateTags string
+	// clientToken is RunTask's idempotency token ("" for none) and fingerprint the digest
+	// of its parameters.
+	clientToken, fingerprint string
+}
+
+// placement is an instance chosen for a task, and the task's launch type.
+type placement struct {
+	inst       *instanceRecord
+	launchType string
 }
 
 // launch resolves the cluster and task definition and builds the task spec, then creates
 // one task on each instance place picks (place records failures in out), each awsvpc task
-// with a new ENI, and wakes those instances' ACS sessions.
-func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]*instanceRecord, error)) (*tasksResponse, error) {
-	out := tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
+// with a new ENI, and wakes those instances' ACS sessions. With a client token it is
+// idempotent: a token already used answers with the tasks it placed. The tasks, their
+// ENIs and the token are one state change: saved together before RunTask answers or any
+// payload is sent, or not at all.
+func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord, spec *taskSpec, out *tasksResponse) ([]placement, error)) (*tasksResponse, error) {
+	out := &tasksResponse{Tasks: []taskOutput{}, Failures: []failure{}}
 	var placed []*taskRecord
 	err := s.update(func(st *state) error {
 		c := s.cluster(st, in.cluster)
 		if c == nil {
 			return errClusterNotFound()
+		}
+		s.pruneLocked(st)
+		if in.clientToken != "" {
+			if rec := st.RunTokens[runTokenKey(c.Name, in.clientToken)]; rec != nil {
+				replay, err := s.replayRunTask(st, rec, in.fingerprint)
+				if err != nil {
+					return err
+				}
+				out = replay
+				return errUnchanged
+			}
 		}
 		rec, ok := s.taskDef(st, in.taskDefinition)
 		if !ok {
@@ -114,28 +159,35 @@ func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord
 		if err != nil {
 			return err
 		}
-		s.pruneLocked(st)
-		targets, err := place(st, c, spec, &out)
+		targets, err := place(st, c, spec, out)
 		if err != nil {
 			return err
 		}
-		for _, inst := range targets {
+		for _, p := range targets {
 			var eni *eniRecord
 			if spec.network != nil {
 				var ok bool
 				if eni, ok = s.allocateENI(st, spec.network); !ok {
 					// ECS's reason when an instance cannot take another task ENI.
-					out.Failures = append(out.Failures, failure{Arn: inst.ARN, Reason: "RESOURCE:ENI",
+					out.Failures = append(out.Failures, failure{Arn: p.inst.ARN, Reason: "RESOURCE:ENI",
 						Detail: "no free address in " + s.opts.ENISubnet.String()})
 					continue
 				}
 			}
-			t := s.createTask(st, c, inst, spec, eni)
+			t := s.createTask(st, c, p.inst, spec, p.launchType, eni)
 			placed = append(placed, t)
 			out.Tasks = append(out.Tasks, s.taskOutput(st, t, nil))
 		}
 		if len(placed) == 0 {
+			// Nothing placed, nothing to remember: a retry tries again.
 			return errUnchanged
+		}
+		if in.clientToken != "" {
+			tok := &runToken{Fingerprint: in.fingerprint, Failures: out.Failures, CreatedAt: At(s.now())}
+			for _, t := range placed {
+				tok.Tasks = append(tok.Tasks, t.ARN)
+			}
+			st.RunTokens[runTokenKey(c.Name, in.clientToken)] = tok
 		}
 		return nil
 	})
@@ -143,7 +195,7 @@ func (s *Server) launch(in launchRequest, place func(st *state, c *clusterRecord
 		return nil, err
 	}
 	s.announce(placed)
-	return &out, nil
+	return out, nil
 }
 
 // announce logs new tasks and wakes their instances' ACS sessions.
@@ -270,7 +322,7 @@ func (s *Server) listTasks(_ context.Context, in *listTasksRequest) (*listTasksR
 				in.Family != "" && t.Family != in.Family,
 				in.StartedBy != "" && t.StartedBy != in.StartedBy,
 				in.ServiceName != "", // no services here
-				in.LaunchType != "" && in.LaunchType != "EC2":
+				in.LaunchType != "" && in.LaunchType != t.launchType():
 				continue
 			}
 			tasks = append(tasks, t)

@@ -8,7 +8,10 @@ import (
 	"strings"
 )
 
-func (s *Server) registerTaskDefinition(_ context.Context, in *registerTaskDefinitionRequest) (*taskDefinitionResponse, error) {
+func (s *Server) registerTaskDefinition(ctx context.Context, in *registerTaskDefinitionRequest) (*taskDefinitionResponse, error) {
+	if err := checkTaskDefinitionSize(ctx); err != nil {
+		return nil, err
+	}
 	def, err := s.checkTaskDefinition(in)
 	if err != nil {
 		return nil, err
@@ -46,6 +49,9 @@ func (s *Server) checkTaskDefinition(in *registerTaskDefinitionRequest) (taskDef
 	}
 	if len(in.ContainerDefinitions) == 0 {
 		return d, errClient("Container list cannot be empty.")
+	}
+	if len(in.ContainerDefinitions) > maxContainersPerTaskDefinition {
+		return d, errClient("Too many containers.")
 	}
 	switch in.NetworkMode {
 	case "", "bridge", "host", "awsvpc", "none":

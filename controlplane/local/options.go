@@ -12,8 +12,8 @@ import (
 // Options configure a Server. The zero value is usable: region "local", account
 // 000000000000, no authentication, memory-only state.
 type Options struct {
-	// Region appears in every ARN and is the region clients must sign for. Default "local";
-	// aws-sdk-go-v2 and the AWS CLI accept any region name when the endpoint is given.
+	// Region appears in every ARN. Default "local"; aws-sdk-go-v2 and the AWS CLI accept
+	// any region name when the endpoint is given. Clients may sign for any region.
 	Region string
 	// AccountID appears in every ARN. Default "000000000000".
 	AccountID string

@@ -64,14 +64,50 @@ func TestStateSurvivesRestart(t *testing.T) {
 	}
 }
 
+// A state file that cannot be parsed is moved aside with a timestamp and the plane starts
+// empty (a crash loop helps nobody); the agent's re-registration is adopted, with a
+// sequence above anything the earlier life could have sent. A newer schema is refused.
 func TestCorruptStateFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.json")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
 	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(context.Background(), Options{StatePath: path}); !errors.Is(err, ErrState) {
-		t.Fatalf("New on a corrupt file: %v, want ErrState", err)
+	// A stopped clock (signatures are checked against it, so it is the real time).
+	stopped := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return stopped }
+	p := newPlane(t, Options{StatePath: path, Now: clock})
+	aside := path + ".corrupt-" + stopped.Format("20060102T150405Z")
+	if b, err := os.ReadFile(aside); err != nil || string(b) != "{not json" {
+		t.Fatalf("damaged file not kept at %s: %q, %v", aside, b, err)
 	}
+	// The cluster of an agent that kept its instance ARN is created again by the agent
+	// (RegisterContainerInstance answers "Cluster not found." and it calls CreateCluster).
+	if _, err := p.ecs.CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String("prod")}); err != nil {
+		t.Fatal(err)
+	}
+	instance := "arn:aws:ecs:local:000000000000:container-instance/prod/0123456789abcdef0123456789abcdef"
+	if _, err := p.ecs.RegisterContainerInstance(context.Background(), &ecs.RegisterContainerInstanceInput{
+		Cluster: aws.String("prod"), ContainerInstanceArn: aws.String(instance), TotalResources: testResources()}); err != nil {
+		t.Fatalf("re-registration with a known ARN after the state was lost: %v", err)
+	}
+	p.view(func(st *state) {
+		if got := st.Instances[instance].SeqNum; got != clock().Unix() {
+			t.Errorf("adopted instance's sequence starts at %d, want the Unix time %d", got, clock().Unix())
+		}
+	})
+	// The same second again: another name, nothing overwritten.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("\x00\x00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newPlane(t, Options{StatePath: path, Now: clock})
+	if _, err := os.Stat(aside + "-1"); err != nil {
+		t.Errorf("second damaged file: %v", err)
+	}
+
 	if err := os.WriteFile(path, []byte(`{"version":99}`), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -27,18 +26,19 @@ type Server struct {
 
 	mu     sync.Mutex
 	st     *state
-	gen    uint64 // bumped by every committed change, orders the state file writes
 	closed bool
-	acs    map[string]map[*acsSession]struct{} // by container instance ARN
-	tcs    map[*tcsSession]struct{}
+	// saved is the state file's content as last written (or read at start), the state to
+	// go back to when a change cannot be written. nil when nothing was ever saved.
+	saved []byte
+	// writeState writes the state file; tests replace it to inject write failures.
+	writeState func(path string, data []byte) error
+	acs        map[string]map[*acsSession]struct{} // by container instance ARN
+	tcs        map[*tcsSession]struct{}
 	// Recordings for tests, and the health last reported over TCS; memory only.
 	changes    []StateChange
 	telemetry  []TelemetryFrame
 	health     map[string]map[string]string // task ARN → container name → health status
 	instHealth map[string]*instanceHealthStatus
-
-	persistMu sync.Mutex
-	persisted uint64 // gen of the state on disk
 }
 
 // errUnchanged lets an update function say it changed nothing, so nothing is written.
@@ -52,15 +52,18 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := loadState(o.StatePath)
+	log := o.Logger.WithName("local-ecs")
+	st, saved, err := loadState(o.StatePath, o.Now(), log)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		opts:       o,
-		log:        o.Logger.WithName("local-ecs"),
+		log:        log,
 		arn:        arns{region: o.Region, account: o.AccountID},
 		st:         st,
+		saved:      saved,
+		writeState: writeFileAtomic,
 		acs:        map[string]map[*acsSession]struct{}{},
 		tcs:        map[*tcsSession]struct{}{},
 		health:     map[string]map[string]string{},
@@ -114,49 +117,64 @@ func (s *Server) now() time.Time { return s.opts.Now() }
 
 // update runs fn on the state with the lock held and, unless fn fails, writes the new
 // state to the state file before returning, so a change is durable before any client
-// hears of it. fn must validate before it mutates: an error leaves memory as fn left it.
-// fn returning errUnchanged skips the write and makes update return nil.
+// hears of it (a RunTask is answered, a payload sent). fn must validate before it
+// mutates: an error leaves memory as fn left it. fn returning errUnchanged skips the
+// write and makes update return nil.
+//
+// A change that cannot be written is undone: the state goes back to what was last
+// written, and update returns an error wrapping ErrState, which the API answers with a
+// ServerException. Nothing fn did is then visible, so a client retrying finds the state
+// as before its first attempt. The write happens with the lock held: a reader never sees
+// a change that may still be rolled back.
 func (s *Server) update(fn func(st *state) error) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := fn(s.st); err != nil {
-		s.mu.Unlock()
 		if errors.Is(err, errUnchanged) {
 			return nil
 		}
 		return err
 	}
-	s.gen++
-	gen := s.gen
-	var data []byte
-	var err error
-	if s.opts.StatePath != "" {
-		data, err = json.MarshalIndent(s.st, "", " ")
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("%w: encode: %w", ErrState, err)
-	}
-	return s.persist(gen, data)
-}
-
-// persist writes the state of generation gen unless a later one is already on disk.
-// Writing outside s.mu keeps readers from waiting on fsync.
-func (s *Server) persist(gen uint64, data []byte) error {
 	if s.opts.StatePath == "" {
 		return nil
 	}
-	s.persistMu.Lock()
-	defer s.persistMu.Unlock()
-	if gen <= s.persisted {
-		return nil
+	data, err := json.MarshalIndent(s.st, "", " ")
+	if err == nil {
+		err = s.writeState(s.opts.StatePath, data)
 	}
-	if err := writeFileAtomic(s.opts.StatePath, data); err != nil {
-		s.log.Error(err, "cannot write the state file", "path", s.opts.StatePath)
-		return err
+	if err != nil {
+		s.rollbackLocked()
+		s.log.Error(err, "cannot write the state file; the change is undone", "path", s.opts.StatePath)
+		return &stateError{err: err}
 	}
-	s.persisted = gen
+	s.saved = data
 	return nil
 }
+
+// rollbackLocked puts back the state last written.
+func (s *Server) rollbackLocked() {
+	if s.saved == nil {
+		s.st = newState()
+		return
+	}
+	st, err := parseState(s.saved)
+	if err != nil {
+		// It was written by this process from a valid state; this cannot happen.
+		s.log.Error(err, "cannot decode the state last written; keeping the unsaved one")
+		return
+	}
+	s.st = st
+}
+
+// stateError is a change the control plane could not write. It is ErrState for Go
+// callers and a ServerException (HTTP 500, retried by the SDKs) for API clients.
+type stateError struct{ err error }
+
+func (e *stateError) Error() string {
+	return "the local control plane could not save its state, so nothing was changed: " + e.err.Error()
+}
+
+func (e *stateError) Unwrap() []error { return []error{ErrState, e.err} }
 
 // view runs fn on the state with the lock held, for reads.
 func (s *Server) view(fn func(st *state)) {

@@ -29,6 +29,8 @@ type state struct {
 	Instances map[string]*instanceRecord `json:"instances"` // by ARN
 	Families  map[string]*familyRecord   `json:"families"`  // by family name
 	Tasks     map[string]*taskRecord     `json:"tasks"`     // by ARN
+	// RunTokens are the clientTokens of recent RunTask calls, by runTokenKey.
+	RunTokens map[string]*runToken `json:"runTokens,omitempty"`
 }
 
 type clusterRecord struct {
@@ -55,11 +57,15 @@ type instanceRecord struct {
 	RegisteredAt     Timestamp        `json:"registeredAt,omitzero"`
 	Version          int64            `json:"version"`
 	ClientToken      string           `json:"clientToken,omitempty"`
-	// SeqNum is the seqNum of the last PayloadMessage sent to the instance and
-	// ManifestTimeline the timeline of the last TaskManifestMessage; both only grow, across
-	// restarts too, because the agent ignores a manifest whose timeline it has seen.
-	SeqNum           int64 `json:"seqNum"`
-	ManifestTimeline int64 `json:"manifestTimeline"`
+	// SeqNum is the last number of the instance's one ACS sequence: every PayloadMessage
+	// takes the next as its seqNum and every TaskManifestMessage as its timeline. ECS
+	// numbers both from one sequence, and the agent discards a manifest whose timeline is
+	// not above every seqNum and timeline it has seen, so a manifest is acted on only if
+	// it is newer than every payload applied. It only grows, across restarts too.
+	SeqNum int64 `json:"seqNum"`
+	// LegacyManifestTimeline is read from files of versions that kept a second counter
+	// for manifests; normalize folds it into SeqNum.
+	LegacyManifestTimeline int64 `json:"manifestTimeline,omitempty"`
 }
 
 type familyRecord struct {
@@ -74,18 +80,21 @@ type taskDefRecord struct {
 }
 
 type taskRecord struct {
-	ARN               string       `json:"arn"`
-	Cluster           string       `json:"cluster"` // cluster name
-	ContainerInstance string       `json:"containerInstance"`
-	TaskDefinitionArn string       `json:"taskDefinitionArn"`
-	Family            string       `json:"family"`
-	Revision          int32        `json:"revision"`
-	Overrides         taskOverride `json:"overrides"`
-	StartedBy         string       `json:"startedBy,omitempty"`
-	Group             string       `json:"group,omitempty"`
-	Tags              []tag        `json:"tags,omitempty"`
-	DesiredStatus     string       `json:"desiredStatus"`
-	LastStatus        string       `json:"lastStatus"`
+	ARN               string `json:"arn"`
+	Cluster           string `json:"cluster"` // cluster name
+	ContainerInstance string `json:"containerInstance"`
+	TaskDefinitionArn string `json:"taskDefinitionArn"`
+	// LaunchType is what RunTask asked for (EC2 by default) or, for StartTask, what the
+	// instance runs; empty in records of earlier versions, which were all EC2.
+	LaunchType    string       `json:"launchType,omitempty"`
+	Family        string       `json:"family"`
+	Revision      int32        `json:"revision"`
+	Overrides     taskOverride `json:"overrides"`
+	StartedBy     string       `json:"startedBy,omitempty"`
+	Group         string       `json:"group,omitempty"`
+	Tags          []tag        `json:"tags,omitempty"`
+	DesiredStatus string       `json:"desiredStatus"`
+	LastStatus    string       `json:"lastStatus"`
 	// AckedDesired is the latest desired status the agent acknowledged receiving (an
 	// AckRequest for a payload carrying it). A task whose DesiredStatus differs is
 	// (re)sent until acknowledged.
@@ -138,6 +147,7 @@ func newState() *state {
 		Instances: map[string]*instanceRecord{},
 		Families:  map[string]*familyRecord{},
 		Tasks:     map[string]*taskRecord{},
+		RunTokens: map[string]*runToken{},
 	}
 }
 
@@ -154,6 +164,13 @@ func (st *state) normalize() {
 	}
 	if st.Tasks == nil {
 		st.Tasks = map[string]*taskRecord{}
+	}
+	if st.RunTokens == nil {
+		st.RunTokens = map[string]*runToken{}
+	}
+	for _, in := range st.Instances {
+		in.SeqNum = max(in.SeqNum, in.LegacyManifestTimeline)
+		in.LegacyManifestTimeline = 0
 	}
 }
 

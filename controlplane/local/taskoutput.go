@@ -14,7 +14,7 @@ func (s *Server) taskOutput(st *state, t *taskRecord, include []string) taskOutp
 		ExecutionStoppedAt:   t.ExecutionStoppedAt,
 		Group:                t.Group,
 		LastStatus:           t.LastStatus,
-		LaunchType:           "EC2",
+		LaunchType:           t.launchType(),
 		Overrides:            t.Overrides,
 		PullStartedAt:        t.PullStartedAt,
 		PullStoppedAt:        t.PullStoppedAt,

@@ -104,10 +104,12 @@ func (s *Server) pruneLocked(st *state) {
 			delete(s.health, arn)
 		}
 	}
+	s.pruneRunTokens(st)
 }
 
-// createTask records a new task of spec on inst, with eni (nil unless awsvpc).
-func (s *Server) createTask(st *state, c *clusterRecord, inst *instanceRecord, spec *taskSpec, eni *eniRecord) *taskRecord {
+// createTask records a new task of spec and launchType on inst, with eni (nil unless
+// awsvpc).
+func (s *Server) createTask(st *state, c *clusterRecord, inst *instanceRecord, spec *taskSpec, launchType string, eni *eniRecord) *taskRecord {
 	id := randomHex(16)
 	now := s.now()
 	t := &taskRecord{
@@ -115,6 +117,7 @@ func (s *Server) createTask(st *state, c *clusterRecord, inst *instanceRecord, s
 		Cluster:           c.Name,
 		ContainerInstance: inst.ARN,
 		TaskDefinitionArn: spec.def.TaskDefinitionArn,
+		LaunchType:        launchType,
 		Family:            spec.def.Family,
 		Revision:          spec.def.Revision,
 		Overrides:         spec.overrides,

@@ -137,7 +137,7 @@ func (s *Server) payloadTask(st *state, t *taskRecord) (payload.Task, error) {
 		Family:                  def.Family,
 		Version:                 strconv.Itoa(int(def.Revision)),
 		TaskDefinitionAccountID: s.opts.AccountID,
-		LaunchType:              "EC2",
+		LaunchType:              t.launchType(),
 		NetworkMode:             def.NetworkMode,
 		PIDMode:                 def.PIDMode,
 		IPCMode:                 def.IPCMode,

@@ -35,16 +35,18 @@ type backend struct {
 	hs      *http.Server
 	ecs     *ecs.Client
 	cluster string
+	// statePath is the backend's state file.
+	statePath string
 }
 
 func newBackend(t *testing.T) *backend {
 	t.Helper()
-	b := &backend{t: t, cluster: testenv.UniqueName(t, "cluster")}
+	b := &backend{t: t, cluster: testenv.UniqueName(t, "cluster"), statePath: filepath.Join(t.TempDir(), "state", "backend.json")}
 	srv, err := local.New(context.Background(), local.Options{
 		Region:      backendRegion,
 		Credentials: map[string]string{backendKey: backendSecret},
 		Clusters:    []string{b.cluster},
-		StatePath:   filepath.Join(t.TempDir(), "backend.json"),
+		StatePath:   b.statePath,
 		ResendAfter: 2 * time.Second,
 		Logger:      testr.NewWithOptions(t, testr.Options{Verbosity: 0}),
 	})
