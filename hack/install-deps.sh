@@ -60,6 +60,16 @@ if ((${#missing[@]} > 0)); then
   trap - EXIT
 fi
 
+# The AWS CLI: the e2e tests drive the local control plane with it, as users do. These
+# machines ship one (pyenv's aws-cli v1, which honours AWS_ENDPOINT_URL_<SERVICE>); on a
+# machine without one, Debian's awscli is installed.
+if ! command -v aws >/dev/null 2>&1 && [[ ! -x "${HOME:-/root}/.pyenv/shims/aws" ]]; then
+  log "installing Debian's awscli (no aws on PATH)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends awscli >/dev/null
+fi
+
 # Sanity checks on what the tests rely on.
 for f in /bin/busybox /usr/sbin/runc /usr/bin/docker-registry /usr/bin/htpasswd /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback; do
   [[ -x "$f" ]] || { log "expected $f after install"; exit 1; }
