@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testenv"
 )
 
@@ -201,8 +202,13 @@ func TestContainerMetadataFile(t *testing.T) {
 	want := metadataIDs{
 		Cluster: b.cluster, ContainerInstanceARN: aws.ToString(ci.ContainerInstanceArn), TaskARN: arns[0],
 		TaskDefinitionFamily: family, TaskDefinitionRevision: "1",
-		ContainerID: aws.ToString(ctr.RuntimeId), ContainerName: "app", DockerContainerName: "/" + aws.ToString(ctr.RuntimeId),
+		ContainerID: aws.ToString(ctr.RuntimeId), ContainerName: "app",
+		DockerContainerName: "/ecs-" + family + "-1-app-" + aws.ToString(ctr.RuntimeId)[:min(20, len(aws.ToString(ctr.RuntimeId)))],
 		ImageName: testenv.CredProbeImage(), MetadataFileStatus: "READY",
+	}
+	// The runtime ID reported to ECS is the 64-hex one derived from the task and container.
+	if id := aws.ToString(ctr.RuntimeId); id != api.RuntimeID(arns[0], "app") {
+		t.Errorf("runtimeId reported to ECS = %q, want %s", id, api.RuntimeID(arns[0], "app"))
 	}
 	if f.metadataIDs != want || want.ContainerID == "" {
 		t.Errorf("metadata file seen by the container:\n got %+v\nwant %+v", f.metadataIDs, want)
