@@ -204,7 +204,7 @@ func TestContainerMetadataFile(t *testing.T) {
 		TaskDefinitionFamily: family, TaskDefinitionRevision: "1",
 		ContainerID: aws.ToString(ctr.RuntimeId), ContainerName: "app",
 		DockerContainerName: "/ecs-" + family + "-1-app-" + aws.ToString(ctr.RuntimeId)[:min(20, len(aws.ToString(ctr.RuntimeId)))],
-		ImageName: testenv.CredProbeImage(), MetadataFileStatus: "READY",
+		ImageName:           testenv.CredProbeImage(), MetadataFileStatus: "READY",
 	}
 	// The runtime ID reported to ECS is the 64-hex one derived from the task and container.
 	if id := aws.ToString(ctr.RuntimeId); id != api.RuntimeID(arns[0], "app") {
