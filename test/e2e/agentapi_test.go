@@ -199,16 +199,17 @@ func TestContainerMetadataFile(t *testing.T) {
 		t.Fatalf("the container's metadata file: %v; its output:\n%s", err, log)
 	}
 	ctr := tasks[0].Containers[0]
+	// The runtime ID reported to ECS is the 64-hex one derived from the task and container,
+	// and the Docker name ends in its first 20 characters.
+	rid := aws.ToString(ctr.RuntimeId)
+	if rid != api.RuntimeID(arns[0], "app") {
+		t.Fatalf("runtimeId reported to ECS = %q, want %s", rid, api.RuntimeID(arns[0], "app"))
+	}
 	want := metadataIDs{
 		Cluster: b.cluster, ContainerInstanceARN: aws.ToString(ci.ContainerInstanceArn), TaskARN: arns[0],
 		TaskDefinitionFamily: family, TaskDefinitionRevision: "1",
-		ContainerID: aws.ToString(ctr.RuntimeId), ContainerName: "app",
-		DockerContainerName: "/ecs-" + family + "-1-app-" + aws.ToString(ctr.RuntimeId)[:min(20, len(aws.ToString(ctr.RuntimeId)))],
-		ImageName:           testenv.CredProbeImage(), MetadataFileStatus: "READY",
-	}
-	// The runtime ID reported to ECS is the 64-hex one derived from the task and container.
-	if id := aws.ToString(ctr.RuntimeId); id != api.RuntimeID(arns[0], "app") {
-		t.Errorf("runtimeId reported to ECS = %q, want %s", id, api.RuntimeID(arns[0], "app"))
+		ContainerID: rid, ContainerName: "app", DockerContainerName: "/ecs-" + family + "-1-app-" + rid[:20],
+		ImageName: testenv.CredProbeImage(), MetadataFileStatus: "READY",
 	}
 	if f.metadataIDs != want || want.ContainerID == "" {
 		t.Errorf("metadata file seen by the container:\n got %+v\nwant %+v", f.metadataIDs, want)
