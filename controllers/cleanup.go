@@ -39,12 +39,16 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	for _, c := range sib {
-		id := c.Status.RuntimeID
-		if id == "" {
-			id = c.Name
+		// A container whose create was never recorded may still exist under the ID its
+		// create step would have used: the derived one, or an older agent's old-form one.
+		ids := []string{c.Status.RuntimeID}
+		if c.Status.RuntimeID == "" {
+			ids = []string{api.ContainerRuntimeID(t, c), api.LegacyRuntimeID(c)}
 		}
-		if err := e.rt.RemoveContainer(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			return reconcile.Result{}, fmt.Errorf("remove container %s: %w", id, err)
+		for _, id := range ids {
+			if err := e.rt.RemoveContainer(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				return reconcile.Result{}, fmt.Errorf("remove container %s: %w", id, err)
+			}
 		}
 		// Retried with the cleanup if it fails: a user left behind would keep the image
 		// from ever being cleaned up.

@@ -15,21 +15,26 @@ import (
 	"github.com/ecsd/ecsd/runtime/cni"
 )
 
+// minCPUShares is the smallest cpu.shares the kernel accepts; Docker and the reference agent
+// raise a container's cpu of 0 or 1 to it.
+const minCPUShares = 2
+
 // taskDir is where a task's agent-managed files live: volumes and logs. Cleanup removes it.
 func (e *Engine) taskDir(taskID string) string {
 	return filepath.Join(e.s.DataDir, "tasks", taskID)
 }
 
-// containerConfig resolves a container definition into a runtime configuration. Errors are
-// definition errors: they stop the container with a CannotCreateContainerError.
-func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, error) {
+// containerConfig resolves a container definition into a runtime configuration for the
+// runtime container id (see chooseRuntimeID). Errors are definition errors: they stop the
+// container with a CannotCreateContainerError.
+func (e *Engine) containerConfig(s *containerScope, id string) (runtime.ContainerConfig, error) {
 	c, t := s.c, s.task
 	spec := c.Spec
 	if spec.Privileged && e.s.DisablePrivileged {
 		return runtime.ContainerConfig{}, fmt.Errorf("%w: privileged containers are disabled on this instance (ECS_DISABLE_PRIVILEGED)", errInvalidDefinition)
 	}
 	cfg := runtime.ContainerConfig{
-		ID:                c.Name,
+		ID:                id,
 		Image:             spec.Image,
 		Labels:            api.RuntimeLabels(t, c, e.s.Cluster, e.s.AgentVersion),
 		Entrypoint:        spec.EntryPoint,
@@ -40,7 +45,7 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 		ReadonlyRootFS:    spec.ReadonlyRootFS,
 		Privileged:        spec.Privileged,
 		Sysctls:           spec.Sysctls,
-		CPUShares:         uint64(max(spec.CPU, 2)),
+		CPUShares:         uint64(max(spec.CPU, minCPUShares)),
 		MemoryLimit:       spec.Memory << 20,
 		MemoryReservation: spec.MemoryReservation << 20,
 		LogPath:           api.ContainerLogPath(e.s.DataDir, t.Name, spec.Name),
@@ -91,7 +96,7 @@ func (e *Engine) containerConfig(s *containerScope) (runtime.ContainerConfig, er
 		cfg.Mounts = append(cfg.Mounts, m...)
 	}
 
-	if parent, err := e.taskCgroup(t); err != nil {
+	if parent, err := e.taskCgroup(t, s.siblings); err != nil {
 		return runtime.ContainerConfig{}, err
 	} else {
 		cfg.CgroupParent = parent
@@ -215,11 +220,14 @@ func (e *Engine) cgroupManager() cgroups.Manager {
 }
 
 // taskCgroup makes sure the task's cgroup exists with its task-level limits and returns
-// the cgroup parent for its containers; the cgroup root itself when the task has no
-// task-level limits or task cgroups are off. Ensure is idempotent, so every container of the
-// task may call it.
-func (e *Engine) taskCgroup(t *api.Task) (string, error) {
-	if !e.s.TaskCgroups || (t.Spec.CPU <= 0 && t.Spec.Memory <= 0) {
+// the cgroup parent for its containers. Every task gets its own cgroup, limits or not, as
+// the reference agent does: a container's cgroup is then <root>/<task>/<runtime ID>, the
+// path OpenTelemetry's ECS detector (and other tools) read the container ID from, in the
+// pattern /ecs/<task>/<64 hex>. A task without a CPU quota gets the sum of its containers'
+// CPU shares. Only with task cgroups off do containers sit directly beneath the root.
+// Ensure is idempotent, so every container of the task may call it.
+func (e *Engine) taskCgroup(t *api.Task, containers map[string]*api.Container) (string, error) {
+	if !e.s.TaskCgroups {
 		// Still beneath the root: the agent matches task traffic by it (host-network
 		// tasks' IMDS block), so no task container may live outside it.
 		return e.cgroupManager().Path(""), nil
@@ -227,6 +235,10 @@ func (e *Engine) taskCgroup(t *api.Task) (string, error) {
 	l := cgroups.Limits{MemoryBytes: t.Spec.Memory << 20, Period: e.s.CgroupCPUPeriod}
 	if t.Spec.CPU > 0 {
 		l.CPUQuota = time.Duration(t.Spec.CPU * float64(e.s.CgroupCPUPeriod))
+	} else {
+		for _, c := range containers {
+			l.CPUShares += uint64(max(c.Spec.CPU, minCPUShares))
+		}
 	}
 	m := e.cgroupManager()
 	if err := m.Ensure(t.Name, l); err != nil {

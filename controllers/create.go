@@ -54,7 +54,14 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 			return reconcile.Result{}, err
 		}
 	}
-	cfg, err := e.containerConfig(s)
+	id, adopt, err := e.chooseRuntimeID(ctx, s)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if adopt {
+		return reconcile.Result{}, e.recordCreated(ctx, s.c, id, api.ContainerLogPath(e.s.DataDir, s.task.Name, s.c.Spec.Name))
+	}
+	cfg, err := e.containerConfig(s, id)
 	if errors.Is(err, errNetworkPending) {
 		// A sibling is setting up the task's namespace; its status write enqueues us.
 		return reconcile.Result{RequeueAfter: time.Second}, nil
@@ -79,15 +86,21 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	default:
 		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}
-	_, err = e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
+	return reconcile.Result{}, e.recordCreated(ctx, s.c, cfg.ID, cfg.LogPath)
+}
+
+// recordCreated writes CREATED with the runtime ID the container was created (or adopted)
+// under; from then on every step and endpoint uses that recorded ID.
+func (e *Engine) recordCreated(ctx context.Context, c *api.Container, id, logPath string) error {
+	_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
 		if !needsCreate(c) {
 			return false
 		}
-		c.Status.RuntimeID = cfg.ID
+		c.Status.RuntimeID = id
 		c.Status.CreatedAt = now()
-		c.Status.LogPath = cfg.LogPath
+		c.Status.LogPath = logPath
 		setContainerKnown(c, api.ContainerStatusCreated, "")
 		return true
 	})
-	return reconcile.Result{}, err
+	return err
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
@@ -64,6 +63,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		return []string{o.(*api.Container).Spec.TaskName}
 	}); err != nil {
 		return fmt.Errorf("index containers by task: %w", err)
+	}
+	if err := e.cache.IndexField(ctx, &api.Container{}, runtimeIDIndex, indexRuntimeID); err != nil {
+		return fmt.Errorf("index containers by runtime ID: %w", err)
 	}
 	var ctrls []controller.TypedController[reconcile.Request]
 
@@ -210,8 +212,10 @@ func (e *Engine) enqueueAll(key types.NamespacedName) {
 	}
 }
 
-// runRuntimeEvents turns containerd events into reconcile requests. The runtime ID of a
-// container is its object name, so no lookup is needed.
+// runRuntimeEvents turns containerd events into reconcile requests, finding the container
+// by its recorded runtime ID in the cache's index (one map lookup per event). An event for
+// an ID no object has recorded yet (the create event before the create step's status
+// write) is dropped: that status write enqueues the container itself.
 func (e *Engine) runRuntimeEvents(ctx context.Context) error {
 	for {
 		evs, errs := e.rt.Events(ctx)
@@ -224,7 +228,9 @@ func (e *Engine) runRuntimeEvents(ctx context.Context) error {
 				if !ok {
 					break loop
 				}
-				e.enqueueAll(types.NamespacedName{Namespace: api.Namespace, Name: ev.ContainerID})
+				if key, ok := e.containerByRuntimeID(ctx, ev.ContainerID); ok {
+					e.enqueueAll(key)
+				}
 			case err, ok := <-errs:
 				if !ok {
 					break loop
@@ -279,7 +285,7 @@ func (e *Engine) runRelist(ctx context.Context) error {
 }
 
 // sweepOrphans removes runtime containers of the agent's namespace that no Container
-// object owns and that are not running: debris of a lost checkpoint or of a cleanup
+// object owns (see ownsRuntimeContainer) and that are not running: debris of a lost checkpoint or of a cleanup
 // interrupted between its steps. A running orphan is left alone and reported, as the
 // reference agent leaves containers it does not track; killing a workload on a guess is
 // worse than leaking one.
@@ -290,8 +296,12 @@ func (e *Engine) sweepOrphans(ctx context.Context) {
 		return
 	}
 	for _, rc := range list {
-		err := e.direct.Get(ctx, types.NamespacedName{Namespace: api.Namespace, Name: rc.ID}, &api.Container{})
-		if !apierrors.IsNotFound(err) {
+		owned, err := e.ownsRuntimeContainer(ctx, rc)
+		if err != nil {
+			e.log.Error(err, "find the owner of a runtime container", "container", rc.ID)
+			continue
+		}
+		if owned {
 			continue
 		}
 		if rc.Status == runtime.StatusRunning {

@@ -399,8 +399,8 @@ func TestTaskCgroupCarriesTaskLimits(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(cpuDir, "cpu.cfs_quota_us")); err != nil || strings.TrimSpace(string(b)) != "50000" {
 		t.Fatalf("task cpu quota = %q, %v; want 50000 (0.5 vCPU of a 100ms period)", b, err)
 	}
-	// The container lives beneath the task cgroup.
-	if _, err := os.Stat(filepath.Join(memDir, api.ContainerName("limited", "app"))); err != nil {
+	// The container lives beneath the task cgroup, named by its runtime ID.
+	if _, err := os.Stat(filepath.Join(memDir, h.container("limited", "app").Status.RuntimeID)); err != nil {
 		t.Fatalf("container cgroup not under the task cgroup: %v", err)
 	}
 
@@ -523,8 +523,8 @@ func TestContainerMetadataFile(t *testing.T) {
 		t.Fatalf("the container did not see a JSON metadata file: %v\n%s", err, logs)
 	}
 	for k, want := range map[string]any{
-		"MetadataFileStatus": "READY", "Cluster": "meta-cluster", "ContainerID": c.Status.RuntimeID,
-		"ContainerName": "app", "TaskARN": task.Spec.ARN, "DockerContainerName": "/" + c.Status.RuntimeID,
+		"MetadataFileStatus": "READY", "Cluster": "meta-cluster", "ContainerID": api.RuntimeID(task.Spec.ARN, "app"),
+		"ContainerName": "app", "TaskARN": task.Spec.ARN, "DockerContainerName": "/" + api.DockerName(task, c),
 	} {
 		if f[k] != want {
 			t.Errorf("%s = %v, want %v (file:\n%s)", k, f[k], want, logs)

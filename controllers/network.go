@@ -294,12 +294,16 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 		return nil
 	}
 	var n *api.NetworkStatus
-	dir := filepath.Join(e.taskDir(t.Name), "net", c.Spec.Name)
+	// The directory is named by the runtime ID, as Docker keeps these files in
+	// /var/lib/docker/containers/<id>/: the bind mounts' source shows in the container's
+	// /proc/self/mountinfo, where tools look for the ID on cgroup v2 (whose private
+	// cgroup namespace leaves /proc/self/cgroup reading "0::/").
+	dir := filepath.Join(e.taskDir(t.Name), "containers", cfg.ID)
 	in := cni.FilesInput{Hostname: cfg.Hostname, ExtraHosts: c.Spec.ExtraHosts}
 	if mode == modeBridge {
 		n = c.Status.Network
 		if in.Hostname == "" {
-			in.Hostname = shortID(c.Name)
+			in.Hostname = shortID(cfg.ID)
 		}
 		for _, l := range c.Spec.Links {
 			name, alias, _ := strings.Cut(l, ":")

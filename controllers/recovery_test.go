@@ -60,9 +60,14 @@ func TestRestartAtEachStepConverges(t *testing.T) {
 	}
 	for i := range steps {
 		for _, name := range []string{"app", "side"} {
-			id := api.ContainerName("crash"+string(rune('a'+i)), name)
+			task := "crash" + string(rune('a'+i))
+			c := h.container(task, name)
+			id := api.ContainerRuntimeID(h.task(task), c)
+			if c.Status.RuntimeID != id {
+				t.Errorf("%s/%s: recorded runtime ID %q, want the derived %s", task, name, c.Status.RuntimeID, id)
+			}
 			if seen[id] != 1 {
-				t.Errorf("runtime container %s: %d copies", id, seen[id])
+				t.Errorf("runtime container %s (%s/%s): %d copies", id, task, name, seen[id])
 			}
 		}
 	}
@@ -75,9 +80,10 @@ func TestVanishedContainerIsReported(t *testing.T) {
 	task, cs := newTask("vanish", sh("app", serviceCmd))
 	h.run(task, cs)
 	h.waitTask("vanish", time.Minute, "RUNNING", known(api.TaskStatusRunning))
+	id := h.container("vanish", "app").Status.RuntimeID
 	h.stop()
 	h.stop = nil
-	if err := h.rt.RemoveContainer(h.ctx, api.ContainerName("vanish", "app")); err != nil {
+	if err := h.rt.RemoveContainer(h.ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	h.start()

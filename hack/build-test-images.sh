@@ -10,6 +10,10 @@
 #   127.0.0.1:5000/ecsd/credprobe:latest busybox + /usr/bin/credprobe, a static
 #                                        Go program using aws-sdk-go-v2's default
 #                                        credential chain (hack/testimages/credprobe)
+#   127.0.0.1:5000/ecsd/otelprobe:latest busybox + /usr/bin/otelprobe, a static
+#                                        Go program running OpenTelemetry's ECS
+#                                        resource detector (hack/testimages/otelprobe,
+#                                        its own module)
 #
 # Images are deterministic, so the digests are stable run to run; blobs the
 # registry already has are not uploaded again. Idempotent.
@@ -37,3 +41,8 @@ CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -trimpath -ldflags 
   -o "$ROOT/bin/credprobe" ./hack/testimages/credprobe
 "$MKIMAGE" -registry "$REGISTRY" -repo ecsd/credprobe -tag latest \
   -extra-file "$ROOT/bin/credprobe:/usr/bin/credprobe"
+# otelprobe is its own module (the detector's dependencies stay out of the agent's go.mod).
+(cd "$ROOT/hack/testimages/otelprobe" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" \
+  go build -trimpath -ldflags '-s -w' -o "$ROOT/bin/otelprobe" .)
+"$MKIMAGE" -registry "$REGISTRY" -repo ecsd/otelprobe -tag latest \
+  -extra-file "$ROOT/bin/otelprobe:/usr/bin/otelprobe"

@@ -163,7 +163,10 @@ type ContainerStatus struct {
 	// dependsOn and essential-container rules.
 	DesiredStatus ContainerState `json:"desiredStatus,omitempty"`
 	SentStatus    ContainerState `json:"sentStatus,omitempty"`
-	// RuntimeID is the containerd container ID.
+	// RuntimeID is the containerd container ID, recorded by the create step: RuntimeID()
+	// of the task ARN and container name (64 hex characters, Docker's ID form), or the
+	// object name for a container an older ecsd created. Every step, endpoint and report
+	// uses this field, never a recomputed ID.
 	RuntimeID   string `json:"runtimeId,omitempty"`
 	ImageDigest string `json:"imageDigest,omitempty"`
 	// ImageID is the image config's digest (Docker's image ID), reported by the endpoints.

@@ -1,9 +1,89 @@
 package v1alpha1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
+
+// runtimeIDDomain separates the container ID hash from any other use of SHA-256 over the
+// same strings; the version lets a future scheme never collide with this one.
+const runtimeIDDomain = "ecsd.container-id.v1"
+
+// RuntimeID is the runtime (containerd) ID of container name of the task with ARN taskARN:
+// 64 lowercase hex characters, the form Docker gives its container IDs, because monitoring
+// tools (OpenTelemetry's ECS detector, Datadog's and CloudWatch's agents) find a container's
+// ID by that shape in /proc/self/cgroup and /proc/self/mountinfo. It is derived, never
+// random, so every step that creates or finds a container is idempotent and an agent that
+// restarts finds the same container: SHA-256 over a domain tag and the two strings, each
+// length-prefixed so that no two (ARN, name) pairs encode alike.
+//
+// The create controller chooses the ID and records it in Status.RuntimeID; everything else
+// reads that field, never this function, since a container created by an older ecsd kept
+// its old-form ID (the object name, see LegacyRuntimeID).
+func RuntimeID(taskARN, container string) string {
+	h := sha256.New()
+	h.Write([]byte(runtimeIDDomain))
+	h.Write([]byte{0})
+	for _, s := range []string{taskARN, container} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ContainerRuntimeID is RuntimeID for container c of task t.
+func ContainerRuntimeID(t *Task, c *Container) string { return RuntimeID(t.Spec.ARN, c.Spec.Name) }
+
+// LegacyRuntimeID is the runtime ID ecsd gave containers before RuntimeID existed: the
+// Container object's name, "<taskID>-<containerName>". Such containers keep it (it is in
+// their Status.RuntimeID); the create controller adopts one an older agent created but
+// never recorded, rather than create a duplicate.
+func LegacyRuntimeID(c *Container) string { return c.Name }
+
+// dockerNameSuffixLen is the length of the hex suffix of a Docker container name the
+// reference agent creates (ten random bytes).
+const dockerNameSuffixLen = 20
+
+// DockerName is the container's name as the reference agent names its Docker containers and
+// reports it in DockerName fields: "ecs-<family>-<revision>-<name>-<20 hex>", with the
+// container name stripped to [A-Za-z0-9-]. containerd has no container names, so this is
+// what the endpoints report. The reference's suffix is random; here it is the first 20
+// characters of the new-form RuntimeID, so the name is deterministic and leads to the ID,
+// even for a container created by an older ecsd under its old-form ID.
+func DockerName(t *Task, c *Container) string {
+	var b strings.Builder
+	b.WriteString("ecs-")
+	b.WriteString(t.Spec.Family)
+	b.WriteByte('-')
+	b.WriteString(t.Spec.Version)
+	b.WriteByte('-')
+	for _, r := range c.Spec.Name {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('-')
+	b.WriteString(ContainerRuntimeID(t, c)[:dockerNameSuffixLen])
+	return b.String()
+}
+
+// IsRuntimeID reports whether id has the form RuntimeID gives: 64 lowercase hex characters.
+func IsRuntimeID(id string) bool {
+	if len(id) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // RuntimeLabels are the labels a task container carries in the runtime: the definition's own
 // plus the com.amazonaws.ecs.* set log routers rely on and ecsd's. The create controller sets

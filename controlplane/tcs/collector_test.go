@@ -28,7 +28,7 @@ func TestCollectorStatsSets(t *testing.T) {
 	cpu := []uint64{0, 1e9, 3e9, 4e9, 5e9, 6e9, 7e9}
 	mem := []uint64{100, 120, 110, 130, 100, 100, 100}
 	stats := newFakeStats(func(id string, n int) (runtime.Stats, error) {
-		if id == "t2-web" {
+		if id == rid("t2", "web") {
 			return steadyStats(id, n)
 		}
 		return runtime.Stats{Time: epoch.Add(time.Duration(n) * 5 * time.Second), CPUUsageNanos: cpu[n],
@@ -63,7 +63,7 @@ func TestCollectorStatsSets(t *testing.T) {
 	if cm.RestartStatsSet == nil || cm.RestartStatsSet.RestartCount != 0 {
 		t.Errorf("restart set %+v, want 0", cm.RestartStatsSet)
 	}
-	for _, id := range []string{"t1-init", "t3-app"} {
+	for _, id := range []string{rid("t1", "init"), rid("t3", "app")} {
 		if n := stats.count(id); n != 0 {
 			t.Errorf("%s sampled %d times; it is not running", id, n)
 		}
@@ -123,7 +123,7 @@ func TestCollectorCounterResetAndErrors(t *testing.T) {
 	// reading only rebases. "gone" has already stopped in the runtime.
 	cpu := []uint64{10e9, 11e9, 1e9, 2e9, 3e9}
 	stats := newFakeStats(func(id string, n int) (runtime.Stats, error) {
-		if id == "t1-gone" {
+		if id == rid("t1", "gone") {
 			return runtime.Stats{}, fmt.Errorf("stats: %w", runtime.ErrNotFound)
 		}
 		return runtime.Stats{Time: epoch.Add(time.Duration(n) * 5 * time.Second), CPUUsageNanos: cpu[n], MemoryUsage: 10 * mib}, nil

@@ -92,7 +92,7 @@ func addTask(t testing.TB, st *store.Store, id string, status api.TaskState, ctr
 			obj.Status.KnownStatus = api.ContainerStatusRunning
 		}
 		if !c.noRuntime {
-			obj.Status.RuntimeID = obj.Name
+			obj.Status.RuntimeID = rid(id, c.name)
 		}
 		if c.checked {
 			obj.Spec.HealthCheck = &api.HealthCheck{Test: []string{"CMD-SHELL", "true"}}
@@ -105,6 +105,9 @@ func addTask(t testing.TB, st *store.Store, id string, status api.TaskState, ctr
 		}
 	}
 }
+
+// rid is the runtime ID the create step gives container name of task id.
+func rid(id, name string) string { return api.RuntimeID(taskARN(id), name) }
 
 // setTaskStatus changes a stored task's known status.
 func setTaskStatus(t testing.TB, st *store.Store, id string, status api.TaskState) {

@@ -187,7 +187,7 @@ func populateTMDS(ctx context.Context, st *store.Store, n int) ([]string, error)
 					EndpointID: ep, CPU: 128, Memory: 64, Command: []string{"sleep", "3600"},
 					PortMappings: []api.PortMapping{{ContainerPort: 8080, Protocol: "tcp"}}},
 				Status: api.ContainerStatus{KnownStatus: api.ContainerStatusRunning, DesiredStatus: api.ContainerStatusRunning,
-					RuntimeID: cname, ImageDigest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+					RuntimeID: api.RuntimeID(arn, name), ImageDigest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 					NetworkBindings: []api.NetworkBinding{{BindIP: "0.0.0.0", ContainerPort: 8080, HostPort: int32(32768 + 2*i + j), Protocol: "tcp"}},
 					Network: &api.NetworkStatus{Mode: "bridge", ID: cname,
 						IPv4Address: fmt.Sprintf("172.17.%d.%d", (2*i+j)/250, (2*i+j)%250+2), IPv4Gateway: "172.17.0.1"},

@@ -119,7 +119,7 @@ func Build(task *api.Task, c *api.Container, in Instance, ready bool) File {
 	f.ContainerID = c.Status.RuntimeID
 	if c.Status.RuntimeID != "" {
 		// Docker reports names with a leading slash and readers of this file expect it.
-		f.DockerContainerName = "/" + c.Status.RuntimeID
+		f.DockerContainerName = "/" + api.DockerName(task, c)
 	}
 	f.ImageID = c.Status.ImageID // the config digest: Docker's image ID
 	f.ImageName = c.Spec.Image

@@ -38,7 +38,7 @@ func testContainer() *api.Container {
 			PortMappings: []api.PortMapping{{ContainerPort: 80, Protocol: "tcp"}},
 		},
 		Status: api.ContainerStatus{
-			RuntimeID: "6a1b2c-app",
+			RuntimeID: "c3e608fe9951ec374c52b8fc2df98b903c50faa190ea3ec7f96ce32ea2a85961", // api.RuntimeID of the task ARN and "app"
 			ImageID:   "sha256:9b2f",
 		},
 	}
@@ -94,9 +94,9 @@ func TestBuildBytes(t *testing.T) {
 	"TaskARN": "arn:aws:ecs:us-west-2:111122223333:task/prod/6a1b2c",
 	"TaskDefinitionFamily": "web",
 	"TaskDefinitionRevision": "3",
-	"ContainerID": "6a1b2c-app",
+	"ContainerID": "c3e608fe9951ec374c52b8fc2df98b903c50faa190ea3ec7f96ce32ea2a85961",
 	"ContainerName": "app",
-	"DockerContainerName": "/6a1b2c-app",
+	"DockerContainerName": "/ecs-web-3-app-c3e608fe9951ec374c52",
 	"ImageID": "sha256:9b2f",
 	"ImageName": "nginx:1.27",
 	"PortMappings": [
@@ -140,9 +140,9 @@ func TestBuildBytes(t *testing.T) {
 	"TaskARN": "arn:aws:ecs:us-west-2:111122223333:task/prod/6a1b2c",
 	"TaskDefinitionFamily": "web",
 	"TaskDefinitionRevision": "3",
-	"ContainerID": "6a1b2c-app",
+	"ContainerID": "c3e608fe9951ec374c52b8fc2df98b903c50faa190ea3ec7f96ce32ea2a85961",
 	"ContainerName": "app",
-	"DockerContainerName": "/6a1b2c-app",
+	"DockerContainerName": "/ecs-web-3-app-c3e608fe9951ec374c52",
 	"ImageID": "sha256:9b2f",
 	"ImageName": "nginx:1.27",
 	"PortMappings": [
@@ -179,9 +179,9 @@ func TestBuildBytes(t *testing.T) {
 	"TaskARN": "arn:aws:ecs:us-west-2:111122223333:task/prod/6a1b2c",
 	"TaskDefinitionFamily": "web",
 	"TaskDefinitionRevision": "3",
-	"ContainerID": "6a1b2c-app",
+	"ContainerID": "c3e608fe9951ec374c52b8fc2df98b903c50faa190ea3ec7f96ce32ea2a85961",
 	"ContainerName": "app",
-	"DockerContainerName": "/6a1b2c-app",
+	"DockerContainerName": "/ecs-web-3-app-c3e608fe9951ec374c52",
 	"ImageName": "nginx:1.27",
 	"Networks": [
 		{
@@ -240,8 +240,8 @@ func TestBuildKeys(t *testing.T) {
 		ready: true,
 		present: map[string]string{
 			"MetadataFileStatus":  `"READY"`,
-			"DockerContainerName": `"/6a1b2c-app"`,
-			"ContainerID":         `"6a1b2c-app"`,
+			"DockerContainerName": `"/ecs-web-3-app-c3e608fe9951ec374c52"`,
+			"ContainerID":         `"c3e608fe9951ec374c52b8fc2df98b903c50faa190ea3ec7f96ce32ea2a85961"`,
 			"ImageID":             `"sha256:9b2f"`,
 		},
 		absent: []string{"HostIPv6Address"},

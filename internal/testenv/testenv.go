@@ -89,6 +89,10 @@ func BusyboxImageV2() string { return Registry() + "/" + BusyboxRepo + ":v2" }
 // resolves credentials with aws-sdk-go-v2's default chain and GETs metadata URIs.
 func CredProbeImage() string { return Registry() + "/ecsd/credprobe:latest" }
 
+// OTelProbeImage is busybox plus /usr/bin/otelprobe (hack/testimages/otelprobe), which runs
+// OpenTelemetry's ECS resource detector and prints the resource attributes it finds.
+func OTelProbeImage() string { return Registry() + "/ecsd/otelprobe:latest" }
+
 // AuthBusyboxImage is the busybox test image in AuthRegistry(); it has the
 // same manifest digest as BusyboxImage.
 func AuthBusyboxImage() string { return AuthRegistry() + "/" + BusyboxRepo + ":latest" }

@@ -1,6 +1,8 @@
 // Package cgroups manages the per-task cgroup that carries an ECS task's task-level CPU and
 // memory limits (ECS_ENABLE_TASK_CPU_MEM_LIMIT). Containers are created beneath it, so
-// together they can never use more than the task definition allows. It writes cgroupfs
+// together they can never use more than the task definition allows. Every task gets one,
+// limits or not, as with the reference agent: the <root>/<task>/<container ID> path is
+// what monitoring tools read a container's ID from. It writes cgroupfs
 // directly: the runtime (runc) creates the containers' own cgroups under this parent.
 package cgroups
 
@@ -20,6 +22,24 @@ type Limits struct {
 	Period   time.Duration
 	// MemoryBytes is the hard memory limit.
 	MemoryBytes int64
+	// CPUShares is the task's cpu.shares (cpu.weight on cgroup v2, converted as runc does)
+	// for a task without a CPU quota: the sum of its containers' shares, as the reference
+	// agent sets it, so a task weighs against other tasks what its containers weighed
+	// side by side before they had a task cgroup. Zero leaves the kernel's default.
+	CPUShares uint64
+}
+
+// CPU shares bounds of cgroup v1 (and of runc's conversion to cpu.weight).
+const (
+	minCPUShares = 2
+	maxCPUShares = 262144
+)
+
+// cpuWeight converts cpu.shares to cgroup v2's cpu.weight the way runc does, so a task's
+// weight relates to its containers' weights (which runc converts) as on cgroup v1.
+func cpuWeight(shares uint64) uint64 {
+	shares = min(max(shares, minCPUShares), maxCPUShares)
+	return 1 + ((shares-2)*9999)/262142
 }
 
 // Manager creates and removes task cgroups under Root (a cgroupfs path such as "/ecs")
@@ -54,6 +74,12 @@ func (m Manager) Ensure(taskID string, l Limits) error {
 			return err
 		}
 		if err := write(cpu, "cpu.cfs_quota_us", strconv.FormatInt(l.CPUQuota.Microseconds(), 10)); err != nil {
+			return err
+		}
+	}
+	if l.CPUShares > 0 {
+		shares := min(max(l.CPUShares, minCPUShares), maxCPUShares)
+		if err := write(filepath.Join(m.Mount, "cpu", m.Path(taskID)), "cpu.shares", strconv.FormatUint(shares, 10)); err != nil {
 			return err
 		}
 	}
@@ -131,6 +157,11 @@ func (m Manager) ensureV2(taskID string, l Limits) error {
 	}
 	if l.CPUQuota > 0 && l.Period > 0 {
 		if err := write(dir, "cpu.max", fmt.Sprintf("%d %d", l.CPUQuota.Microseconds(), l.Period.Microseconds())); err != nil {
+			return err
+		}
+	}
+	if l.CPUShares > 0 {
+		if err := write(dir, "cpu.weight", strconv.FormatUint(cpuWeight(l.CPUShares), 10)); err != nil {
 			return err
 		}
 	}

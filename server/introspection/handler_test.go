@@ -33,6 +33,15 @@ const (
 
 func arn(id string) string { return "arn:aws:ecs:us-west-2:111122223333:task/prod/" + id }
 
+// rid is the new-form runtime ID of container name of task id.
+func rid(id, name string) string { return api.RuntimeID(arn(id), name) }
+
+// dname is the DockerName of container name of task id, of the given family and revision.
+func dname(id, family, version, name string) string {
+	return api.DockerName(&api.Task{Spec: api.TaskSpec{ARN: arn(id), Family: family, Version: version}},
+		&api.Container{Spec: api.ContainerSpec{Name: name}})
+}
+
 func mt(s string) *metav1.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -52,11 +61,12 @@ func objects() []client.Object {
 		&api.Container{ObjectMeta: meta(api.ContainerName(taskA, "app")), Spec: api.ContainerSpec{TaskName: taskA, Name: "app", Image: "nginx:1.27",
 			PortMappings: []api.PortMapping{{ContainerPort: 80, Protocol: "tcp"}},
 			MountPoints:  []api.MountPoint{{SourceVolume: "data", ContainerPath: "/data"}, {SourceVolume: "cache", ContainerPath: "/cache"}}},
-			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusRunning, RuntimeID: taskA + "-app", ImageDigest: "sha256:9b2f",
+			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusRunning, RuntimeID: rid(taskA, "app"), ImageDigest: "sha256:9b2f",
 				NetworkBindings: []api.NetworkBinding{{BindIP: "0.0.0.0", ContainerPort: 80, HostPort: 49170, Protocol: "tcp"}},
 				CreatedAt:       mt("2026-07-01T11:59:58.1Z"), StartedAt: mt("2026-07-01T13:59:59.4+02:00")}},
 		// log has no known binding yet: the definition's ports are shown; a restart policy
-		// makes RestartCount appear even at zero.
+		// makes RestartCount appear even at zero. An older ecsd created it: its runtime ID
+		// has the old form, the object name.
 		&api.Container{ObjectMeta: meta(api.ContainerName(taskA, "log")), Spec: api.ContainerSpec{TaskName: taskA, Name: "log", Image: "fluent-bit",
 			PortMappings:  []api.PortMapping{{ContainerPort: 24224, HostPort: 24224}},
 			VolumesFrom:   []api.VolumeFrom{{SourceContainer: "app"}},
@@ -64,7 +74,7 @@ func objects() []client.Object {
 			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusCreated, RuntimeID: taskA + "-log"}},
 		&api.Container{ObjectMeta: meta(api.ContainerName(taskA, "late")), Spec: api.ContainerSpec{TaskName: taskA, Name: "late", Image: "x"},
 			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusPulled}},
-		// Task B: stopped, desired still RUNNING (desired blanked).
+		// Task B: stopped, desired still RUNNING (desired blanked); created by an older ecsd.
 		&api.Task{ObjectMeta: meta(taskB), Spec: api.TaskSpec{ARN: arn(taskB), Family: "batch", Version: "1",
 			DesiredStatus: api.TaskStatusRunning, Containers: []string{"job"}},
 			Status: api.TaskStatus{KnownStatus: api.TaskStatusStopped}},
@@ -80,9 +90,9 @@ func objects() []client.Object {
 			Status: api.TaskStatus{KnownStatus: api.TaskStatusCreated}},
 		&api.Container{ObjectMeta: meta(api.ContainerName(taskV, "web")), Spec: api.ContainerSpec{TaskName: taskV, Name: "web", Image: "web:1",
 			PortMappings: []api.PortMapping{{ContainerPort: 8080, Protocol: "udp"}}},
-			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusCreated, RuntimeID: taskV + "-web"}},
+			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusCreated, RuntimeID: rid(taskV, "web")}},
 		&api.Container{ObjectMeta: meta(api.ContainerName(taskV, "envoy")), Spec: api.ContainerSpec{TaskName: taskV, Name: "envoy", Image: "envoy"},
-			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusCreated, RuntimeID: taskV + "-envoy"}},
+			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusCreated, RuntimeID: rid(taskV, "envoy")}},
 		&api.Attachment{ObjectMeta: meta("att-1"), Spec: api.AttachmentSpec{MACAddress: "0a:1b:2c:3d:4e:5f",
 			IPv4Addresses: []string{"10.0.1.5"}, IPv6Addresses: []string{"2600::5"}, SubnetGatewayIPv4: "10.0.1.1/24"}},
 	}
@@ -155,22 +165,23 @@ func assertJSON(t *testing.T, rec *httptest.ResponseRecorder, status int, want s
 
 var (
 	taskAJSON = fmt.Sprintf(`{"Arn":%q,"DesiredStatus":"RUNNING","KnownStatus":"RUNNING","Family":"web","Version":"3","Containers":[
-		{"DockerId":"%[2]s-app","DockerName":"%[2]s-app","Name":"app","Image":"nginx:1.27","ImageID":"sha256:9b2f",
+		{"DockerId":%[3]q,"DockerName":%[4]q,"Name":"app","Image":"nginx:1.27","ImageID":"sha256:9b2f",
 		 "CreatedAt":"2026-07-01T11:59:58.1Z","StartedAt":"2026-07-01T11:59:59.4Z",
 		 "Ports":[{"ContainerPort":80,"Protocol":"tcp","HostPort":49170}],
 		 "Volumes":[{"Source":"/srv/data","Destination":"/data"},{"DockerName":"cache","Source":"/var/lib/ecs/data/tasks/%[2]s/volumes/cache","Destination":"/cache"}]},
-		{"DockerId":"%[2]s-log","DockerName":"%[2]s-log","Name":"log","Image":"fluent-bit","ImageID":"",
+		{"DockerId":"%[2]s-log","DockerName":%[5]q,"Name":"log","Image":"fluent-bit","ImageID":"",
 		 "Ports":[{"ContainerPort":24224,"Protocol":"tcp","HostPort":24224}],
 		 "Volumes":[{"Source":"/srv/data","Destination":"/data"},{"DockerName":"cache","Source":"/var/lib/ecs/data/tasks/%[2]s/volumes/cache","Destination":"/cache"}],
-		 "RestartCount":0}]}`, arn(taskA), taskA)
+		 "RestartCount":0}]}`, arn(taskA), taskA, rid(taskA, "app"), dname(taskA, "web", "3", "app"), dname(taskA, "web", "3", "log"))
 	taskBJSON = fmt.Sprintf(`{"Arn":%q,"KnownStatus":"STOPPED","Family":"batch","Version":"1","Containers":[
-		{"DockerId":"%[2]s-job","DockerName":"%[2]s-job","Name":"job","Image":"job","ImageID":""}]}`, arn(taskB), taskB)
+		{"DockerId":"%[2]s-job","DockerName":%[3]q,"Name":"job","Image":"job","ImageID":""}]}`, arn(taskB), taskB, dname(taskB, "batch", "1", "job"))
 	taskVJSON = fmt.Sprintf(`{"Arn":%q,"DesiredStatus":"RUNNING","KnownStatus":"PENDING","Family":"api","Version":"7","Containers":[
-		{"DockerId":"%[2]s-web","DockerName":"%[2]s-web","Name":"web","Image":"web:1","ImageID":"",
+		{"DockerId":%[3]q,"DockerName":%[4]q,"Name":"web","Image":"web:1","ImageID":"",
 		 "Ports":[{"ContainerPort":8080,"Protocol":"udp","HostPort":8080}],
 		 "Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.0.1.5"],"IPv6Addresses":["2600::5"]}]},
-		{"DockerId":"%[2]s-envoy","DockerName":"%[2]s-envoy","Name":"envoy","Image":"envoy","ImageID":"",
-		 "Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.0.1.5"],"IPv6Addresses":["2600::5"]}]}]}`, arn(taskV), taskV)
+		{"DockerId":%[5]q,"DockerName":%[6]q,"Name":"envoy","Image":"envoy","ImageID":"",
+		 "Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.0.1.5"],"IPv6Addresses":["2600::5"]}]}]}`, arn(taskV), taskV,
+		rid(taskV, "web"), dname(taskV, "api", "7", "web"), rid(taskV, "envoy"), dname(taskV, "api", "7", "envoy"))
 	taskPJSON = fmt.Sprintf(`{"Arn":%q,"DesiredStatus":"RUNNING","KnownStatus":"PENDING","Family":"new","Version":"1","Containers":[]}`, arn(taskP))
 	emptyTask = `{"Arn":"","KnownStatus":"","Family":"","Version":"","Containers":null}`
 	rootJSON  = `{"AvailableCommands":["/v1/metadata","/v1/tasks","/license"]}`
@@ -184,14 +195,16 @@ func TestTasks(t *testing.T) {
 		want         string
 	}{
 		{"all tasks", "/v1/tasks", 200, `{"Tasks":[` + taskAJSON + `,` + taskBJSON + `,` + taskPJSON + `,` + taskVJSON + `]}`},
-		{"full docker ID", "/v1/tasks?dockerid=" + taskV + "-web", 200, taskVJSON},
-		{"short docker ID", "/v1/tasks?dockerid=" + taskV[:3], 200, taskVJSON},
-		{"short ID matching two containers of one task", "/v1/tasks?dockerid=" + taskV[:12], 200, taskVJSON},
-		{"short ID across tasks is ambiguous", "/v1/tasks?dockerid=" + taskA[:12], 400, emptyTask},
-		{"long ID is matched exactly, not as prefix", "/v1/tasks?dockerid=" + taskA + "-ap", 404, emptyTask},
+		{"full docker ID", "/v1/tasks?dockerid=" + rid(taskV, "web"), 200, taskVJSON},
+		{"short docker ID", "/v1/tasks?dockerid=" + rid(taskV, "envoy")[:12], 200, taskVJSON},
+		{"shorter docker ID", "/v1/tasks?dockerid=" + rid(taskA, "app")[:6], 200, taskAJSON},
+		{"long ID is matched exactly, not as prefix", "/v1/tasks?dockerid=" + rid(taskV, "web")[:13], 404, emptyTask},
+		{"full old-form docker ID", "/v1/tasks?dockerid=" + taskB + "-job", 200, taskBJSON},
+		{"short old-form ID across tasks is ambiguous", "/v1/tasks?dockerid=" + taskA[:12], 400, emptyTask},
+		{"long old-form ID is matched exactly, not as prefix", "/v1/tasks?dockerid=" + taskA + "-lo", 404, emptyTask},
 		{"unknown docker ID", "/v1/tasks?dockerid=" + taskNo, 404, emptyTask},
 		{"empty docker ID prefixes everything", "/v1/tasks?dockerid=", 400, emptyTask},
-		{"not created container is unknown", "/v1/tasks?dockerid=" + taskA + "-late", 404, emptyTask},
+		{"not created container is unknown", "/v1/tasks?dockerid=" + rid(taskA, "late"), 404, emptyTask},
 		{"by task ARN", "/v1/tasks?taskarn=" + arn(taskB), 200, taskBJSON},
 		{"unknown task ARN", "/v1/tasks?taskarn=" + arn(taskNo), 404, emptyTask},
 		{"both parameters", "/v1/tasks?taskarn=" + arn(taskB) + "&dockerid=" + taskB, 400, emptyTask},

@@ -75,7 +75,7 @@ func taskResponse(v *metadata.TaskView, dataDir string) *TaskResponse {
 		}
 		cr := ContainerResponse{
 			DockerID:     c.Status.RuntimeID,
-			DockerName:   c.Status.RuntimeID,
+			DockerName:   metadata.DockerName(t, c),
 			Name:         c.Spec.Name,
 			Image:        c.Spec.Image,
 			ImageID:      metadata.ImageID(c),

@@ -52,9 +52,11 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 }
 
 // taskByDockerID finds the task of a container by full ID, or by short ID (a prefix of at
-// most 12 characters). Ambiguity is counted in tasks, not containers: ecsd's runtime IDs
-// are "<task ID>-<name>", so a short ID names every container of one task, and that is one
-// answer, not a conflict. Two different tasks matching is a 400.
+// most 12 characters, as docker ps shows). IDs are the recorded runtime IDs: 64 hex
+// characters (api.RuntimeID), or "<task ID>-<name>" for a container an older ecsd created.
+// Ambiguity is counted in tasks, not containers: a short old-form ID names every container
+// of one task, and that is one answer, not a conflict. Two different tasks matching is a
+// 400, as it is for Docker's short IDs.
 func (h *handler) taskByDockerID(w http.ResponseWriter, views []*metadata.TaskView, id string) {
 	var found *metadata.TaskView
 	for _, v := range views {

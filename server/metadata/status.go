@@ -43,6 +43,16 @@ func ContainerDesiredStatus(c *api.Container) string { return ContainerStatus(c.
 // reference agent's state) only know a container by runtime ID from then on.
 func Created(c *api.Container) bool { return c.Status.RuntimeID != "" }
 
+// DockerName is the container's DockerName field: the reference agent's Docker name
+// (api.DockerName) once the container exists in the runtime, empty before, as the reference
+// agent only names a container when it creates it.
+func DockerName(t *api.Task, c *api.Container) string {
+	if !Created(c) {
+		return ""
+	}
+	return api.DockerName(t, c)
+}
+
 // PulledNotCreated reports whether the container's image was pulled but the container was
 // never created; task metadata v4 lists such containers too.
 func PulledNotCreated(c *api.Container) bool {

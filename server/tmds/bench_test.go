@@ -89,7 +89,7 @@ func benchStore(b *testing.B, n int) (*store.Store, []string) {
 				ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.ContainerName(id, name)},
 				Spec:       api.ContainerSpec{TaskName: id, Name: name, Image: "busybox", EndpointID: ep},
 				Status: api.ContainerStatus{KnownStatus: api.ContainerStatusRunning, DesiredStatus: api.ContainerStatusRunning,
-					RuntimeID: api.ContainerName(id, name), ImageDigest: "sha256:aaaa", StartedAt: &now,
+					RuntimeID: api.RuntimeID(taskARN(id), name), ImageDigest: "sha256:aaaa", StartedAt: &now,
 					Network: &api.NetworkStatus{Mode: "bridge", IPv4Address: fmt.Sprintf("172.17.%d.%d", (2*i+j)/250, (2*i+j)%250+2)}},
 			})
 		}

@@ -82,7 +82,7 @@ func (h *handler) containerResponse(v *metadata.TaskView, c *api.Container, in I
 	resp := ContainerResponse{
 		ID:            c.Status.RuntimeID,
 		Name:          c.Spec.Name,
-		DockerName:    c.Status.RuntimeID,
+		DockerName:    metadata.DockerName(t, c),
 		Image:         c.Spec.Image,
 		ImageID:       metadata.ImageID(c),
 		Ports:         metadata.Ports(t, c, metadata.PortOptions{HostIP: o.v4}),

@@ -56,6 +56,20 @@ const (
 
 func taskARN(id string) string { return "arn:aws:ecs:us-west-2:111122223333:task/prod/" + id }
 
+// Runtime IDs: the bridge and awsvpc containers have new-form IDs; the host task's daemon
+// and the orphan were created by an older ecsd and keep the old form, the object name.
+var (
+	appID     = api.RuntimeID(taskARN(bridgeID), "app")
+	sidecarID = api.RuntimeID(taskARN(bridgeID), "sidecar")
+	webID     = api.RuntimeID(taskARN(awsvpcID), "web")
+)
+
+// dockerName is the DockerName of container name of task id in family and revision.
+func dockerName(id, family, revision, name string) string {
+	return api.DockerName(&api.Task{Spec: api.TaskSpec{ARN: taskARN(id), Family: family, Version: revision}},
+		&api.Container{Spec: api.ContainerSpec{Name: name}})
+}
+
 func ts(s string) *metav1.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -136,7 +150,7 @@ func fixtureObjects() []client.Object {
 				RestartPolicy: &api.RestartPolicy{Enabled: true},
 				LogConfig:     &api.LogConfig{Driver: "awslogs", Options: map[string]string{"awslogs-group": "/ecs/web"}}},
 			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusRunning, DesiredStatus: api.ContainerStatusRunning,
-				RuntimeID: bridgeID + "-app", ImageDigest: "sha256:9b2f",
+				RuntimeID: appID, ImageDigest: "sha256:9b2f",
 				NetworkBindings: []api.NetworkBinding{{BindIP: "0.0.0.0", ContainerPort: 80, HostPort: 49170, Protocol: "tcp"}},
 				Network:         &api.NetworkStatus{Mode: "bridge", ID: bridgeID + "-app", IPv4Address: bridgeIP},
 				Health:          &api.Health{Status: api.HealthHealthy, Since: ts("2026-07-01T12:00:29Z"), Output: "ok"},
@@ -146,7 +160,7 @@ func fixtureObjects() []client.Object {
 			ObjectMeta: ctr(bridgeID, "sidecar"),
 			Spec:       api.ContainerSpec{TaskName: bridgeID, Name: "sidecar", Image: "busybox", EndpointID: epSidecar},
 			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusStopped, DesiredStatus: api.ContainerStatusStopped,
-				RuntimeID: bridgeID + "-sidecar", ImageDigest: "sha256:aaaa", ExitCode: &exit0,
+				RuntimeID: sidecarID, ImageDigest: "sha256:aaaa", ExitCode: &exit0,
 				Network:    &api.NetworkStatus{Mode: "bridge", IPv4Address: sidecarIP, ReleasedAt: ts("2026-07-01T12:00:01Z")},
 				FinishedAt: ts("2026-07-01T12:00:00Z")},
 		},
@@ -167,7 +181,7 @@ func fixtureObjects() []client.Object {
 			Spec: api.ContainerSpec{TaskName: awsvpcID, Name: "web", Image: "web:1", EndpointID: epWeb, Memory: 256,
 				PortMappings: []api.PortMapping{{ContainerPort: 8080}}},
 			Status: api.ContainerStatus{KnownStatus: api.ContainerStatusRunning, DesiredStatus: api.ContainerStatusRunning,
-				RuntimeID: awsvpcID + "-web", ImageDigest: "sha256:cccc",
+				RuntimeID: webID, ImageDigest: "sha256:cccc",
 				NetworkBindings: []api.NetworkBinding{{BindIP: "0.0.0.0", ContainerPort: 8080, HostPort: 8080, Protocol: "tcp"}}},
 		},
 		&api.Attachment{

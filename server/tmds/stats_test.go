@@ -10,9 +10,9 @@ import (
 
 func TestStats(t *testing.T) {
 	f := newFixture(t)
-	h := f.handler(t, func(o *Options) { o.Stats = fakeStats{bridgeID + "-app": "app"} })
-	app := bridgeID + "-app"
-	sidecar := bridgeID + "-sidecar"
+	h := f.handler(t, func(o *Options) { o.Stats = fakeStats{appID: "app"} })
+	app := appID
+	sidecar := sidecarID
 	for _, tc := range []struct {
 		name, source, path string
 		status             int

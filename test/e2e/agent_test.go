@@ -220,7 +220,8 @@ func (h *agentHost) agentLog() string {
 	return s
 }
 
-// waitRuntime polls the runtime until cond holds for the containers it sees.
+// waitRuntime polls the runtime until cond holds for the containers it sees, keyed by
+// the object they belong to (byObject).
 func (h *agentHost) waitRuntime(what string, cond func(map[string]runtime.ContainerState) bool) {
 	h.t.Helper()
 	deadline := time.Now().Add(time.Minute)
@@ -230,11 +231,8 @@ func (h *agentHost) waitRuntime(what string, cond func(map[string]runtime.Contai
 		list, err := h.rt.ListContainers(context.Background())
 		lastErr = err
 		if err == nil {
-			m := map[string]runtime.ContainerState{}
+			m := byObject(list)
 			last = m
-			for _, c := range list {
-				m[c.ID] = c
-			}
 			if cond(m) {
 				return
 			}
@@ -318,7 +316,7 @@ func TestAgentRunsTasksAndSurvivesRestart(t *testing.T) {
 	h.start()
 	h.waitRuntime("web-app running", running("web-app"))
 	h.waitLog(`task=arn:aws:ecs:local:000000000000:task/e2e/web from=CREATED to=RUNNING`)
-	before, _ := h.rt.InspectContainer(context.Background(), "web-app")
+	before, _ := h.rt.InspectContainer(context.Background(), runtimeID("web", "app"))
 
 	// SIGTERM: the agent exits 0 and leaves the task running; the next start adopts it.
 	_ = h.cmd.Process.Signal(syscall.SIGTERM)
@@ -326,7 +324,7 @@ func TestAgentRunsTasksAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, h.agentLog())
 	}
 	h.cmd = nil
-	if st, _ := h.rt.InspectContainer(context.Background(), "web-app"); st.Status != runtime.StatusRunning || st.Pid != before.Pid {
+	if st, _ := h.rt.InspectContainer(context.Background(), runtimeID("web", "app")); st.Status != runtime.StatusRunning || st.Pid != before.Pid {
 		t.Fatalf("task container did not survive the agent stop: %+v", st)
 	}
 	tasks, _ := h.objects()
@@ -336,7 +334,7 @@ func TestAgentRunsTasksAndSurvivesRestart(t *testing.T) {
 	h.start()
 	defer h.kill(syscall.SIGTERM)
 	h.waitRuntime("web-app still running", running("web-app"))
-	if st, _ := h.rt.InspectContainer(context.Background(), "web-app"); st.Pid != before.Pid {
+	if st, _ := h.rt.InspectContainer(context.Background(), runtimeID("web", "app")); st.Pid != before.Pid {
 		t.Fatalf("restarted agent replaced the container (pid %d → %d)", before.Pid, st.Pid)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testenv"
 )
 
@@ -198,10 +199,16 @@ func TestContainerMetadataFile(t *testing.T) {
 		t.Fatalf("the container's metadata file: %v; its output:\n%s", err, log)
 	}
 	ctr := tasks[0].Containers[0]
+	// The runtime ID reported to ECS is the 64-hex one derived from the task and container,
+	// and the Docker name ends in its first 20 characters.
+	rid := aws.ToString(ctr.RuntimeId)
+	if rid != api.RuntimeID(arns[0], "app") {
+		t.Fatalf("runtimeId reported to ECS = %q, want %s", rid, api.RuntimeID(arns[0], "app"))
+	}
 	want := metadataIDs{
 		Cluster: b.cluster, ContainerInstanceARN: aws.ToString(ci.ContainerInstanceArn), TaskARN: arns[0],
 		TaskDefinitionFamily: family, TaskDefinitionRevision: "1",
-		ContainerID: aws.ToString(ctr.RuntimeId), ContainerName: "app", DockerContainerName: "/" + aws.ToString(ctr.RuntimeId),
+		ContainerID: rid, ContainerName: "app", DockerContainerName: "/ecs-" + family + "-1-app-" + rid[:20],
 		ImageName: testenv.CredProbeImage(), MetadataFileStatus: "READY",
 	}
 	if f.metadataIDs != want || want.ContainerID == "" {

@@ -141,18 +141,38 @@ func exitCode(p *int32) string {
 	return fmt.Sprint(*p)
 }
 
-// runtimeContainers lists the runtime containers of the agent's namespace.
+// runtimeContainers lists the runtime containers of the agent's namespace by the Container
+// object they belong to (see byObject).
 func (h *agentHost) runtimeContainers() (map[string]runtime.ContainerState, error) {
 	list, err := h.rt.ListContainers(context.Background())
 	if err != nil {
 		return nil, err
 	}
+	return byObject(list), nil
+}
+
+// byObject keys runtime containers by the name of the Container object they belong to,
+// "<task>-<container>", read from their labels: runtime IDs are 64 hex characters derived
+// from the task ARN (api.RuntimeID), and the crash tests speak of containers by task and
+// name. A second runtime container of the same object (a duplicate, which the tests look
+// for) is keyed by its ID, so it still counts; one without labels is keyed by its ID.
+func byObject(list []runtime.ContainerState) map[string]runtime.ContainerState {
 	m := make(map[string]runtime.ContainerState, len(list))
 	for _, c := range list {
-		m[c.ID] = c
+		key := c.ID
+		if task, name := c.Labels[api.LabelTaskName], c.Labels[api.LabelContainerName]; task != "" && name != "" {
+			key = api.ContainerName(task, name)
+		}
+		if _, dup := m[key]; dup {
+			key = c.ID
+		}
+		m[key] = c
 	}
-	return m, nil
+	return m
 }
+
+// runtimeID is the runtime ID of container name of a task added with addTask.
+func runtimeID(taskID, name string) string { return api.RuntimeID(taskARNPrefix+taskID, name) }
 
 // snapshots lists the snapshots of the agent's namespace: key → kind (Active, Committed).
 func (h *agentHost) snapshots() map[string]string {
@@ -254,12 +274,12 @@ func TestAgentSIGKILLWhileStopping(t *testing.T) {
 		h.waitLog("task=" + taskARNPrefix + id + " from=CREATED to=RUNNING")
 	}
 	pids := map[string]uint32{}
+	rcs, err := h.runtimeContainers()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range all {
-		st, err := h.rt.InspectContainer(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pids[id] = st.Pid
+		pids[id] = rcs[id].Pid
 	}
 	h.stopAgent()
 
