@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -217,35 +218,18 @@ func (e *Engine) enqueueAll(key types.NamespacedName) {
 // an ID no object has recorded yet (the create event before the create step's status
 // write) is dropped: that status write enqueues the container itself.
 func (e *Engine) runRuntimeEvents(ctx context.Context) error {
-	for {
-		evs, errs := e.rt.Events(ctx)
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case ev, ok := <-evs:
-				if !ok {
-					break loop
-				}
-				if key, ok := e.containerByRuntimeID(ctx, ev.ContainerID); ok {
-					e.enqueueAll(key)
-				}
-			case err, ok := <-errs:
-				if !ok {
-					break loop
-				}
-				e.log.Error(err, "runtime event stream broke; resubscribing")
-				break loop
+	eventStream{
+		subscribe: e.rt.Events,
+		handle: func(ctx context.Context, ev runtime.Event) {
+			if key, ok := e.containerByRuntimeID(ctx, ev.ContainerID); ok {
+				e.enqueueAll(key)
 			}
-		}
-		// Anything missed while the stream was down is caught by the relist.
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
+		},
+		backoff: eventsBackoff,
+		clock:   clock.RealClock{},
+		log:     e.log,
+	}.run(ctx)
+	return nil
 }
 
 // runRelist re-enqueues every container and task periodically so a lost event can only

@@ -3,9 +3,9 @@ package acs
 import (
 	"time"
 
-	"github.com/ecsd/ecsd/controlplane/ecsapi"
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
-func ecsapiBackoff() ecsapi.Backoff {
-	return ecsapi.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 2}
+func ecsapiBackoff() backoff.Backoff {
+	return backoff.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 2}
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/go-logr/logr"
 
-	"github.com/ecsd/ecsd/controlplane/ecsapi"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/wsclient"
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
 // Applier applies what ACS sends. Each method returns only once the effect is durable;
@@ -77,7 +77,7 @@ type Timers struct {
 	// balancers can rebalance.
 	Lifetime time.Duration
 	// Backoff paces reconnects after errors.
-	Backoff ecsapi.Backoff
+	Backoff backoff.Backoff
 	// ResetAfter resets the backoff once a session has stayed up this long.
 	ResetAfter time.Duration
 	// InactiveInstanceWait is the pause after the instance was deregistered.
@@ -93,8 +93,8 @@ func (t Timers) withDefaults() Timers {
 	if t.Lifetime == 0 {
 		t.Lifetime = 30 * time.Minute
 	}
-	if t.Backoff == (ecsapi.Backoff{}) {
-		t.Backoff = ecsapi.Backoff{Min: 250 * time.Millisecond, Max: 2 * time.Minute, Factor: 1.5, Jitter: 0.2}
+	if t.Backoff == (backoff.Backoff{}) {
+		t.Backoff = backoff.Backoff{Min: 250 * time.Millisecond, Max: 2 * time.Minute, Factor: 1.5, Jitter: 0.2}
 	}
 	if t.ResetAfter == 0 {
 		t.ResetAfter = time.Minute

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/go-logr/logr"
+
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
 // Options configures a Client.
@@ -33,9 +35,9 @@ type Options struct {
 	// AppID is appended to the User-Agent (e.g. "ecsd/1.0.0").
 	AppID string
 	// RegisterBackoff paces registration retries; zero uses the reference's 3 s → 192 s.
-	RegisterBackoff Backoff
+	RegisterBackoff backoff.Backoff
 	// TagsBackoff paces ListTagsForResource retries; zero uses 100 ms → 2 s.
-	TagsBackoff Backoff
+	TagsBackoff backoff.Backoff
 	// RegisterRetryFor bounds registration retries; zero means 1 h.
 	RegisterRetryFor time.Duration
 	// DiscoverTTL is how long poll endpoints are cached; zero means 12 h.
@@ -63,8 +65,8 @@ func New(o Options) (*Client, error) {
 	if o.Credentials == nil {
 		return nil, fmt.Errorf("ecs client: no credentials provider")
 	}
-	if o.RegisterBackoff == (Backoff{}) {
-		o.RegisterBackoff = Backoff{Min: 3 * time.Second, Max: 192 * time.Second, Factor: 2, Jitter: 0.2}
+	if o.RegisterBackoff == (backoff.Backoff{}) {
+		o.RegisterBackoff = backoff.Backoff{Min: 3 * time.Second, Max: 192 * time.Second, Factor: 2, Jitter: 0.2}
 	}
 	if o.RegisterRetryFor == 0 {
 		o.RegisterRetryFor = time.Hour

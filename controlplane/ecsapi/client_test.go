@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/go-logr/logr/testr"
+
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
 // fakeECS answers JSON 1.1 calls with handler.
@@ -36,7 +38,7 @@ func fakeECS(t *testing.T, handler func(op string, body map[string]any) (int, st
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil
 		}),
-		RegisterBackoff: Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2},
+		RegisterBackoff: backoff.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2},
 		SDKAttempts:     1,
 		Logger:          testr.New(t),
 	})
@@ -132,7 +134,7 @@ func TestBaseEndpointAndBackoff(t *testing.T) {
 	if got := BaseEndpoint("http://127.0.0.1:1"); got != "http://127.0.0.1:1" {
 		t.Errorf("BaseEndpoint = %q", got)
 	}
-	b := Backoff{Min: 3 * time.Second, Max: 192 * time.Second, Factor: 2}
+	b := backoff.Backoff{Min: 3 * time.Second, Max: 192 * time.Second, Factor: 2}
 	if b.Delay(0) != 3*time.Second || b.Delay(6) != 192*time.Second || b.Delay(20) != 192*time.Second {
 		t.Errorf("delays %v %v %v", b.Delay(0), b.Delay(6), b.Delay(20))
 	}

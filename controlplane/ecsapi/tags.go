@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
 // tagsRetryBudget bounds ListTagsForResource's retries when the caller's context has no
@@ -15,7 +17,7 @@ const tagsRetryBudget = 30 * time.Second
 
 // defaultTagsBackoff paces ListTagsForResource retries; short, because a task metadata
 // request is waiting on the answer.
-var defaultTagsBackoff = Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second, Factor: 2, Jitter: 0.2}
+var defaultTagsBackoff = backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second, Factor: 2, Jitter: 0.2}
 
 // ListTagsForResource returns the tags of an ECS resource (task, container instance) as a
 // map, for task metadata's …WithTags responses. Throttling, server and connection errors
@@ -26,7 +28,7 @@ func (c *Client) ListTagsForResource(ctx context.Context, resourceARN string) (m
 	cctx, cancel := withTimeout(ctx, tagsRetryBudget)
 	defer cancel()
 	b := c.opts.TagsBackoff
-	if b == (Backoff{}) {
+	if b == (backoff.Backoff{}) {
 		b = defaultTagsBackoff
 	}
 	for attempt := 0; ; attempt++ {

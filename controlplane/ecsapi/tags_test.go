@@ -21,6 +21,7 @@ import (
 
 	"github.com/ecsd/ecsd/controlplane/local"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
 // TestListTagsForResourceLocal reads task and container instance tags from a real local
@@ -113,7 +114,7 @@ func TestListTagsForResourceRetriesTransient(t *testing.T) {
 		}
 		return 200, `{"tags":[{"key":"a","value":"1"}]}`
 	})
-	c.opts.TagsBackoff = Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond, Factor: 2}
+	c.opts.TagsBackoff = backoff.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond, Factor: 2}
 	got, err := c.ListTagsForResource(context.Background(), "arn:task")
 	if err != nil || !maps.Equal(got, map[string]string{"a": "1"}) || calls.Load() != 3 {
 		t.Fatalf("ListTagsForResource = %v, %v after %d calls; want a=1 after 3", got, err, calls.Load())
@@ -128,7 +129,7 @@ func TestListTagsForResourceDeadline(t *testing.T) {
 		calls.Add(1)
 		return 500, `{"__type":"ServerException","message":"down"}`
 	})
-	c.opts.TagsBackoff = Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2}
+	c.opts.TagsBackoff = backoff.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()

@@ -14,7 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ecsd/ecsd/controlplane/ecsapi"
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
 // DefaultPublishInterval is how often metrics and health are published (spec §4).
@@ -77,7 +77,7 @@ type Timers struct {
 	// backend's load balancers can rebalance (default 30 min).
 	Lifetime time.Duration
 	// Backoff paces reconnects after errors (default 1 s → 1 min, ×2, 20 % jitter).
-	Backoff ecsapi.Backoff
+	Backoff backoff.Backoff
 	// ResetAfter resets the backoff once a session has stayed up this long (default 1 min).
 	ResetAfter time.Duration
 	// WriteTimeout bounds one frame write (default 1 min).
@@ -99,8 +99,8 @@ func (t Timers) withDefaults() Timers {
 	if t.Lifetime <= 0 {
 		t.Lifetime = 30 * time.Minute
 	}
-	if t.Backoff == (ecsapi.Backoff{}) {
-		t.Backoff = ecsapi.Backoff{Min: time.Second, Max: time.Minute, Factor: 2, Jitter: 0.2}
+	if t.Backoff == (backoff.Backoff{}) {
+		t.Backoff = backoff.Backoff{Min: time.Second, Max: time.Minute, Factor: 2, Jitter: 0.2}
 	}
 	if t.ResetAfter <= 0 {
 		t.ResetAfter = time.Minute

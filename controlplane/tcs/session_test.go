@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
-	"github.com/ecsd/ecsd/controlplane/ecsapi"
+	"github.com/ecsd/ecsd/internal/backoff"
 )
 
 func testOptions(t *testing.T, f *fakeTCS, r client.Reader, stats StatsSource) Options {
@@ -36,7 +36,7 @@ func testOptions(t *testing.T, f *fakeTCS, r client.Reader, stats StatsSource) O
 		Timers: Timers{
 			SampleInterval:  2 * time.Millisecond,
 			PublishInterval: 30 * time.Millisecond,
-			Backoff:         ecsapi.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2},
+			Backoff:         backoff.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2},
 		},
 	}
 }
@@ -339,7 +339,7 @@ func TestLifetime(t *testing.T) {
 	st := newStore(t)
 	o := testOptions(t, f, st.DirectClient(), newFakeStats(steadyStats))
 	o.Timers.Lifetime = 30 * time.Millisecond
-	o.Timers.Backoff = ecsapi.Backoff{Min: time.Hour, Max: time.Hour, Factor: 2}
+	o.Timers.Backoff = backoff.Backoff{Min: time.Hour, Max: time.Hour, Factor: 2}
 	run(t, o)
 	f.conn()
 	// The agent closes an expired connection normally and, as that is a clean close,

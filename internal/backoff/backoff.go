@@ -1,4 +1,6 @@
-package ecsapi
+// Package backoff is the one exponential backoff with jitter the agent uses for every retry
+// loop: registration, the ACS and TCS reconnects, state submissions, the runtime event stream.
+package backoff
 
 import (
 	"math/rand/v2"
