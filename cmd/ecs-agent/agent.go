@@ -39,6 +39,7 @@ type options struct {
 	acsTasksDir string
 	loglevel    string
 	printConfig bool
+	checkState  bool
 }
 
 func versionString() string {
@@ -97,7 +98,7 @@ func runAgent(ctx context.Context, o options) error {
 	if cfg.Checkpoint.Enabled() {
 		// Without a checkpoint (ECS_CHECKPOINT=false, or no ECS_DATADIR) every start is a new
 		// instance, as with the reference agent.
-		storeOpts = append(storeOpts, store.WithCheckpoint(filepath.Join(cfg.DataDir, "ecsd.db")))
+		storeOpts = append(storeOpts, store.WithCheckpoint(filepath.Join(cfg.DataDir, checkpointFile)))
 	}
 	st, err := store.New(ctx, scheme, storeOpts...)
 	if err != nil {
@@ -170,6 +171,14 @@ func runAgent(ctx context.Context, o options) error {
 		ropts = append(ropts, registry.WithAgentCredentials(be.creds))
 	}
 	settings.AuthResolver = registry.New(ropts...)
+	// Before ACS can send anything: running containers whose objects the checkpoint lost (a
+	// damaged one moved aside, records quarantined) get them back, so they keep running,
+	// are reported, and a payload for them finds them. The engine repeats this every relist.
+	if res, err := controllers.NewAdopter(st.DirectClient(), rt, settings, log.WithName("engine").WithName("adopt")).Adopt(ctx); err != nil {
+		log.Error(err, "adopting containers from containerd failed; the engine retries at every relist")
+	} else if res.Adopted > 0 {
+		log.Info("adopted tasks from containerd whose objects the checkpoint had lost", "tasks", res.Adopted)
+	}
 	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, rt: rt, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts}, log.WithName("endpoints"))
