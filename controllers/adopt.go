@@ -197,6 +197,11 @@ func (a *Adopter) Adopt(ctx context.Context) (AdoptResult, error) {
 	for _, name := range names {
 		g := groups[name]
 		g.sources = sources[name]
+		for _, rc := range g.sources {
+			if g.arn == "" {
+				g.arn = rc.Labels[api.LabelTaskARN]
+			}
+		}
 		if g.task != nil {
 			for _, cname := range g.task.Spec.Containers {
 				if c := objs[api.ContainerName(name, cname)]; c != nil {
