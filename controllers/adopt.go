@@ -209,7 +209,8 @@ func (a *Adopter) Adopt(ctx context.Context) (AdoptResult, error) {
 				}
 			}
 		}
-		adopted, err := a.adoptTask(ctx, g)
+		adopted, strays, err := a.adoptTask(ctx, g)
+		res.Orphans = append(res.Orphans, strays...)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
@@ -224,8 +225,10 @@ func (a *Adopter) Adopt(ctx context.Context) (AdoptResult, error) {
 	return res, nil
 }
 
-// adoptTask makes the missing objects of one task and reports whether it wrote any.
-func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (bool, error) {
+// adoptTask makes the missing objects of one task and reports whether it wrote any. strays
+// are runtime containers labelled with the task that its spec does not list: nothing can own
+// them, so they are orphans.
+func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (adopted bool, strays []runtime.ContainerState, err error) {
 	rec, recErr := a.findRecord(ctx, g)
 	now := metav1.NewTime(a.now())
 	var toCreate []client.Object
@@ -253,22 +256,32 @@ func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (bool, error) {
 			continue
 		}
 		rc, inRuntime := g.unowned[cname]
+		rcd := (*recordedContainer)(nil)
+		if rec != nil {
+			rcd = rec.container(cname)
+		}
 		var c *api.Container
-		switch {
-		case rec != nil && rec.container(cname) != nil:
-			rcd := rec.container(cname)
+		if rcd != nil {
 			c = &api.Container{
 				ObjectMeta: metav1.ObjectMeta{Name: rcd.Name, Namespace: api.Namespace, Labels: rcd.Labels, OwnerReferences: rcd.OwnerReferences},
 				Spec:       rcd.Spec,
 			}
-		default:
+		} else {
 			c = a.lostContainer(g, task, cname, rc)
 		}
-		c.Annotations = map[string]string{api.AnnotationAdopted: adoptionNote(now, rec != nil && rec.container(cname) != nil, recErr)}
+		c.Annotations = map[string]string{api.AnnotationAdopted: adoptionNote(now, rcd != nil, recErr)}
 		switch {
 		case inRuntime:
 			a.setRuntimeStatus(ctx, c, task, rc, now)
-		case rec == nil || rec.container(cname) == nil:
+			if rcd == nil {
+				// Nothing to rebuild its definition from: stop it (it is essential, so
+				// its task stops too) and say why, rather than run it half-known.
+				c.Status.DesiredStatus = api.ContainerStatusStopped
+				if c.Status.Reason == "" {
+					c.Status.Reason = stateLostReason(recErr)
+				}
+			}
+		case rcd == nil:
 			// Never created and nothing to create it from: a placeholder that has stopped,
 			// so the task stops and says why instead of waiting for it for ever.
 			c.Status.KnownStatus = api.ContainerStatusStopped
@@ -281,21 +294,22 @@ func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (bool, error) {
 	}
 	for cname, rc := range g.unowned {
 		if !slices.Contains(task.Spec.Containers, cname) {
-			a.log.Error(nil, "runtime container belongs to a task that does not list it; leaving it to the orphan sweep",
+			a.log.Info("runtime container is labelled with a task that does not list it; it is an orphan",
 				"task", g.arn, "container", cname, "runtimeID", rc.ID)
+			strays = append(strays, rc)
 		}
 	}
 	if len(toCreate) == 0 {
-		return false, nil
+		return false, strays, nil
 	}
-	err := createAll(ctx, a.c, toCreate)
+	err = createAll(ctx, a.c, toCreate)
 	if apierrors.IsAlreadyExists(err) {
 		// Someone wrote the task meanwhile (an ACS payload, the engine): theirs stands.
 		a.log.V(1).Info("task objects appeared while adopting; leaving them", "task", g.arn, "error", err.Error())
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	sort.Strings(rebuilt)
 	switch {
@@ -306,7 +320,7 @@ func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (bool, error) {
 		a.log.Error(recErr, "found a task's containers without objects and cannot rebuild them; stopping the task and reporting why",
 			"task", g.arn, "name", g.name, "containers", strings.Join(rebuilt, ","))
 	}
-	return true, nil
+	return true, strays, nil
 }
 
 // createAll creates objs in one atomic write when the client can (the store's direct client
