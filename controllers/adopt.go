@@ -54,6 +54,7 @@ type Adopter struct {
 	net          networkLookup
 	dataDir      string
 	bridgeSubnet string
+	disabled     bool
 	log          logr.Logger
 	now          func() time.Time
 
@@ -64,7 +65,8 @@ type Adopter struct {
 // that returned) and the runtime. The network layer in s, when it can look networks up,
 // gives adopted containers their addresses and host port bindings back.
 func NewAdopter(c client.Client, rt adoptRuntime, s Settings, log logr.Logger) *Adopter {
-	a := &Adopter{c: c, rt: rt, dataDir: s.DataDir, log: log, now: time.Now, bridgeSubnet: cni.DefaultBridgeSubnet}
+	a := &Adopter{c: c, rt: rt, dataDir: s.DataDir, log: log, now: time.Now, bridgeSubnet: cni.DefaultBridgeSubnet,
+		disabled: s.DisableAdoption}
 	if nl, ok := s.Network.(networkLookup); ok {
 		a.net = nl
 	}
@@ -170,7 +172,14 @@ func (a *Adopter) Adopt(ctx context.Context) (AdoptResult, error) {
 			res.Orphans = append(res.Orphans, rc)
 			continue
 		}
+		if a.disabled {
+			res.Orphans = append(res.Orphans, rc)
+			continue
+		}
 		group(taskName, arn).unowned[cname] = rc
+	}
+	if a.disabled {
+		return res, nil
 	}
 	// Container objects whose Task is missing (its record was quarantined).
 	for _, c := range objs {

@@ -260,3 +260,45 @@ func TestAdoptionRecordRoundTrip(t *testing.T) {
 		t.Error("an oversized record was encoded")
 	}
 }
+
+// TestAdoptionDisabled: without a checkpoint (DisableAdoption) an earlier run's containers
+// are not this instance's tasks: no objects are made, a stopped one is swept, a running one
+// is left alone, as before adoption existed.
+func TestAdoptionDisabled(t *testing.T) {
+	h := newHarness(t, func(s *Settings) { s.DisableAdoption = true })
+	if _, err := h.rt.PullImage(h.ctx, testenv.BusyboxImage(), nil); err != nil {
+		t.Fatal(err)
+	}
+	arn := "arn:aws:ecs:us-west-2:111122223333:task/test/earlier"
+	for _, c := range []struct{ name, cmd string }{{"run", serviceCmd}, {"done", "exit 0"}} {
+		cfg := runtime.ContainerConfig{
+			ID: "earlier-" + c.name, Image: testenv.BusyboxImage(), Command: []string{"sh", "-c", c.cmd},
+			LogPath: filepath.Join(h.dir, c.name+".log"), PrivateNetwork: true,
+			Labels: map[string]string{api.LabelTaskARN: arn, api.LabelTaskName: "earlier", api.LabelContainerName: c.name},
+		}
+		if err := h.rt.CreateContainer(h.ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.rt.StartContainer(h.ctx, cfg.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		m := h.runtimeByName()
+		if _, ok := m["earlier/done"]; !ok {
+			if m["earlier/run"].Status != runtime.StatusRunning {
+				t.Fatalf("the running container was not left alone: %+v", m["earlier/run"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped container was not swept")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var tl api.TaskList
+	if err := h.st.List(h.ctx, &tl); err != nil || len(tl.Items) != 0 {
+		t.Fatalf("objects made with adoption disabled: %d tasks (%v)", len(tl.Items), err)
+	}
+}

@@ -241,6 +241,8 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	s.AgentVersion = version.Version
 	s.Region = cfg.AWSRegion
 	s.HostNetNSPath = cfg.HostNetNS
+	// Without a checkpoint every start is a new instance: nothing was lost to adopt back.
+	s.DisableAdoption = !cfg.Checkpoint.Enabled()
 	return s
 }
 
