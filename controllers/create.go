@@ -69,6 +69,11 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	if err != nil {
 		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}
+	// Kept with the runtime container so its objects can be rebuilt if the checkpoint
+	// loses them (Adopter). Without it such a container would be stopped, not adopted.
+	if cfg.Record, err = encodeAdoptionRecord(s.task, s.siblings); err != nil {
+		e.log.Error(err, "creating the container without an adoption record", "container", s.c.Name)
+	}
 	cctx, cancel := context.WithTimeout(ctx, e.s.CreateTimeout)
 	defer cancel()
 	err = e.rt.CreateContainer(cctx, cfg)

@@ -37,6 +37,9 @@ type Engine struct {
 	rt     runtime.Runtime
 	s      Settings
 	log    logr.Logger
+	// adopter gives runtime containers without objects their objects back before the
+	// orphan sweep may look at them.
+	adopter *Adopter
 
 	mu     sync.Mutex
 	queues []workqueue.TypedRateLimitingInterface[reconcile.Request]
@@ -47,7 +50,8 @@ type Engine struct {
 
 // New returns an engine; Run starts it.
 func New(direct, cached client.Client, c cache.Cache, rt runtime.Runtime, s Settings, log logr.Logger) *Engine {
-	return &Engine{direct: direct, cached: cached, cache: c, rt: rt, s: s, log: log}
+	return &Engine{direct: direct, cached: cached, cache: c, rt: rt, s: s, log: log,
+		adopter: NewAdopter(direct, rt, s, log.WithName("adopt"))}
 }
 
 // phase is one container reconciler: the step it owns and when a container is its business.
@@ -233,7 +237,8 @@ func (e *Engine) runRuntimeEvents(ctx context.Context) error {
 }
 
 // runRelist re-enqueues every container and task periodically so a lost event can only
-// delay a step, never lose it.
+// delay a step, never lose it. The sweeps (adoption first) also run once at the start, so
+// a task whose objects were lost is back at once.
 func (e *Engine) runRelist(ctx context.Context) error {
 	interval := e.s.RelistInterval
 	if interval <= 0 {
@@ -241,6 +246,8 @@ func (e *Engine) runRelist(ctx context.Context) error {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	e.sweepOrphans(ctx)
+	e.sweepNetworks(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -268,26 +275,21 @@ func (e *Engine) runRelist(ctx context.Context) error {
 	}
 }
 
-// sweepOrphans removes runtime containers of the agent's namespace that no Container
-// object owns (see ownsRuntimeContainer) and that are not running: debris of a lost checkpoint or of a cleanup
-// interrupted between its steps. A running orphan is left alone and reported, as the
+// sweepOrphans first gives runtime containers whose objects were lost (a damaged
+// checkpoint, a quarantined record) their objects back (Adopter), then removes runtime
+// containers of the agent's namespace that no object owns and none can be made for (no ECS
+// labels) and that are not running. A running orphan is left alone and reported, as the
 // reference agent leaves containers it does not track; killing a workload on a guess is
-// worse than leaking one.
+// worse than leaking one. A container that can be adopted is never removed here.
 func (e *Engine) sweepOrphans(ctx context.Context) {
-	list, err := e.rt.ListContainers(ctx)
+	res, err := e.adopter.Adopt(ctx)
 	if err != nil {
-		e.log.Error(err, "list runtime containers for the orphan sweep")
+		if ctx.Err() == nil {
+			e.log.Error(err, "adoption pass failed; skipping the orphan sweep")
+		}
 		return
 	}
-	for _, rc := range list {
-		owned, err := e.ownsRuntimeContainer(ctx, rc)
-		if err != nil {
-			e.log.Error(err, "find the owner of a runtime container", "container", rc.ID)
-			continue
-		}
-		if owned {
-			continue
-		}
+	for _, rc := range res.Orphans {
 		if rc.Status == runtime.StatusRunning {
 			e.log.Info("runtime container has no object and is left running", "container", rc.ID)
 			continue

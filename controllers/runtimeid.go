@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -71,51 +70,4 @@ func (e *Engine) chooseRuntimeID(ctx context.Context, s *containerScope) (id str
 	}
 	e.log.Info("adopting a runtime container created by an older agent under its old-form ID", "container", c.Name, "runtimeID", legacy)
 	return legacy, true, nil
-}
-
-// ownsRuntimeContainer reports whether a Container object owns runtime container rc, for
-// the orphan sweep. An object owns rc when it recorded rc's ID, or when it has recorded no
-// ID yet and rc carries an ID its create step may be about to record (the derived ID or,
-// adopting, the old-form one): a sweep running between a create and its status write must
-// not remove the container just made. The object comes from the store directly, the
-// recorded-ID lookup from the cache (a recorded ID never changes, so a cache hit is true).
-func (e *Engine) ownsRuntimeContainer(ctx context.Context, rc runtime.ContainerState) (bool, error) {
-	if _, ok := e.containerByRuntimeID(ctx, rc.ID); ok {
-		return true, nil
-	}
-	// The object the runtime container says it belongs to (its labels), and, for an
-	// old-form ID, the object it is named after.
-	var names []string
-	if task, name := rc.Labels[api.LabelTaskName], rc.Labels[api.LabelContainerName]; task != "" && name != "" {
-		names = append(names, api.ContainerName(task, name))
-	}
-	if !api.IsRuntimeID(rc.ID) {
-		names = append(names, rc.ID)
-	}
-	for _, n := range names {
-		c := &api.Container{}
-		err := e.direct.Get(ctx, types.NamespacedName{Namespace: api.Namespace, Name: n}, c)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		switch c.Status.RuntimeID {
-		case rc.ID:
-			return true, nil
-		case "":
-			t := &api.Task{}
-			if err := e.direct.Get(ctx, types.NamespacedName{Namespace: api.Namespace, Name: c.Spec.TaskName}, t); err != nil {
-				if apierrors.IsNotFound(err) {
-					continue
-				}
-				return false, err
-			}
-			if rc.ID == api.ContainerRuntimeID(t, c) || rc.ID == api.LegacyRuntimeID(c) {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
 }

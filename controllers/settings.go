@@ -100,6 +100,11 @@ type Settings struct {
 	// RelistInterval is how often every container is re-checked against the runtime even
 	// without events; events are never relied on alone.
 	RelistInterval time.Duration
+	// DisableAdoption stops the Adopter from rebuilding objects for runtime containers the
+	// store has none for; they are treated as orphans instead. For an agent without a
+	// checkpoint (ECS_CHECKPOINT=false), where every start is a new instance by design and
+	// an earlier run's containers are not this instance's tasks.
+	DisableAdoption bool
 	// AgentVersion is stamped on containers.
 	AgentVersion string
 	// ContainerMetadata writes the container metadata file (ECS_ENABLE_CONTAINER_METADATA)

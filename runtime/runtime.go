@@ -55,6 +55,9 @@ type Runtime interface {
 	InspectContainer(ctx context.Context, id string) (ContainerState, error)
 	// ListContainers lists the containers the agent manages (by label).
 	ListContainers(ctx context.Context) ([]ContainerState, error)
+	// ContainerRecord returns the record stored with the container at create
+	// (ContainerConfig.Record), nil if it has none; ErrNotFound if the container does not exist.
+	ContainerRecord(ctx context.Context, id string) ([]byte, error)
 	// RemoveContainer deletes a stopped container, its task and its snapshot; absent is success.
 	RemoveContainer(ctx context.Context, id string) error
 	// Exec runs cmd inside a running container and returns its exit code and the tail of its
@@ -159,7 +162,17 @@ type ContainerConfig struct {
 	HostNetNSPath string
 	// LogPath is the file the container's stdout and stderr are written to.
 	LogPath string
+	// Record is opaque data the runtime keeps with the container for as long as it exists
+	// and hands back with ContainerRecord: the agent's copy of what it needs to rebuild its
+	// own state for the container if it loses it. At most MaxRecordSize bytes. Never
+	// secrets or credentials: anyone who can read the runtime's metadata can read it.
+	Record []byte
 }
+
+// MaxRecordSize bounds ContainerConfig.Record. The runtime keeps it in its metadata store
+// and sends it with every container listing, so it must stay small; an ECS task definition
+// is at most 64 KiB.
+const MaxRecordSize = 256 << 10
 
 // Mount is a bind or tmpfs mount.
 type Mount struct {

@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"reflect"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -37,7 +41,10 @@ var (
 type commitReq struct {
 	records []record
 	rv      uint64
-	done    chan error
+	// pw is the store write this request persists (nil for PutMeta); the committer marks it
+	// durable so that a checkpoint rebuilt from memory includes it (see rebuildCheckpoint).
+	pw   *pendingWrite
+	done chan error
 }
 
 // record is one bbolt put (value != nil) or delete.
@@ -46,29 +53,76 @@ type record struct {
 }
 
 // openCheckpoint opens (or creates) the bbolt file, loads every object and starts the
-// committer.
+// committer. A file that is damaged (it fails the structure walk, bbolt refuses or panics on
+// it, tx.Check finds faults, or its schema is unknown) is moved aside as
+// <path>.corrupt-<UTC time> and the store starts from an empty checkpoint: the agent must
+// never crash-loop on its own state. Other failures (the lock held by another agent,
+// permissions, I/O errors) are returned: they are not the file's fault and moving it would
+// lose good state.
 func (s *Store) openCheckpoint(ctx context.Context, path string) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        openTimeout,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
-	if err != nil {
-		return fmt.Errorf("store: open checkpoint %s: %w", path, err)
+	db, err := s.openAndLoad(ctx, path)
+	if errors.Is(err, ErrCorrupt) {
+		s.resetState()
+		moved, merr := moveAside(path, s.now())
+		if merr != nil {
+			return fmt.Errorf("store: checkpoint %s is damaged (%v) and could not be moved aside: %w", path, err, merr)
+		}
+		s.log.Error(err, "checkpoint is damaged; moved it aside and starting with an empty checkpoint",
+			"checkpoint", path, "movedTo", moved)
+		s.recoveries = append(s.recoveries, Recovery{At: s.now(), Path: path, MovedTo: moved, Reason: err.Error()})
+		pruneCorrupt(path, s.keepCorrupt, s.log)
+		db, err = s.openAndLoad(ctx, path)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return s.load(ctx, tx) }); err != nil {
-		_ = db.Close()
-		return fmt.Errorf("store: load checkpoint %s: %w", path, err)
+	if err != nil {
+		return err
 	}
 	s.db = db
+	s.path = path
+	s.durable = true
 	s.commitCh = make(chan *commitReq, maxCommitBatch)
 	s.committerDone = make(chan struct{})
 	go s.runCommitter()
 	return nil
 }
 
-// load reads the checkpoint into memory. It refuses an unknown schema version but never a bad
-// record: that is logged and moved to the quarantine bucket so the agent starts anyway.
+// openAndLoad verifies, opens, checks and loads the checkpoint at path. Damage of any kind,
+// panics and memory faults inside bbolt included, comes back wrapped in ErrCorrupt.
+func (s *Store) openAndLoad(ctx context.Context, path string) (*bolt.DB, error) {
+	if err := verifyFile(path); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, false)
+	if err != nil {
+		return nil, err
+	}
+	err = contain(func() error { return checkDB(db) })
+	if err == nil {
+		err = contain(func() error { return db.Update(func(tx *bolt.Tx) error { return s.load(ctx, tx) }) })
+	}
+	if errors.Is(err, berrors.ErrIncompatibleValue) {
+		// A plain value where one of the store's buckets belongs.
+		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if err != nil {
+		closeBolt(db, s.log)
+		return nil, fmt.Errorf("store: load checkpoint %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// resetState forgets whatever a failed load put in memory.
+func (s *Store) resetState() {
+	for _, st := range s.state {
+		st.objs = make(map[string]client.Object)
+	}
+	s.rv = 1
+	s.memMeta = make(map[string]string)
+	s.quarantined = make(map[string][]byte)
+}
+
+// load reads the checkpoint into memory. An unknown schema version is damage (ErrCorrupt); a
+// bad record never is: that is logged and moved to the quarantine bucket so the agent starts
+// anyway.
 func (s *Store) load(ctx context.Context, tx *bolt.Tx) error {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
@@ -80,7 +134,7 @@ func (s *Store) load(ctx context.Context, tx *bolt.Tx) error {
 			return err
 		}
 	case string(v) != schemaVersion:
-		return fmt.Errorf("unknown checkpoint schema version %q (this build reads %q)", v, schemaVersion)
+		return fmt.Errorf("%w: unknown checkpoint schema version %q (this build reads %q)", ErrCorrupt, v, schemaVersion)
 	}
 	if v := meta.Get(keyResourceVer); v != nil {
 		// A bad value is not fatal: the objects' own resourceVersions still bound it below.
@@ -95,7 +149,27 @@ func (s *Store) load(ctx context.Context, tx *bolt.Tx) error {
 			return err
 		}
 	}
+	// The metadata values live in memory too, so that GetMeta never reads the file and a
+	// checkpoint rebuilt from memory keeps them.
+	err = tx.Bucket(bucketKV).ForEach(func(k, v []byte) error {
+		if v != nil {
+			s.memMeta[string(k)] = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	quarantine := tx.Bucket(bucketQuarantine)
+	err = quarantine.ForEach(func(k, v []byte) error {
+		if v != nil {
+			s.quarantined[string(k)] = append([]byte{}, v...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	for _, k := range s.kinds {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -112,11 +186,13 @@ func (s *Store) load(ctx context.Context, tx *bolt.Tx) error {
 			}
 			obj, rv, err := decodeRecord(k, key, value)
 			if err != nil {
-				s.log.Error(err, "quarantining undecodable checkpoint record", "bucket", string(k.bucket), "key", string(key))
-				qk := append(append(append([]byte{}, k.bucket...), '/'), key...)
-				if err := quarantine.Put(qk, append([]byte{}, value...)); err != nil {
+				qk := quarantineKey(k.bucket, key)
+				s.log.Error(err, "quarantining undecodable checkpoint record",
+					"bucket", string(k.bucket), "key", string(key), "quarantineKey", qk)
+				if err := quarantine.Put([]byte(qk), append([]byte{}, value...)); err != nil {
 					return err
 				}
+				s.quarantined[qk] = append([]byte{}, value...)
 				bad = append(bad, append([]byte{}, key...))
 				return nil
 			}
@@ -135,6 +211,9 @@ func (s *Store) load(ctx context.Context, tx *bolt.Tx) error {
 	}
 	return nil
 }
+
+// quarantineKey names a quarantined record: its bucket, a slash, its key.
+func quarantineKey(bucket, key []byte) string { return string(bucket) + "/" + string(key) }
 
 // decodeRecord decodes and checks one stored object.
 func decodeRecord(k *kindInfo, key, value []byte) (client.Object, uint64, error) {
@@ -157,8 +236,8 @@ func decodeRecord(k *kindInfo, key, value []byte) (client.Object, uint64, error)
 }
 
 // persist encodes changes and waits until the committer has made them durable.
-func (s *Store) persist(changes []change) error {
-	req := &commitReq{records: make([]record, len(changes)), done: make(chan error, 1)}
+func (s *Store) persist(pw *pendingWrite, changes []change) error {
+	req := &commitReq{records: make([]record, len(changes)), pw: pw, done: make(chan error, 1)}
 	for i, c := range changes {
 		r := record{bucket: c.kind.bucket, key: []byte(c.key)}
 		if c.obj != nil {
@@ -179,8 +258,14 @@ func (s *Store) persist(changes []change) error {
 // transaction (one fsync) and replies. It does not wait to collect a batch: while one commit
 // is syncing the next batch queues up, so a lone writer pays one fsync and many writers share
 // them. (bbolt's DB.Batch would add up to MaxBatchDelay, 10 ms by default, to every lone write.)
+//
+// bbolt panics (and memory faults on its mapping, e.g. a file truncated under it) are
+// contained here: memory is authoritative, so the committer writes a fresh checkpoint from
+// it, moves the bad file aside and commits the batch again (rebuildCheckpoint).
 func (s *Store) runCommitter() {
 	defer close(s.committerDone)
+	// Faults on bbolt's memory map become panics on this goroutine, which contain recovers.
+	debug.SetPanicOnFault(true)
 	batch := make([]*commitReq, 0, maxCommitBatch)
 	for req := range s.commitCh {
 		batch = append(batch[:0], req)
@@ -196,19 +281,96 @@ func (s *Store) runCommitter() {
 				break collect
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error { return writeReqs(tx, batch) })
-		if err != nil && len(batch) > 1 {
+		err := s.commitBatch(batch)
+		if err != nil && len(batch) > 1 && !errors.Is(err, errBroken) {
 			// Find out whose write is at fault instead of failing innocent writers with it.
 			for _, r := range batch {
-				r.done <- s.db.Update(func(tx *bolt.Tx) error { return writeReqs(tx, []*commitReq{r}) })
+				r.done <- s.commitBatch([]*commitReq{r})
 			}
 			continue
 		}
-		if err != nil {
-			err = fmt.Errorf("store: commit checkpoint: %w", err)
-		}
 		for _, r := range batch {
 			r.done <- err
+		}
+	}
+}
+
+// errBroken: the checkpoint could not be written and could not be rebuilt.
+var errBroken = errors.New("store: checkpoint is broken and could not be rebuilt")
+
+// commitBatch writes batch in one transaction and marks it durable. A panic inside bbolt, or
+// a file that shrank or vanished under it, makes it rebuild the checkpoint from memory and
+// try once more.
+func (s *Store) commitBatch(batch []*commitReq) error {
+	err := s.writeBatch(batch)
+	if errors.Is(err, ErrCorrupt) {
+		if rerr := s.rebuildCheckpoint(err); rerr != nil {
+			s.log.Error(rerr, "cannot rebuild the checkpoint; writes fail until it can be", "checkpoint", s.path)
+			return fmt.Errorf("%w: %w", errBroken, rerr)
+		}
+		err = s.writeBatch(batch)
+	}
+	if err != nil {
+		return fmt.Errorf("store: commit checkpoint: %w", err)
+	}
+	s.markDurable(batch)
+	return nil
+}
+
+// writeBatch commits batch in one write transaction on s.db. After a panic (or a fault on the
+// mapping) the transaction is left as it is, never rolled back: with NoFreelistSync a rollback
+// rescans the whole file on a goroutine bbolt starts itself, where the same damage would crash
+// the process. The handle is then abandoned (rebuildCheckpoint).
+func (s *Store) writeBatch(batch []*commitReq) error {
+	if err := s.checkFileSize(); err != nil {
+		return err
+	}
+	return contain(func() error {
+		tx, err := s.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		if err := writeReqs(tx, batch); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
+}
+
+// checkFileSize fails with ErrCorrupt when the checkpoint file is gone or shorter than its
+// pages: bbolt would fault on the first page past the end, and a rollback would crash.
+func (s *Store) checkFileSize() error {
+	var want int64
+	if err := s.db.View(func(tx *bolt.Tx) error { want = tx.Size(); return nil }); err != nil {
+		return err
+	}
+	fi, err := os.Stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: the checkpoint file %s is gone", ErrCorrupt, s.path)
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Size() < want {
+		return fmt.Errorf("%w: the checkpoint file is %d bytes, shorter than the %d its pages need: truncated", ErrCorrupt, fi.Size(), want)
+	}
+	return nil
+}
+
+// markDurable records that batch is in the file: its store writes may go into a checkpoint
+// rebuilt from memory, and its metadata values are GetMeta's from now on.
+func (s *Store) markDurable(batch []*commitReq) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range batch {
+		if r.pw != nil {
+			r.pw.durable = true
+		}
+		for _, rec := range r.records {
+			if string(rec.bucket) == string(bucketKV) && rec.value != nil {
+				s.memMeta[string(rec.key)] = string(rec.value)
+			}
 		}
 	}
 }
@@ -244,28 +406,13 @@ func writeReqs(tx *bolt.Tx, reqs []*commitReq) error {
 	return meta.Put(keyResourceVer, []byte(formatRV(top)))
 }
 
-// GetMeta reads a control-plane metadata value (e.g. the container instance ARN).
+// GetMeta reads a control-plane metadata value (e.g. the container instance ARN). Values
+// are kept in memory, so this never touches the checkpoint file.
 func (s *Store) GetMeta(key string) (string, bool, error) {
-	if s.db == nil {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		v, ok := s.memMeta[key]
-		return v, ok, nil
-	}
-	var (
-		val string
-		ok  bool
-	)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketKV).Get([]byte(key)); v != nil {
-			val, ok = string(v), true
-		}
-		return nil
-	})
-	if err != nil {
-		return "", false, fmt.Errorf("store: get meta %q: %w", key, err)
-	}
-	return val, ok, nil
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.memMeta[key]
+	return v, ok, nil
 }
 
 // PutMeta durably stores a control-plane metadata value before returning.
@@ -278,7 +425,7 @@ func (s *Store) PutMeta(key, value string) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if s.db == nil {
+	if !s.durable {
 		s.memMeta[key] = value
 		s.mu.Unlock()
 		return nil

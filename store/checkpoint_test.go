@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -153,6 +154,8 @@ func TestQuarantine(t *testing.T) {
 	})
 }
 
+// TestUnknownSchemaVersion: a checkpoint this build cannot read (written by a newer one) is
+// moved aside like a damaged one, so the agent starts instead of exiting on every start.
 func TestUnknownSchemaVersion(t *testing.T) {
 	path := dbPath(t)
 	db, err := bolt.Open(path, 0o600, nil)
@@ -164,9 +167,13 @@ func TestUnknownSchemaVersion(t *testing.T) {
 		return b.Put(keySchemaVersion, []byte("99"))
 	})
 	_ = db.Close()
-	if s, err := New(context.Background(), testScheme(t), WithCheckpoint(path)); err == nil {
-		_ = s.Close()
-		t.Fatal("opened a checkpoint with an unknown schema version")
+	s := newStore(t, WithCheckpoint(path))
+	rs := s.Recoveries()
+	if len(rs) != 1 || !strings.Contains(rs[0].Reason, "schema version") {
+		t.Fatalf("recoveries %+v, want the unknown schema moved aside", rs)
+	}
+	if _, err := os.Stat(rs[0].MovedTo); err != nil {
+		t.Fatalf("moved-aside checkpoint: %v", err)
 	}
 }
 

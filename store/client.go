@@ -58,6 +58,12 @@ func (c *storeClient) Create(ctx context.Context, obj client.Object, opts ...cli
 	return c.s.Create(ctx, obj, opts...)
 }
 
+// CreateAll is Store.CreateAll: callers that hold only a client.Client reach it with a type
+// assertion.
+func (c *storeClient) CreateAll(ctx context.Context, objs ...client.Object) error {
+	return c.s.CreateAll(ctx, objs...)
+}
+
 func (c *storeClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
 	return c.s.Delete(ctx, obj, opts...)
 }

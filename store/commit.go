@@ -35,7 +35,10 @@ type pendingWrite struct {
 	changes []change
 	done    bool  // persistence finished
 	err     error // persistence error: the write is discarded
-	visible bool  // applied (or discarded) and removed from Store.pending
+	// durable is set by the committer, under Store.mu, once the write is in the file: from
+	// then on a checkpoint rebuilt from memory must include it, visible or not yet.
+	durable bool
+	visible bool // applied (or discarded) and removed from Store.pending
 }
 
 // commit runs ops as one all-or-nothing write: every fn succeeds and every change is persisted
@@ -86,7 +89,7 @@ func (s *Store) commit(ctx context.Context, ops []op) error {
 		}
 	}
 
-	if len(changes) == 0 || s.db == nil {
+	if len(changes) == 0 || !s.durable {
 		s.applyLocked(changes)
 		s.mu.Unlock()
 		handOut(ops, results)
@@ -101,7 +104,7 @@ func (s *Store) commit(ctx context.Context, ops []op) error {
 	s.writers.Add(1)
 	s.mu.Unlock()
 
-	err := s.persist(changes)
+	err := s.persist(p, changes)
 
 	s.mu.Lock()
 	p.done, p.err = true, err

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	bolt "go.etcd.io/bbolt"
@@ -33,10 +34,16 @@ type Store struct {
 	byGVK   map[schema.GroupVersionKind]*kindInfo
 	mapper  meta.RESTMapper
 
-	// db is nil for a memory-only store.
+	// durable is set, once, when the store has a checkpoint; it never changes afterwards.
+	durable bool
+	// db is the checkpoint, nil for a memory-only store. Once the committer runs, only the
+	// committer touches it (it may replace it, see rebuildCheckpoint), and Close after it.
 	db            *bolt.DB
+	path          string
 	commitCh      chan *commitReq
 	committerDone chan struct{}
+	now           func() time.Time
+	keepCorrupt   int
 
 	// mu guards everything below; cond (on mu) wakes writers waiting for an in-flight key or
 	// for their batch to become visible.
@@ -50,9 +57,16 @@ type Store struct {
 	// visible strictly in that order so watchers never see resourceVersions go backwards.
 	pending  []*pendingWrite
 	inflight map[inflightKey]struct{}
-	memMeta  map[string]string // GetMeta/PutMeta for a memory-only store
-	closed   bool
-	writers  sync.WaitGroup // writers between pending and visible; Close waits for them
+	// memMeta holds GetMeta/PutMeta values: all of them for a memory-only store, those
+	// known durable for a checkpointed one.
+	memMeta map[string]string
+	// quarantined holds the checkpoint's quarantined records (bucket/key → raw value), so a
+	// checkpoint rebuilt from memory keeps them for diagnosis.
+	quarantined map[string][]byte
+	// recoveries lists the damaged checkpoints moved aside (at open and while running).
+	recoveries []Recovery
+	closed     bool
+	writers    sync.WaitGroup // writers between pending and visible; Close waits for them
 
 	adaptersOnce sync.Once
 	cache        *informerCache
@@ -73,9 +87,10 @@ type inflightKey struct {
 }
 
 // New returns a store for the ecsd kinds registered in scheme (group ecs.ecsd.io). With
-// WithCheckpoint it loads the checkpoint first; undecodable records are quarantined, not fatal.
+// WithCheckpoint it loads the checkpoint first; undecodable records are quarantined, and a
+// damaged file is moved aside (see Recoveries) so the store starts empty: neither is fatal.
 func New(ctx context.Context, scheme *runtime.Scheme, opts ...Option) (*Store, error) {
-	o := options{log: logr.Discard(), history: DefaultHistory}
+	o := options{log: logr.Discard(), history: DefaultHistory, now: time.Now, keepCorrupt: DefaultKeepCorrupt}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -84,15 +99,18 @@ func New(ctx context.Context, scheme *runtime.Scheme, opts ...Option) (*Store, e
 		return nil, err
 	}
 	s := &Store{
-		scheme:   scheme,
-		log:      o.log,
-		history:  o.history,
-		kinds:    kinds,
-		byType:   make(map[reflect.Type]*kindInfo, len(kinds)),
-		byList:   make(map[reflect.Type]*kindInfo, len(kinds)),
-		byGVK:    make(map[schema.GroupVersionKind]*kindInfo, len(kinds)),
-		inflight: make(map[inflightKey]struct{}),
-		memMeta:  make(map[string]string),
+		scheme:      scheme,
+		log:         o.log,
+		history:     o.history,
+		kinds:       kinds,
+		byType:      make(map[reflect.Type]*kindInfo, len(kinds)),
+		byList:      make(map[reflect.Type]*kindInfo, len(kinds)),
+		byGVK:       make(map[schema.GroupVersionKind]*kindInfo, len(kinds)),
+		inflight:    make(map[inflightKey]struct{}),
+		memMeta:     make(map[string]string),
+		quarantined: make(map[string][]byte),
+		now:         o.now,
+		keepCorrupt: o.keepCorrupt,
 	}
 	s.cond = sync.NewCond(&s.mu)
 	var gvs []schema.GroupVersion
@@ -150,7 +168,7 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 
-	if s.db == nil {
+	if !s.durable {
 		return nil
 	}
 	close(s.commitCh)

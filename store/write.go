@@ -142,6 +142,29 @@ func (s *Store) CreateOrUpdateAll(ctx context.Context, objs ...client.Object) er
 	return s.commit(ctx, ops)
 }
 
+// CreateAll creates objs atomically in one transaction, keeping their status as Create does:
+// if any name is taken, nothing is written and the AlreadyExists error is returned. It is
+// how state rebuilt from elsewhere (the runtime) is added without ever overwriting an object
+// someone else wrote in the meantime. Each obj is updated with its stored result.
+func (s *Store) CreateAll(ctx context.Context, objs ...client.Object) error {
+	ops := make([]op, 0, len(objs))
+	seen := make(map[inflightKey]bool, len(objs))
+	for _, obj := range objs {
+		o, err := s.inputOp(obj)
+		if err != nil {
+			return err
+		}
+		ik := inflightKey{o.kind, o.key}
+		if seen[ik] {
+			return apierrors.NewBadRequest(fmt.Sprintf("%s %q appears twice in one write", o.kind.gvk.Kind, o.key))
+		}
+		seen[ik] = true
+		o.fn = createFn(o.kind, o.in)
+		ops = append(ops, o.op)
+	}
+	return s.commit(ctx, ops)
+}
+
 var errDryRun = apierrors.NewBadRequest("dry run is not supported by the ecsd store")
 
 // inputOp is an op plus the store's private deep copy of the caller's object.

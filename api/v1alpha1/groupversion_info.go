@@ -36,4 +36,9 @@ const (
 	LabelCluster       = "com.amazonaws.ecs.cluster"
 	LabelTaskName      = "ecs.ecsd.io/task"
 	LabelAgentVersion  = "ecs.ecsd.io/agent-version"
+
+	// AnnotationAdopted is set on objects the agent rebuilt from containerd after losing
+	// them (a damaged checkpoint): when, and whether from the record kept with the
+	// containers or, failing that, only to stop the task.
+	AnnotationAdopted = "ecs.ecsd.io/adopted"
 )

@@ -40,6 +40,7 @@ type options struct {
 	acsTasksDir string
 	loglevel    string
 	printConfig bool
+	checkState  bool
 }
 
 func versionString() string {
@@ -98,7 +99,7 @@ func runAgent(ctx context.Context, o options) error {
 	if cfg.Checkpoint.Enabled() {
 		// Without a checkpoint (ECS_CHECKPOINT=false, or no ECS_DATADIR) every start is a new
 		// instance, as with the reference agent.
-		storeOpts = append(storeOpts, store.WithCheckpoint(filepath.Join(cfg.DataDir, "ecsd.db")))
+		storeOpts = append(storeOpts, store.WithCheckpoint(filepath.Join(cfg.DataDir, checkpointFile)))
 	}
 	st, err := store.New(ctx, scheme, storeOpts...)
 	if err != nil {
@@ -173,6 +174,14 @@ func runAgent(ctx context.Context, o options) error {
 		ropts = append(ropts, registry.WithAgentCredentials(be.creds))
 	}
 	settings.AuthResolver = registry.New(ropts...)
+	// Before ACS can send anything: running containers whose objects the checkpoint lost (a
+	// damaged one moved aside, records quarantined) get them back, so they keep running,
+	// are reported, and a payload for them finds them. The engine repeats this every relist.
+	if res, err := controllers.NewAdopter(st.DirectClient(), rt, settings, log.WithName("engine").WithName("adopt")).Adopt(ctx); err != nil {
+		log.Error(err, "adopting containers from containerd failed; the engine retries at every relist")
+	} else if res.Adopted > 0 {
+		log.Info("adopted tasks from containerd whose objects the checkpoint had lost", "tasks", res.Adopted)
+	}
 	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, rt: rt, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
@@ -236,6 +245,8 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	s.AgentVersion = version.Version
 	s.Region = cfg.AWSRegion
 	s.HostNetNSPath = cfg.HostNetNS
+	// Without a checkpoint every start is a new instance: nothing was lost to adopt back.
+	s.DisableAdoption = !cfg.Checkpoint.Enabled()
 	return s
 }
 

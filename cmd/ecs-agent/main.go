@@ -36,6 +36,7 @@ func run() int {
 	fs.StringVar(&o.acsTasksDir, "acs-tasks", "", "debugging: write the ACS task JSON files (*.json) of this directory straight to the engine")
 	fs.StringVar(&o.loglevel, "loglevel", "", "log level (crit, error, warn, info, debug); wins over ECS_LOGLEVEL")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
+	fs.BoolVar(&o.checkState, "check-state", false, "print what the checkpoint (ECS_DATADIR/ecsd.db, or the file given as argument) holds and whether it is sound, without modifying it, and exit: 0 sound, 1 damaged, 2 unreadable")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		// An unknown or malformed flag is a terminal error, as in the reference agent.
 		return exitTerminal
@@ -43,6 +44,13 @@ func run() int {
 	if o.version {
 		fmt.Println(versionString())
 		return exitOK
+	}
+	if o.checkState {
+		return checkState(context.Background(), os.Stdout, fs.Args())
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ecs-agent: unexpected arguments %q\n", fs.Args())
+		return exitTerminal
 	}
 	if o.local {
 		// Before anything is set up: a plane on a public address is never what is wanted.

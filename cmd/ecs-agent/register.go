@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -48,6 +49,20 @@ func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cf
 	savedInstance, _, err := st.GetMeta(metaEC2InstanceID)
 	if err != nil {
 		return ecsapi.Registered{}, err
+	}
+	keepCopy := cfg.Checkpoint.Enabled() && cfg.DataDir != ""
+	if savedARN == "" && keepCopy {
+		// The checkpoint has no registration (it was damaged and moved aside, or deleted):
+		// the copy kept next to it still knows which instance this is.
+		switch r, err := loadRegistration(cfg.DataDir); {
+		case err != nil:
+			log.Error(err, "cannot use the saved registration; registering as a new container instance",
+				"file", filepath.Join(cfg.DataDir, registrationFile))
+		case r != nil:
+			savedARN, savedCluster, savedInstance = r.ContainerInstanceARN, r.Cluster, r.EC2InstanceID
+			log.Info("the checkpoint has no registration; re-registering with the container instance ARN saved in "+registrationFile,
+				"containerInstance", savedARN, "file", filepath.Join(cfg.DataDir, registrationFile))
+		}
 	}
 	if savedARN != "" && id.instanceID != "" && savedInstance != "" && savedInstance != id.instanceID {
 		// A data directory carried over to another instance: its ARN belongs elsewhere.
@@ -96,6 +111,16 @@ func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cf
 	} {
 		if err := st.PutMeta(k, v); err != nil {
 			return reg, err
+		}
+	}
+	if keepCopy {
+		err := saveRegistration(cfg.DataDir, savedRegistration{
+			ContainerInstanceARN: reg.ContainerInstanceARN, Cluster: cfg.Cluster, EC2InstanceID: id.instanceID,
+			AvailabilityZone: reg.AvailabilityZone, AgentVersion: version.Version, RegisteredAt: time.Now().UTC(),
+		})
+		if err != nil {
+			// The checkpoint has it; only a later loss of the checkpoint would cost the ARN.
+			log.Error(err, "cannot keep a copy of the registration outside the checkpoint")
 		}
 	}
 	inst := &api.Instance{ObjectMeta: metav1.ObjectMeta{Name: instanceName, Namespace: api.Namespace}, Spec: api.InstanceSpec{Cluster: cfg.Cluster}}

@@ -50,6 +50,14 @@ func TestBridgeDynamicPort(t *testing.T) {
 	if again.IPv4 != res.IPv4 || again.Bindings[0] != b || again.NetNSPath != res.NetNSPath {
 		t.Fatalf("second Setup = %+v, want %+v", again, res)
 	}
+	// Lookup finds the same network without setting anything up (a restarted agent that
+	// lost its checkpoint adopts it), and nothing for an ID never set up.
+	if found, ok, err := m.Lookup("c1"); err != nil || !ok || found.IPv4 != res.IPv4 || found.Bindings[0] != b || found.NetNSPath != res.NetNSPath {
+		t.Fatalf("Lookup = %+v %v %v, want %+v", found, ok, err, res)
+	}
+	if _, ok, err := m.Lookup("never"); ok || err != nil {
+		t.Fatalf("Lookup of an unknown ID = %v %v", ok, err)
+	}
 
 	// The held port cannot be taken by a host process.
 	if _, err := netns.Listen(h.path, "tcp4", fmt.Sprintf("0.0.0.0:%d", b.HostPort)); err == nil {
@@ -69,6 +77,9 @@ func TestBridgeDynamicPort(t *testing.T) {
 	}
 	if ids, _ := m.IDs(); len(ids) != 0 {
 		t.Fatalf("IDs after Teardown = %v", ids)
+	}
+	if _, ok, _ := m.Lookup("c1"); ok {
+		t.Fatal("Lookup finds a network after its Teardown")
 	}
 	// The port is free again on the host.
 	ln, err := netns.Listen(h.path, "tcp4", fmt.Sprintf("0.0.0.0:%d", b.HostPort))

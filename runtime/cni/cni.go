@@ -449,6 +449,27 @@ func (m *Manager) Setup(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
+// Lookup returns the network of id as its completed Setup recorded it, if its namespace still
+// exists; ok is false when there is none. It changes nothing: it is how a restarted agent
+// that lost its own record of a running container's network (a damaged checkpoint) finds it
+// again, to report its bindings and release it later.
+func (m *Manager) Lookup(id string) (res *Result, ok bool, err error) {
+	if !validID(id) {
+		return nil, false, fmt.Errorf("cni: id %q: %w", id, ErrInvalidRequest)
+	}
+	rec, err := m.readRecord(id)
+	if err != nil || rec == nil || !rec.Ready {
+		return nil, false, err
+	}
+	if rec.Result.NetNSPath != "" {
+		if ok, _ := netns.IsNetNS(rec.Result.NetNSPath); !ok {
+			return nil, false, nil
+		}
+	}
+	r := rec.Result
+	return &r, true, nil
+}
+
 // Teardown deletes the network of id: plugin DEL (from the libcni cache, or the record if the
 // ADD never finished), release of host ports and IP, removal of the namespace. It needs no
 // Request, so it works for orphans after a crash, and it is idempotent. In awsvpc mode the

@@ -12,8 +12,10 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	ptypes "github.com/containerd/containerd/v2/pkg/protobuf/types"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/typeurl/v2"
 
 	"github.com/ecsd/ecsd/runtime"
 )
@@ -28,6 +30,9 @@ const cleanupTimeout = 30 * time.Second
 func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConfig) (retErr error) {
 	if cfg.ID == "" || cfg.Image == "" {
 		return wrapErr(fmt.Errorf("container ID and image are required: %w", errdefs.ErrInvalidArgument), "create container")
+	}
+	if len(cfg.Record) > runtime.MaxRecordSize {
+		return wrapErr(fmt.Errorf("record of %d bytes is larger than %d: %w", len(cfg.Record), runtime.MaxRecordSize, errdefs.ErrInvalidArgument), "create container %s", cfg.ID)
 	}
 	ctx = r.withNS(ctx)
 	log := r.log.WithValues("container", cfg.ID)
@@ -77,14 +82,18 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 	// unpacked when it was pulled, so that is assumed; only if the parent snapshot is
 	// missing (imported image, other snapshotter, GC) is it unpacked, under a lease, and
 	// the create tried once more. This keeps a lease and a snapshot walk off every create.
+	copts := []client.NewContainerOpts{
+		client.WithSnapshotter(r.opts.snapshotter),
+		client.WithNewSnapshot(cfg.ID, img),
+		client.WithRuntime(r.opts.runtime, nil),
+		client.WithContainerLabels(labels),
+		client.WithNewSpec(specOpts...),
+	}
+	if cfg.Record != nil {
+		copts = append(copts, withRecord(cfg.Record))
+	}
 	newContainer := func(ctx context.Context) error {
-		_, err := r.client.NewContainer(ctx, cfg.ID,
-			client.WithSnapshotter(r.opts.snapshotter),
-			client.WithNewSnapshot(cfg.ID, img),
-			client.WithRuntime(r.opts.runtime, nil),
-			client.WithContainerLabels(labels),
-			client.WithNewSpec(specOpts...),
-		)
+		_, err := r.client.NewContainer(ctx, cfg.ID, copts...)
 		return err
 	}
 	err = newContainer(ctx)
@@ -137,6 +146,34 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 	}
 	log.V(1).Info("created container", "image", name, "log", logPath)
 	return nil
+}
+
+// withRecord stores the agent's record as a container extension.
+func withRecord(record []byte) client.NewContainerOpts {
+	return func(_ context.Context, _ *client.Client, c *containers.Container) error {
+		if c.Extensions == nil {
+			c.Extensions = map[string]typeurl.Any{}
+		}
+		c.Extensions[recordExtension] = &ptypes.Any{TypeUrl: recordTypeURL, Value: record}
+		return nil
+	}
+}
+
+// ContainerRecord returns the record stored with the container at create, nil if none.
+func (r *Runtime) ContainerRecord(ctx context.Context, id string) ([]byte, error) {
+	ctx = r.withNS(ctx)
+	info, err := r.client.ContainerService().Get(ctx, id)
+	if err != nil {
+		return nil, wrapErr(err, "container record %s", id)
+	}
+	ext, ok := info.Extensions[recordExtension]
+	if !ok || ext == nil {
+		return nil, nil
+	}
+	if got := ext.GetTypeUrl(); got != recordTypeURL {
+		return nil, wrapErr(fmt.Errorf("record has type %q, want %q: %w", got, recordTypeURL, errdefs.ErrInvalidArgument), "container record %s", id)
+	}
+	return ext.GetValue(), nil
 }
 
 // ensureUnpacked unpacks img for our snapshotter if needed (e.g. it was imported, or

@@ -451,3 +451,44 @@ func TestCreateUnpacksWhenNeeded(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestContainerRecord: the record given at create comes back for as long as the container
+// exists, beyond the 4 KiB a label could hold; a container created without one has none; an
+// oversized one is refused before anything is created.
+func TestContainerRecord(t *testing.T) {
+	t.Parallel()
+	r := newTestRuntime(t)
+	pullBusybox(t, r)
+	ctx := testCtx(t)
+	cfg := busybox(t, "true")
+	record := []byte(`{"task":"` + strings.Repeat("x", 100<<10) + `"}`)
+	cfg.Record = record
+	if err := r.CreateContainer(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.ContainerRecord(ctx, cfg.ID)
+	if err != nil || string(got) != string(record) {
+		t.Fatalf("ContainerRecord = %d bytes, %v; want the %d bytes stored", len(got), err, len(record))
+	}
+
+	plain := busybox(t, "true")
+	plain.ID += "-plain"
+	if err := r.CreateContainer(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.ContainerRecord(ctx, plain.ID); err != nil || got != nil {
+		t.Fatalf("ContainerRecord of a container without one = %q, %v; want nil", got, err)
+	}
+	_, err = r.ContainerRecord(ctx, "no-such-container")
+	wantErrIs(t, err, runtime.ErrNotFound)
+
+	big := busybox(t, "true")
+	big.ID += "-big"
+	big.Record = make([]byte, runtime.MaxRecordSize+1)
+	if err := r.CreateContainer(ctx, big); err == nil {
+		t.Fatal("created a container with an oversized record")
+	}
+	if _, err := r.InspectContainer(ctx, big.ID); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("the refused container exists: %v", err)
+	}
+}

@@ -17,5 +17,13 @@ const (
 	labelOOMKilled = "ecs.ecsd.io/oom-killed"
 )
 
+// recordExtension is the containerd container extension holding ContainerConfig.Record.
+// Extensions (unlike labels, limited to 4 KiB each) hold any size; the value is a protobuf
+// Any whose type URL says what it is, so no type needs registering with typeurl.
+const (
+	recordExtension = "ecs.ecsd.io/record"
+	recordTypeURL   = "types.ecsd.io/ecs.ecsd.io/record"
+)
+
 // managedFilter is the containerd filter selecting the containers this package manages.
 const managedFilter = `labels."` + LabelManaged + `"==true`
