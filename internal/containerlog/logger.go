@@ -61,16 +61,12 @@ func Run(cfg Config) error {
 		cfg.Errorf = func(string, ...any) {}
 	}
 	l := &logger{cfg: cfg, q: newQueue(cfg.MaxBuffer, readSize, cfg.Clock.Now), w: newWriter(cfg.Sink, cfg.Clock.Now)}
-	if cfg.StatusPath != "" {
-		sf, err := openStatusFile(cfg.StatusPath)
-		if err != nil {
-			cfg.Errorf("%v", err)
-		} else {
-			l.status = sf
-			defer sf.close()
-			l.writeStatus()
+	defer func() {
+		if l.status != nil {
+			_ = l.status.close()
 		}
-	}
+	}()
+	l.writeStatus()
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	for _, s := range []struct {
@@ -190,7 +186,16 @@ func (l *logger) writeStatus() {
 	s.Updated = l.statusAt
 	l.statusDropping = s.Dropping
 	if l.status == nil {
-		return
+		if l.cfg.StatusPath == "" {
+			return
+		}
+		// Creating it needs a little space; on a full disk that waits for the next update.
+		sf, err := openStatusFile(l.cfg.StatusPath)
+		if err != nil {
+			l.cfg.Errorf("%v", err)
+			return
+		}
+		l.status = sf
 	}
 	if err := l.status.write(s); err != nil {
 		l.cfg.Errorf("%v", err)
