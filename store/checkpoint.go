@@ -196,11 +196,11 @@ func (s *Store) runCommitter() {
 				break collect
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error { return writeReqs(tx, batch) })
+		err := s.commitTx(func(tx *bolt.Tx) error { return writeReqs(tx, batch) })
 		if err != nil && len(batch) > 1 {
 			// Find out whose write is at fault instead of failing innocent writers with it.
 			for _, r := range batch {
-				r.done <- s.db.Update(func(tx *bolt.Tx) error { return writeReqs(tx, []*commitReq{r}) })
+				r.done <- s.commitTx(func(tx *bolt.Tx) error { return writeReqs(tx, []*commitReq{r}) })
 			}
 			continue
 		}

@@ -13,6 +13,7 @@ type options struct {
 	checkpoint string
 	log        logr.Logger
 	history    int
+	reserve    *int64 // nil: DefaultCheckpointReserve
 }
 
 // WithCheckpoint makes the store durable in the bbolt file at path (created with mode 0600).

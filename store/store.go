@@ -35,6 +35,7 @@ type Store struct {
 
 	// db is nil for a memory-only store.
 	db            *bolt.DB
+	space         *reserve // room kept in the checkpoint file for a full disk (reserve.go)
 	commitCh      chan *commitReq
 	committerDone chan struct{}
 
@@ -117,6 +118,11 @@ func New(ctx context.Context, scheme *runtime.Scheme, opts ...Option) (*Store, e
 	// watch would read as "from now" and so could miss a write between list and watch.
 	s.rv = 1
 	if o.checkpoint != "" {
+		size := int64(DefaultCheckpointReserve)
+		if o.reserve != nil {
+			size = *o.reserve
+		}
+		s.space = newReserve(size, o.checkpoint, o.log)
 		if err := s.openCheckpoint(ctx, o.checkpoint); err != nil {
 			return nil, err
 		}
