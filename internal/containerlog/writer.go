@@ -25,6 +25,7 @@ type episode struct {
 	since        time.Time
 	reason       string
 	noSpace      bool
+	errno        syscall.Errno // of the last failure, 0 when unknown
 }
 
 // writer moves output to the sink and keeps the drop accounting: while the sink fails,
@@ -38,6 +39,7 @@ type writer struct {
 	total Status
 	// dirty is set when total changed in a way the status file should show.
 	dirty bool
+	mbuf  []byte // the marker's buffer, reused
 }
 
 func newWriter(sink Sink, now func() time.Time) *writer {
@@ -59,8 +61,20 @@ func (w *writer) write(s Stream, p []byte) {
 		w.total.WrittenBytes += int64(n)
 	}
 	if err != nil {
-		w.drop(p[n:], err.Error(), isNoSpace(err))
+		w.dropErr(p[n:], err)
 	}
+}
+
+// dropErr drops p because the sink failed with err. The error's text is taken only when
+// the cause changes: a full disk fails every chunk, and a logger should not allocate per
+// failure.
+func (w *writer) dropErr(p []byte, err error) {
+	reason, noSpace := w.ep.reason, w.ep.noSpace
+	if !w.ep.active || errnoOf(err) != w.ep.errno {
+		reason, noSpace = err.Error(), isNoSpace(err)
+	}
+	w.drop(p, reason, noSpace)
+	w.ep.errno = errnoOf(err)
 }
 
 // dropGap accounts output the queue dropped because it was full.
@@ -110,8 +124,8 @@ func (w *writer) resume() bool {
 	}
 	if err != nil {
 		// The sink is still failing; keep the cause current for the status file.
-		if r := err.Error(); r != w.ep.reason {
-			w.ep.reason, w.ep.noSpace = r, isNoSpace(err)
+		if e := errnoOf(err); e != w.ep.errno {
+			w.ep.reason, w.ep.noSpace, w.ep.errno = err.Error(), isNoSpace(err), e
 			w.dirty = true
 		}
 		return false
@@ -127,7 +141,8 @@ func (w *writer) resume() bool {
 //
 // "lines" counts the line ends dropped.
 func (w *writer) marker() []byte {
-	b := make([]byte, 0, 160+len(w.ep.reason))
+	b := w.mbuf[:0]
+	defer func() { w.mbuf = b }()
 	if w.last != '\n' {
 		b = append(b, '\n')
 	}
@@ -163,4 +178,13 @@ func (w *writer) status() Status {
 // isNoSpace tells a full filesystem or quota from other write failures.
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// errnoOf is the system error inside err, 0 if none.
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return 0
 }
