@@ -122,17 +122,16 @@ func (r *reserve) state() CheckpointSpace {
 func (r *reserve) failed(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.setNoSpaceLocked(err)
+	r.setNoSpaceLocked(err, "a checkpoint commit ran out of space: the data directory is full and the checkpoint's reserve is used up; the write is retried")
 }
 
-func (r *reserve) setNoSpaceLocked(err error) {
+func (r *reserve) setNoSpaceLocked(err error, msg string) {
 	r.err = err.Error()
 	if r.noSpace {
 		return
 	}
 	r.noSpace, r.since = true, r.now()
-	r.log.Error(err, "the data directory is full: the checkpoint is living on its reserve", "reserve", r.size,
-		"headroom", max(0, r.allocatedTo-r.highWater))
+	r.log.Error(err, msg, "reserve", r.size, "headroom", max(0, r.allocatedTo-r.highWater))
 }
 
 // topUp extends the allocated range to hw + size when less than half the reserve is left,
@@ -156,7 +155,7 @@ func (r *reserve) topUp(hw int64) {
 	if err := allocate(r.path, r.allocatedTo, want); err != nil {
 		switch {
 		case isNoSpace(err):
-			r.setNoSpaceLocked(err)
+			r.setNoSpaceLocked(err, "cannot restore the checkpoint's reserve: the data directory is full; state changes use what is left of it")
 		case errors.Is(err, syscall.EOPNOTSUPP):
 			r.unsupported = true
 			r.log.Info("the checkpoint's filesystem cannot preallocate; no room is reserved for state changes on a full disk", "path", r.path)

@@ -160,6 +160,10 @@ func TestDataDirFull(t *testing.T) {
 		}
 	}
 	b.waitTasks("quiet still RUNNING", time.Minute, quietARN, lastStatus("RUNNING"))
+	// The checkpoint's reserve took every state change: not one commit failed.
+	if log, _ := os.ReadFile(filepath.Join(h.dir, "agent.log")); strings.Contains(string(log), "commit checkpoint") {
+		t.Errorf("a checkpoint commit failed while the disk was full:\n%s", h.agentLog())
+	}
 }
 
 // beatingDef registers a host-network task definition whose container counts its rounds
