@@ -66,6 +66,13 @@ func Run(cfg Config) error {
 			_ = l.status.close()
 		}
 	}()
+	if cfg.StatusPath != "" {
+		// A container restarted in place logs to the same file: its counts go on.
+		if prev, err := readStatusFile(cfg.StatusPath); err == nil {
+			l.w.total = Status{DroppedBytes: prev.DroppedBytes, DroppedLines: prev.DroppedLines,
+				Episodes: prev.Episodes, WrittenBytes: prev.WrittenBytes}
+		}
+	}
 	l.writeStatus()
 	var wg sync.WaitGroup
 	done := make(chan struct{})

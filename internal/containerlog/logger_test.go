@@ -283,6 +283,25 @@ func TestRunRetriesOnItsOwnWhenIdle(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+
+	// The container restarted in place gets a new logger on the same file: the counts go on.
+	rOut, rErr, wOut, wErr = pipes(t)
+	sink.setFail(syscall.ENOSPC, 0)
+	started = make(chan struct{})
+	go func() {
+		done <- Run(Config{Stdout: rOut, Stderr: rErr, Sink: sink, StatusPath: StatusPath(logPath), Clock: clk, Started: started})
+	}()
+	<-started
+	fmt.Fprint(wErr, "lost again\n")
+	waitFor(t, "the restarted logger's status to add up", func() bool {
+		st, err := ReadStatus(logPath)
+		return err == nil && st.Dropping && st.DroppedBytes == 21 && st.DroppedLines == 2 && st.Episodes == 2
+	})
+	wOut.Close()
+	wErr.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestReadStatusRejectsTornRecords(t *testing.T) {

@@ -125,8 +125,10 @@ func appendJSONString(b []byte, s string, n int) []byte {
 var ErrTornStatus = errors.New("status record was being rewritten")
 
 // ReadStatus reads the status file of the log at logPath.
-func ReadStatus(logPath string) (Status, error) {
-	b, err := os.ReadFile(StatusPath(logPath))
+func ReadStatus(logPath string) (Status, error) { return readStatusFile(StatusPath(logPath)) }
+
+func readStatusFile(path string) (Status, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return Status{}, err
 	}
@@ -136,7 +138,7 @@ func ReadStatus(logPath string) (Status, error) {
 		End *uint64 `json:"end"`
 	}
 	if err := json.Unmarshal(b, &rec); err != nil || rec.Seq == nil || rec.End == nil || *rec.Seq != *rec.End {
-		return Status{}, fmt.Errorf("%s: %w", StatusPath(logPath), ErrTornStatus)
+		return Status{}, fmt.Errorf("%s: %w", path, ErrTornStatus)
 	}
 	return rec.Status, nil
 }
