@@ -99,6 +99,23 @@ func (s *Store) commitTx(fn func(*bolt.Tx) error) error {
 	return nil
 }
 
+// RetryCheckpointReserve tries again to restore a reserve that could not be kept for lack
+// of space (at most once per reserveRetryInterval). Commits do this too; the data directory
+// monitor calls it so that an agent with nothing to write also sees space return.
+func (s *Store) RetryCheckpointReserve() {
+	if s.space == nil || !s.space.state().NoSpace {
+		return
+	}
+	var hw int64
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		hw = tx.Size()
+		return nil
+	}); err != nil {
+		return // closed
+	}
+	s.space.topUp(hw)
+}
+
 // CheckpointSpace reports the checkpoint's reserved room; all zero without a checkpoint.
 func (s *Store) CheckpointSpace() CheckpointSpace {
 	if s.space == nil {

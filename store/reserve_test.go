@@ -118,7 +118,13 @@ func TestReserveKeepsStateWritableOnAFullDisk(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	// The next commit after space returns restores the reserve.
+	// Space returned: asked to, the store restores its reserve without a commit.
+	eventually(t, "the reserve to be restored without a commit", func() bool {
+		s.RetryCheckpointReserve()
+		sp := s.CheckpointSpace()
+		return !sp.NoSpace && sp.Headroom >= 1<<20
+	})
+	// And commits go on.
 	eventually(t, "the reserve to be restored", func() bool {
 		if err := s.Create(ctx, task("after-"+strconv.Itoa(len(names)))); err != nil {
 			t.Fatalf("create after space returned: %v", err)

@@ -48,6 +48,8 @@ var errFull = errors.New("no space left in the data directory")
 // CheckpointSpace is the store's report on the checkpoint's reserve.
 type CheckpointSpace interface {
 	CheckpointSpace() store.CheckpointSpace
+	// RetryCheckpointReserve restores a reserve that ran short once space returns.
+	RetryCheckpointReserve()
 }
 
 // Options configure a Monitor.
@@ -112,6 +114,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 // space; it records what changed. Failed writes are retried by the next Check.
 func (m *Monitor) Check(ctx context.Context) {
 	dropping := m.checkContainers(ctx)
+	m.space.RetryCheckpointReserve()
 	sp := m.space.CheckpointSpace()
 	free, err := m.o.FreeBytes(m.o.DataDir)
 	if err != nil {

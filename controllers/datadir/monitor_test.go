@@ -24,6 +24,7 @@ import (
 type fakeSpace struct{ s store.CheckpointSpace }
 
 func (f *fakeSpace) CheckpointSpace() store.CheckpointSpace { return f.s }
+func (f *fakeSpace) RetryCheckpointReserve()                {}
 
 // logLines collects what the monitor logs.
 type logLines struct {
