@@ -68,9 +68,8 @@ func Run(cfg Config) error {
 	}()
 	if cfg.StatusPath != "" {
 		// A container restarted in place logs to the same file: its counts go on.
-		if prev, err := readStatusFile(cfg.StatusPath); err == nil {
-			l.w.total = Status{DroppedBytes: prev.DroppedBytes, DroppedLines: prev.DroppedLines,
-				Episodes: prev.Episodes, WrittenBytes: prev.WrittenBytes}
+		if prev, ok := readTotals(cfg.StatusPath); ok {
+			l.w.total = prev
 		}
 	}
 	l.writeStatus()

@@ -323,6 +323,9 @@ func TestReadStatusRejectsTornRecords(t *testing.T) {
 	if err != nil || got != want {
 		t.Fatalf("ReadStatus = %+v, %v; want %+v", got, err, want)
 	}
+	if tot, ok := readTotals(StatusPath(logPath)); !ok || tot != (Status{DroppedBytes: 5, DroppedLines: 1, Episodes: 1}) {
+		t.Fatalf("readTotals = %+v, %v", tot, ok)
+	}
 	// A record whose end does not match its start was read half-rewritten.
 	b, _ := os.ReadFile(StatusPath(logPath))
 	b = bytes.Replace(b, []byte(`"end":1`), []byte(`"end":2`), 1)
@@ -331,6 +334,9 @@ func TestReadStatusRejectsTornRecords(t *testing.T) {
 	}
 	if _, err := ReadStatus(logPath); !errors.Is(err, ErrTornStatus) {
 		t.Fatalf("torn: err = %v", err)
+	}
+	if _, ok := readTotals(StatusPath(logPath)); ok {
+		t.Fatal("readTotals accepted a torn record")
 	}
 	if fi, _ := os.Stat(StatusPath(logPath)); fi.Size() != statusSize {
 		t.Fatalf("status file size %d", fi.Size())
