@@ -21,7 +21,7 @@ import (
 )
 
 // StartContainer starts the container's task with stdout and stderr going to its log file
-// through a logger the shim runs (logIO), so logging survives agent restarts. It is idempotent: a
+// through the shim (logIO), so logging survives agent restarts. It is idempotent: a
 // running task is success, a created-but-not-started task is started, and a stopped task
 // is deleted and replaced (restart in place).
 func (r *Runtime) StartContainer(ctx context.Context, id string) error {
