@@ -34,6 +34,8 @@ vet: ## go vet and a gofmt check.
 .PHONY: build
 build: ## Build ecs-agent (and the other binaries) into bin/.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	@# The logger the shim runs per container: static, so it needs nothing on the host.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ecsd-logger
 
 .PHONY: setup
 setup: ## Install and start containerd, runc, CNI plugins, registries and test images (idempotent).

@@ -316,6 +316,10 @@ type Config struct {
 	// generated once per installation by `ecs-agent --local` (mode 0600); ecsctl reads it
 	// for run/stop and `ecsctl local env` prints it as export lines.
 	LocalCredentialsFile string `env:"ECSD_LOCAL_CREDENTIALS_FILE,trim"`
+	// LoggerPath is ecsd-logger, which containerd's shim runs for every task container to
+	// take its stdout and stderr to the log file without ever blocking it (on a full disk
+	// output is dropped and counted). Empty: ecsd-logger next to the agent's executable.
+	LoggerPath string `env:"ECSD_LOGGER_PATH,trim"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`

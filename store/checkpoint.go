@@ -325,7 +325,7 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 	if err := s.checkFileSize(); err != nil {
 		return err
 	}
-	return contain(func() error {
+	err := contain(func() error {
 		tx, err := s.db.Begin(true)
 		if err != nil {
 			return err
@@ -336,6 +336,10 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 		}
 		return tx.Commit()
 	})
+	if !errors.Is(err, ErrCorrupt) {
+		s.afterCommit(err)
+	}
+	return err
 }
 
 // checkFileSize fails with ErrCorrupt when the checkpoint file is gone or shorter than its

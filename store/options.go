@@ -19,6 +19,7 @@ type options struct {
 	history     int
 	now         func() time.Time
 	keepCorrupt int
+	reserve     *int64 // nil: DefaultCheckpointReserve
 }
 
 // DefaultKeepCorrupt is how many damaged checkpoints moved aside are kept for diagnosis; older

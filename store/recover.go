@@ -262,6 +262,9 @@ func (s *Store) rebuildCheckpoint(cause error) error {
 		return err
 	}
 	s.db = db
+	if s.space != nil {
+		s.space.reset()
+	}
 	s.log.Error(cause, "checkpoint failed while running; wrote a fresh one from memory and moved the damaged one aside",
 		"checkpoint", s.path, "movedTo", moved, "objects", snap.objects)
 	s.mu.Lock()

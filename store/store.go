@@ -40,6 +40,7 @@ type Store struct {
 	// committer touches it (it may replace it, see rebuildCheckpoint), and Close after it.
 	db            *bolt.DB
 	path          string
+	space         *reserve // room kept in the checkpoint file for a full disk (reserve.go)
 	commitCh      chan *commitReq
 	committerDone chan struct{}
 	now           func() time.Time
@@ -135,6 +136,11 @@ func New(ctx context.Context, scheme *runtime.Scheme, opts ...Option) (*Store, e
 	// watch would read as "from now" and so could miss a write between list and watch.
 	s.rv = 1
 	if o.checkpoint != "" {
+		size := int64(DefaultCheckpointReserve)
+		if o.reserve != nil {
+			size = *o.reserve
+		}
+		s.space = newReserve(size, o.checkpoint, o.log)
 		if err := s.openCheckpoint(ctx, o.checkpoint); err != nil {
 			return nil, err
 		}

@@ -201,6 +201,21 @@ type ContainerStatus struct {
 	// LogPath is the container's log file on the host.
 	LogPath string       `json:"logPath,omitempty"`
 	History []Transition `json:"history,omitempty"`
+	// LogDrops is what the container's logger could not write to LogPath (a full data
+	// directory, a stalled disk), as its status file tells; nil while nothing was lost.
+	LogDrops *LogDrops `json:"logDrops,omitempty"`
+}
+
+// LogDrops counts a container's output that was dropped instead of blocking the container.
+type LogDrops struct {
+	// Dropping is true while output is being dropped; Since and Reason describe why.
+	Dropping bool         `json:"dropping,omitempty"`
+	Since    *metav1.Time `json:"since,omitempty"`
+	Reason   string       `json:"reason,omitempty"`
+	// Bytes and Lines (line ends) dropped in all, over Episodes separate periods.
+	Bytes    int64 `json:"bytes"`
+	Lines    int64 `json:"lines"`
+	Episodes int64 `json:"episodes"`
 }
 
 // Health is the last health-check result.

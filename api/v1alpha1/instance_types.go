@@ -28,7 +28,22 @@ type InstanceStatus struct {
 	TCSConnected         bool              `json:"tcsConnected,omitempty"`
 	RegisteredAt         *metav1.Time      `json:"registeredAt,omitempty"`
 	ManifestSeqNum       int64             `json:"manifestSeqNum,omitempty"`
+	// Conditions are the host's conditions the agent watches, such as DataDirFull.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
+
+// InstanceConditionDataDirFull is True while ECS_DATADIR's filesystem is full: container
+// output is being dropped, and state changes use the checkpoint's reserve. Its reason is
+// one of the InstanceReason… values, its lastTransitionTime when that began or ended.
+const InstanceConditionDataDirFull = "DataDirFull"
+
+// Reasons of the DataDirFull condition.
+const (
+	// InstanceReasonNoSpace: writes to the data directory fail with ENOSPC or EDQUOT.
+	InstanceReasonNoSpace = "NoSpace"
+	// InstanceReasonHasSpace: writes succeed again.
+	InstanceReasonHasSpace = "HasSpace"
+)
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -17,6 +17,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/controllers/datadir"
 	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/credentials"
@@ -107,7 +108,12 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	defer st.Close()
 
-	rt, err := containerd.New(ctx, cfg.ContainerdAddress, cfg.ContainerdNamespace, containerd.WithLogger(log.WithName("runtime")))
+	loggerPath, err := findLogger(cfg.LoggerPath)
+	if err != nil {
+		return err
+	}
+	rt, err := containerd.New(ctx, cfg.ContainerdAddress, cfg.ContainerdNamespace, containerd.WithLogger(log.WithName("runtime")),
+		containerd.WithLogBinary(loggerPath, 0))
 	if err != nil {
 		return fmt.Errorf("containerd at %s: %w", cfg.ContainerdAddress, err)
 	}
@@ -196,6 +202,14 @@ func runAgent(ctx context.Context, o options) error {
 	g.Go(func() error { return cp.reporter.Run(gctx) })
 	g.Go(func() error { return cp.session.Run(gctx) })
 	g.Go(func() error { return cp.telemetry.Run(gctx) })
+	dataDir := datadir.New(st.Client(), st.DirectClient(), st, datadir.Options{DataDir: cfg.DataDir,
+		Instance: keyOf(instanceName), Log: log.WithName("datadir")})
+	g.Go(func() error {
+		if !st.Cache().WaitForCacheSync(gctx) {
+			return nil
+		}
+		return dataDir.Run(gctx)
+	})
 	if o.acsTasksDir != "" {
 		g.Go(func() error { return runACSTaskFiles(gctx, cp.applier, o.acsTasksDir, cfg.Cluster, log) })
 	}

@@ -29,7 +29,10 @@ import (
 // each, in an order that rotates from round to round. Measured one after the other, a
 // change in the machine's load between the phases (another process, page cache, a GC)
 // moved the ratio by ±0.3; interleaved, all three see the same conditions.
-func launchRounds(ctx context.Context, address, image, suffix string, n int) (raw, rawSeccomp, launch []time.Duration, err error) {
+//
+// The engine logs through loggerPath (ecsd-logger) as the agent does; "" leaves the shim's
+// own file copy.
+func launchRounds(ctx context.Context, address, image, suffix, loggerPath string, n int) (raw, rawSeccomp, launch []time.Duration, err error) {
 	plain, err := newRawLauncher(ctx, address, image, "bench-raw-"+suffix, false)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("raw containerd: %w", err)
@@ -42,7 +45,7 @@ func launchRounds(ctx context.Context, address, image, suffix string, n int) (ra
 		return nil, nil, nil, fmt.Errorf("raw containerd with seccomp: %w", err)
 	}
 	defer sec.close()
-	eng, err := newEngineLauncher(ctx, address, image, "bench-eng-"+suffix)
+	eng, err := newEngineLauncher(ctx, address, image, "bench-eng-"+suffix, loggerPath)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("engine: %w", err)
 	}
@@ -137,7 +140,7 @@ type engineLauncher struct {
 	breakdown []phases
 }
 
-func newEngineLauncher(ctx context.Context, address, image, ns string) (_ *engineLauncher, err error) {
+func newEngineLauncher(ctx context.Context, address, image, ns, loggerPath string) (_ *engineLauncher, err error) {
 	l := &engineLauncher{image: image}
 	ctx, l.cancel = context.WithCancel(ctx)
 	defer func() {
@@ -155,7 +158,7 @@ func newEngineLauncher(ctx context.Context, address, image, ns string) (_ *engin
 	if l.st, err = store.New(ctx, scheme, store.WithCheckpoint(filepath.Join(l.dir, "ecsd.db"))); err != nil {
 		return nil, err
 	}
-	if l.rt, err = containerd.New(ctx, address, ns); err != nil {
+	if l.rt, err = containerd.New(ctx, address, ns, containerd.WithLogBinary(loggerPath, 0)); err != nil {
 		return nil, err
 	}
 	s := controllers.DefaultSettings()

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -93,7 +94,15 @@ func run(n int, address, image, agent string) error {
 		return nil
 	}
 
-	raw, rawSeccomp, launch, err := launchRounds(ctx, address, image, suffix, n)
+	// The engine logs through the ecsd-logger `make build` put next to the agent.
+	loggerPath, err := filepath.Abs(filepath.Join(filepath.Dir(agent), "ecsd-logger"))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(loggerPath); err != nil {
+		return fmt.Errorf("ecsd-logger next to the agent: %w", err)
+	}
+	raw, rawSeccomp, launch, err := launchRounds(ctx, address, image, suffix, loggerPath, n)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
@@ -85,4 +87,65 @@ func BenchmarkRawContainerdCreateStart(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// BenchmarkStartLogIO measures what logging through ecsd-logger adds to a container's
+// create+start compared with the shim's own file copy (cio.LogFile). Each round starts
+// one container of each kind, in alternating order, so both see the same machine load;
+// it reports each kind's p50 and the p50 of the per-round difference.
+func BenchmarkStartLogIO(b *testing.B) {
+	kinds := []struct {
+		name string
+		r    *Runtime
+		took []time.Duration
+	}{
+		{name: "logfile", r: newTestRuntime(b, WithLogBinary("", 0))},
+		{name: "logger", r: newTestRuntime(b)},
+	}
+	for _, k := range kinds {
+		pullBusybox(b, k.r)
+	}
+	ctx := context.Background()
+	logDir := b.TempDir()
+	var diffs []time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		var took [2]time.Duration
+		for j := range kinds {
+			k := &kinds[(i+j)%2]
+			id := fmt.Sprintf("%s-%d", k.name, i)
+			cfg := runtime.ContainerConfig{ID: id, Image: testenv.BusyboxImage(), Command: []string{"sleep", "1000"},
+				LogPath: filepath.Join(logDir, id+".log")}
+			b.StartTimer()
+			t0 := time.Now()
+			if err := k.r.CreateContainer(ctx, cfg); err != nil {
+				b.Fatal(err)
+			}
+			if err := k.r.StartContainer(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			d := time.Since(t0)
+			b.StopTimer()
+			k.took = append(k.took, d)
+			took[(i+j)%2] = d
+			if err := k.r.RemoveContainer(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+		diffs = append(diffs, took[1]-took[0])
+		b.StartTimer()
+	}
+	for _, k := range kinds {
+		b.ReportMetric(float64(p50(k.took).Microseconds())/1000, k.name+"-p50-ms")
+	}
+	b.ReportMetric(float64(p50(diffs).Microseconds())/1000, "added-p50-ms")
+}
+
+func p50(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

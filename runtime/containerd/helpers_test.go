@@ -32,6 +32,7 @@ func newTestRuntime(t testing.TB, opts ...Option) *Runtime {
 	defer cancel()
 	opts = append([]Option{
 		WithLogDir(t.TempDir()),
+		WithLogBinary(testLoggerPath, 0),
 		WithLogger(testr.NewWithInterface(t, testr.Options{Verbosity: 0})),
 	}, opts...)
 	r, err := New(ctx, testenv.ContainerdAddress(), ns, opts...)

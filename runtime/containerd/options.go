@@ -30,6 +30,8 @@ type options struct {
 	runtime     string
 	logDir      string
 	initPath    string
+	logBinary   string
+	logBuffer   int
 	plainHTTP   func(host string) (bool, error)
 	httpClient  *http.Client
 	hosts       RegistryHostsFunc
@@ -61,6 +63,17 @@ func WithRuntime(name string) Option { return func(o *options) { o.runtime = nam
 // WithLogDir sets the directory for per-container log files used when
 // ContainerConfig.LogPath is empty (default DefaultLogDir).
 func WithLogDir(dir string) Option { return func(o *options) { o.logDir = dir } }
+
+// WithLogBinary makes each container's stdout and stderr go through ecsd-logger at path
+// (an absolute path), which the shim runs next to the container (containerd's binary
+// logging): the container never blocks on its output, and what cannot be written (a full
+// disk) is dropped and counted (package containerlog). maxBuffer bounds what one logger
+// holds (containerlog.DefaultMaxBuffer when <= 0). Without it the shim writes the file
+// itself (cio.LogFile), and a full disk blocks a container writing to stdout; the agent
+// always sets it.
+func WithLogBinary(path string, maxBuffer int) Option {
+	return func(o *options) { o.logBinary, o.logBuffer = path, maxBuffer }
+}
 
 // WithInitPath sets a statically linked init (tini-static, catatonit, docker-init) that is
 // bind-mounted into containers created with Init. Without it a few well-known paths are

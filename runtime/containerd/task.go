@@ -16,11 +16,12 @@ import (
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
+	"github.com/ecsd/ecsd/internal/containerlog"
 	"github.com/ecsd/ecsd/runtime"
 )
 
 // StartContainer starts the container's task with stdout and stderr going to its log file
-// through the shim (cio.LogFile), so logging survives agent restarts. It is idempotent: a
+// through the shim (logIO), so logging survives agent restarts. It is idempotent: a
 // running task is success, a created-but-not-started task is started, and a stopped task
 // is deleted and replaced (restart in place).
 func (r *Runtime) StartContainer(ctx context.Context, id string) error {
@@ -63,7 +64,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return wrapErr(err, "start container %s: log directory", id)
 	}
-	t, err = c.NewTask(ctx, cio.LogFile(logPath))
+	t, err = c.NewTask(ctx, r.logIO(logPath))
 	if err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			// A concurrent start won; its outcome is ours.
@@ -77,6 +78,16 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 		return wrapErr(err, "start container %s: create task", id)
 	}
 	return r.startTask(ctx, c, t)
+}
+
+// logIO is how the shim takes the container's output to logPath: ecsd-logger, run by the
+// shim through containerd's binary logging (the "binary" scheme, which containerd 1.6
+// shims speak too), when the runtime has one; else the shim's own file copy.
+func (r *Runtime) logIO(logPath string) cio.Creator {
+	if r.opts.logBinary == "" {
+		return cio.LogFile(logPath)
+	}
+	return cio.BinaryIO(r.opts.logBinary, containerlog.Args(logPath, r.opts.logBuffer))
 }
 
 // bundleExists matches containerd refusing a task because its bundle directory is left

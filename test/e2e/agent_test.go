@@ -40,6 +40,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build ecs-agent:", err)
 		os.Exit(1)
 	}
+	// The agent finds ecsd-logger next to its executable, as `make build` installs them.
+	build = exec.Command("go", "build", "-o", filepath.Join(dir, "ecsd-logger"), "github.com/ecsd/ecsd/cmd/ecsd-logger")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build ecsd-logger:", err)
+		os.Exit(1)
+	}
 	initBin = filepath.Join(dir, "ecs-init")
 	build = exec.Command("go", "build", "-o", initBin, "github.com/ecsd/ecsd/cmd/ecs-init")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
