@@ -271,4 +271,3 @@ func TestOrphanSweepFindsOwnersByRuntimeID(t *testing.T) {
 		}
 	}
 }
-
