@@ -11,48 +11,11 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testenv"
 )
-
-// smallTmpfs mounts a tmpfs of size bytes for the test (unmounted at the end).
-func smallTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test mounts a tmpfs and needs root")
-	}
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.FormatInt(size, 10)); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillUp writes path until the filesystem is full.
-func fillUp(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-}
 
 // bigTask is a task whose record takes about n bytes.
 func bigTask(name string, n int) *v1alpha1.Task {
@@ -67,7 +30,7 @@ func bigTask(name string, n int) *v1alpha1.Task {
 // space returns the reserve is restored.
 func TestReserveKeepsStateWritableOnAFullDisk(t *testing.T) {
 	ctx := context.Background()
-	dir := smallTmpfs(t, 8<<20)
+	dir := testenv.MountTmpfs(t, "size=8m")
 	path := filepath.Join(dir, "ecsd.db")
 	s, err := New(ctx, testScheme(t), WithCheckpoint(path), WithCheckpointReserve(2<<20))
 	if err != nil {
@@ -81,7 +44,7 @@ func TestReserveKeepsStateWritableOnAFullDisk(t *testing.T) {
 		t.Fatalf("after the first commit: %+v", sp)
 	}
 	ballast := filepath.Join(dir, "ballast")
-	fillUp(t, ballast)
+	testenv.FillUp(t, ballast)
 
 	// 1 MiB of new records, in 4 KiB objects, on a full disk.
 	var names []string
@@ -153,12 +116,12 @@ func TestReserveKeepsStateWritableOnAFullDisk(t *testing.T) {
 // reserve refuses state changes at once.
 func TestWithoutReserveAFullDiskFailsCommits(t *testing.T) {
 	ctx := context.Background()
-	dir := smallTmpfs(t, 4<<20)
+	dir := testenv.MountTmpfs(t, "size=4m")
 	s := newStore(t, WithCheckpoint(filepath.Join(dir, "ecsd.db")), WithCheckpointReserve(0))
 	if err := s.Create(ctx, task("first")); err != nil {
 		t.Fatal(err)
 	}
-	fillUp(t, filepath.Join(dir, "ballast"))
+	testenv.FillUp(t, filepath.Join(dir, "ballast"))
 	var failed error
 	for i := 0; failed == nil && i < 64; i++ {
 		failed = s.Create(ctx, bigTask(fmt.Sprintf("t-%02d", i), 4000))

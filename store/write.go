@@ -118,28 +118,15 @@ func (s *Store) DeleteAllOf(ctx context.Context, obj client.Object, opts ...clie
 // unconditional). Either every object is written and durable when it returns, or none is.
 // Each obj is updated with its stored result.
 func (s *Store) CreateOrUpdateAll(ctx context.Context, objs ...client.Object) error {
-	ops := make([]op, 0, len(objs))
-	seen := make(map[inflightKey]bool, len(objs))
-	for _, obj := range objs {
-		o, err := s.inputOp(obj)
-		if err != nil {
-			return err
-		}
-		ik := inflightKey{o.kind, o.key}
-		if seen[ik] {
-			return apierrors.NewBadRequest(fmt.Sprintf("%s %q appears twice in one write", o.kind.gvk.Kind, o.key))
-		}
-		seen[ik] = true
-		create, update := createFn(o.kind, o.in), updateFn(o.kind, o.in)
-		o.fn = func(cur client.Object) (client.Object, bool, error) {
+	return s.commitAll(ctx, objs, func(k *kindInfo, in client.Object) func(client.Object) (client.Object, bool, error) {
+		create, update := createFn(k, in), updateFn(k, in)
+		return func(cur client.Object) (client.Object, bool, error) {
 			if cur == nil {
 				return create(cur)
 			}
 			return update(cur)
 		}
-		ops = append(ops, o.op)
-	}
-	return s.commit(ctx, ops)
+	})
 }
 
 // CreateAll creates objs atomically in one transaction, keeping their status as Create does:
@@ -147,6 +134,12 @@ func (s *Store) CreateOrUpdateAll(ctx context.Context, objs ...client.Object) er
 // how state rebuilt from elsewhere (the runtime) is added without ever overwriting an object
 // someone else wrote in the meantime. Each obj is updated with its stored result.
 func (s *Store) CreateAll(ctx context.Context, objs ...client.Object) error {
+	return s.commitAll(ctx, objs, createFn)
+}
+
+// commitAll writes objs in one transaction, each through the function fnFor makes for it;
+// an object named twice is refused before anything is written.
+func (s *Store) commitAll(ctx context.Context, objs []client.Object, fnFor func(*kindInfo, client.Object) func(client.Object) (client.Object, bool, error)) error {
 	ops := make([]op, 0, len(objs))
 	seen := make(map[inflightKey]bool, len(objs))
 	for _, obj := range objs {
@@ -159,7 +152,7 @@ func (s *Store) CreateAll(ctx context.Context, objs ...client.Object) error {
 			return apierrors.NewBadRequest(fmt.Sprintf("%s %q appears twice in one write", o.kind.gvk.Kind, o.key))
 		}
 		seen[ik] = true
-		o.fn = createFn(o.kind, o.in)
+		o.fn = fnFor(o.kind, o.in)
 		ops = append(ops, o.op)
 	}
 	return s.commit(ctx, ops)

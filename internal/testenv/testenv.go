@@ -21,12 +21,15 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Defaults of the contract; see the package comment.
@@ -161,4 +164,40 @@ func UniqueName(t testing.TB, prefix string) string {
 		t.Fatalf("UniqueName: %v", err)
 	}
 	return fmt.Sprintf("%s%s", prefix, hex.EncodeToString(b[:]))
+}
+
+// MountTmpfs mounts a tmpfs with the given mount options (e.g. "size=1m") on a fresh
+// directory and unmounts it when the test ends: a small filesystem a test can fill.
+func MountTmpfs(t testing.TB, options string) string {
+	t.Helper()
+	RequireRoot(t)
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, options); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// FillUp writes a file at path until its filesystem refuses with ENOSPC.
+func FillUp(t testing.TB, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatalf("fill %s: %v", path, err)
+			}
+			return
+		}
+	}
 }

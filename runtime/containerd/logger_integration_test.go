@@ -1,7 +1,6 @@
 package containerd
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ecsd/ecsd/internal/containerlog"
+	"github.com/ecsd/ecsd/internal/testenv"
 )
 
 // testLoggerPath is ecsd-logger built for this package's tests by TestMain: every test
@@ -39,41 +37,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory and unmounts it when the
-// test ends.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.FormatInt(size, 10)); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fill writes a file until the filesystem refuses with ENOSPC.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("fill: %v", err)
-			}
-			return
-		}
-	}
-}
-
 // TestLogOnFullFilesystemNeverBlocksTheContainer runs a container that writes 16 KiB
 // per round to stdout and counts its rounds in its own filesystem, with its log on a small
 // tmpfs that the test then fills. The container keeps counting far past what a pipe and the
@@ -82,7 +45,7 @@ func fill(t *testing.T, path string) {
 func TestLogOnFullFilesystemNeverBlocksTheContainer(t *testing.T) {
 	r := newTestRuntime(t)
 	pullBusybox(t, r)
-	dir := mountTmpfs(t, 1<<20)
+	dir := testenv.MountTmpfs(t, "size=1m")
 	ballast := filepath.Join(dir, "ballast")
 	cfg := busybox(t, "sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /tmp/rounds; head -c 16384 /dev/zero | tr '\0' x; echo " round $i"; sleep 0.01; done`)
 	cfg.LogPath = filepath.Join(dir, "logs", cfg.ID+".log")
@@ -91,7 +54,7 @@ func TestLogOnFullFilesystemNeverBlocksTheContainer(t *testing.T) {
 		b, _ := os.ReadFile(cfg.LogPath)
 		return strings.Contains(string(b), " round 2\n")
 	})
-	fill(t, ballast)
+	testenv.FillUp(t, ballast)
 
 	rounds := func() int {
 		n, _ := strconv.Atoi(execOK(t, r, cfg.ID, "cat", "/tmp/rounds"))
