@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultCheckpointReserve is the room kept allocated in the checkpoint file beyond what
@@ -46,11 +47,12 @@ type CheckpointSpace struct {
 // Why not a separate reserve file that is deleted when a commit fails: the space it frees
 // goes to whoever writes next, and on a full data directory that is a container's log
 // (ecsd-logger retries with every chunk), so the commit that needed the room would race
-// for it. Space allocated inside the checkpoint file (fallocate) is usable by bbolt alone:
-// bbolt grows its file with truncate, leaving holes that need new blocks when written, but
-// it never shrinks it, and it writes its pages in place, so writes within the allocated
-// range never need new blocks on a filesystem that overwrites in place (ext4, xfs, tmpfs;
-// not on copy-on-write ones such as btrfs or zfs, where the reserve helps less).
+// for it. Space allocated to the checkpoint file (fallocate, beyond its end with
+// FALLOC_FL_KEEP_SIZE, and in the holes bbolt's truncate-growth leaves) is usable by bbolt
+// alone: bbolt never shrinks its file and writes its pages in place, so its writes and its
+// growth within the allocated range never need new blocks on a filesystem that overwrites
+// in place (ext4, xfs, tmpfs; not on copy-on-write ones such as btrfs or zfs, where the
+// reserve helps less). The file's size stays bbolt's own.
 //
 // After each commit the reserve is topped up once less than half of it is left; while
 // that fails (the disk is full) state changes use up the headroom, and the next commit
@@ -195,7 +197,10 @@ func (r *reserve) topUp(hw int64) {
 	}
 }
 
-// allocate makes the range [from, to) of the file at path allocated (extending the file).
+// allocate makes the range [from, to) of the file at path allocated without changing the
+// file's size (FALLOC_FL_KEEP_SIZE): the blocks beyond the end are the file's, so bbolt's
+// growth into them needs none, while the file's size stays what bbolt wrote, so a file cut
+// short is still seen as damaged and ls shows the data's size.
 func allocate(path string, from, to int64) error {
 	if to <= from {
 		return nil
@@ -205,7 +210,7 @@ func allocate(path string, from, to int64) error {
 		return fmt.Errorf("store: reserve room in %s: %w", path, err)
 	}
 	defer f.Close()
-	if err := syscall.Fallocate(int(f.Fd()), 0, from, to-from); err != nil {
+	if err := syscall.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, from, to-from); err != nil {
 		return fmt.Errorf("store: reserve room in %s: %w", path, &os.PathError{Op: "fallocate", Path: path, Err: err})
 	}
 	return nil
