@@ -102,7 +102,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 		// a create that crashed half-way: the key is ours, so reclaim it and try again
 		// instead of failing forever. (Checked here, on failure, to keep a snapshot stat
 		// off every create.)
-		if _, serr := sn.Stat(ctx, cfg.ID); serr == nil {
+		switch _, serr := sn.Stat(ctx, cfg.ID); {
+		case serr == nil:
 			if _, lerr := r.client.LoadContainer(ctx, cfg.ID); errdefs.IsNotFound(lerr) {
 				log.Info("removing orphaned snapshot from an interrupted create")
 				if rerr := sn.Remove(ctx, cfg.ID); rerr != nil && !errdefs.IsNotFound(rerr) {
@@ -110,6 +111,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 				}
 				err = newContainer(ctx)
 			}
+		case errdefs.IsNotFound(serr):
+			// The orphan was there when the create failed on it and is gone now: containerd's
+			// garbage collector took it. Nothing is in the way any more.
+			err = newContainer(ctx)
 		}
 	}
 	if errdefs.IsNotFound(err) {
