@@ -2,15 +2,13 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/internal/testenv"
@@ -76,40 +74,53 @@ func TestControlPlaneBadInput(t *testing.T) {
 	b.waitTasks("RUNNING after bad input", time.Minute, arns, lastStatus("RUNNING"))
 }
 
-// A process the kernel would refuse to exec (a command beyond its argument limit) fails to
-// start with the cause, not as a bare exit after a moment of RUNNING: the task stops with
-// TaskFailedToStart and CannotStartContainerError naming the argument and the limit.
+// A process the kernel would refuse to exec (a 1 MiB command, beyond its 128 KiB argument
+// limit) fails to start with the cause, not as a bare exit after a moment of RUNNING: the
+// task stops with CannotStartContainerError naming the argument and the limit, and is never
+// reported RUNNING. ECS refuses task definitions over 64 KiB, so the task comes as a raw ACS
+// payload, as a hostile or broken control plane could send it.
 func TestExecFailureReason(t *testing.T) {
 	t.Parallel()
 	h, b := newConnectedAgent(t)
-	b.waitConnected(h)
-	out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
-		Family:      aws.String("e2big"),
-		NetworkMode: types.NetworkModeHost,
-		ContainerDefinitions: []types.ContainerDefinition{{
-			Name:      aws.String("app"),
-			Image:     aws.String(testenv.BusyboxImage()),
-			Essential: aws.Bool(true),
-			Memory:    aws.Int32(64),
-			// One argument of 200 KiB: Linux allows 128 KiB per argument (MAX_ARG_STRLEN).
-			Command: []string{"sh", "-c", "echo " + strings.Repeat("a", 200<<10)},
-		}},
-	})
+	ci := b.waitConnected(h)
+	instance := aws.ToString(ci.ContainerInstanceArn)
+	clusterARN := "arn:aws:ecs:" + backendRegion + ":000000000000:cluster/" + b.cluster
+	taskARN := "arn:aws:ecs:" + backendRegion + ":000000000000:task/" + b.cluster + "/0e2b1g0e2b1g0e2b1g0e2b1g0e2b1g00"
+	cmd, err := json.Marshal([]string{"sh", "-c", "echo " + strings.Repeat("a", 1<<20)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	arns := b.runTask(aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1)
-	tasks := b.waitTasks("the task STOPPED", 2*time.Minute, arns, lastStatus("STOPPED"))
-	const want = "CannotStartContainerError: exec sh: argument list too long (argument 2 is 204805 bytes"
-	if got := aws.ToString(tasks[0].StoppedReason); !strings.HasPrefix(got, want) || tasks[0].StopCode != types.TaskStopCodeTaskFailedToStart {
-		logs, _ := filepath.Glob(filepath.Join(h.dir, "data", "tasks", "*", "logs", "app.log"))
-		var log []byte
-		if len(logs) == 1 {
-			log, _ = os.ReadFile(logs[0])
-		}
-		t.Errorf("task stopped reason %q (%s), want %q…, TaskFailedToStart; container log %q", got, tasks[0].StopCode, want, log)
+	frame := `{"type":"PayloadMessage","message":{"messageId":"e2big","clusterArn":"` + clusterARN + `","containerInstanceArn":"` + instance +
+		`","tasks":[{"arn":"` + taskARN + `","family":"e2big","version":"1","desiredStatus":"RUNNING","networkMode":"host",` +
+		`"containers":[{"name":"app","image":"` + testenv.BusyboxImage() + `","essential":true,"command":` + string(cmd) + `}]}]}}`
+	if n, err := b.srv.SendRawACS(context.Background(), instance, []byte(frame)); err != nil || n != 1 {
+		t.Fatalf("send the payload: %d sessions, %v", n, err)
 	}
-	if len(tasks[0].Containers) != 1 || !strings.HasPrefix(aws.ToString(tasks[0].Containers[0].Reason), want) {
-		t.Errorf("container reason: %+v", tasks[0].Containers)
+	const want = "CannotStartContainerError: exec sh: argument list too long (argument 2 is 1048581 bytes; Linux allows 131071 per argument)"
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var statuses []string
+		var reason string
+		for _, sc := range b.srv.StateChanges() {
+			if sc.Task != nil && sc.Task.Task == taskARN {
+				statuses = append(statuses, sc.Task.Status)
+				if sc.Task.Status == "STOPPED" {
+					reason = sc.Task.Reason
+				}
+			}
+		}
+		if reason != "" {
+			if reason != want {
+				t.Errorf("task stopped with %q, want %q", reason, want)
+			}
+			if slices.Contains(statuses, "RUNNING") {
+				t.Errorf("task reported %v: it never ran", statuses)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task was never reported STOPPED (%v); agent log:\n%s", statuses, h.agentLog())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

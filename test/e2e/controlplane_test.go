@@ -105,9 +105,9 @@ func TestControlPlaneRunStopAndRestart(t *testing.T) {
 		t.Fatalf("after restart the cluster has %d instances (want the same one, %s)", len(ci2), aws.ToString(ci.ContainerInstanceArn))
 	}
 	runtimeID := aws.ToString(c.RuntimeId)
-	h.waitRuntime("the task container still running", func(m map[string]runtime.ContainerState) bool {
-		rc, ok := m[runtimeID]
-		return ok && rc.Status == runtime.StatusRunning && len(m) == 1
+	h.waitRuntime("the task container still running, the same one", func(m map[string]runtime.ContainerState) bool {
+		rc, ok := m[taskIDOf(arns[0])+"-app"]
+		return ok && rc.ID == runtimeID && rc.Status == runtime.StatusRunning && len(m) == 1
 	})
 
 	if _, err := b.ecs.StopTask(context.Background(), &ecs.StopTaskInput{Cluster: aws.String(b.cluster), Task: aws.String(arns[0]), Reason: aws.String("e2e says stop")}); err != nil {
