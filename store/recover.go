@@ -17,6 +17,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ecsd/ecsd/internal/atomicfile"
 	"github.com/ecsd/ecsd/store/internal/boltfile"
 )
 
@@ -165,7 +166,7 @@ func moveAside(path string, now time.Time) (string, error) {
 	if err := os.Rename(path, to); err != nil {
 		return "", err
 	}
-	return to, syncDir(filepath.Dir(path))
+	return to, atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // pruneCorrupt deletes all but the keep newest damaged checkpoints of path.
@@ -215,15 +216,6 @@ func globEscape(p string) string {
 	return r.Replace(p)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // rebuildCheckpoint replaces a checkpoint that broke while the agent was running: bbolt
 // panicked on it, or the file shrank or vanished.
 // Memory is authoritative: every object, every write already in the file (visible or not
@@ -254,7 +246,7 @@ func (s *Store) rebuildCheckpoint(cause error) error {
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("put the fresh checkpoint in place: %w", err)
 	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(s.path)); err != nil {
 		return fmt.Errorf("sync the checkpoint directory: %w", err)
 	}
 	db, err := openBolt(s.path, false)

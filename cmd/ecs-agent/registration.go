@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ecsd/ecsd/internal/atomicfile"
 )
 
 // registrationFile is the copy of the registration kept outside the checkpoint, in the data
@@ -39,24 +41,7 @@ func saveRegistration(dir string, r savedRegistration) error {
 		return fmt.Errorf("encode %s: %w", registrationFile, err)
 	}
 	data = append(data, '\n')
-	tmp, err := os.CreateTemp(dir, "."+registrationFile+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", registrationFile, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(data); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, registrationFile))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, registrationFile), data, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", registrationFile, err)
 	}
 	return nil
@@ -88,13 +73,4 @@ func loadRegistration(dir string) (*savedRegistration, error) {
 		return nil, fmt.Errorf("%s names no container instance ARN or cluster", registrationFile)
 	}
 	return &r, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ecsd/ecsd/internal/atomicfile"
 )
 
 const (
@@ -89,53 +91,8 @@ func Write(dir string, f File) (path string, err error) {
 		return "", fmt.Errorf("metadata file: chmod %s: %w", dir, err)
 	}
 	path = filepath.Join(dir, FileName)
-	tmp, err := os.CreateTemp(dir, "."+FileName+".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("metadata file: create temporary file in %s: %w", dir, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return "", fmt.Errorf("metadata file: write %s: %w", tmp.Name(), err)
-	}
-	// CreateTemp makes the file 0600; Chmod is not subject to the umask.
-	if err = tmp.Chmod(fileMode); err != nil {
-		return "", fmt.Errorf("metadata file: chmod %s: %w", tmp.Name(), err)
-	}
-	// Sync before the rename, or a crash could leave the new name on empty content.
-	if err = tmp.Sync(); err != nil {
-		return "", fmt.Errorf("metadata file: sync %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return "", fmt.Errorf("metadata file: close %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("metadata file: rename to %s: %w", path, err)
-	}
-	// The file is in place; syncing the directory makes the rename survive a crash too.
-	if serr := syncDir(dir); serr != nil {
-		return path, serr
+	if err := atomicfile.Write(path, data, fileMode); err != nil {
+		return "", fmt.Errorf("metadata file: write %s: %w", path, err)
 	}
 	return path, nil
-}
-
-// syncDir fsyncs directory dir.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("metadata file: open %s: %w", dir, err)
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	if serr != nil {
-		return fmt.Errorf("metadata file: sync %s: %w", dir, serr)
-	}
-	if cerr != nil {
-		return fmt.Errorf("metadata file: close %s: %w", dir, cerr)
-	}
-	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecsd/ecsd/internal/atomicfile"
 	"github.com/ecsd/ecsd/internal/secretfile"
 )
 
@@ -134,7 +135,7 @@ func LoadOrCreate(certPath, keyPath string, now time.Time) (tls.Certificate, []b
 	if _, err := secretfile.LoadOrCreate(keyPath, func() ([]byte, error) { return keyPEM, nil }); err != nil {
 		return tls.Certificate{}, nil, fmt.Errorf("write the API key: %w", err)
 	}
-	if err := writeAtomic(certPath, certPEM); err != nil {
+	if err := atomicfile.Write(certPath, certPEM, 0o644); err != nil { // a certificate is public
 		return tls.Certificate{}, nil, fmt.Errorf("write the API certificate: %w", err)
 	}
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -177,13 +178,4 @@ func generate(now time.Time) (certPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
-}
-
-// writeAtomic replaces path with data (mode 0644: a certificate is public).
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
