@@ -2,6 +2,7 @@ package objectapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -78,10 +79,13 @@ func TestNoTokenConfiguredRefusesAll(t *testing.T) {
 	}
 }
 
-// A host caller without the token reads discovery and Tables, never whole objects or logs;
-// a caller that is not one reads nothing.
-func TestHostCallerReadsTablesOnly(t *testing.T) {
-	e := newEnv(t, fixture()...)
+// A host caller without the token reads discovery, Tables and the objects of kinds that hold
+// no task's own data; never a container object (environment, command) or a log. A caller that
+// is not one reads nothing.
+func TestHostCallerReadsNoTaskSecrets(t *testing.T) {
+	app := webApp()
+	app.Spec.Environment = map[string]string{"DB_PASS": "hunter2"} // a name the redaction misses
+	e := newEnv(t, webTask(), app, batchTask(), batchJob(), image(), attachment(), instance())
 	e.writeLog("web1", "app", "secret output\n")
 	host := true
 	e.h.o.HostCaller = func(*http.Request) bool { return host }
@@ -93,13 +97,18 @@ func TestHostCallerReadsTablesOnly(t *testing.T) {
 		{groupPath, "", 200},
 		{"/api/v1/namespaces/ecs", "", 200},
 		{nsPath + "/tasks", tableAccept, 200},
+		{nsPath + "/tasks", "", 200},
+		{nsPath + "/tasks/web1", "application/json", 200},
+		{nsPath + "/tasks?watch=true&timeoutSeconds=1", "", 200},
+		{nsPath + "/images", "", 200},
+		{nsPath + "/instances/instance", "", 200},
 		{nsPath + "/containers/web1-app", tableAccept, 200},
-		{nsPath + "/tasks?watch=true&timeoutSeconds=1", tableAccept, 200},
-		{nsPath + "/tasks", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", 200},
-		{nsPath + "/tasks", "", 401},
+		{nsPath + "/containers?watch=true&timeoutSeconds=1", tableAccept, 200},
+		{nsPath + "/containers", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", 200},
+		{nsPath + "/containers", "", 401},
 		{nsPath + "/containers/web1-app", "application/json", 401},
-		{nsPath + "/tasks?includeObject=Object", tableAccept, 401},
-		{nsPath + "/tasks?watch=true", "", 401},
+		{nsPath + "/containers?includeObject=Object", tableAccept, 401},
+		{nsPath + "/containers?watch=true", "", 401},
 		{logPath, "", 401},
 		{logPath, tableAccept, 401},
 	} {
@@ -107,19 +116,23 @@ func TestHostCallerReadsTablesOnly(t *testing.T) {
 		if code != tc.want {
 			t.Errorf("host caller GET %s (Accept %q): %d, want %d: %s", tc.path, tc.accept, code, tc.want, body)
 		}
-		if strings.Contains(string(body), "secret output") {
-			t.Errorf("host caller GET %s got the log", tc.path)
+		for _, secret := range []string{"secret output", "hunter2"} {
+			if strings.Contains(string(body), secret) {
+				t.Errorf("host caller GET %s got %q", tc.path, secret)
+			}
 		}
 	}
 	host = false
-	if code, _, _ := rawGet(t, e.srv.URL+nsPath+"/tasks", "", tableAccept); code != http.StatusUnauthorized {
-		t.Errorf("a caller that is not a host caller got a Table: %d", code)
+	for _, p := range []string{nsPath + "/tasks", "/apis"} {
+		if code, _, _ := rawGet(t, e.srv.URL+p, "", tableAccept); code != http.StatusUnauthorized {
+			t.Errorf("a caller that is not a host caller got %s: %d", p, code)
+		}
 	}
 }
 
-// Plain kubectl over http, which sends no token, prints tables for root on the host (the
-// real peer check, this test running as root outside any task), and says what is missing
-// for -o json.
+// Plain kubectl over http, which sends no token, works for root on the host (the real peer
+// check, this test running as root outside any task): tables, and tasks as JSON; container
+// objects need the token.
 func TestKubectlPlainHTTPAsHostRoot(t *testing.T) {
 	k := newKubectlEnv(t)
 	m := cgroups.Manager{Mount: "/sys/fs/cgroup"}
@@ -138,10 +151,14 @@ func TestKubectlPlainHTTPAsHostRoot(t *testing.T) {
 	if got := byName["web1"]; len(got) < 4 || got[3] != "RUNNING" {
 		t.Errorf("kubectl get tasks over http as root: row %v", got)
 	}
+	var tk struct{ Kind string }
+	if err := json.Unmarshal([]byte(k.run("get", "tasks", "web1", "-o", "json")), &tk); err != nil || tk.Kind != "Task" {
+		t.Errorf("kubectl get task -o json over http as root: %v %+v", err, tk)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := k.command(ctx, "get", "tasks", "-o", "json").CombinedOutput()
+	out, err := k.command(ctx, "get", "containers", "-o", "json").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "logged in") {
-		t.Errorf("kubectl get -o json over http without a token: %v\n%s", err, out)
+		t.Errorf("kubectl get containers -o json over http without a token: %v\n%s", err, out)
 	}
 }

@@ -31,10 +31,12 @@ type Options struct {
 	// output, so it is never open to whoever can reach the port.
 	Token bearer.Token
 	// HostCaller reports whether a request comes from a root process on the host outside
-	// every task (peer.HostRoot). Such a caller may read discovery and the Table and
-	// metadata views (what `kubectl get` prints) without the token: it could read the token
-	// file anyway, and kubectl never sends a token over plain HTTP. Objects, their YAML/JSON
-	// and logs still need the token. nil admits nobody this way.
+	// every task (peer.HostRoot): a caller the kernel vouches for, who could read the token
+	// file anyway. Without the token it may read discovery, every kind as Tables, and the
+	// objects of kinds that hold no task's own data (tasks, images, attachments, the
+	// instance): what kubectl reads, which never sends a token over plain HTTP. Container
+	// objects (environment, command) and their logs still need the token, so reading a
+	// task's secrets is always a deliberate act. nil admits nobody this way.
 	HostCaller func(*http.Request) bool
 	// Limits bound concurrent watches, log follows and other requests.
 	Limits Limits
@@ -102,7 +104,7 @@ func (h *Handler) Close() { h.close() }
 // GET is refused with 405, as the API server refuses a verb a resource does not support.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.parse(r.URL.Path)
-	if !h.o.Token.Allows(r) && !(h.summaryOnly(r, rt) && h.o.HostCaller != nil && h.o.HostCaller(r)) {
+	if !h.o.Token.Allows(r) && !(h.hostReadable(r, rt) && h.o.HostCaller != nil && h.o.HostCaller(r)) {
 		w.Header().Set("WWW-Authenticate", bearer.Challenge)
 		writeStatus(w, apierrors.NewUnauthorized("the object API needs the agent's bearer token: `ecsctl token` prints it (as root)"))
 		return
@@ -151,10 +153,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// summaryOnly reports whether r asks only for what a host caller may read without the
-// token: discovery, namespaces, or objects as Table rows or metadata (never whole objects,
-// never logs).
-func (h *Handler) summaryOnly(r *http.Request, rt route) bool {
+// hostReadable reports whether r asks only for what a host caller may read without the
+// token: discovery, namespaces, any kind as Table rows or metadata, and whole objects of
+// kinds that are not private; never a private kind's objects or logs.
+func (h *Handler) hostReadable(r *http.Request, rt route) bool {
 	if r.Method != http.MethodGet {
 		return false
 	}
@@ -162,6 +164,9 @@ func (h *Handler) summaryOnly(r *http.Request, rt route) bool {
 	case routeCoreVersions, routeGroups, routeGroup, routeResources, routeNamespace:
 		return true
 	case routeCollection, routeObject:
+		if !rt.resource.private {
+			return true
+		}
 		f, err := negotiate(r.Header.Get("Accept"), r.URL.Query().Get("includeObject"))
 		return err == nil && f.shape != shapeObject && f.includeObject != metav1.IncludeObject
 	}

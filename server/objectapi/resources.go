@@ -29,6 +29,9 @@ type resource struct {
 	namespaced   bool
 	subresources []string
 	table        tableDef
+	// private kinds hold a task's own data (environment, command, output): their objects
+	// and subresources go whole only to a caller with the token (see Options.HostCaller).
+	private bool
 }
 
 func (r *resource) hasSubresource(name string) bool { return slices.Contains(r.subresources, name) }
@@ -45,11 +48,12 @@ type kindExtras struct {
 	shortNames   []string
 	subresources []string
 	table        tableDef
+	private      bool
 }
 
 var extras = map[string]kindExtras{
 	"Task":       {shortNames: []string{"t"}, table: taskTable},
-	"Container":  {shortNames: []string{"c", "ctr"}, subresources: []string{logSubresource}, table: containerTable},
+	"Container":  {shortNames: []string{"c", "ctr"}, subresources: []string{logSubresource}, table: containerTable, private: true},
 	"Image":      {shortNames: []string{"img"}, table: imageTable},
 	"Attachment": {shortNames: []string{"att", "eni"}, table: attachmentTable},
 	"Instance":   {shortNames: []string{"inst", "ci"}, table: instanceTable},
@@ -90,6 +94,7 @@ func newResources(st *store.Store) (resourceSet, error) {
 			namespaced:   m.Scope.Name() == meta.RESTScopeNameNamespace,
 			subresources: x.subresources,
 			table:        x.table,
+			private:      x.private,
 		})
 	}
 	slices.SortFunc(out, func(a, b *resource) int { return strings.Compare(a.plural, b.plural) })

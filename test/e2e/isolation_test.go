@@ -47,7 +47,8 @@ done`, addr, apis, table)
 // From inside tasks in bridge and host network mode, another task's container object, log,
 // environment and even its Table rows are refused; /v1/tasks keeps the reference agent's
 // exposure without environment or output. From the host, a root process without the token
-// gets Tables (kubectl's view) but never objects or logs; with the token, everything.
+// gets Tables and task objects (kubectl's view) but never container objects or logs; with
+// the token, everything.
 func TestObjectAPIRefusesTasks(t *testing.T) {
 	t.Parallel()
 	h := newAgentHost(t)
@@ -94,10 +95,14 @@ func TestObjectAPIRefusesTasks(t *testing.T) {
 		}
 	}
 
-	// From the host: without the token, objects and logs are refused, Tables are not (root
-	// outside any task); with it, the objects (secret-looking values still redacted) and logs.
+	// From the host, root outside any task without the token: container objects and logs
+	// are refused, Tables and task objects are not; with the token, the container objects
+	// (secret-looking values still redacted) and logs.
 	anon := h.objectAPIClient(false)
-	for _, path := range []string{"/containers/victim-app", "/containers/victim-app/log", "/containers", "/tasks?watch=true"} {
+	if out := getObject(anon, objectAPI+"/tasks/victim", "", nil); !strings.HasPrefix(out, "200 ") {
+		t.Errorf("host root without the token, the victim's task object: %.300s", out)
+	}
+	for _, path := range []string{"/containers/victim-app", "/containers/victim-app/log", "/containers", "/containers?watch=true"} {
 		if out := getObject(anon, objectAPI+path, "", nil); !strings.HasPrefix(out, "401 ") {
 			t.Errorf("host without the token, GET %s: %s", path, out)
 		}
