@@ -45,7 +45,18 @@ type commitReq struct {
 	// durable so that a checkpoint rebuilt from memory includes it (see rebuildCheckpoint).
 	pw   *pendingWrite
 	done chan error
+	// lazy requests need not wait for fsync (status writes); a batch is lazy when all are.
+	lazy bool
 }
+
+// lazySyncDelay bounds how long a status write stays unsynced. Status is observed state:
+// the agent derives it again from containerd, so a status write goes to the file (it
+// survives an agent crash: the page cache keeps it) without waiting for fsync, which takes
+// milliseconds off every step of a launch. The committer fsyncs within this delay, or at the
+// next spec write or deletion, which always wait for fsync. A host crash in between, which
+// ends every container anyway, can only lose those last status changes; should it leave
+// the file damaged, the file is moved aside and the tasks rebuilt from containerd.
+const lazySyncDelay = time.Second
 
 // record is one bbolt put (value != nil) or delete.
 type record struct {
@@ -235,9 +246,10 @@ func decodeRecord(k *kindInfo, key, value []byte) (client.Object, uint64, error)
 	return obj, rv, nil
 }
 
-// persist encodes changes and waits until the committer has made them durable.
-func (s *Store) persist(pw *pendingWrite, changes []change) error {
-	req := &commitReq{records: make([]record, len(changes)), pw: pw, done: make(chan error, 1)}
+// persist encodes changes and waits until the committer has written them: synced, unless
+// lazy (then synced within lazySyncDelay).
+func (s *Store) persist(pw *pendingWrite, changes []change, lazy bool) error {
+	req := &commitReq{records: make([]record, len(changes)), pw: pw, done: make(chan error, 1), lazy: lazy}
 	for i, c := range changes {
 		r := record{bucket: c.kind.bucket, key: []byte(c.key)}
 		if c.obj != nil {
@@ -267,7 +279,21 @@ func (s *Store) runCommitter() {
 	// Faults on bbolt's memory map become panics on this goroutine, which contain recovers.
 	debug.SetPanicOnFault(true)
 	batch := make([]*commitReq, 0, maxCommitBatch)
-	for req := range s.commitCh {
+	var syncDue <-chan time.Time // armed while lazy writes wait for their fsync
+	for {
+		var req *commitReq
+		select {
+		case r, ok := <-s.commitCh:
+			if !ok {
+				s.syncLazy()
+				return
+			}
+			req = r
+		case <-syncDue:
+			syncDue = nil
+			s.syncLazy()
+			continue
+		}
 		batch = append(batch[:0], req)
 	collect:
 		for len(batch) < maxCommitBatch {
@@ -287,12 +313,27 @@ func (s *Store) runCommitter() {
 			for _, r := range batch {
 				r.done <- s.commitBatch([]*commitReq{r})
 			}
-			continue
+		} else {
+			for _, r := range batch {
+				r.done <- err
+			}
 		}
-		for _, r := range batch {
-			r.done <- err
+		if s.unsynced.Load() && syncDue == nil {
+			syncDue = time.After(lazySyncDelay)
 		}
 	}
+}
+
+// syncLazy fsyncs what lazy commits left unsynced.
+func (s *Store) syncLazy() {
+	if !s.unsynced.Load() {
+		return
+	}
+	if err := contain(s.db.Sync); err != nil {
+		s.log.Error(err, "cannot sync the checkpoint; status changes stay unsynced until the next write", "checkpoint", s.path)
+		return
+	}
+	s.unsynced.Store(false)
 }
 
 // errBroken: the checkpoint could not be written and could not be rebuilt.
@@ -325,6 +366,13 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 	if err := s.checkFileSize(); err != nil {
 		return err
 	}
+	lazy := true
+	for _, r := range batch {
+		lazy = lazy && r.lazy
+	}
+	// Read by Commit: a lazy batch is written without fsync; any other one fsyncs the file,
+	// and with it what lazy batches wrote before.
+	s.db.NoSync = lazy
 	err := contain(func() error {
 		tx, err := s.db.Begin(true)
 		if err != nil {
@@ -338,6 +386,9 @@ func (s *Store) writeBatch(batch []*commitReq) error {
 	})
 	if !errors.Is(err, ErrCorrupt) {
 		s.afterCommit(err)
+	}
+	if err == nil {
+		s.unsynced.Store(lazy)
 	}
 	return err
 }

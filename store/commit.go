@@ -18,6 +18,9 @@ type op struct {
 	// out, when set, receives a deep copy of the resulting object (like a real client
 	// decoding the API server's response into the caller's object).
 	out client.Object
+	// observed marks a status write: observed state the agent can derive again from the
+	// runtime, which does not wait for fsync (see lazySyncDelay).
+	observed bool
 }
 
 // change is one object's transition, as persisted and as published to watchers.
@@ -104,7 +107,11 @@ func (s *Store) commit(ctx context.Context, ops []op) error {
 	s.writers.Add(1)
 	s.mu.Unlock()
 
-	err := s.persist(p, changes)
+	lazy := true
+	for _, o := range ops {
+		lazy = lazy && o.observed
+	}
+	err := s.persist(p, changes, lazy)
 
 	s.mu.Lock()
 	p.done, p.err = true, err

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -43,8 +44,10 @@ type Store struct {
 	space         *reserve // room kept in the checkpoint file for a full disk (reserve.go)
 	commitCh      chan *commitReq
 	committerDone chan struct{}
-	now           func() time.Time
-	keepCorrupt   int
+	// unsynced is set while lazy commits wait for their fsync (written by the committer).
+	unsynced    atomic.Bool
+	now         func() time.Time
+	keepCorrupt int
 
 	// mu guards everything below; cond (on mu) wakes writers waiting for an in-flight key or
 	// for their batch to become visible.

@@ -62,6 +62,7 @@ func (s *Store) UpdateStatus(ctx context.Context, obj client.Object, opts ...cli
 		return err
 	}
 	o.fn = updateStatusFn(o.kind, o.in)
+	o.observed = true
 	return s.commit(ctx, []op{o.op})
 }
 

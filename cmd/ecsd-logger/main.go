@@ -65,11 +65,17 @@ func run(args []string) int {
 		}
 		streams[i] = os.NewFile(uintptr(fd), fmt.Sprintf("fd%d", fd))
 	}
+	// The shim holds the container's start until we are ready, so say so before any file
+	// work: output waits in the pipes meanwhile, and the agent created the log file before
+	// the task. One byte then close: ready for both the "binary" and "binary-v2" schemes.
+	if ready := os.NewFile(fdReady, "ready"); ready != nil {
+		_, _ = ready.Write([]byte{1})
+		_ = ready.Close()
+	}
 	sink := containerlog.NewFileSink(*file)
 	defer sink.Close()
-	// Opened before the shim is told we are ready, so the file exists when the container
-	// starts. Failing to open it is not fatal: the logger must drain the pipes anyway, and
-	// it retries the file with every write.
+	// Failing to open it is not fatal: the logger must drain the pipes anyway, and it
+	// retries the file with every write.
 	_ = sink.Open()
 
 	go func() {
@@ -79,17 +85,7 @@ func run(args []string) int {
 			_ = f.SetReadDeadline(deadline)
 		}
 	}()
-	ready := os.NewFile(fdReady, "ready")
 	errorf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "ecsd-logger: "+format+"\n", a...) }
-	started := make(chan struct{})
-	go func() {
-		<-started
-		// One byte then close: ready for both the "binary" and "binary-v2" schemes.
-		if ready != nil {
-			_, _ = ready.Write([]byte{1})
-			_ = ready.Close()
-		}
-	}()
 	err := containerlog.Run(containerlog.Config{
 		Stdout:     streams[0],
 		Stderr:     streams[1],
@@ -97,7 +93,6 @@ func run(args []string) int {
 		StatusPath: containerlog.StatusPath(*file),
 		MaxBuffer:  *maxBuffer,
 		Errorf:     errorf,
-		Started:    started,
 	})
 	if err != nil {
 		errorf("%v", err)

@@ -60,9 +60,14 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if logPath == "" {
 		logPath = filepath.Join(r.opts.logDir, id+".log")
 	}
-	// The directory may have been cleaned since create; the shim will not create it.
+	// The directory may have been cleaned since create; the shim will not create it. The
+	// file is made here, so it exists once the container runs (readers of its output find
+	// it), while the logger tells the shim it is ready before it does any file work.
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return wrapErr(err, "start container %s: log directory", id)
+	}
+	if f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
+		_ = f.Close()
 	}
 	t, err = c.NewTask(ctx, r.logIO(logPath))
 	if err != nil {
