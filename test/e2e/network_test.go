@@ -546,6 +546,20 @@ func TestAWSVPCTask(t *testing.T) {
 		!strings.Contains(body, `"IPv4Addresses":["`+ip+`"]`) {
 		t.Errorf("v2 task metadata by source address from the awsvpc task: %q, %v", body, err)
 	}
+	// Nor is the agent's object API the awsvpc task's: from its namespace the introspection
+	// port is either out of reach (ecs-init's rules) or refuses it another task's objects.
+	objects := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return taskDial(ctx, addr)
+	}}}
+	for _, addr := range []string{"169.254.170.2:51678", "169.254.172.1:51678"} {
+		resp, err := objects.Get("http://" + addr + "/apis/ecs.ecsd.io/v1alpha1/namespaces/ecs/containers")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("the awsvpc task asked %s for every container: %d, want 401 or no answer", addr, resp.StatusCode)
+			}
+		}
+	}
 
 	b.stopTask(arn)
 	b.waitTasks("awsvpc task STOPPED", time.Minute, []string{arn}, lastStatus("STOPPED"))
