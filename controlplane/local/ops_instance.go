@@ -197,6 +197,20 @@ func (s *Server) listContainerInstances(_ context.Context, in *listContainerInst
 	return &listContainerInstancesResponse{ContainerInstanceArns: p, NextToken: next}, nil
 }
 
+// instanceIn resolves ref (an ID or an ARN) to a container instance of cluster c: its ARN
+// and record, or, when c has no such instance, the ARN to name in a MISSING failure (ref
+// itself when it is no valid reference) and nil.
+func (s *Server) instanceIn(st *state, c *clusterRecord, ref string) (string, *instanceRecord) {
+	arn, ok := s.arn.scoped("container-instance", c.Name, ref)
+	if !ok {
+		return ref, nil
+	}
+	if inst := st.Instances[arn]; inst != nil && inst.Cluster == c.Name {
+		return arn, inst
+	}
+	return arn, nil
+}
+
 func (s *Server) describeContainerInstances(_ context.Context, in *describeContainerInstancesRequest) (*describeContainerInstancesResponse, error) {
 	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 100 {
 		return nil, errInvalidParameter("containerInstances must have between 1 and 100 entries.")
@@ -210,12 +224,8 @@ func (s *Server) describeContainerInstances(_ context.Context, in *describeConta
 			return
 		}
 		for _, ref := range in.ContainerInstances {
-			arn, ok := s.arn.scoped("container-instance", c.Name, ref)
-			inst := st.Instances[arn]
-			if !ok || inst == nil || inst.Cluster != c.Name {
-				if !ok {
-					arn = ref
-				}
+			arn, inst := s.instanceIn(st, c, ref)
+			if inst == nil {
 				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
 				continue
 			}

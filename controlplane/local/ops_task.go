@@ -81,12 +81,8 @@ func (s *Server) startTask(_ context.Context, in *startTaskRequest) (*tasksRespo
 		extra := map[string][]demand{}
 		var targets []placement
 		for _, ref := range in.ContainerInstances {
-			arn, ok := s.arn.scoped("container-instance", c.Name, ref)
-			inst := st.Instances[arn]
-			if !ok || inst == nil || inst.Cluster != c.Name {
-				if !ok {
-					arn = ref
-				}
+			arn, inst := s.instanceIn(st, c, ref)
+			if inst == nil {
 				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
 				continue
 			}
