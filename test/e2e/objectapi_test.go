@@ -70,6 +70,12 @@ func TestObjectAPI(t *testing.T) {
 	}) {
 		t.Errorf("kubectl get tasks -o wide:\n%s", out)
 	}
+	// With the token over TLS (the same port), kubectl reads everything, containers too.
+	out := kubectlInHostAt(t, h, "--server", "https://127.0.0.1:51678", "--token", h.apiToken(),
+		"--certificate-authority", filepath.Join(filepath.Dir(h.tokenFile()), "api.crt"), "get", "containers", "-o", "yaml")
+	if !strings.Contains(out, "kind: Container") || !strings.Contains(out, "name: objapi-app") {
+		t.Errorf("kubectl over TLS with the token, get containers -o yaml:\n%s", out)
+	}
 }
 
 // tokenFile is where the agent keeps its object API token (ECSD_API_TOKEN_FILE).
@@ -150,14 +156,20 @@ func waitObjectAPI(t *testing.T, h *agentHost, what string, cond func() bool, la
 	}
 }
 
-// kubectlInHost runs the real kubectl inside the test host against the agent, with an
-// empty home and kubeconfig so the machine's own configuration is never read.
+// kubectlInHost runs the real kubectl inside the test host against the agent's plain-HTTP
+// port, with an empty home and kubeconfig so the machine's own configuration is never read.
 func kubectlInHost(t *testing.T, h *agentHost, args ...string) string {
+	t.Helper()
+	return kubectlInHostAt(t, h, append([]string{"--server", "http://127.0.0.1:51678"}, args...)...)
+}
+
+// kubectlInHostAt is kubectlInHost with the server (and credentials) in args.
+func kubectlInHostAt(t *testing.T, h *agentHost, args ...string) string {
 	t.Helper()
 	home := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/usr/bin/kubectl", append([]string{"--server", "http://127.0.0.1:51678", "--request-timeout=20s"}, args...)...)
+	cmd := exec.CommandContext(ctx, "/usr/bin/kubectl", append([]string{"--request-timeout=20s"}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "KUBECONFIG=" + filepath.Join(home, "no-config")}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
