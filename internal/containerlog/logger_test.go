@@ -13,6 +13,8 @@ import (
 	"time"
 
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/ecsd/ecsd/internal/testenv"
 )
 
 // fakeSink is a Sink whose failures the test switches: fail makes every write fail after
@@ -180,17 +182,6 @@ func pipes(t *testing.T) (stdout, stderr *os.File, wOut, wErr *os.File) {
 	return rOut, rErr, wOut, wErr
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestRunNeverBlocksTheContainer writes far more than the buffer through real pipes
 // while the sink is stalled: every write returns, the excess is counted as dropped, and
 // once the sink moves again the marker says how much was lost.
@@ -223,7 +214,7 @@ func TestRunNeverBlocksTheContainer(t *testing.T) {
 	close(block)
 	// Output goes to the log again once the writer has caught up.
 	total := int64(8 << 20)
-	waitFor(t, "output written after the stall to reach the log", func() bool {
+	testenv.WaitFor(t, "output written after the stall to reach the log", func() bool {
 		n, _ := fmt.Fprint(wOut, "after\n")
 		total += int64(n)
 		return strings.HasSuffix(sink.String(), "after\n")
@@ -265,16 +256,16 @@ func TestRunRetriesOnItsOwnWhenIdle(t *testing.T) {
 	}()
 	<-started
 	fmt.Fprint(wOut, "lost line\n")
-	waitFor(t, "the status file to say dropping", func() bool {
+	testenv.WaitFor(t, "the status file to say dropping", func() bool {
 		st, err := ReadStatus(logPath)
 		return err == nil && st.Dropping && st.NoSpace && st.DroppedBytes == 10
 	})
 	sink.setFail(nil, 0)
-	waitFor(t, "the marker", func() bool {
+	testenv.WaitFor(t, "the marker", func() bool {
 		clk.Step(DefaultRetryInterval) // only the timer can bring it now
 		return strings.Contains(sink.String(), "dropped 10 bytes (1 lines)")
 	})
-	waitFor(t, "the status file to say writing", func() bool {
+	testenv.WaitFor(t, "the status file to say writing", func() bool {
 		st, err := ReadStatus(logPath)
 		return err == nil && !st.Dropping && st.DroppedBytes == 10 && st.Episodes == 1
 	})
@@ -293,7 +284,7 @@ func TestRunRetriesOnItsOwnWhenIdle(t *testing.T) {
 	}()
 	<-started
 	fmt.Fprint(wErr, "lost again\n")
-	waitFor(t, "the restarted logger's status to add up", func() bool {
+	testenv.WaitFor(t, "the restarted logger's status to add up", func() bool {
 		st, err := ReadStatus(logPath)
 		return err == nil && st.Dropping && st.DroppedBytes == 21 && st.DroppedLines == 2 && st.Episodes == 2
 	})

@@ -201,3 +201,16 @@ func FillUp(t testing.TB, path string) {
 		}
 	}
 }
+
+// WaitFor polls cond until it holds, failing the test after 10 s with what it waited for:
+// tests wait on conditions, never on sleeps.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr/testr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/server/bearer"
 	"github.com/ecsd/ecsd/store"
 )
@@ -51,7 +51,7 @@ func TestWatchLimit(t *testing.T) {
 	}
 	cancelFirst()
 	w1.resp.Body.Close()
-	waitFor(t, "the closed watch's slot to be freed", func() bool { return e.h.watches.inUse() == 1 })
+	testenv.WaitFor(t, "the closed watch's slot to be freed", func() bool { return e.h.watches.inUse() == 1 })
 	w3 := e.open(ctx, nsPath+"/tasks?watch=true", "")
 	w3.mustNext()
 }
@@ -77,17 +77,6 @@ func TestFollowLimit(t *testing.T) {
 func (e *env) getWithHeader(path string) (int, http.Header, []byte) {
 	e.t.Helper()
 	return rawGet(e.t, e.srv.URL+path, "Bearer "+testToken, "")
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // Many watchers of one kind share one store watch and each receive every change, in order.
@@ -131,7 +120,7 @@ func TestHubLaggingWatcherExpires(t *testing.T) {
 	for i := range 10 {
 		setStatus(e, instance(), func(in *api.Instance) { in.Status.ManifestSeqNum = int64(i + 1) })
 	}
-	waitFor(t, "the hub to see every change", func() bool {
+	testenv.WaitFor(t, "the hub to see every change", func() bool {
 		objs, _, _ := hb.snapshot()
 		return len(objs) == 1 && objs[0].(*api.Instance).Status.ManifestSeqNum == 10
 	})
