@@ -5,6 +5,7 @@
 #   2. hack/start-containerd.sh   containerd on /run/ecsd/containerd/containerd.sock
 #   3. hack/start-registry.sh     registries on 127.0.0.1:5000 and :5001 (auth)
 #   4. hack/build-test-images.sh  ecsd/busybox test images
+#   5. hack/check-moto.sh         moto_server (the AWS emulator) is installed
 # The contract is mirrored in internal/testenv. Stop with hack/stop-test-env.sh.
 set -euo pipefail
 
@@ -35,3 +36,4 @@ step install    install-deps.sh
 step containerd start-containerd.sh
 step registry   start-registry.sh
 step images     build-test-images.sh
+step moto       check-moto.sh
