@@ -320,6 +320,10 @@ type Config struct {
 	// take its stdout and stderr to the log file without ever blocking it (on a full disk
 	// output is dropped and counted). Empty: ecsd-logger next to the agent's executable.
 	LoggerPath string `env:"ECSD_LOGGER_PATH,trim"`
+	// RegistryConfigPath is a directory of per-registry settings in containerd's hosts
+	// directory layout (<host>/hosts.toml): mirrors, pull-through caches, CAs. The default
+	// is containerd's own conventional path, so a host's containerd mirrors apply to ecsd.
+	RegistryConfigPath string `env:"ECSD_REGISTRY_CONFIG_PATH,trim"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`
@@ -346,6 +350,7 @@ const (
 	// ecsctl finds them without knowing the data directory, and a checkpoint moved aside
 	// never takes them along.
 	DefaultAPITokenFile                = "/var/lib/ecs/ecsd/api-token"
+	DefaultRegistryConfigPath          = "/etc/containerd/certs.d"
 	DefaultLocalCredentialsFile        = "/var/lib/ecs/ecsd/local-plane.json"
 	PrometheusMetricsPort       uint16 = 51680
 
@@ -443,6 +448,7 @@ func baseDefaults() *Config {
 		ContainerdNamespace:                 DefaultContainerdNamespace,
 		ConfigFile:                          DefaultConfigFile,
 		APITokenFile:                        DefaultAPITokenFile,
+		RegistryConfigPath:                  DefaultRegistryConfigPath,
 		LocalCredentialsFile:                DefaultLocalCredentialsFile,
 	}
 }

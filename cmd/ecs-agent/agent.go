@@ -113,7 +113,7 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 	rt, err := containerd.New(ctx, cfg.ContainerdAddress, cfg.ContainerdNamespace, containerd.WithLogger(log.WithName("runtime")),
-		containerd.WithLogBinary(loggerPath, 0))
+		containerd.WithLogBinary(loggerPath, 0), containerd.WithRegistryConfigPath(cfg.RegistryConfigPath))
 	if err != nil {
 		return fmt.Errorf("containerd at %s: %w", cfg.ContainerdAddress, err)
 	}

@@ -3,6 +3,9 @@ package containerd
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -104,4 +107,34 @@ func TestNewUnavailable(t *testing.T) {
 	defer cancel()
 	_, err := New(ctx, t.TempDir()+"/no.sock", "ecsdt-none")
 	wantErrIs(t, err, runtime.ErrUnavailable)
+}
+
+// TestPullThroughHostsDir: a registry host configured in a containerd hosts directory is
+// pulled from the server its hosts.toml names (here an ECR-style name served by the
+// authenticating test registry), with the pull's credentials; other hosts are unchanged.
+func TestPullThroughHostsDir(t *testing.T) {
+	t.Parallel()
+	const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ecrHost), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf("server = %q\n", "http://"+testenv.AuthRegistry())
+	if err := os.WriteFile(filepath.Join(dir, ecrHost, "hosts.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newTestRuntime(t, WithRegistryConfigPath(dir))
+	ctx := testCtx(t)
+	img := ecrHost + "/" + testenv.BusyboxRepo + ":latest"
+
+	_, err := r.PullImage(ctx, img, nil)
+	wantErrIs(t, err, runtime.ErrUnauthorized)
+	info, err := r.PullImage(ctx, img, &runtime.Auth{Username: testenv.AuthUser(), Password: testenv.AuthPassword()})
+	if err != nil || info.Ref != img || !strings.HasPrefix(info.Digest, "sha256:") {
+		t.Fatalf("PullImage through the hosts directory = %+v, %v", info, err)
+	}
+	// A registry without a directory keeps the default configuration.
+	if _, err := r.PullImage(ctx, testenv.BusyboxImage(), nil); err != nil {
+		t.Fatalf("PullImage of an unconfigured registry: %v", err)
+	}
 }

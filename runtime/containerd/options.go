@@ -35,6 +35,7 @@ type options struct {
 	plainHTTP   func(host string) (bool, error)
 	httpClient  *http.Client
 	hosts       RegistryHostsFunc
+	hostsDir    string
 }
 
 func defaultOptions() options {

@@ -67,6 +67,9 @@ func New(ctx context.Context, address, namespace string, opts ...Option) (*Runti
 	if o.hosts == nil {
 		o.hosts = defaultRegistryHosts(o.httpClient, o.plainHTTP)
 	}
+	if o.hostsDir != "" {
+		o.hosts = hostsDirRegistryHosts(o.hostsDir, o.httpClient, o.hosts)
+	}
 	c, err := client.New(address,
 		client.WithDefaultNamespace(namespace),
 		client.WithDefaultRuntime(o.runtime),
