@@ -16,8 +16,16 @@ import (
 )
 
 // load runs Load isolated from the machine: a fixed environment, no KEY=VALUE or JSON file
-// unless the test adds one, and an unreadable kernel port range.
+// unless the test adds one, and an unreadable kernel port range. It leaves out the
+// warnings that only say a variable has no effect (noeffect_test.go checks those).
 func load(t *testing.T, env map[string]string, opts ...Option) (*Config, []Warning, error) {
+	t.Helper()
+	c, w, err := loadAll(t, env, opts...)
+	return c, slices.DeleteFunc(w, func(w Warning) bool { return w.NoEffect }), err
+}
+
+// loadAll is load with every warning.
+func loadAll(t *testing.T, env map[string]string, opts ...Option) (*Config, []Warning, error) {
 	t.Helper()
 	base := []Option{
 		WithEnv(env),
@@ -188,9 +196,11 @@ func TestWarningNamesTheSource(t *testing.T) {
 	envFile := writeFile(t, "ecs.config", "ECS_NUM_IMAGES_DELETE_PER_CYCLE=x\n")
 	jsonFile := writeFile(t, "agent.json", `{"ImageCleanupInterval": 60000000000}`)
 	_, w := mustLoad(t, env("ECS_CGROUP_CPU_PERIOD", "1s"), WithConfigFile(envFile), WithAgentConfigFile(jsonFile))
+	// A malformed variable that also has no effect gets one warning saying both.
+	const noCleanup = "; it has no effect in ecsd: ecsd does not remove unused images"
 	want := []string{
-		`ECS_NUM_IMAGES_DELETE_PER_CYCLE="x" (` + envFile + `): not an integer; using the default`,
-		`ECS_IMAGE_CLEANUP_INTERVAL="1m" (ImageCleanupInterval in ` + jsonFile + `): below the minimum 10m; using 30m`,
+		`ECS_NUM_IMAGES_DELETE_PER_CYCLE="x" (` + envFile + `): not an integer; using the default` + noCleanup,
+		`ECS_IMAGE_CLEANUP_INTERVAL="1m" (ImageCleanupInterval in ` + jsonFile + `): below the minimum 10m; using 30m` + noCleanup,
 		`ECS_CGROUP_CPU_PERIOD="1s": must be within [8ms, 100ms]; using 100ms`,
 	}
 	got := strings.Split(strings.TrimSpace(warningsText(w)), "\n")

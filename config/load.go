@@ -164,6 +164,7 @@ func Load(ctx context.Context, opts ...Option) (*Config, []Warning, error) {
 	l.merge(cfg, defaults, origin{def: true})
 
 	l.applyRules(ctx, cfg)
+	l.warnNoEffect()
 	if len(l.errs) > 0 {
 		return nil, l.warns, errors.Join(l.errs...)
 	}

@@ -307,6 +307,9 @@ type Warning struct {
 	Source string
 	// Message says what was wrong, what is accepted and what was done.
 	Message string
+	// NoEffect marks a warning that only says the variable is set but changes nothing in
+	// ecsd (see noEffectVariables).
+	NoEffect bool
 }
 
 // String formats the warning as `KEY="value" (source): message`.

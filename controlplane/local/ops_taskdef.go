@@ -16,6 +16,9 @@ func (s *Server) registerTaskDefinition(ctx context.Context, in *registerTaskDef
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFieldSupport(in); err != nil {
+		return nil, err
+	}
 	var out taskDefinitionResponse
 	err = s.update(func(st *state) error {
 		fam := st.Families[in.Family]

@@ -183,6 +183,11 @@ type dockerVolumeConfiguration struct {
 	Labels        map[string]string `json:"labels,omitempty"`
 }
 
+type runtimePlatform struct {
+	CPUArchitecture       string `json:"cpuArchitecture,omitempty"`
+	OperatingSystemFamily string `json:"operatingSystemFamily,omitempty"`
+}
+
 type placementConstraint struct {
 	Type       string `json:"type,omitempty"`
 	Expression string `json:"expression,omitempty"`
@@ -202,7 +207,7 @@ type taskDefinition struct {
 	RequiresAttributes      []attribute           `json:"requiresAttributes"`
 	PlacementConstraints    []placementConstraint `json:"placementConstraints"`
 	Compatibilities         []string              `json:"compatibilities"`
-	RuntimePlatform         json.RawMessage       `json:"runtimePlatform,omitempty"`
+	RuntimePlatform         *runtimePlatform      `json:"runtimePlatform,omitempty"`
 	RequiresCompatibilities []string              `json:"requiresCompatibilities,omitempty"`
 	CPU                     string                `json:"cpu,omitempty"`
 	Memory                  string                `json:"memory,omitempty"`
@@ -232,7 +237,7 @@ type registerTaskDefinitionRequest struct {
 	ProxyConfiguration      json.RawMessage       `json:"proxyConfiguration,omitempty"`
 	InferenceAccelerators   json.RawMessage       `json:"inferenceAccelerators,omitempty"`
 	EphemeralStorage        json.RawMessage       `json:"ephemeralStorage,omitempty"`
-	RuntimePlatform         json.RawMessage       `json:"runtimePlatform,omitempty"`
+	RuntimePlatform         *runtimePlatform      `json:"runtimePlatform,omitempty"`
 }
 
 type taskDefinitionResponse struct {

@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestNoEffectVariablesWarnAtStart starts the agent binary with ECS_* variables that
+// change nothing in ecsd, from the environment and from ecs.config (one of them from
+// both), and checks that its log has exactly one warning naming each, and none for the
+// variables that do take effect.
+func TestNoEffectVariablesWarnAtStart(t *testing.T) {
+	h := newAgentHost(t)
+	ecsConfig := filepath.Join(h.dir, "ecs.config")
+	if err := os.WriteFile(ecsConfig, []byte("ECS_AGENT_LABELS={\"team\":\"a\"}\nECS_UPDATES_ENABLED=false\nECS_LOGLEVEL=info\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.env = []string{
+		"ECSD_CONFIG_FILE=" + ecsConfig,
+		"ECS_UPDATES_ENABLED=true",
+		"ECS_IMAGE_CLEANUP_INTERVAL=1h",
+		"ECS_ENABLE_GPU_SUPPORT=true",
+		"ECS_CONTAINER_STOP_TIMEOUT=10s",
+	}
+	h.start()
+	defer h.kill(syscall.SIGTERM)
+	h.waitLog(`msg=starting`)
+
+	b, err := os.ReadFile(filepath.Join(h.dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "configuration warning") {
+			continue
+		}
+		for _, key := range []string{"ECS_AGENT_LABELS", "ECS_UPDATES_ENABLED", "ECS_IMAGE_CLEANUP_INTERVAL",
+			"ECS_ENABLE_GPU_SUPPORT", "ECS_CONTAINER_STOP_TIMEOUT", "ECS_LOGLEVEL"} {
+			if strings.Contains(line, key+"=") && strings.Contains(line, "has no effect in ecsd") {
+				count[key]++
+			}
+		}
+	}
+	for key, want := range map[string]int{
+		"ECS_AGENT_LABELS": 1, "ECS_UPDATES_ENABLED": 1, "ECS_IMAGE_CLEANUP_INTERVAL": 1, "ECS_ENABLE_GPU_SUPPORT": 1,
+		"ECS_CONTAINER_STOP_TIMEOUT": 0, "ECS_LOGLEVEL": 0,
+	} {
+		if count[key] != want {
+			t.Errorf("%s: %d no-effect warnings, want %d; log:\n%s", key, count[key], want, h.agentLog())
+		}
+	}
+}
