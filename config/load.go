@@ -22,6 +22,7 @@ type options struct {
 	regionFallback func(context.Context) (string, error)
 	requireRegion  bool
 	portRangeFile  string
+	envDefaults    map[string]string
 }
 
 // EnvSource is what WithEnv accepts: a fixed map or a lookup function such as os.LookupEnv.
@@ -171,15 +172,21 @@ func Load(ctx context.Context, opts ...Option) (*Config, []Warning, error) {
 	return cfg, l.warns, nil
 }
 
-// get looks a variable up in the process environment, then in the KEY=VALUE file. An empty
-// value counts as unset, as in the reference agent. It returns the value's source path
-// ("" for the process environment).
+// get looks a variable up in the process environment, then in the KEY=VALUE file, then in
+// the environment defaults (WithEnvDefaults) when neither mentions it. An empty value counts
+// as unset, as in the reference agent. It returns the value's source path ("" for the
+// process environment).
 func (l *loader) get(key string) (string, string, bool) {
-	if v, ok := l.opts.lookup(key); ok && v != "" {
+	v, inEnv := l.opts.lookup(key)
+	if inEnv && v != "" {
 		return v, "", true
 	}
-	if v, ok := l.fileEnv[key]; ok && v != "" {
+	v, inFile := l.fileEnv[key]
+	if inFile && v != "" {
 		return v, l.fileName, true
+	}
+	if v, ok := l.opts.envDefaults[key]; ok && v != "" && !inEnv && !inFile {
+		return v, ecsInitSource, true
 	}
 	return "", "", false
 }

@@ -42,6 +42,8 @@ type options struct {
 	loglevel    string
 	printConfig bool
 	checkState  bool
+	// ecsInitDefaults is set when systemd runs the agent after ecs-init (packaging/systemd).
+	ecsInitDefaults bool
 }
 
 func versionString() string {
@@ -53,6 +55,9 @@ func versionString() string {
 func runAgent(ctx context.Context, o options) error {
 	var md = imdsClient(ctx, o.local)
 	loadOpts := []config.Option{}
+	if o.ecsInitDefaults {
+		loadOpts = append(loadOpts, config.WithEnvDefaults(config.ECSInitDefaults("")))
+	}
 	if !o.local {
 		// On EC2 the region falls back to IMDS, and without one nothing can be signed.
 		loadOpts = append(loadOpts, config.WithRegionFallback(imdsRegion(md)), config.RequireRegion())

@@ -151,7 +151,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 	if err != nil {
 		return nil, err
 	}
-	reg, err := registerInstance(ctx, client, st, cfg, id, log.WithName("register"))
+	reg, err := registerInstance(ctx, client, st, cfg, probeHost("/"), id, log.WithName("register"))
 	if err != nil {
 		return nil, err
 	}

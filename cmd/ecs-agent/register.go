@@ -14,6 +14,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controlplane/ecsapi"
+	"github.com/ecsd/ecsd/internal/capability"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/store"
 )
@@ -37,7 +38,7 @@ type identity struct {
 
 // registerInstance registers (or re-registers with the saved ARN) and records the result
 // in the store's metadata and the Instance object.
-func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cfg *config.Config, id identity, log logr.Logger) (ecsapi.Registered, error) {
+func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cfg *config.Config, host capability.Host, id identity, log logr.Logger) (ecsapi.Registered, error) {
 	savedARN, _, err := st.GetMeta(metaInstanceARN)
 	if err != nil {
 		return ecsapi.Registered{}, err
@@ -76,7 +77,9 @@ func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cf
 	if err != nil {
 		return ecsapi.Registered{}, err
 	}
-	attrs := capabilities(cfg).Attributes()
+	// Every attribute is a promise ECS places tasks by: the capability table sends one
+	// exactly when its feature works with this configuration on this host.
+	attrs := capability.Attributes(cfg, host)
 	if savedARN == "" {
 		// Custom attributes only on first registration, as the reference agent does.
 		maps.Copy(attrs, cfg.InstanceAttributes)
@@ -143,28 +146,6 @@ func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cf
 	}
 	log.Info("registered", "containerInstance", reg.ContainerInstanceARN, "cluster", cfg.Cluster, "reregistered", savedARN != "")
 	return reg, nil
-}
-
-// capabilities is what this build and configuration support.
-func capabilities(cfg *config.Config) ecsapi.Capabilities {
-	drivers := make([]string, 0, len(cfg.AvailableLoggingDrivers))
-	for _, d := range cfg.AvailableLoggingDrivers {
-		drivers = append(drivers, string(d))
-	}
-	return ecsapi.Capabilities{
-		PrivilegedDisabled: cfg.PrivilegedDisabled.Enabled(),
-		LoggingDrivers:     drivers,
-		HealthCheck:        !cfg.DisableDockerHealthCheck.Enabled(),
-		TaskCPUMemLimit:    cfg.TaskCPUMemLimit.Enabled(),
-		SELinux:            cfg.SELinuxCapable.Enabled(),
-		AppArmor:           cfg.AppArmorCapable.Enabled(),
-		External:           cfg.External.Enabled(),
-		TaskENI:            cfg.TaskENIEnabled.Enabled(),
-		// The credentials endpoint serves task roles now; ECS places tasks with a role only
-		// on instances that say so.
-		TaskIAMRole:     cfg.TaskIAMRoleEnabled.Enabled(),
-		TaskIAMRoleHost: cfg.TaskIAMRoleEnabled.Enabled() && cfg.TaskIAMRoleEnabledForNetworkHost.Enabled(),
-	}
 }
 
 // setInstanceConnected records a session's connection state on the Instance object.

@@ -82,8 +82,10 @@ func preStart(ctx context.Context, args []string, env func(string) (string, bool
 	defer closeLog()
 
 	// No region fallback and no RequireRegion: host set-up needs neither, and ecs-init must
-	// not call instance metadata.
-	cfg, warnings, err := config.Load(ctx, config.WithEnv(env))
+	// not call instance metadata. The ECS-optimized AMI's defaults, as the agent the unit
+	// starts next applies them (ecs-agent --ecs-init-defaults): ECS_DATADIR and ECS_LOGFILE
+	// among them decide which directories are made.
+	cfg, warnings, err := config.Load(ctx, config.WithEnv(env), config.WithEnvDefaults(config.ECSInitDefaults("")))
 	if err != nil {
 		return terminalf("configuration: %w", err)
 	}

@@ -70,7 +70,7 @@ func TestUnitFile(t *testing.T) {
 			"KillMode":                 {"process"},
 			"EnvironmentFile":          {"-/var/lib/ecs/ecs.config", "-/etc/ecs/ecs.config"},
 			"ExecStartPre":             {installDir + "ecs-init pre-start"},
-			"ExecStart":                {installDir + "ecs-agent"},
+			"ExecStart":                {installDir + "ecs-agent --ecs-init-defaults"},
 			"ExecStopPost":             {installDir + "ecs-init post-stop"},
 		},
 		"Install": {"WantedBy": {"multi-user.target"}},

@@ -20,8 +20,10 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-logr/logr/testr"
 
+	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
+	"github.com/ecsd/ecsd/internal/capability"
 )
 
 const (
@@ -95,8 +97,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// setup creates a cluster, registers an instance with 2048 CPU and 1024 MiB, and returns
-// the instance ARN.
+// agentAttributes are the attributes ecsd's agent registers under ecs-init on a host with
+// both LSMs (AppArmor, SELinux) switched on: what the capability table sends for the
+// ECS-optimized AMI's configuration.
+func agentAttributes(t *testing.T) []types.Attribute {
+	t.Helper()
+	env := map[string]string{"ECS_SELINUX_CAPABLE": "true", "ECS_APPARMOR_CAPABLE": "true"}
+	cfg, _, err := config.Load(context.Background(), config.WithEnv(env), config.WithConfigFile(""), config.WithAgentConfigFile(""),
+		config.WithEnvDefaults(config.ECSInitDefaults("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []types.Attribute
+	for name, value := range capability.Attributes(cfg, capability.Host{AppArmor: true, SELinux: true}) {
+		a := types.Attribute{Name: aws.String(name)}
+		if value != "" {
+			a.Value = aws.String(value)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// setup creates a cluster, registers an instance with 2048 CPU and 1024 MiB and the
+// attributes of ecsd's agent, and returns the instance ARN.
 func (p *plane) setup(t *testing.T, cluster string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -106,7 +130,7 @@ func (p *plane) setup(t *testing.T, cluster string) string {
 	out, err := p.ecs.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{
 		Cluster:        aws.String(cluster),
 		TotalResources: testResources(),
-		Attributes:     []types.Attribute{{Name: aws.String("ecs.os-type"), Value: aws.String("linux")}},
+		Attributes:     agentAttributes(t),
 	})
 	if err != nil {
 		t.Fatalf("RegisterContainerInstance: %v", err)

@@ -53,13 +53,13 @@ func (s *Server) runTask(_ context.Context, in *runTaskRequest) (*tasksResponse,
 		var targets []placement
 		for range count {
 			for _, inst := range instances {
-				reason := s.placementFailure(st, inst, spec.demand, extra[inst.ARN])
-				if reason == "" {
+				f := s.placementFailure(st, inst, spec.def, spec.demand, extra[inst.ARN])
+				if f.Reason == "" {
 					extra[inst.ARN] = append(extra[inst.ARN], spec.demand)
 					targets = append(targets, placement{inst, launchType})
 					break
 				}
-				if f := (failure{Arn: inst.ARN, Reason: reason}); !reported[f] {
+				if !reported[f] {
 					reported[f] = true
 					out.Failures = append(out.Failures, f)
 				}
@@ -86,8 +86,9 @@ func (s *Server) startTask(_ context.Context, in *startTaskRequest) (*tasksRespo
 				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
 				continue
 			}
-			if reason := s.placementFailure(st, inst, spec.demand, extra[arn]); reason != "" {
-				out.Failures = append(out.Failures, failure{Arn: arn, Reason: reason})
+			if f := s.placementFailure(st, inst, spec.def, spec.demand, extra[arn]); f.Reason != "" {
+				f.Arn = arn
+				out.Failures = append(out.Failures, f)
 				continue
 			}
 			extra[arn] = append(extra[arn], spec.demand)

@@ -149,6 +149,7 @@ func (s *Server) checkTaskDefinition(in *registerTaskDefinitionRequest) (taskDef
 		RegisteredBy:            "arn:aws:iam::" + s.opts.AccountID + ":root",
 		EphemeralStorage:        in.EphemeralStorage,
 	}
+	d.RequiresAttributes = requiredAttributes(&d)
 	return d, nil
 }
 

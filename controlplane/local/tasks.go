@@ -77,17 +77,27 @@ func newTaskSpec(rec *taskDefRecord, ov *taskOverride, nc *networkConfiguration,
 	return spec, nil
 }
 
-// placementFailure returns "" if a task of demand d can go on inst now (extra being the
-// tasks placed on it by the same request), else ECS's failure reason.
-func (s *Server) placementFailure(st *state, inst *instanceRecord, d demand, extra []demand) string {
+// placementFailure returns the zero failure if a task of definition def and demand d can go
+// on inst now (extra being the tasks placed on it by the same request), else ECS's failure
+// for inst: its reason, and for ATTRIBUTE the attribute missing in the detail.
+func (s *Server) placementFailure(st *state, inst *instanceRecord, def *taskDefinition, d demand, extra []demand) failure {
 	if inst.Status != statusActive {
-		return "MISSING"
+		return failure{Arn: inst.ARN, Reason: "MISSING"}
 	}
 	if len(s.acs[inst.ARN]) == 0 {
 		// ECS does not place tasks on an instance whose agent is disconnected.
-		return "AGENT"
+		return failure{Arn: inst.ARN, Reason: "AGENT"}
 	}
-	return capacityOf(st, inst, extra).fit(d)
+	// ECS places a task only where every attribute it requires was registered; its
+	// failure reason is ATTRIBUTE. Computed from the definition rather than read from the
+	// stored record, so definitions registered before the rules existed are checked too.
+	if name := missingAttribute(inst, requiredAttributes(def)); name != "" {
+		return failure{Arn: inst.ARN, Reason: "ATTRIBUTE", Detail: "the container instance lacks the required attribute " + name}
+	}
+	if reason := capacityOf(st, inst, extra).fit(d); reason != "" {
+		return failure{Arn: inst.ARN, Reason: reason}
+	}
+	return failure{}
 }
 
 // stoppedRetention is how long a STOPPED task stays describable; ECS keeps them for
