@@ -56,7 +56,7 @@ func TestVariableClassification(t *testing.T) {
 	derived := map[string]bool{"AgentConfigFilePath": true, "EngineAuthType": true, "EngineAuthData": true}
 	// Fields whose effect lands with a parallel branch of issue 14 (the capability table,
 	// awslogs). Tolerated only while nothing reads them.
-	pending := map[string]bool{"DetailedOSFamily": true, "OverrideAWSLogsExecutionRole": true}
+	pending := map[string]bool{}
 
 	configVars := map[string]field{}
 	for _, f := range fields() {

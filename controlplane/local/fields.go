@@ -50,7 +50,6 @@ func pendingFieldTests() map[string]bool {
 		"TestE2ESecurityOptions": true,
 		"TestE2EPidIpcMode":      true,
 		"TestE2EInitProcess":     true,
-		"TestRequiresAttributes": true,
 	}
 }
 

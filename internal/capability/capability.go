@@ -86,38 +86,38 @@ func Table() []Row {
 		{Name: "ecs.os-type", Feature: "a Linux agent", Value: constant("linux")},
 		{Name: "ecs.os-family", Feature: "a Linux agent", Value: constant("LINUX")},
 		{Name: "ecs.os-type-detailed", Feature: "ECS_DETAILED_OS_FAMILY (ecs-init sets <ID>_<VERSION_ID> from /etc/os-release)",
-			Value: func(c *config.Config) string { return c.DetailedOSFamily }},
+			Value: func(cfg *config.Config) string { return cfg.DetailedOSFamily }},
 		{Name: "ecs.cpu-architecture", Feature: "ECS Anywhere: the backend has no identity document to read the architecture from",
 			When: external, Value: func(*config.Config) string { return cpuArchitecture() }},
 		{Name: Current + "external", Feature: "ECS Anywhere (ECS_EXTERNAL): no IMDS, EXTERNAL launch type", When: external},
 
 		{Name: Legacy + "privileged-container", Feature: "privileged containers (runtime/containerd spec), unless ECS_DISABLE_PRIVILEGED",
-			When: func(c *config.Config, _ Host) bool { return !c.PrivilegedDisabled.Enabled() }},
+			When: func(cfg *config.Config, _ Host) bool { return !cfg.PrivilegedDisabled.Enabled() }},
 		{Name: Current + "container-health-check", Feature: "container health checks (controllers/health.go), unless ECS_DISABLE_DOCKER_HEALTH_CHECK",
-			When: func(c *config.Config, _ Host) bool { return !c.DisableDockerHealthCheck.Enabled() }},
+			When: func(cfg *config.Config, _ Host) bool { return !cfg.DisableDockerHealthCheck.Enabled() }},
 		{Name: Current + "task-cpu-mem-limit", Feature: "task-level cpu and memory as a task cgroup (runtime/cgroups), ECS_ENABLE_TASK_CPU_MEM_LIMIT",
 			When: taskCgroups},
 		{Name: Current + "increased-task-cpu-limit", Feature: "task cpu above 10 vCPU in the task cgroup, ECS_ENABLE_TASK_CPU_MEM_LIMIT",
 			When: taskCgroups},
 		{Name: Legacy + "selinux", Feature: "dockerSecurityOptions label:... applied as SELinux labels: ECS_SELINUX_CAPABLE and the host enforces SELinux",
-			When: func(c *config.Config, h Host) bool { return c.SELinuxCapable.Enabled() && h.SELinux }},
+			When: func(cfg *config.Config, h Host) bool { return cfg.SELinuxCapable.Enabled() && h.SELinux }},
 		{Name: Legacy + "apparmor", Feature: "dockerSecurityOptions apparmor:PROFILE applied: ECS_APPARMOR_CAPABLE and the host has AppArmor",
-			When: func(c *config.Config, h Host) bool { return c.AppArmorCapable.Enabled() && h.AppArmor }},
+			When: func(cfg *config.Config, h Host) bool { return cfg.AppArmorCapable.Enabled() && h.AppArmor }},
 		{Name: Legacy + "task-iam-role", Feature: "task role credentials at 169.254.170.2 for bridge and awsvpc tasks, ECS_ENABLE_TASK_IAM_ROLE",
-			When: func(c *config.Config, _ Host) bool { return c.TaskIAMRoleEnabled.Enabled() }},
+			When: func(cfg *config.Config, _ Host) bool { return cfg.TaskIAMRoleEnabled.Enabled() }},
 		{Name: Legacy + "task-iam-role-network-host", Feature: "task role credentials for host-network tasks too, ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST (with ECS_ENABLE_TASK_IAM_ROLE)",
-			When: func(c *config.Config, _ Host) bool {
-				return c.TaskIAMRoleEnabled.Enabled() && c.TaskIAMRoleEnabledForNetworkHost.Enabled()
+			When: func(cfg *config.Config, _ Host) bool {
+				return cfg.TaskIAMRoleEnabled.Enabled() && cfg.TaskIAMRoleEnabledForNetworkHost.Enabled()
 			}},
 		{Name: Current + "task-eni", Feature: "awsvpc tasks on the ENI ECS attaches (runtime/cni), ECS_ENABLE_TASK_ENI; not on ECS Anywhere",
-			When: func(c *config.Config, _ Host) bool { return c.TaskENIEnabled.Enabled() && !c.External.Enabled() }},
+			When: func(cfg *config.Config, _ Host) bool { return cfg.TaskENIEnabled.Enabled() && !cfg.External.Enabled() }},
 
 		{Name: Legacy + "ecr-auth", Feature: "ECR pulls with a GetAuthorizationToken token (runtime/registry/ecr.go)"},
 		{Name: Current + "execution-role-ecr-pull", Feature: "ECR pulls signed with the task execution role's credentials"},
 		{Name: Current + "private-registry-authentication.secretsmanager", Feature: "repositoryCredentials read from Secrets Manager (runtime/registry/asm.go)"},
 		{Name: Current + "execution-role-awslogs", Feature: "awslogs shipping with the task execution role's credentials: ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE and awslogs available",
-			When: func(c *config.Config, _ Host) bool {
-				return c.OverrideAWSLogsExecutionRole.Enabled() && slices.Contains(c.AvailableLoggingDrivers, "awslogs")
+			When: func(cfg *config.Config, _ Host) bool {
+				return cfg.OverrideAWSLogsExecutionRole.Enabled() && slices.Contains(cfg.AvailableLoggingDrivers, "awslogs")
 			}},
 		{Name: Current + "secrets.ssm.environment-variables", Feature: "secrets from SSM Parameter Store injected as environment variables"},
 		{Name: Current + "secrets.asm.environment-variables", Feature: "secrets from Secrets Manager (json-key, version-stage, version-id) injected as environment variables"},
@@ -139,7 +139,7 @@ func Table() []Row {
 	for _, d := range LoggingDrivers() {
 		rows = append(rows, Row{Name: Legacy + "logging-driver." + string(d),
 			Feature: "log driver " + string(d) + ", when ECS_AVAILABLE_LOGGING_DRIVERS lists it",
-			When:    func(c *config.Config, _ Host) bool { return slices.Contains(c.AvailableLoggingDrivers, d) }})
+			When:    func(cfg *config.Config, _ Host) bool { return slices.Contains(cfg.AvailableLoggingDrivers, d) }})
 	}
 	return rows
 }
@@ -165,9 +165,9 @@ func constant(v string) func(*config.Config) string {
 	return func(*config.Config) string { return v }
 }
 
-func external(c *config.Config, _ Host) bool { return c.External.Enabled() }
+func external(cfg *config.Config, _ Host) bool { return cfg.External.Enabled() }
 
-func taskCgroups(c *config.Config, _ Host) bool { return c.TaskCPUMemLimit.Enabled() }
+func taskCgroups(cfg *config.Config, _ Host) bool { return cfg.TaskCPUMemLimit.Enabled() }
 
 func cpuArchitecture() string {
 	switch goruntime.GOARCH {
