@@ -28,13 +28,13 @@ type ContainerSpec struct {
 	VolumesFrom       []VolumeFrom      `json:"volumesFrom,omitempty"`
 	DependsOn         []Dependency      `json:"dependsOn,omitempty"`
 	// StartTimeout and StopTimeout are in seconds; zero means the agent defaults.
-	StartTimeout    int64             `json:"startTimeout,omitempty"`
-	StopTimeout     int64             `json:"stopTimeout,omitempty"`
-	RestartPolicy   *RestartPolicy    `json:"restartPolicy,omitempty"`
-	Privileged      bool              `json:"privileged,omitempty"`
-	LinuxParameters *LinuxParameters  `json:"linuxParameters,omitempty"`
+	StartTimeout    int64            `json:"startTimeout,omitempty"`
+	StopTimeout     int64            `json:"stopTimeout,omitempty"`
+	RestartPolicy   *RestartPolicy   `json:"restartPolicy,omitempty"`
+	Privileged      bool             `json:"privileged,omitempty"`
+	LinuxParameters *LinuxParameters `json:"linuxParameters,omitempty"`
 	// SecurityOptions are the container's dockerSecurityOptions, parsed; nil when it has none.
-	SecurityOptions *SecurityOptions `json:"securityOptions,omitempty"`
+	SecurityOptions *SecurityOptions  `json:"securityOptions,omitempty"`
 	HealthCheck     *HealthCheck      `json:"healthCheck,omitempty"`
 	User            string            `json:"user,omitempty"`
 	WorkingDir      string            `json:"workingDir,omitempty"`

@@ -29,7 +29,6 @@ const (
 // profiles has well under a megabyte of names.
 const maxProfilesBytes = 4 << 20
 
-
 // Host answers questions about one host's security modules.
 type Host struct {
 	// Root is the directory the kernel's files are read below; "" means "/".
