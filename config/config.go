@@ -320,6 +320,10 @@ type Config struct {
 	// take its stdout and stderr to the log file without ever blocking it (on a full disk
 	// output is dropped and counted). Empty: ecsd-logger next to the agent's executable.
 	LoggerPath string `env:"ECSD_LOGGER_PATH,trim"`
+	// InitPath is ecsd-init, the static init bind-mounted into initProcessEnabled containers
+	// and run as the holder of pidMode/ipcMode "task" namespaces. Empty: ecsd-init next to
+	// the agent's executable, else the host's tini-static or catatonit for initProcessEnabled.
+	InitPath string `env:"ECSD_INIT_PATH,trim"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`

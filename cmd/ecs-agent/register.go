@@ -14,6 +14,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controlplane/ecsapi"
+	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/store"
 )
@@ -156,10 +157,12 @@ func capabilities(cfg *config.Config) ecsapi.Capabilities {
 		LoggingDrivers:     drivers,
 		HealthCheck:        !cfg.DisableDockerHealthCheck.Enabled(),
 		TaskCPUMemLimit:    cfg.TaskCPUMemLimit.Enabled(),
-		SELinux:            cfg.SELinuxCapable.Enabled(),
-		AppArmor:           cfg.AppArmorCapable.Enabled(),
-		External:           cfg.External.Enabled(),
-		TaskENI:            cfg.TaskENIEnabled.Enabled(),
+		// Only what is really applied: AppArmor profiles where the kernel has AppArmor;
+		// SELinux labels never (ecsd refuses label options other than disable).
+		SELinux:  false,
+		AppArmor: cfg.AppArmorCapable.Enabled() && lsm.Default().AppArmorEnabled(),
+		External: cfg.External.Enabled(),
+		TaskENI:  cfg.TaskENIEnabled.Enabled(),
 		// The credentials endpoint serves task roles now; ECS places tasks with a role only
 		// on instances that say so.
 		TaskIAMRole:     cfg.TaskIAMRoleEnabled.Enabled(),
