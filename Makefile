@@ -36,6 +36,9 @@ build: ## Build ecs-agent (and the other binaries) into bin/.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 	@# The logger the shim runs per container: static, so it needs nothing on the host.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ecsd-logger
+	@# The init bind-mounted into initProcessEnabled containers and the task namespace
+	@# holder: static, because the images it runs in may have no libc.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ecsd-init
 
 .PHONY: setup
 setup: ## Install and start containerd, runc, CNI plugins, registries and test images (idempotent).

@@ -324,6 +324,10 @@ type Config struct {
 	// directory layout (<host>/hosts.toml): mirrors, pull-through caches, CAs. The default
 	// is containerd's own conventional path, so a host's containerd mirrors apply to ecsd.
 	RegistryConfigPath string `env:"ECSD_REGISTRY_CONFIG_PATH,trim"`
+	// InitPath is ecsd-init, the static init bind-mounted into initProcessEnabled containers
+	// and run as the holder of pidMode/ipcMode "task" namespaces. Empty: ecsd-init next to
+	// the agent's executable, else the host's tini-static or catatonit for initProcessEnabled.
+	InitPath string `env:"ECSD_INIT_PATH,trim"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`

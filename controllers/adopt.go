@@ -147,6 +147,9 @@ func (a *Adopter) Adopt(ctx context.Context) (AdoptResult, error) {
 	// their objects by labels.
 	sources := map[string][]runtime.ContainerState{}
 	for _, rc := range rcs {
+		if rc.Labels[api.LabelNamespaceHolder] != "" {
+			continue // a task's namespace holder: TaskNamespaces and its sweep own it
+		}
 		taskName, arn, cname := rc.Labels[api.LabelTaskName], rc.Labels[api.LabelTaskARN], rc.Labels[api.LabelContainerName]
 		labelled := taskName != "" && arn != "" && cname != ""
 		if labelled {

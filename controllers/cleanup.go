@@ -56,6 +56,10 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, fmt.Errorf("release image of %s: %w", c.Name, err)
 		}
 	}
+	// The namespace holder lives in the task's cgroup and its /dev/shm in the task's directory.
+	if err := e.ns.Release(ctx, t.Name); err != nil {
+		return reconcile.Result{}, err
+	}
 	if err := e.cgroupManager().Remove(t.Name); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task cgroup: %w", err)
 	}

@@ -60,6 +60,11 @@ func (e *Engine) containerConfig(s *containerScope, id string) (runtime.Containe
 		cfg.DefaultEnv = []string{"AWS_DEFAULT_REGION=" + e.s.Region, "AWS_REGION=" + e.s.Region}
 	}
 
+	if err := applySecurityOptions(spec.SecurityOptions, e.s.Security, &cfg); err != nil {
+		return runtime.ContainerConfig{}, err
+	}
+	applyNamespaceModes(t, s.ns, &cfg)
+
 	if lp := spec.LinuxParameters; lp != nil {
 		cfg.CapAdd, cfg.CapDrop = lp.CapAdd, lp.CapDrop
 		cfg.Init = lp.InitProcessEnabled

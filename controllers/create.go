@@ -61,6 +61,14 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	if adopt {
 		return reconcile.Result{}, e.recordCreated(ctx, s.c, id, api.ContainerLogPath(e.s.DataDir, s.task.Name, s.c.Spec.Name))
 	}
+	if s.task.SharesNamespaces() {
+		if s.ns, err = e.ensureTaskNamespaces(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				return reconcile.Result{}, err
+			}
+			return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+		}
+	}
 	cfg, err := e.containerConfig(s, id)
 	if errors.Is(err, errNetworkPending) {
 		// A sibling is setting up the task's namespace; its status write enqueues us.

@@ -46,12 +46,15 @@ type Engine struct {
 	pulls  flight
 	// imageMu serialises Image object bookkeeping.
 	imageMu sync.Mutex
+	// ns keeps the shared namespaces of pidMode/ipcMode "task" tasks.
+	ns *TaskNamespaces
 }
 
 // New returns an engine; Run starts it.
 func New(direct, cached client.Client, c cache.Cache, rt runtime.Runtime, s Settings, log logr.Logger) *Engine {
 	return &Engine{direct: direct, cached: cached, cache: c, rt: rt, s: s, log: log,
-		adopter: NewAdopter(direct, rt, s, log.WithName("adopt"))}
+		adopter: NewAdopter(direct, rt, s, log.WithName("adopt")),
+		ns:      NewTaskNamespaces(rt, s.HolderBinary, s.DataDir, log.WithName("task-namespaces"))}
 }
 
 // phase is one container reconciler: the step it owns and when a container is its business.
@@ -116,6 +119,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		ctrls = append(ctrls, netCtrl)
 	}
+
+	nsCtrl, err := e.newController("task-namespaces", 2, reconcile.Func(e.reconcileTaskNamespaces))
+	if err != nil {
+		return err
+	}
+	if err := nsCtrl.Watch(source.Kind(e.cache, &api.Task{}, &handler.TypedEnqueueRequestForObject[*api.Task]{})); err != nil {
+		return err
+	}
+	ctrls = append(ctrls, nsCtrl)
 
 	cleanupCtrl, err := e.newController("cleanup", 2, reconcile.Func(e.reconcileCleanup))
 	if err != nil {
@@ -272,6 +284,7 @@ func (e *Engine) runRelist(ctx context.Context) error {
 		}
 		e.sweepOrphans(ctx)
 		e.sweepNetworks(ctx)
+		e.sweepNamespaceHolders(ctx)
 	}
 }
 

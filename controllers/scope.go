@@ -19,6 +19,8 @@ type containerScope struct {
 	task     *api.Task
 	c        *api.Container
 	siblings map[string]*api.Container
+	// ns is what a container of a pidMode/ipcMode "task" task joins (create step only).
+	ns taskNamespaces
 }
 
 // loadContainer returns nil, nil when the container or its task is gone.

@@ -115,6 +115,12 @@ type Settings struct {
 	// host the agent serves its endpoints and sets its rules on (ECSD_HOST_NETNS); empty is
 	// containerd's own. Created containers keep it in their spec: it must be a stable path.
 	HostNetNSPath string
+	// Security says which AppArmor/SELinux options the host can apply (internal/lsm); nil
+	// is a host with neither.
+	Security HostSecurity
+	// HolderBinary is ecsd-init, run as the holder of the shared namespaces of pidMode and
+	// ipcMode "task" tasks; empty refuses such tasks with the reason.
+	HolderBinary string
 	// Region is given to task containers as AWS_REGION and AWS_DEFAULT_REGION unless the
 	// image or the definition sets either.
 	Region string

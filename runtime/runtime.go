@@ -118,8 +118,11 @@ type ImageInfo struct {
 // ContainerConfig is everything needed to create one container, already resolved from the
 // ECS container definition. Zero values mean "the image's or runtime's default".
 type ContainerConfig struct {
-	ID     string
-	Image  string
+	ID    string
+	Image string
+	// RootFS, instead of Image, is a host directory used read-only as the root file system
+	// (a task's namespace holder, which needs no image). Then Entrypoint is the process.
+	RootFS string
 	Labels map[string]string
 	// Entrypoint and Command override the image's; nil keeps the image's.
 	Entrypoint []string
@@ -138,8 +141,27 @@ type ContainerConfig struct {
 	Privileged     bool
 	CapAdd         []string
 	CapDrop        []string
-	// Init runs a minimal init as PID 1 that forwards signals and reaps zombies.
+	// Init runs a minimal init as PID 1 that forwards signals and reaps zombies. A runtime
+	// that has no init binary refuses the container rather than run it without one.
 	Init bool
+	// NoNewPrivileges sets the process's no_new_privs bit (dockerSecurityOptions
+	// no-new-privileges): setuid binaries and file capabilities grant nothing.
+	NoNewPrivileges bool
+	// AppArmorProfile runs the process under this AppArmor profile. The caller has checked
+	// that the host has AppArmor and the profile; empty applies none.
+	AppArmorProfile string
+	// SeccompUnconfined runs the process without a seccomp filter (seccomp:unconfined);
+	// otherwise an unprivileged container gets the default profile.
+	SeccompUnconfined bool
+	// PIDNamespace and IPCNamespace say which PID and IPC namespaces the container runs in;
+	// the zero value is a new one of its own.
+	PIDNamespace Namespace
+	IPCNamespace Namespace
+	// ShmPath, when set, is a host directory mounted on /dev/shm instead of a private tmpfs
+	// (the host's /dev/shm for ipcMode host, the task's for ipcMode task). NoShm leaves
+	// /dev/shm out entirely (ipcMode none, as Docker does).
+	ShmPath string
+	NoShm   bool
 	// ShmSize is in bytes; 0 keeps the default (64 MiB).
 	ShmSize int64
 	Devices []Device
@@ -173,6 +195,14 @@ type ContainerConfig struct {
 // and sends it with every container listing, so it must stay small; an ECS task definition
 // is at most 64 KiB.
 const MaxRecordSize = 256 << 10
+
+// Namespace says which namespace of one kind a container runs in: the host's (Host), the
+// one at Path (e.g. /proc/<pid>/ns/pid of a task's namespace holder), or, when both are
+// zero, a new one of its own.
+type Namespace struct {
+	Host bool
+	Path string
+}
 
 // Mount is a bind or tmpfs mount.
 type Mount struct {

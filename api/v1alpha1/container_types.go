@@ -28,11 +28,13 @@ type ContainerSpec struct {
 	VolumesFrom       []VolumeFrom      `json:"volumesFrom,omitempty"`
 	DependsOn         []Dependency      `json:"dependsOn,omitempty"`
 	// StartTimeout and StopTimeout are in seconds; zero means the agent defaults.
-	StartTimeout    int64             `json:"startTimeout,omitempty"`
-	StopTimeout     int64             `json:"stopTimeout,omitempty"`
-	RestartPolicy   *RestartPolicy    `json:"restartPolicy,omitempty"`
-	Privileged      bool              `json:"privileged,omitempty"`
-	LinuxParameters *LinuxParameters  `json:"linuxParameters,omitempty"`
+	StartTimeout    int64            `json:"startTimeout,omitempty"`
+	StopTimeout     int64            `json:"stopTimeout,omitempty"`
+	RestartPolicy   *RestartPolicy   `json:"restartPolicy,omitempty"`
+	Privileged      bool             `json:"privileged,omitempty"`
+	LinuxParameters *LinuxParameters `json:"linuxParameters,omitempty"`
+	// SecurityOptions are the container's dockerSecurityOptions, parsed; nil when it has none.
+	SecurityOptions *SecurityOptions  `json:"securityOptions,omitempty"`
 	HealthCheck     *HealthCheck      `json:"healthCheck,omitempty"`
 	User            string            `json:"user,omitempty"`
 	WorkingDir      string            `json:"workingDir,omitempty"`
@@ -107,6 +109,23 @@ type LinuxParameters struct {
 	// SharedMemorySize is in MiB.
 	SharedMemorySize int64   `json:"sharedMemorySize,omitempty"`
 	Tmpfs            []Tmpfs `json:"tmpfs,omitempty"`
+}
+
+// SecurityOptions are Docker's security options (ECS dockerSecurityOptions) in typed form.
+// Which of them a host can honour is decided when the container is created: an option the
+// host cannot apply stops the container with the reason, it is never dropped.
+type SecurityOptions struct {
+	// NoNewPrivileges sets the process's no_new_privs bit: setuid binaries and file
+	// capabilities grant nothing.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// AppArmorProfile is the AppArmor profile the process runs under ("unconfined" for none).
+	AppArmorProfile string `json:"apparmorProfile,omitempty"`
+	// SELinuxLabel are the SELinux label options: "user:U", "role:R", "type:T", "level:L"
+	// or "disable".
+	SELinuxLabel []string `json:"selinuxLabel,omitempty"`
+	// Seccomp is the seccomp profile: only "unconfined" (no filter) is supported; empty
+	// means the default profile.
+	Seccomp string `json:"seccomp,omitempty"`
 }
 
 // Device maps a host device into the container.

@@ -36,6 +36,10 @@ const (
 	LabelCluster       = "com.amazonaws.ecs.cluster"
 	LabelTaskName      = "ecs.ecsd.io/task"
 	LabelAgentVersion  = "ecs.ecsd.io/agent-version"
+	// LabelNamespaceHolder marks the runtime container that holds the shared PID and IPC
+	// namespaces of a task with pidMode or ipcMode "task"; its value is the task's name.
+	// It is no task container: adoption leaves it to the task-namespace step.
+	LabelNamespaceHolder = "ecs.ecsd.io/namespace-holder"
 
 	// AnnotationAdopted is set on objects the agent rebuilt from containerd after losing
 	// them (a damaged checkpoint): when, and whether from the record kept with the

@@ -118,6 +118,23 @@ func ContainerLogPath(dataDir, taskName, container string) string {
 	return filepath.Join(dataDir, "tasks", taskName, "logs", container+".log")
 }
 
+// NamespaceHolderID is the runtime ID of the container holding a task's shared PID and IPC
+// namespaces (pidMode or ipcMode "task"). The prefix keeps it apart from every task
+// container's ID.
+func NamespaceHolderID(taskName string) string { return "ecsd-ns-" + taskName }
+
+// TaskNamespaceDir is where the namespace holder's files live under ECS_DATADIR: its empty
+// root file system and the task's shared /dev/shm.
+func TaskNamespaceDir(dataDir, taskName string) string {
+	return filepath.Join(dataDir, "tasks", taskName, "namespaces")
+}
+
+// SharesNamespaces reports whether the task's containers share a PID or IPC namespace of
+// the task's own (pidMode or ipcMode "task"), which a holder container keeps.
+func (t *Task) SharesNamespaces() bool {
+	return t.Spec.PIDMode == "task" || t.Spec.IPCMode == "task"
+}
+
 // Network modes a task definition names.
 const (
 	NetworkModeBridge = "bridge"

@@ -22,6 +22,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/logging"
+	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
@@ -117,8 +118,16 @@ func runAgent(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	rt, err := containerd.New(ctx, cfg.ContainerdAddress, cfg.ContainerdNamespace, containerd.WithLogger(log.WithName("runtime")),
-		containerd.WithLogBinary(loggerPath, 0), containerd.WithRegistryConfigPath(cfg.RegistryConfigPath))
+	initPath, err := findInit(cfg.InitPath, log)
+	if err != nil {
+		return err
+	}
+	rtOpts := []containerd.Option{containerd.WithLogger(log.WithName("runtime")), containerd.WithLogBinary(loggerPath, 0),
+		containerd.WithRegistryConfigPath(cfg.RegistryConfigPath)}
+	if initPath != "" {
+		rtOpts = append(rtOpts, containerd.WithInitPath(initPath))
+	}
+	rt, err := containerd.New(ctx, cfg.ContainerdAddress, cfg.ContainerdNamespace, rtOpts...)
 	if err != nil {
 		return fmt.Errorf("containerd at %s: %w", cfg.ContainerdAddress, err)
 	}
@@ -166,6 +175,8 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 	settings.CleanupRequiresReport = true
+	settings.Security = lsm.Default()
+	settings.HolderBinary = initPath
 	facts := factsFrom(id.document)
 	settings.ContainerMetadata = cfg.ContainerMetadataEnabled.Enabled()
 	settings.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)

@@ -100,8 +100,7 @@ type dockerHostConfig struct {
 	Devices           *[]dockerDevice   `json:"Devices"`
 	Ulimits           []dockerUlimit    `json:"Ulimits"`
 	Init              *bool             `json:"Init"`
-	// Tolerated and ignored: Docker security options (no-new-privileges, apparmor, SELinux
-	// labels, seccomp) have no typed field yet.
+	// ECS's dockerSecurityOptions; see securityOptions.
 	SecurityOpt []string `json:"SecurityOpt"`
 	// Refused when set: the agent builds these from first-class members itself.
 	Binds        []string                   `json:"Binds"`
@@ -355,6 +354,13 @@ func applyHostConfig(s *v1alpha1.ContainerSpec, h *dockerHostConfig) error {
 
 	if h.Privileged != nil {
 		s.Privileged = *h.Privileged
+	}
+	if h.SecurityOpt != nil {
+		so, err := securityOptions(h.SecurityOpt)
+		if err != nil {
+			return err
+		}
+		s.SecurityOptions = so
 	}
 	if h.ReadonlyRootfs != nil {
 		s.ReadonlyRootFS = *h.ReadonlyRootfs

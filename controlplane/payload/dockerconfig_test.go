@@ -113,7 +113,18 @@ func TestDockerConfigMapping(t *testing.T) {
 			return reflect.DeepEqual(s.LogConfig, &v1alpha1.LogConfig{Driver: "json-file", Options: map[string]string{"max-size": "10m"}})
 		}},
 		{"empty log config", nil, hostConfig(`{"LogConfig":{"Type":"","Config":{}}}`), func(s v1alpha1.ContainerSpec) bool { return s.LogConfig == nil }},
-		{"tolerated keys", nil, hostConfig(`{"SecurityOpt":["no-new-privileges","apparmor:x"],"NetworkMode":"bridge","IpcMode":"host","PidMode":"host","AutoRemove":true,"Isolation":"default","RestartPolicy":{"Name":"no"},"OomKillDisable":false}`),
+		{"security options", nil, hostConfig(`{"SecurityOpt":["no-new-privileges","apparmor:x","label=type:svirt_t","label:level:s0:c1,c2","seccomp=unconfined"]}`),
+			func(s v1alpha1.ContainerSpec) bool {
+				return reflect.DeepEqual(s.SecurityOptions, &v1alpha1.SecurityOptions{
+					NoNewPrivileges: true, AppArmorProfile: "x", SELinuxLabel: []string{"type:svirt_t", "level:s0:c1,c2"}, Seccomp: "unconfined",
+				})
+			}},
+		{"no-new-privileges false wins last", nil, hostConfig(`{"SecurityOpt":["no-new-privileges:true","no-new-privileges=false","label:disable"]}`),
+			func(s v1alpha1.ContainerSpec) bool {
+				return reflect.DeepEqual(s.SecurityOptions, &v1alpha1.SecurityOptions{SELinuxLabel: []string{"disable"}})
+			}},
+		{"no security options", nil, hostConfig(`{"SecurityOpt":[]}`), func(s v1alpha1.ContainerSpec) bool { return s.SecurityOptions == nil }},
+		{"tolerated keys", nil, hostConfig(`{"NetworkMode":"bridge","IpcMode":"host","PidMode":"host","AutoRemove":true,"Isolation":"default","RestartPolicy":{"Name":"no"},"OomKillDisable":false}`),
 			func(s v1alpha1.ContainerSpec) bool { return true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -176,6 +187,14 @@ func TestDockerConfigRejects(t *testing.T) {
 		{"tmpfs empty size", hostConfig(`{"Tmpfs":{"/t":"size=m"}}`), ErrInvalidValue, "size"},
 		{"tmpfs huge size", hostConfig(`{"Tmpfs":{"/t":"size=99999999999999t"}}`), ErrInvalidValue, "size"},
 		{"extra host without ip", hostConfig(`{"ExtraHosts":["h"]}`), ErrInvalidValue, "ExtraHosts[0]"},
+		{"security option unknown", hostConfig(`{"SecurityOpt":["no-new-privileges","systempaths=unconfined"]}`), ErrUnsupported, `dockerConfig.hostConfig: SecurityOpt[1] "systempaths=unconfined": security option "systempaths": not supported by ecsd`},
+		{"security option bare word", hostConfig(`{"SecurityOpt":["privileged"]}`), ErrInvalidValue, `SecurityOpt[0] "privileged": invalid value`},
+		{"seccomp profile", hostConfig(`{"SecurityOpt":["seccomp:/etc/profile.json"]}`), ErrUnsupported, "seccomp profile"},
+		{"credentialspec", hostConfig(`{"SecurityOpt":["credentialspec:file://x.json"]}`), ErrUnsupported, "Windows"},
+		{"nnp not bool", hostConfig(`{"SecurityOpt":["no-new-privileges:yes please"]}`), ErrInvalidValue, "true or false"},
+		{"apparmor empty", hostConfig(`{"SecurityOpt":["apparmor:"]}`), ErrMissing, "apparmor profile"},
+		{"label bad field", hostConfig(`{"SecurityOpt":["label:colour:red"]}`), ErrInvalidValue, `label field "colour"`},
+		{"label no value", hostConfig(`{"SecurityOpt":["label:type:"]}`), ErrInvalidValue, "label:type:T"},
 		{"inline non-object", &DockerConfig{HostConfig: Ptr(EmbeddedJSON(`"x"`))}, ErrInvalidJSON, "hostConfig"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -152,11 +152,13 @@ func TestFixtureBridge(t *testing.T) {
 		DNSSearch:      []string{"corp.example"},
 		ExtraHosts:     []string{"db.internal:10.0.0.9"},
 		ReadonlyRootFS: true,
-		Labels:         map[string]string{"team": "a", "tier": "frontend"},
-		Ulimits:        []v1alpha1.Ulimit{{Name: "nofile", Soft: 1024, Hard: 4096}},
-		Sysctls:        map[string]string{"net.core.somaxconn": "1024"},
-		LogConfig:      &v1alpha1.LogConfig{Driver: "awslogs", Options: map[string]string{"awslogs-group": "/ecs/web", "awslogs-region": "us-west-2"}},
-		RegistryAuth:   &v1alpha1.RegistryAuth{Type: "ecr", RegistryID: "111122223333", Region: "us-west-2", UseExecutionRole: true},
+		// The fixture's dockerSecurityOptions, from hostConfig.SecurityOpt.
+		SecurityOptions: &v1alpha1.SecurityOptions{NoNewPrivileges: true},
+		Labels:          map[string]string{"team": "a", "tier": "frontend"},
+		Ulimits:         []v1alpha1.Ulimit{{Name: "nofile", Soft: 1024, Hard: 4096}},
+		Sysctls:         map[string]string{"net.core.somaxconn": "1024"},
+		LogConfig:       &v1alpha1.LogConfig{Driver: "awslogs", Options: map[string]string{"awslogs-group": "/ecs/web", "awslogs-region": "us-west-2"}},
+		RegistryAuth:    &v1alpha1.RegistryAuth{Type: "ecr", RegistryID: "111122223333", Region: "us-west-2", UseExecutionRole: true},
 	}
 	if !reflect.DeepEqual(c.Spec, want) {
 		gotJ, _ := json.MarshalIndent(c.Spec, "", " ")

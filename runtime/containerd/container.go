@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/typeurl/v2"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ecsd/ecsd/runtime"
 )
@@ -28,8 +29,8 @@ const cleanupTimeout = 30 * time.Second
 // its OCI spec. It never leaves a half-created container behind: if anything fails after
 // the snapshot exists, the snapshot is removed again.
 func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConfig) (retErr error) {
-	if cfg.ID == "" || cfg.Image == "" {
-		return wrapErr(fmt.Errorf("container ID and image are required: %w", errdefs.ErrInvalidArgument), "create container")
+	if cfg.ID == "" || (cfg.Image == "") == (cfg.RootFS == "") {
+		return wrapErr(fmt.Errorf("container ID and either an image or a root file system are required: %w", errdefs.ErrInvalidArgument), "create container")
 	}
 	if len(cfg.Record) > runtime.MaxRecordSize {
 		return wrapErr(fmt.Errorf("record of %d bytes is larger than %d: %w", len(cfg.Record), runtime.MaxRecordSize, errdefs.ErrInvalidArgument), "create container %s", cfg.ID)
@@ -43,6 +44,9 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 		return wrapErr(err, "create container %s", cfg.ID)
 	}
 
+	if cfg.RootFS != "" {
+		return r.createOnDirectory(ctx, cfg)
+	}
 	name, err := NormalizeRef(cfg.Image)
 	if err != nil {
 		return wrapErr(err, "create container %s", cfg.ID)
@@ -150,6 +154,42 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 		return wrapErr(err, "create container %s", cfg.ID)
 	}
 	log.V(1).Info("created container", "image", name, "log", logPath)
+	return nil
+}
+
+// createOnDirectory creates a container whose root file system is the host directory
+// cfg.RootFS (read-only): no image, no snapshot, so nothing to clean up if it fails.
+func (r *Runtime) createOnDirectory(ctx context.Context, cfg runtime.ContainerConfig) error {
+	if !filepath.IsAbs(cfg.RootFS) {
+		return wrapErr(fmt.Errorf("root file system %q must be an absolute path: %w", cfg.RootFS, errdefs.ErrInvalidArgument), "create container %s", cfg.ID)
+	}
+	specOpts, err := r.specOpts(cfg, nil, ocispec.ImageConfig{})
+	if err != nil {
+		return wrapErr(err, "create container %s", cfg.ID)
+	}
+	logPath := cfg.LogPath
+	if logPath == "" {
+		logPath = filepath.Join(r.opts.logDir, cfg.ID+".log")
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return wrapErr(err, "create container %s: log directory", cfg.ID)
+	}
+	labels := make(map[string]string, len(cfg.Labels)+2)
+	maps.Copy(labels, cfg.Labels)
+	labels[LabelManaged] = "true"
+	labels[labelLogPath] = logPath
+	copts := []client.NewContainerOpts{
+		client.WithRuntime(r.opts.runtime, nil),
+		client.WithContainerLabels(labels),
+		client.WithNewSpec(specOpts...),
+	}
+	if cfg.Record != nil {
+		copts = append(copts, withRecord(cfg.Record))
+	}
+	if _, err := r.client.NewContainer(ctx, cfg.ID, copts...); err != nil {
+		return wrapErr(err, "create container %s", cfg.ID)
+	}
+	r.log.V(1).Info("created container on a directory", "container", cfg.ID, "rootfs", cfg.RootFS)
 	return nil
 }
 

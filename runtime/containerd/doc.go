@@ -18,13 +18,14 @@
 // networking.
 //
 // Known limits:
-//   - Init needs a statically linked init on the host (tini-static from Debian's tini
-//     package, catatonit, docker-init) or WithInitPath; without one the container runs
-//     without an init and a warning is logged.
+//   - Init needs a statically linked init: WithInitPath (the agent gives ecsd-init), else
+//     one of the host's (tini-static, catatonit, docker-init); without one a container
+//     asking for an init is refused (errdefs.ErrFailedPrecondition), never run without it.
 //   - OOM detection is best effort: the /tasks/oom event (when Events is consumed), an exit
 //     watcher registered by StartContainer, and the cgroup's oom_kill counter read while the
 //     stopped task still exists.
 //   - A started container whose task vanished (host reboot) reports stopped with exit
 //     code 255, as Docker does.
-//   - No AppArmor profile is applied.
+//   - An AppArmor profile is applied only when ContainerConfig.AppArmorProfile names one
+//     (the caller checks the host has it); there is no default profile.
 package containerd

@@ -19,6 +19,9 @@ import (
 // runtime logs through it, as the agent's does.
 var testLoggerPath string
 
+// testInitPath is ecsd-init, built by TestMain like the logger.
+var testInitPath string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ecsd-logger-")
 	if err != nil {
@@ -30,6 +33,13 @@ func TestMain(m *testing.M) {
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build ecsd-logger: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	testInitPath = filepath.Join(dir, "ecsd-init")
+	build = exec.Command("go", "build", "-o", testInitPath, "github.com/ecsd/ecsd/cmd/ecsd-init")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build ecsd-init: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()

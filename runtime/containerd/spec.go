@@ -37,18 +37,28 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 		hostname = defaultHostname(cfg.ID, hostNet)
 	}
 
-	opts := []oci.SpecOpts{
+	var opts []oci.SpecOpts
+	if cfg.RootFS != "" {
+		// A host directory, read-only, instead of an image's snapshot.
+		opts = append(opts, oci.WithRootFSPath(cfg.RootFS), oci.WithRootFSReadonly())
+	} else {
 		// Image env, cwd and user (incl. supplementary groups from the image's /etc/group).
-		oci.WithImageConfig(img),
+		opts = append(opts, oci.WithImageConfig(img))
+	}
+	if cfg.NoNewPrivileges {
+		opts = append(opts, oci.WithNoNewPrivileges)
+	} else {
 		// Docker lets setuid binaries work (ping, su); containerd's default forbids it.
-		oci.WithNewPrivileges,
+		opts = append(opts, oci.WithNewPrivileges)
+	}
+	opts = append(opts,
 		// Docker mounts the container's own cgroups read-only (rw when privileged, see
 		// oci.WithPrivileged); JVMs and Go's automaxprocs read their limits there.
 		oci.WithMounts([]specs.Mount{{
 			Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
 			Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"},
 		}}),
-	}
+	)
 	if cgroups.Mode() == cgroups.Unified {
 		// On cgroup v2 only a private cgroup namespace hides the host's hierarchy, as
 		// Docker does by default there.
@@ -70,8 +80,18 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 		opts = append(opts, oci.WithUser(cfg.User), oci.WithAdditionalGIDs(userPart))
 	}
 
-	// /dev/shm size first: a user mount on /dev/shm replaces the default one below.
-	if cfg.ShmSize > 0 {
+	// /dev/shm first: a user mount on /dev/shm replaces the default one below.
+	switch {
+	case cfg.NoShm:
+		opts = append(opts, oci.WithoutMounts("/dev/shm"))
+	case cfg.ShmPath != "":
+		// Shared with the host or the task's other containers, as Docker mounts the IPC
+		// namespace owner's /dev/shm into the containers that join it.
+		opts = append(opts, oci.WithoutMounts("/dev/shm"), oci.WithMounts([]specs.Mount{{
+			Destination: "/dev/shm", Type: "bind", Source: cfg.ShmPath,
+			Options: []string{"rbind", "rw", "nosuid", "nodev", "noexec"},
+		}}))
+	case cfg.ShmSize > 0:
 		opts = append(opts, ignoreNoShm(oci.WithDevShmSize(max(cfg.ShmSize/1024, 1))))
 	}
 	mounts, err := specMounts(cfg.Mounts)
@@ -92,8 +112,15 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 	if cfg.Privileged {
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 	} else {
-		opts = append(opts, withCapabilities(cfg.CapAdd, cfg.CapDrop), seccomp.WithDefaultProfile())
+		opts = append(opts, withCapabilities(cfg.CapAdd, cfg.CapDrop))
+		if !cfg.SeccompUnconfined {
+			opts = append(opts, seccomp.WithDefaultProfile())
+		}
 	}
+	if cfg.AppArmorProfile != "" {
+		opts = append(opts, withAppArmorProfile(cfg.AppArmorProfile))
+	}
+	opts = append(opts, withNamespace(specs.PIDNamespace, cfg.PIDNamespace), withNamespace(specs.IPCNamespace, cfg.IPCNamespace))
 	for _, d := range cfg.Devices {
 		perms := d.Permissions
 		if perms == "" {
@@ -150,21 +177,45 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 	// loopback interface and nothing else.
 
 	if cfg.Init {
-		if bin := r.findInit(); bin != "" {
-			opts = append(opts, oci.WithMounts([]specs.Mount{{
-				Destination: initMountPath, Type: "bind", Source: bin,
-				Options: []string{"bind", "ro"},
-			}}))
-			args = append([]string{initMountPath, "--"}, args...)
-		} else {
-			r.log.Info("Init requested but no static init binary found; running without one",
-				"container", cfg.ID)
+		bin := r.findInit()
+		if bin == "" {
+			// Never run without it: PID 1 would ignore SIGTERM and leave zombies, which is
+			// what the definition asked to avoid.
+			return nil, fmt.Errorf("initProcessEnabled: no static init binary on this host (install ecsd-init next to the agent, set ECSD_INIT_PATH, or install tini-static): %w", errdefs.ErrFailedPrecondition)
 		}
+		opts = append(opts, oci.WithMounts([]specs.Mount{{
+			Destination: initMountPath, Type: "bind", Source: bin,
+			Options: []string{"bind", "ro"},
+		}}))
+		args = append([]string{initMountPath, "--"}, args...)
 	}
 	opts = append(opts, oci.WithProcessArgs(args...))
 	// Last: it checks the process as every option before it left it.
 	opts = append(opts, withExecLimits(inheritedStackLimit()))
 	return opts, nil
+}
+
+// withAppArmorProfile runs the process under profile; the caller checked the host has it.
+func withAppArmorProfile(profile string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		s.Process.ApparmorProfile = profile
+		return nil
+	}
+}
+
+// withNamespace puts the container in the host's namespace of typ, in the one at ns.Path,
+// or (the zero Namespace) leaves the default spec's new one.
+func withNamespace(typ specs.LinuxNamespaceType, ns runtime.Namespace) oci.SpecOpts {
+	switch {
+	case ns.Host:
+		return oci.WithHostNamespace(typ)
+	case ns.Path != "":
+		return oci.WithLinuxNamespace(specs.LinuxNamespace{Type: typ, Path: ns.Path})
+	}
+	return func(context.Context, oci.Client, *containers.Container, *oci.Spec) error { return nil }
 }
 
 // resolveArgs applies Docker's rules: an explicit entrypoint discards the image's Cmd

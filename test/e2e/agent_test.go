@@ -48,6 +48,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build ecsd-logger:", err)
 		os.Exit(1)
 	}
+	// And ecsd-init, the init of initProcessEnabled containers and the namespace holder.
+	build = exec.Command("go", "build", "-o", filepath.Join(dir, "ecsd-init"), "github.com/ecsd/ecsd/cmd/ecsd-init")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build ecsd-init:", err)
+		os.Exit(1)
+	}
 	initBin = filepath.Join(dir, "ecs-init")
 	build = exec.Command("go", "build", "-o", initBin, "github.com/ecsd/ecsd/cmd/ecs-init")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr

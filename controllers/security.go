@@ -1,0 +1,88 @@
+package controllers
+
+import (
+	"fmt"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/runtime"
+)
+
+// HostSecurity says what the host's Linux security modules can apply; internal/lsm's Host
+// implements it. The agent registers the AppArmor attribute from the same answers, so what
+// it advertises and what it applies cannot disagree.
+type HostSecurity interface {
+	AppArmorEnabled() bool
+	SELinuxEnabled() bool
+	ProfileLoaded(name string) (bool, error)
+}
+
+// noLSM is a host without AppArmor or SELinux: the answer when no HostSecurity is set.
+type noLSM struct{}
+
+func (noLSM) AppArmorEnabled() bool              { return false }
+func (noLSM) SELinuxEnabled() bool               { return false }
+func (noLSM) ProfileLoaded(string) (bool, error) { return false, fmt.Errorf("apparmor is not enabled") }
+
+// applySecurityOptions turns the container's dockerSecurityOptions into runtime settings.
+// An option this host cannot apply is a definition error naming the option and why: the
+// container is stopped with that reason instead of running less protected than asked.
+// Asking for no confinement ("apparmor:unconfined", "label:disable") is met on any host.
+func applySecurityOptions(so *api.SecurityOptions, host HostSecurity, cfg *runtime.ContainerConfig) error {
+	if so == nil {
+		return nil
+	}
+	if host == nil {
+		host = noLSM{}
+	}
+	cfg.NoNewPrivileges = so.NoNewPrivileges
+	switch p := so.AppArmorProfile; {
+	case p == "":
+	case !host.AppArmorEnabled():
+		if p != "unconfined" {
+			return fmt.Errorf("%w: dockerSecurityOptions apparmor:%s: AppArmor is not enabled on this host", errInvalidDefinition, p)
+		}
+	default:
+		loaded, err := host.ProfileLoaded(p)
+		if err != nil {
+			return fmt.Errorf("%w: dockerSecurityOptions apparmor:%s: %v", errInvalidDefinition, p, err)
+		}
+		if !loaded {
+			return fmt.Errorf("%w: dockerSecurityOptions apparmor:%s: the AppArmor profile is not loaded on this host", errInvalidDefinition, p)
+		}
+		cfg.AppArmorProfile = p
+	}
+	for _, l := range so.SELinuxLabel {
+		if l == "disable" {
+			continue // no labelling is what a container gets here anyway
+		}
+		if !host.SELinuxEnabled() {
+			return fmt.Errorf("%w: dockerSecurityOptions label:%s: SELinux is not enabled on this host", errInvalidDefinition, l)
+		}
+		return fmt.Errorf("%w: dockerSecurityOptions label:%s: ecsd does not apply SELinux labels", errInvalidDefinition, l)
+	}
+	cfg.SeccompUnconfined = so.Seccomp == "unconfined"
+	return nil
+}
+
+// applyNamespaceModes applies the task's pidMode and ipcMode. "host" is the machine's
+// namespace (the agent never runs in another PID or IPC namespace than containerd, unlike
+// its network namespace in tests); "task" is the one the task's holder keeps (ns); ipcMode
+// "none" is a private IPC namespace without /dev/shm, as Docker's.
+func applyNamespaceModes(t *api.Task, ns taskNamespaces, cfg *runtime.ContainerConfig) {
+	switch t.Spec.PIDMode {
+	case "host":
+		cfg.PIDNamespace = runtime.Namespace{Host: true}
+	case "task":
+		cfg.PIDNamespace = ns.PID
+	}
+	switch t.Spec.IPCMode {
+	case "host":
+		cfg.IPCNamespace = runtime.Namespace{Host: true}
+		cfg.ShmPath = "/dev/shm"
+	case "task":
+		cfg.IPCNamespace = ns.IPC
+		cfg.ShmPath = ns.ShmPath
+	case "none":
+		cfg.NoShm = true
+	}
+}
