@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
@@ -21,6 +22,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/awsclient"
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
@@ -29,6 +31,10 @@ import (
 	"github.com/ecsd/ecsd/runtime/registry"
 	"github.com/ecsd/ecsd/store"
 )
+
+// awsRequestTimeout bounds one attempt of a request the agent makes to AWS for a task
+// (ECR token, registry secret, task secrets, environment files).
+const awsRequestTimeout = 10 * time.Second
 
 // errTerminal marks errors after which systemd must not restart the agent (exit 5).
 var errTerminal = errors.New("terminal error")
@@ -170,7 +176,14 @@ func runAgent(ctx context.Context, o options) error {
 			log.Error(err, "cannot record the cleaned-up task", "task", taskARN)
 		}
 	}
+	// One configuration for every AWS client the agent makes for tasks (ECR, Secrets
+	// Manager, SSM, S3): the SDK's endpoint settings (AWS_ENDPOINT_URL[_<SERVICE>]) apply.
+	awsClients, err := awsclient.New(ctx, awsRequestTimeout)
+	if err != nil {
+		return err
+	}
 	ropts := []registry.Option{
+		registry.WithAWS(awsClients),
 		registry.WithCredentials(creds),
 		registry.WithRegion(cfg.AWSRegion),
 		registry.WithLogger(log.WithName("registry")),
