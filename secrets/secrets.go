@@ -204,7 +204,11 @@ func (r *Resolver) read(ctx context.Context, taskARN string, refs map[string][]a
 	if len(ssmRefs)+len(asmRefs) == 0 {
 		return v, nil
 	}
-	provider, err := r.executionRole(taskARN, len(ssmRefs) > 0)
+	kind := "asm secret"
+	if len(ssmRefs) > 0 {
+		kind = "ssm secret"
+	}
+	provider, err := r.ExecutionRole(taskARN, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -253,9 +257,10 @@ func (r *Resolver) region(ref api.SecretRef) string {
 	return cmp.Or(ref.Region, arnRegion(ref.ValueFrom), r.o.Region)
 }
 
-// executionRole returns the task's execution role credentials, or ErrCredentialsPending
-// within the wait, or the reference agent's reason once the wait is over.
-func (r *Resolver) executionRole(taskARN string, ssm bool) (aws.CredentialsProvider, error) {
+// ExecutionRole returns the task's execution role credentials, or ErrCredentialsPending
+// within the wait, or once the wait is over the reference agent's reason for the resource
+// kind that needed them ("ssm secret", "asm secret", "environment file").
+func (r *Resolver) ExecutionRole(taskARN, kind string) (aws.CredentialsProvider, error) {
 	now := r.o.Now()
 	if r.o.Credentials != nil {
 		e, ok := r.o.Credentials.ForTask(taskARN, credentials.TaskExecution)
@@ -277,11 +282,7 @@ func (r *Resolver) executionRole(taskARN string, ssm bool) (aws.CredentialsProvi
 	if r.o.CredentialsWait > 0 && now.Sub(first) < r.o.CredentialsWait {
 		return nil, fmt.Errorf("task %s: %w", taskARN, ErrCredentialsPending)
 	}
-	kind := "asm"
-	if ssm {
-		kind = "ssm"
-	}
-	return nil, unreadable(nil, "%s secret resource: unable to find execution role credentials", kind)
+	return nil, unreadable(nil, "%s resource: unable to find execution role credentials", kind)
 }
 
 // readError is a secret that cannot be read. Its text is the reason the task stops with,
