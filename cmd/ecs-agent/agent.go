@@ -22,6 +22,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/envfiles"
 	"github.com/ecsd/ecsd/internal/awsclient"
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/version"
@@ -29,6 +30,7 @@ import (
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
 	"github.com/ecsd/ecsd/runtime/registry"
+	"github.com/ecsd/ecsd/secrets"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -170,17 +172,23 @@ func runAgent(ctx context.Context, o options) error {
 	facts := factsFrom(id.document)
 	settings.ContainerMetadata = cfg.ContainerMetadataEnabled.Enabled()
 	settings.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
-	settings.TaskCleaned = func(taskARN string) {
-		creds.RemoveTask(taskARN)
-		if err := cp.tombstones.Add(taskARN); err != nil {
-			log.Error(err, "cannot record the cleaned-up task", "task", taskARN)
-		}
-	}
 	// One configuration for every AWS client the agent makes for tasks (ECR, Secrets
 	// Manager, SSM, S3): the SDK's endpoint settings (AWS_ENDPOINT_URL[_<SERVICE>]) apply.
 	awsClients, err := awsclient.New(ctx, awsRequestTimeout)
 	if err != nil {
 		return err
+	}
+	// Secret values (environment variables and log driver options) live in this resolver's
+	// memory only; the logger asks it for log driver secrets (LogDriverSecrets).
+	secretValues := secrets.New(secrets.Options{AWS: awsClients, Credentials: creds, Region: cfg.AWSRegion,
+		Log: log.WithName("secrets")})
+	settings.Inputs = &taskInputs{secrets: secretValues, files: envfiles.New(awsClients, nil), region: cfg.AWSRegion}
+	settings.TaskCleaned = func(taskARN string) {
+		creds.RemoveTask(taskARN)
+		secretValues.Forget(taskARN)
+		if err := cp.tombstones.Add(taskARN); err != nil {
+			log.Error(err, "cannot record the cleaned-up task", "task", taskARN)
+		}
 	}
 	ropts := []registry.Option{
 		registry.WithAWS(awsClients),
