@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/envfiles"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
@@ -27,7 +27,7 @@ func (e *Engine) taskDir(taskID string) string {
 // containerConfig resolves a container definition into a runtime configuration for the
 // runtime container id (see chooseRuntimeID). Errors are definition errors: they stop the
 // container with a CannotCreateContainerError.
-func (e *Engine) containerConfig(s *containerScope, id string) (runtime.ContainerConfig, error) {
+func (e *Engine) containerConfig(s *containerScope, id string, in containerInputs) (runtime.ContainerConfig, error) {
 	c, t := s.c, s.task
 	spec := c.Spec
 	if spec.Privileged && e.s.DisablePrivileged {
@@ -51,11 +51,7 @@ func (e *Engine) containerConfig(s *containerScope, id string) (runtime.Containe
 		LogPath:           api.ContainerLogPath(e.s.DataDir, t.Name, spec.Name),
 	}
 
-	env, err := environment(spec, e.agentEnv(t, c))
-	if err != nil {
-		return runtime.ContainerConfig{}, err
-	}
-	cfg.Env = env
+	cfg.Env = environment(spec, in, e.agentEnv(t, c))
 	if e.s.Region != "" {
 		cfg.DefaultEnv = []string{"AWS_DEFAULT_REGION=" + e.s.Region, "AWS_REGION=" + e.s.Region}
 	}
@@ -133,20 +129,13 @@ func (e *Engine) agentEnv(t *api.Task, c *api.Container) map[string]string {
 	return env
 }
 
-// environment merges environment files (earlier lines lose to later ones) under the
-// definition's environment, which wins over them, and the agent's variables over both: a
-// definition cannot point a container's SDK at other credentials or metadata than its own.
-func environment(spec api.ContainerSpec, agent map[string]string) ([]string, error) {
-	env := map[string]string{}
-	for _, f := range spec.EnvironmentFiles {
-		if f.Type == "s3" {
-			return nil, fmt.Errorf("%w: environment file %s: s3 environment files are not supported", errInvalidDefinition, f.Value)
-		}
-		if err := readEnvFile(f.Value, env); err != nil {
-			return nil, fmt.Errorf("%w: environment file %s: %v", errInvalidDefinition, f.Value, err)
-		}
-	}
-	for k, v := range spec.Environment {
+// environment merges, lowest first: environment files (the first file that sets a variable
+// wins, as in the reference agent), the definition's environment, its secrets, and the
+// agent's variables: a definition cannot point a container's SDK at other credentials or
+// metadata than its own.
+func environment(spec api.ContainerSpec, in containerInputs, agent map[string]string) []string {
+	env := envfiles.Merge(spec.Environment, in.files)
+	for k, v := range in.secrets {
 		env[k] = v
 	}
 	for k, v := range agent {
@@ -157,30 +146,7 @@ func environment(spec api.ContainerSpec, agent map[string]string) ([]string, err
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
-	return out, nil
-}
-
-// readEnvFile parses a Docker-style env file: KEY=VALUE lines, # comments and blank lines
-// skipped.
-func readEnvFile(path string, into map[string]string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("line %d: want KEY=VALUE", n)
-		}
-		into[k] = v
-	}
-	return sc.Err()
+	return out
 }
 
 // mounts resolves mount points against the task's volumes. Host volumes with a source path

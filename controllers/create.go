@@ -61,6 +61,18 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	if adopt {
 		return reconcile.Result{}, e.recordCreated(ctx, s.c, id, api.ContainerLogPath(e.s.DataDir, s.task.Name, s.c.Spec.Name))
 	}
+	// Secrets and environment files are read last, just before the create: their values
+	// are handed to the runtime and then dropped, never written to an object.
+	in, err := e.readInputs(ctx, s)
+	switch {
+	case errors.Is(err, errInputsPending):
+		// Credentials are not objects: nothing enqueues the container when they arrive.
+		return reconcile.Result{RequeueAfter: credentialsRecheck}, nil
+	case err != nil && ctx.Err() != nil:
+		return reconcile.Result{}, err
+	case err != nil:
+		return reconcile.Result{}, e.failInputs(ctx, s, err.Error())
+	}
 	if s.task.SharesNamespaces() {
 		if s.ns, err = e.ensureTaskNamespaces(ctx, s); err != nil {
 			if ctx.Err() != nil {
@@ -69,7 +81,7 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 			return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 		}
 	}
-	cfg, err := e.containerConfig(s, id)
+	cfg, err := e.containerConfig(s, id, in)
 	if errors.Is(err, errNetworkPending) {
 		// A sibling is setting up the task's namespace; its status write enqueues us.
 		return reconcile.Result{RequeueAfter: time.Second}, nil

@@ -40,6 +40,10 @@ type Settings struct {
 	// AuthResolver authenticates pulls of containers with registryAuthentication (ECR,
 	// Secrets Manager). Nil pulls them with RegistryAuth like any other container.
 	AuthResolver AuthResolver
+	// Inputs reads what containers' environments need from AWS with the task's execution
+	// role: secrets and environment files. Nil fails containers that have secrets or S3
+	// environment files, and reads local environment files only.
+	Inputs TaskInputs
 	// ManifestPullTimeout bounds resolving an image's manifest (ECS_MANIFEST_PULL_TIMEOUT).
 	ManifestPullTimeout time.Duration
 	// PullRetryDelay is the wait after a first failed pull attempt; it doubles with each

@@ -49,6 +49,11 @@ type ContainerSpec struct {
 	LogConfig       *LogConfig        `json:"logConfiguration,omitempty"`
 	// RegistryAuth says how to authenticate the pull, when the task definition says so.
 	RegistryAuth *RegistryAuth `json:"registryAuthentication,omitempty"`
+	// Secrets name the container's secrets: environment variables (target CONTAINER) and
+	// log driver options (target LOG_DRIVER). They are references only; the values are read
+	// with the task's execution role just before the container is created and kept in the
+	// agent's memory, never in an object, the checkpoint or the runtime's record.
+	Secrets []SecretRef `json:"secrets,omitempty"`
 
 	// ARN is the container's ARN from the payload, reported by task metadata v4.
 	ARN string `json:"containerArn,omitempty"`
@@ -63,6 +68,33 @@ type ContainerSpec struct {
 type EnvironmentFile struct {
 	Value string `json:"value"`
 	Type  string `json:"type"`
+}
+
+// Secret targets: where a secret's value goes.
+const (
+	SecretTargetContainer = "CONTAINER"
+	SecretTargetLogDriver = "LOG_DRIVER"
+)
+
+// Secret providers.
+const (
+	SecretProviderSSM = "ssm"
+	SecretProviderASM = "asm"
+)
+
+// SecretRef is where a secret's value is read from and what it is called; never the value.
+type SecretRef struct {
+	// Name is the environment variable (CONTAINER) or log driver option (LOG_DRIVER).
+	Name string `json:"name"`
+	// ValueFrom is an SSM parameter name or ARN, or a Secrets Manager secret ARN optionally
+	// followed by :json-key:version-stage:version-id.
+	ValueFrom string `json:"valueFrom"`
+	// Provider is "ssm" or "asm".
+	Provider string `json:"provider"`
+	// Region is where the secret lives; empty means the agent's region.
+	Region string `json:"region,omitempty"`
+	// Target is CONTAINER or LOG_DRIVER.
+	Target string `json:"target"`
 }
 
 // PortMapping is a container port mapping; HostPort 0 asks for a dynamic port.

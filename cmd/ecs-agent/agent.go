@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
@@ -21,6 +22,8 @@ import (
 	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/envfiles"
+	"github.com/ecsd/ecsd/internal/awsclient"
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/internal/version"
@@ -28,8 +31,13 @@ import (
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
 	"github.com/ecsd/ecsd/runtime/registry"
+	"github.com/ecsd/ecsd/secrets"
 	"github.com/ecsd/ecsd/store"
 )
+
+// awsRequestTimeout bounds one attempt of a request the agent makes to AWS for a task
+// (ECR token, registry secret, task secrets, environment files).
+const awsRequestTimeout = 10 * time.Second
 
 // errTerminal marks errors after which systemd must not restart the agent (exit 5).
 var errTerminal = errors.New("terminal error")
@@ -180,13 +188,26 @@ func runAgent(ctx context.Context, o options) error {
 	facts := factsFrom(id.document)
 	settings.ContainerMetadata = cfg.ContainerMetadataEnabled.Enabled()
 	settings.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
+	// One configuration for every AWS client the agent makes for tasks (ECR, Secrets
+	// Manager, SSM, S3): the SDK's endpoint settings (AWS_ENDPOINT_URL[_<SERVICE>]) apply.
+	awsClients, err := awsclient.New(ctx, awsRequestTimeout)
+	if err != nil {
+		return err
+	}
+	// Secret values (environment variables and log driver options) live in this resolver's
+	// memory only; the logger asks it for log driver secrets (LogDriverSecrets).
+	secretValues := secrets.New(secrets.Options{AWS: awsClients, Credentials: creds, Region: cfg.AWSRegion,
+		Log: log.WithName("secrets")})
+	settings.Inputs = &taskInputs{secrets: secretValues, files: envfiles.New(awsClients, nil), region: cfg.AWSRegion}
 	settings.TaskCleaned = func(taskARN string) {
 		creds.RemoveTask(taskARN)
+		secretValues.Forget(taskARN)
 		if err := cp.tombstones.Add(taskARN); err != nil {
 			log.Error(err, "cannot record the cleaned-up task", "task", taskARN)
 		}
 	}
 	ropts := []registry.Option{
+		registry.WithAWS(awsClients),
 		registry.WithCredentials(creds),
 		registry.WithRegion(cfg.AWSRegion),
 		registry.WithLogger(log.WithName("registry")),

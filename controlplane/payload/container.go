@@ -130,11 +130,23 @@ func containerSpec(c *Container, tc taskContext) (v1alpha1.ContainerSpec, error)
 		}
 		s.RegistryAuth = out
 	}
+	for i, sec := range c.Secrets {
+		ref, err := secretRef(sec)
+		if err != nil {
+			return s, fmt.Errorf("secrets[%d]: %w", i, err)
+		}
+		s.Secrets = append(s.Secrets, ref)
+	}
 	if err := applyOverrides(&s, c.Overrides); err != nil {
 		return s, err
 	}
 	if err := applyDockerConfig(&s, c.DockerConfig); err != nil {
 		return s, err
+	}
+	for i, ref := range s.Secrets {
+		if ref.Target == v1alpha1.SecretTargetLogDriver && s.LogConfig == nil {
+			return s, fmt.Errorf("secrets[%d] %q: %w (a log driver secret without a log configuration)", i, ref.Name, ErrInvalidValue)
+		}
 	}
 	// Checks that need the merged result (dockerConfig may set either limit).
 	if s.MemoryReservation > 0 && s.Memory > 0 && s.MemoryReservation > s.Memory {
@@ -144,20 +156,69 @@ func containerSpec(c *Container, tc taskContext) (v1alpha1.ContainerSpec, error)
 	return s, nil
 }
 
-// checkContainerUnsupported rejects container features ecsd does not implement. Secrets,
-// FireLens and credential specs all change what the container sees; dropping them would
-// run it differently than asked. Managed agents (ECS Exec), network interface names, the
-// logs auth strategy are ignored: the container itself runs the same.
+// checkContainerUnsupported rejects container features ecsd does not implement. FireLens
+// and credential specs change what the container sees; dropping them would run it
+// differently than asked. Managed agents (ECS Exec), network interface names, the logs
+// auth strategy are ignored: the container itself runs the same.
 func checkContainerUnsupported(c *Container) error {
 	switch {
-	case len(c.Secrets) > 0:
-		return fmt.Errorf("secrets: %w", ErrUnsupported)
 	case c.FirelensConfiguration != nil:
 		return fmt.Errorf("firelensConfiguration: %w", ErrUnsupported)
 	case len(c.CredentialSpecs) > 0:
 		return fmt.Errorf("credentialSpecs: %w", ErrUnsupported)
 	}
 	return nil
+}
+
+// secretRef converts one secret reference. ACS names the provider and region; a provider
+// it leaves out is taken from the reference (a Secrets Manager ARN is asm, anything else an
+// SSM parameter), a region from the ARN. Only environment-variable secrets exist on Linux.
+func secretRef(sec Secret) (v1alpha1.SecretRef, error) {
+	ref := v1alpha1.SecretRef{Name: sec.Name, ValueFrom: sec.ValueFrom, Provider: sec.Provider, Region: sec.Region, Target: sec.Target}
+	switch {
+	case sec.Name == "":
+		return ref, fmt.Errorf("name: %w", ErrMissing)
+	case sec.ValueFrom == "":
+		return ref, fmt.Errorf("valueFrom: %w", ErrMissing)
+	}
+	arn := strings.SplitN(sec.ValueFrom, ":", 6)
+	isARN := len(arn) == 6 && arn[0] == "arn"
+	if ref.Provider == "" {
+		ref.Provider = v1alpha1.SecretProviderSSM
+		if isARN && arn[2] == "secretsmanager" {
+			ref.Provider = v1alpha1.SecretProviderASM
+		}
+	}
+	if ref.Region == "" && isARN {
+		ref.Region = arn[3]
+	}
+	switch ref.Provider {
+	case v1alpha1.SecretProviderSSM:
+	case v1alpha1.SecretProviderASM:
+		if !isARN || arn[2] != "secretsmanager" {
+			return ref, fmt.Errorf("valueFrom %q: %w (a Secrets Manager secret is named by its ARN)", sec.ValueFrom, ErrInvalidValue)
+		}
+	default:
+		return ref, fmt.Errorf("provider %q: %w", sec.Provider, ErrUnsupported)
+	}
+	switch sec.Type {
+	case "", "ENVIRONMENT_VARIABLE":
+	default:
+		return ref, fmt.Errorf("type %q: %w (only ENVIRONMENT_VARIABLE secrets exist on Linux)", sec.Type, ErrUnsupported)
+	}
+	switch ref.Target {
+	case "":
+		ref.Target = v1alpha1.SecretTargetContainer
+	case v1alpha1.SecretTargetContainer, v1alpha1.SecretTargetLogDriver:
+	default:
+		return ref, fmt.Errorf("target %q: %w (want CONTAINER or LOG_DRIVER)", sec.Target, ErrInvalidValue)
+	}
+	if ref.Target == v1alpha1.SecretTargetContainer {
+		if err := checkEnvName(sec.Name); err != nil {
+			return ref, fmt.Errorf("name: %w", err)
+		}
+	}
+	return ref, nil
 }
 
 // checkEnvName refuses names a process environment cannot hold.

@@ -366,3 +366,26 @@ func TestENIAttachment(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSecretReferences: secrets become references with provider, region and target
+// filled in the way ACS means them; no value exists at this point.
+func TestSecretReferences(t *testing.T) {
+	task := baseTask()
+	task.Containers[0].DockerConfig = hostConfig(`{"LogConfig":{"Type":"json-file","Config":{}}}`)
+	task.Containers[0].Secrets = []Secret{
+		{Name: "DB", ValueFrom: "/app/db", Provider: "ssm", Region: "eu-west-1", Type: "ENVIRONMENT_VARIABLE", Target: "CONTAINER"},
+		{Name: "API", ValueFrom: "arn:aws:secretsmanager:us-east-2:111122223333:secret:api-AbCdEf:key::"},
+		{Name: "P2", ValueFrom: "arn:aws:ssm:ap-south-1:111122223333:parameter/p2"},
+		{Name: "token", ValueFrom: "/logs/token", Target: "LOG_DRIVER"},
+	}
+	_, cs := mustObjects(t, task)
+	want := []v1alpha1.SecretRef{
+		{Name: "DB", ValueFrom: "/app/db", Provider: "ssm", Region: "eu-west-1", Target: "CONTAINER"},
+		{Name: "API", ValueFrom: "arn:aws:secretsmanager:us-east-2:111122223333:secret:api-AbCdEf:key::", Provider: "asm", Region: "us-east-2", Target: "CONTAINER"},
+		{Name: "P2", ValueFrom: "arn:aws:ssm:ap-south-1:111122223333:parameter/p2", Provider: "ssm", Region: "ap-south-1", Target: "CONTAINER"},
+		{Name: "token", ValueFrom: "/logs/token", Provider: "ssm", Target: "LOG_DRIVER"},
+	}
+	if !reflect.DeepEqual(cs[0].Spec.Secrets, want) {
+		t.Fatalf("secrets\n%+v\nwant\n%+v", cs[0].Spec.Secrets, want)
+	}
+}

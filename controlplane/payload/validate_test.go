@@ -183,7 +183,18 @@ func TestToObjectsRejects(t *testing.T) {
 			c.RegistryAuthentication = &RegistryAuthenticationData{ECRAuthData: &ECRAuthData{Region: "us-west-2"}}
 		}), ErrMissing, "registryAuthentication: type: missing"},
 		{"health check type", c0(func(c *Container) { c.HealthCheckType = "ecs" }), ErrUnsupported, `healthCheckType "ecs"`},
-		{"secrets", c0(func(c *Container) { c.Secrets = []Secret{{Name: "PASSWORD", ValueFrom: "arn:aws:ssm:::parameter/p"}} }), ErrUnsupported, "container web: secrets: not supported by ecsd"},
+		{"secret without name", c0(func(c *Container) { c.Secrets = []Secret{{ValueFrom: "/p"}} }), ErrMissing, "container web: secrets[0]: name: missing"},
+		{"secret without valueFrom", c0(func(c *Container) { c.Secrets = []Secret{{Name: "P"}} }), ErrMissing, "secrets[0]: valueFrom: missing"},
+		{"secret bad provider", c0(func(c *Container) { c.Secrets = []Secret{{Name: "P", ValueFrom: "/p", Provider: "vault"}} }), ErrUnsupported, `secrets[0]: provider "vault"`},
+		{"asm secret by name", c0(func(c *Container) { c.Secrets = []Secret{{Name: "P", ValueFrom: "db-password", Provider: "asm"}} }), ErrInvalidValue, "named by its ARN"},
+		{"secret mount point", c0(func(c *Container) {
+			c.Secrets = []Secret{{Name: "P", ValueFrom: "/p", Type: "MOUNT_POINT", ContainerPath: "/run/p"}}
+		}), ErrUnsupported, `type "MOUNT_POINT"`},
+		{"secret bad target", c0(func(c *Container) { c.Secrets = []Secret{{Name: "P", ValueFrom: "/p", Target: "FILE"}} }), ErrInvalidValue, `target "FILE"`},
+		{"secret bad env name", c0(func(c *Container) { c.Secrets = []Secret{{Name: "A=B", ValueFrom: "/p"}} }), ErrInvalidValue, "secrets[0]: name"},
+		{"log secret without log config", c0(func(c *Container) {
+			c.Secrets = []Secret{{Name: "token", ValueFrom: "/p", Target: "LOG_DRIVER"}}
+		}), ErrInvalidValue, "without a log configuration"},
 		{"firelens", c0(func(c *Container) { c.FirelensConfiguration = &FirelensConfiguration{Type: "fluentbit"} }), ErrUnsupported, "firelensConfiguration"},
 		{"credential specs", c0(func(c *Container) { c.CredentialSpecs = []string{"credentialspec:file://x.json"} }), ErrUnsupported, "credentialSpecs"},
 

@@ -31,15 +31,12 @@ func (r *Resolver) asmAuth(ctx context.Context, ra *api.RegistryAuth, taskARN st
 	if err != nil {
 		return nil, err
 	}
-	o := secretsmanager.Options{
-		Region:      region,
-		Credentials: s.provider,
-		HTTPClient:  r.o.httpClient,
-	}
-	if r.o.asmURL != "" {
-		o.BaseEndpoint = aws.String(r.o.asmURL)
-	}
-	out, err := secretsmanager.New(o).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	client := secretsmanager.NewFromConfig(r.o.aws.Config(region, s.provider), func(o *secretsmanager.Options) {
+		if r.o.asmURL != "" {
+			o.BaseEndpoint = aws.String(r.o.asmURL)
+		}
+	})
+	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrSecret, id, err)
 	}

@@ -63,19 +63,16 @@ func (r *Resolver) ecrAuth(ctx context.Context, image string, ra *api.RegistryAu
 
 // fetchToken calls GetAuthorizationToken and caches the answer until its expiry.
 func (r *Resolver) fetchToken(ctx context.Context, key tokenKey, s signer) (token, error) {
-	o := ecr.Options{
-		Region:      key.region,
-		Credentials: s.provider,
-		HTTPClient:  r.o.httpClient,
-	}
-	if r.o.ecrURL != "" {
-		o.BaseEndpoint = aws.String(r.o.ecrURL)
-	}
+	client := ecr.NewFromConfig(r.o.aws.Config(key.region, s.provider), func(o *ecr.Options) {
+		if r.o.ecrURL != "" {
+			o.BaseEndpoint = aws.String(r.o.ecrURL)
+		}
+	})
 	in := &ecr.GetAuthorizationTokenInput{}
 	if key.registryID != "" {
 		in.RegistryIds = []string{key.registryID}
 	}
-	out, err := ecr.New(o).GetAuthorizationToken(ctx, in)
+	out, err := client.GetAuthorizationToken(ctx, in)
 	if err != nil {
 		return token{}, fmt.Errorf("%w: get authorization token for registry %q in %s: %w", ErrECR, key.registryID, key.region, err)
 	}

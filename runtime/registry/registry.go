@@ -21,6 +21,7 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/awsclient"
 	"github.com/ecsd/ecsd/runtime"
 )
 
@@ -76,6 +77,7 @@ type options struct {
 	ecrURL     string
 	asmURL     string
 	httpClient aws.HTTPClient
+	aws        *awsclient.Factory
 	now        func() time.Time
 	margin     time.Duration
 	credsWait  time.Duration
@@ -93,7 +95,8 @@ const (
 	// that a pull retried meanwhile sees the same verdict, short enough that the map only
 	// holds tasks asking now.
 	forgetWaitAfter = 10 * time.Minute
-	// requestTimeout bounds one ECR or Secrets Manager request attempt.
+	// requestTimeout bounds one ECR or Secrets Manager request attempt when the resolver
+	// builds its own HTTP client.
 	requestTimeout = 10 * time.Second
 )
 
@@ -125,9 +128,16 @@ func WithECREndpoint(url string) Option { return func(o *options) { o.ecrURL = u
 // endpoint.
 func WithSecretsManagerEndpoint(url string) Option { return func(o *options) { o.asmURL = url } }
 
-// WithHTTPClient sets the HTTP client for ECR and Secrets Manager (proxies, custom CAs). It
-// should carry a timeout: a shared ECR token fetch is bounded by it, not by any one pull.
+// WithHTTPClient sets the HTTP client for ECR and Secrets Manager (proxies, custom CAs) when
+// no WithAWS factory is given. It should carry a timeout: a shared ECR token fetch is
+// bounded by it, not by any one pull.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// WithAWS builds the ECR and Secrets Manager clients from f, so the SDK's endpoint settings
+// (AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL) apply to them.
+// WithECREndpoint and WithSecretsManagerEndpoint still win over those. Without it the
+// clients go to the regions' default endpoints.
+func WithAWS(f *awsclient.Factory) Option { return func(o *options) { o.aws = f } }
 
 // WithClock replaces time.Now for token and credentials expiry.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -151,8 +161,11 @@ func New(opts ...Option) *Resolver {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.httpClient == nil {
-		o.httpClient = awshttp.NewBuildableClient().WithTimeout(requestTimeout)
+	if o.aws == nil {
+		if o.httpClient == nil {
+			o.httpClient = awshttp.NewBuildableClient().WithTimeout(requestTimeout)
+		}
+		o.aws = awsclient.Bare(o.httpClient)
 	}
 	return &Resolver{o: o, tokens: tokenCache{entries: map[tokenKey]token{}}, waits: credentialWaits{since: map[string]time.Time{}}}
 }

@@ -14,6 +14,7 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/awsclient"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/registry"
 	"github.com/ecsd/ecsd/runtime/registry/registrytest"
@@ -392,5 +393,41 @@ func TestEngineAuthAndTypes(t *testing.T) {
 	}
 	if _, err := r.Auth(context.Background(), "busybox", &api.RegistryAuth{Type: "ldap"}, taskARN); !errors.Is(err, registry.ErrUnsupported) {
 		t.Errorf("unknown type: err = %v, want ErrUnsupported", err)
+	}
+}
+
+// TestEndpointsFromSDKSettings: with WithAWS, ECR and Secrets Manager calls go where
+// AWS_ENDPOINT_URL_ECR and AWS_ENDPOINT_URL_SECRETS_MANAGER say, with no ecsd-specific
+// endpoint option.
+func TestEndpointsFromSDKSettings(t *testing.T) {
+	fake := registrytest.New(t)
+	fake.AddKey(execKey, execSecret, execSession)
+	fake.SetToken(registrytest.Token{Username: "AWS", Password: registryPassword,
+		ProxyEndpoint: "https://127.0.0.1:5001", ExpiresAt: time.Now().Add(12 * time.Hour)})
+	fake.SetSecret("arn:aws:secretsmanager:us-west-2:111122223333:secret:pull-AbCdEf", `{"username":"u","password":"s3cr3t-pw"}`)
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	t.Setenv("AWS_ENDPOINT_URL_ECR", fake.URL)
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", fake.URL)
+	f, err := awsclient.New(context.Background(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := credentials.NewManager()
+	if err := creds.Set(credentials.Entry{ID: "x", TaskARN: taskARN, RoleARN: "arn:aws:iam::111122223333:role/exec",
+		RoleType: credentials.TaskExecution, AccessKeyID: execKey, SecretAccessKey: execSecret, SessionToken: execSession,
+		Expiration: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	r := registry.New(registry.WithAWS(f), registry.WithCredentials(creds), registry.WithRegion(region))
+	if _, err := r.Auth(context.Background(), image, ecrAuth(true), taskARN); err != nil {
+		t.Fatalf("ECR: %v", err)
+	}
+	a, err := r.Auth(context.Background(), image, &api.RegistryAuth{Type: registry.TypeASM,
+		CredentialsParameter: "arn:aws:secretsmanager:us-west-2:111122223333:secret:pull-AbCdEf"}, taskARN)
+	if err != nil || a.Password != "s3cr3t-pw" {
+		t.Fatalf("Secrets Manager: %v", err)
+	}
+	if n := len(fake.CallsTo(registrytest.TargetGetAuthorizationToken)); n != 1 {
+		t.Errorf("%d GetAuthorizationToken calls reached the endpoint, want 1", n)
 	}
 }
