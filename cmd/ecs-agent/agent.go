@@ -130,6 +130,10 @@ func runAgent(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	host := probeHost(lsm.Default(), initPath)
+	for _, w := range hostWarnings(cfg, host) {
+		log.Info("configuration warning", "warning", w)
+	}
 	rtOpts := []containerd.Option{containerd.WithLogger(log.WithName("runtime")), containerd.WithLogBinary(loggerPath, 0),
 		containerd.WithRegistryConfigPath(cfg.RegistryConfigPath)}
 	if initPath != "" {
@@ -167,7 +171,7 @@ func runAgent(ctx context.Context, o options) error {
 	if v, err := rt.Version(ctx); err == nil {
 		runtimeVersion = "containerd " + v
 	}
-	cp, err := connect(ctx, be, cfg, st, rt, creds, runtimeVersion, id, log)
+	cp, err := connect(ctx, be, cfg, st, rt, creds, runtimeVersion, id, host, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			// SIGTERM during registration is a normal stop, not a failure.

@@ -24,6 +24,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/local/access"
 	"github.com/ecsd/ecsd/controlplane/tcs"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/capability"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/store"
 )
@@ -140,7 +141,7 @@ type connected struct {
 }
 
 // connect registers the instance and builds the ACS session and the report controller.
-func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Store, rt runtimeClient, creds *credentials.Manager, runtimeVersion string, id identity, log logr.Logger) (*connected, error) {
+func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Store, rt runtimeClient, creds *credentials.Manager, runtimeVersion string, id identity, host capability.Host, log logr.Logger) (*connected, error) {
 	client, err := ecsapi.New(ecsapi.Options{
 		Region:      be.region,
 		Endpoint:    be.endpoint,
@@ -151,7 +152,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 	if err != nil {
 		return nil, err
 	}
-	reg, err := registerInstance(ctx, client, st, cfg, probeHost("/"), id, log.WithName("register"))
+	reg, err := registerInstance(ctx, client, st, cfg, host, id, log.WithName("register"))
 	if err != nil {
 		return nil, err
 	}

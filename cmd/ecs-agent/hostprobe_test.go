@@ -3,9 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/internal/capability"
+	"github.com/ecsd/ecsd/internal/lsm"
 )
 
 func TestProbeHost(t *testing.T) {
@@ -22,19 +25,36 @@ func TestProbeHost(t *testing.T) {
 	none := t.TempDir()
 	both := t.TempDir()
 	write(both, "sys/module/apparmor/parameters/enabled", "Y\n")
+	write(both, "sys/kernel/security/apparmor/profiles", "docker-default (enforce)\n")
 	write(both, "sys/fs/selinux/enforce", "1\n")
 	disabled := t.TempDir()
 	write(disabled, "sys/module/apparmor/parameters/enabled", "N\n")
 	for name, c := range map[string]struct {
-		root string
-		want capability.Host
+		root, init string
+		want       capability.Host
 	}{
-		"no LSM":            {none, capability.Host{}},
-		"AppArmor, SELinux": {both, capability.Host{AppArmor: true, SELinux: true}},
-		"AppArmor disabled": {disabled, capability.Host{}},
+		"no LSM, no init": {none, "", capability.Host{}},
+		// SELinux is enabled but ecsd applies no labels: never claimed.
+		"AppArmor, SELinux, init": {both, "/usr/libexec/ecsd/ecsd-init", capability.Host{AppArmor: true, NamespaceSharing: true}},
+		"AppArmor disabled":       {disabled, "", capability.Host{}},
 	} {
-		if got := probeHost(c.root); got != c.want {
+		if got := probeHost(lsm.Host{Root: c.root}, c.init); got != c.want {
 			t.Errorf("%s: %+v, want %+v", name, got, c.want)
 		}
+	}
+}
+
+func TestHostWarnings(t *testing.T) {
+	cfg := &config.Config{}
+	if w := hostWarnings(cfg, capability.Host{}); len(w) != 0 {
+		t.Fatalf("nothing switched on, yet warnings %q", w)
+	}
+	cfg.SELinuxCapable, cfg.AppArmorCapable = config.BooleanDefaultFalse{Value: config.ExplicitlyEnabled}, config.BooleanDefaultFalse{Value: config.ExplicitlyEnabled}
+	w := hostWarnings(cfg, capability.Host{})
+	if len(w) != 2 || !strings.HasPrefix(w[0], "ECS_SELINUX_CAPABLE") || !strings.HasPrefix(w[1], "ECS_APPARMOR_CAPABLE") {
+		t.Fatalf("warnings %q, want one for each switch", w)
+	}
+	if w := hostWarnings(cfg, capability.Host{AppArmor: true}); len(w) != 1 {
+		t.Fatalf("AppArmor applied, yet warnings %q", w)
 	}
 }

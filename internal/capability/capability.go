@@ -28,8 +28,11 @@ type Host struct {
 	// dockerSecurityOptions "apparmor:PROFILE" is applied or refused).
 	AppArmor bool
 	// SELinux is true when the runtime applies SELinux labels to containers on this host.
-	// The agent sets it from the same LSM probe ("label:..." options).
+	// ecsd applies none today ("label:..." options are refused), so the agent leaves it false.
 	SELinux bool
+	// NamespaceSharing is true when the namespace holder (ecsd-init) is installed, without
+	// which pidMode/ipcMode "task" tasks are refused.
+	NamespaceSharing bool
 }
 
 // Row is one attribute of the table.
@@ -127,7 +130,8 @@ func Table() []Row {
 
 		{Name: Current + "container-ordering", Feature: "dependsOn conditions START, COMPLETE, SUCCESS, HEALTHY (controllers/deps.go)"},
 		{Name: Current + "container-restart-policy", Feature: "restartPolicy of essential and non-essential containers"},
-		{Name: Current + "pid-ipc-namespace-sharing", Feature: "pidMode and ipcMode task (one namespace for the task's containers) and host"},
+		{Name: Current + "pid-ipc-namespace-sharing", Feature: "pidMode and ipcMode task (one namespace for the task's containers, held by ecsd-init) and host",
+			When: func(_ *config.Config, h Host) bool { return h.NamespaceSharing }},
 		{Name: Current + "network.container-port-range", Feature: "containerPortRange mappings with host ports from ECS_DYNAMIC_HOST_PORT_RANGE"},
 		{Name: Current + "full-sync", Feature: "ACS task manifests: tasks the backend no longer lists are stopped (controlplane/acs)"},
 		{Name: Current + "docker-plugin.local", Feature: "task-scoped dockerVolumeConfiguration volumes with the local driver (controlplane/payload/volumes.go)"},

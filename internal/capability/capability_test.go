@@ -96,9 +96,9 @@ func cases(t *testing.T) map[string]struct {
 	external["ECS_AVAILABLE_LOGGING_DRIVERS"] = `["json-file","awslogs"]`
 	return map[string]c{
 		"defaults":                 {load(t, map[string]string{}), Host{}},
-		"everything, host has LSM": {load(t, everything), Host{AppArmor: true, SELinux: true}},
+		"everything, host has LSM": {load(t, everything), Host{AppArmor: true, SELinux: true, NamespaceSharing: true}},
 		"everything, host no LSM":  {load(t, everything), Host{}},
-		"capable off, host LSM":    {load(t, map[string]string{}), Host{AppArmor: true, SELinux: true}},
+		"capable off, host LSM":    {load(t, map[string]string{}), Host{AppArmor: true, SELinux: true, NamespaceSharing: true}},
 		"nothing":                  {load(t, nothing), Host{}},
 		"external":                 {load(t, external), Host{}},
 	}
@@ -143,7 +143,7 @@ func TestAttributesOfConfigurations(t *testing.T) {
 		Legacy + "ecr-auth", Current + "execution-role-ecr-pull", Current + "private-registry-authentication.secretsmanager",
 		Current + "secrets.ssm.environment-variables", Current + "secrets.asm.environment-variables",
 		Current + "secrets.ssm.bootstrap.log-driver", Current + "secrets.asm.bootstrap.log-driver", Current + "env-files.s3",
-		Current + "container-ordering", Current + "container-restart-policy", Current + "pid-ipc-namespace-sharing",
+		Current + "container-ordering", Current + "container-restart-policy",
 		Current + "network.container-port-range", Current + "full-sync", Current + "docker-plugin.local",
 	}
 	for _, v := range []string{"1.17", "1.18", "1.19", "1.20", "1.21", "1.22", "1.23", "1.24", "1.25", "1.28", "1.29", "1.30", "1.32"} {
@@ -160,13 +160,14 @@ func TestAttributesOfConfigurations(t *testing.T) {
 		"everything, host has LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
 			Legacy+"logging-driver.awslogs", Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",
-			Current+"task-eni", Legacy+"selinux", Legacy+"apparmor"),
+			Current+"task-eni", Legacy+"selinux", Legacy+"apparmor", Current+"pid-ipc-namespace-sharing"),
 		"everything, host no LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
 			Legacy+"logging-driver.awslogs", Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",
 			Current+"task-eni"),
 		"capable off, host LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
-			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none"),
+			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
+			Current+"pid-ipc-namespace-sharing"),
 		"nothing": with(Legacy + "logging-driver.none"),
 		"external": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file",
