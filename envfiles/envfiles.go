@@ -67,6 +67,9 @@ func New(f *awsclient.Factory, newS3 func(aws.Config) S3Client) *Reader {
 	return &Reader{aws: f, newS3: newS3}
 }
 
+// s3DefaultRegion is S3's region for requests that name none.
+const s3DefaultRegion = "us-east-1"
+
 // Read returns the variables of each file, in order. S3 files are read from region with
 // the credentials creds returns (the task's execution role), asked for only when there is
 // an S3 file. The caller merges the result with Merge.
@@ -100,6 +103,11 @@ func (r *Reader) readS3(ctx context.Context, arn, region string, creds func() (a
 	p, err := creds()
 	if err != nil {
 		return nil, err
+	}
+	if region == "" {
+		// An S3 ARN names no region. Without one of its own (an agent run without a
+		// region), the agent asks S3's default region, which redirects to the bucket's.
+		region = s3DefaultRegion
 	}
 	obj, err := r.newS3(r.aws.Config(region, p)).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {

@@ -271,3 +271,36 @@ func TestParseASMRef(t *testing.T) {
 		}
 	}
 }
+
+// nameOnlySSM refuses ARNs in GetParameters, as moto does; the names it knows answer.
+type nameOnlySSM struct {
+	params map[string]string
+	calls  int
+}
+
+func (c *nameOnlySSM) GetParameters(_ context.Context, in *ssm.GetParametersInput, _ ...func(*ssm.Options)) (*ssm.GetParametersOutput, error) {
+	c.calls++
+	out := &ssm.GetParametersOutput{}
+	for _, n := range in.Names {
+		if v, ok := c.params[n]; ok {
+			out.Parameters = append(out.Parameters, ssmtypes.Parameter{Name: aws.String(n), Value: aws.String(v)})
+		} else {
+			out.InvalidParameters = append(out.InvalidParameters, n)
+		}
+	}
+	return out, nil
+}
+
+func TestSSMByARNOnEndpointsThatTakeNamesOnly(t *testing.T) {
+	c := &nameOnlySSM{params: map[string]string{"/prod/db": "v1", "plain": "v2"}}
+	arn := "arn:aws:ssm:us-east-1:111122223333:parameter"
+	got, err := getParameters(context.Background(), c, []string{arn + "/prod/db", arn + "/plain", "plain"})
+	if err != nil || got[arn+"/prod/db"] != "v1" || got[arn+"/plain"] != "v2" || got["plain"] != "v2" || c.calls != 2 {
+		t.Fatalf("got %v, %v after %d calls; want both ARNs answered by name in a second call", got, err, c.calls)
+	}
+	_, err = getParameters(context.Background(), c, []string{arn + "/prod/missing"})
+	var invalid invalidParametersError
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), arn+"/prod/missing") {
+		t.Fatalf("a missing parameter: %v, want invalid parameters naming the ARN asked for", err)
+	}
+}

@@ -57,13 +57,32 @@ func (e invalidParametersError) Error() string { return "invalid parameters: " +
 
 // getParameters reads names (parameter names or ARNs) and returns their values by the name
 // asked for. SSM answers a parameter asked for by ARN under its name, so both are matched.
+//
+// An endpoint that does not take ARNs in GetParameters (moto, some compatible services)
+// reports them invalid; those are asked for once more by the name in the ARN, which is
+// the same parameter in the account and region the client calls.
 func getParameters(ctx context.Context, c SSMClient, names []string) (map[string]string, error) {
 	res, err := c.GetParameters(ctx, &ssm.GetParametersInput{Names: names, WithDecryption: aws.Bool(true)})
 	if err != nil {
 		return nil, err
 	}
 	if len(res.InvalidParameters) > 0 {
-		return nil, invalidParametersError(res.InvalidParameters)
+		var retry []string
+		for _, n := range res.InvalidParameters {
+			name, ok := parameterName(n)
+			if !ok {
+				return nil, invalidParametersError(res.InvalidParameters)
+			}
+			retry = append(retry, name)
+		}
+		again, err := c.GetParameters(ctx, &ssm.GetParametersInput{Names: retry, WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return nil, err
+		}
+		if len(again.InvalidParameters) > 0 {
+			return nil, invalidParametersError(res.InvalidParameters)
+		}
+		res.Parameters = append(res.Parameters, again.Parameters...)
 	}
 	out := make(map[string]string, len(names))
 	for _, want := range names {
@@ -93,6 +112,22 @@ func parameterMatches(want string, name, arn *string) bool {
 	}
 	_, res, ok := strings.Cut(want, ":parameter")
 	return ok && n != "" && (res == n || res == "/"+n)
+}
+
+// parameterName is the parameter name an SSM parameter ARN stands for: "/a/b" for
+// arn:…:parameter/a/b (names with a path start with "/"), "n" for arn:…:parameter/n.
+func parameterName(arn string) (string, bool) {
+	if !strings.HasPrefix(arn, "arn:") {
+		return "", false
+	}
+	_, res, ok := strings.Cut(arn, ":parameter/")
+	if !ok || res == "" {
+		return "", false
+	}
+	if strings.Contains(res, "/") {
+		return "/" + res, true
+	}
+	return res, true
 }
 
 // arnRegion returns the region of an ARN (arn:partition:service:region:account:resource),

@@ -113,6 +113,9 @@ func waitPlaneTask(t *testing.T, h *agentHost, plane *ecs.Client, arn, status st
 			if aws.ToString(last.LastStatus) == status {
 				return last
 			}
+			if aws.ToString(last.LastStatus) == "STOPPED" {
+				t.Fatalf("task %s stopped (reason %q), want %s; agent log:\n%s", arn, aws.ToString(last.StoppedReason), status, h.agentLog())
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("task %s: last status %q (stopped reason %q), want %s; agent log:\n%s", arn,
