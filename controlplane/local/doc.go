@@ -27,10 +27,13 @@
 // unlike ECS, any task may be protected, since there are no services. Tasks, container
 // instances, clusters and task definitions carry tags (ListTagsForResource, TagResource,
 // UntagResource, RunTask's tags and propagateTags=TASK_DEFINITION), which the agent's
-// task metadata reads for …WithTags. It does not model
-// services, capacity providers, placement constraints, EBS attachments, secrets or real
-// IAM: role credentials are fake, but a task's role credentials do sign API requests, and
-// such a request may only read or change that task's protection (auth.go).
+// task metadata reads for …WithTags. A task definition's secrets, environment files and
+// log configuration pass to the agent as ECS sends them, and placement checks the
+// attributes the definition requires (requires.go). It does not model services, capacity
+// providers, placement constraints, EBS attachments or real IAM: role credentials are
+// random keys (accepted by an AWS emulator such as moto, refused by AWS), but a task's
+// role credentials do sign API requests, and such a request may only read or change that
+// task's protection (auth.go).
 //
 // State (clusters, instances, task definitions, tasks, sequence numbers and what each
 // agent acknowledged) is kept in memory and, when Options.StatePath is set, rewritten
