@@ -109,7 +109,7 @@ func agentAttributes(t *testing.T) []types.Attribute {
 		t.Fatal(err)
 	}
 	var out []types.Attribute
-	for name, value := range capability.Attributes(cfg, capability.Host{AppArmor: true, SELinux: true}) {
+	for name, value := range capability.Attributes(cfg, capability.Host{AppArmor: true, SELinux: true, NamespaceSharing: true}) {
 		a := types.Attribute{Name: aws.String(name)}
 		if value != "" {
 			a.Value = aws.String(value)
