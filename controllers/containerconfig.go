@@ -10,6 +10,7 @@ import (
 	"time"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/logdriver"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
@@ -50,6 +51,11 @@ func (e *Engine) containerConfig(s *containerScope, id string) (runtime.Containe
 		MemoryReservation: spec.MemoryReservation << 20,
 		LogPath:           api.ContainerLogPath(e.s.DataDir, t.Name, spec.Name),
 	}
+	logging, err := logdriver.Settings(spec.LogConfig)
+	if err != nil {
+		return runtime.ContainerConfig{}, fmt.Errorf("%w: %w", errInvalidDefinition, err)
+	}
+	cfg.Logging = logging
 
 	env, err := environment(spec, e.agentEnv(t, c))
 	if err != nil {

@@ -45,11 +45,14 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("ecsd-logger", flag.ContinueOnError)
 	file := fs.String(containerlog.FlagFile, "", "the log file to append the container's output to")
 	maxBuffer := fs.Int(containerlog.FlagMaxBufferSize, containerlog.DefaultMaxBuffer, "bytes buffered before output is dropped")
+	maxSize := fs.Int64(containerlog.FlagMaxSize, 0, "bytes at which the log file is rotated (0: never)")
+	maxFile := fs.Int(containerlog.FlagMaxFile, 1, "log files kept, the current one included")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *file == "" || *maxBuffer <= 0 {
-		fmt.Fprintf(os.Stderr, "ecsd-logger: --%s is required and --%s must be positive\n", containerlog.FlagFile, containerlog.FlagMaxBufferSize)
+	if *file == "" || *maxBuffer <= 0 || *maxSize < 0 || *maxFile < 1 {
+		fmt.Fprintf(os.Stderr, "ecsd-logger: --%s is required, --%s must be positive, --%s not negative and --%s at least 1\n",
+			containerlog.FlagFile, containerlog.FlagMaxBufferSize, containerlog.FlagMaxSize, containerlog.FlagMaxFile)
 		return 2
 	}
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
@@ -72,7 +75,7 @@ func run(args []string) int {
 		_, _ = ready.Write([]byte{1})
 		_ = ready.Close()
 	}
-	sink := containerlog.NewFileSink(*file)
+	sink := containerlog.NewFileSink(*file, *maxSize, *maxFile)
 	defer sink.Close()
 	// Failing to open it is not fatal: the logger must drain the pipes anyway, and it
 	// retries the file with every write.

@@ -2,6 +2,8 @@ package ecsapi
 
 import (
 	goruntime "runtime"
+
+	"github.com/ecsd/ecsd/internal/logdriver"
 )
 
 // Attribute name prefixes: the legacy and the current capability namespaces.
@@ -29,9 +31,6 @@ type Capabilities struct {
 	External           bool // ECS Anywhere
 }
 
-// supportedLoggingDrivers are the drivers ecsd implements: json-file style log files and none.
-var supportedLoggingDrivers = map[string]bool{"json-file": true, "none": true}
-
 // Attributes returns the registration attributes for c.
 //
 // The docker-remote-api attributes describe the Docker Engine API level of the
@@ -52,7 +51,7 @@ func (c Capabilities) Attributes() map[string]string {
 		a[legacyCap+"privileged-container"] = ""
 	}
 	for _, d := range c.LoggingDrivers {
-		if supportedLoggingDrivers[d] {
+		if logdriver.IsImplemented(d) {
 			a[legacyCap+"logging-driver."+d] = ""
 		}
 	}
