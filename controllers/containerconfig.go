@@ -51,7 +51,7 @@ func (e *Engine) containerConfig(s *containerScope, id string) (runtime.Containe
 		MemoryReservation: spec.MemoryReservation << 20,
 		LogPath:           api.ContainerLogPath(e.s.DataDir, t.Name, spec.Name),
 	}
-	logging, err := logdriver.Settings(spec.LogConfig)
+	logging, err := logdriver.Settings(spec.LogConfig, e.logDriverEnv(t, c, id))
 	if err != nil {
 		return runtime.ContainerConfig{}, fmt.Errorf("%w: %w", errInvalidDefinition, err)
 	}
@@ -115,6 +115,20 @@ func (e *Engine) containerConfig(s *containerScope, id string) (runtime.Containe
 		return runtime.ContainerConfig{}, err
 	}
 	return cfg, nil
+}
+
+// logDriverEnv is what the container's log driver takes from the agent and the task.
+func (e *Engine) logDriverEnv(t *api.Task, c *api.Container, runtimeID string) logdriver.Env {
+	return logdriver.Env{
+		TaskARN:            t.Spec.ARN,
+		TaskID:             t.Name,
+		Container:          c.Spec.Name,
+		RuntimeID:          runtimeID,
+		Region:             e.s.Region,
+		Endpoint:           e.s.CloudWatchLogsEndpoint,
+		CredentialsSocket:  e.s.LogCredentialsSocket,
+		AWSLogsUnavailable: e.s.AWSLogsUnavailable,
+	}
 }
 
 // agentEnv is what the agent tells every task container about its endpoints. The metadata

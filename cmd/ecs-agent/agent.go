@@ -161,6 +161,17 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 	settings.CleanupRequiresReport = true
+	logSrc := &logCredentialsSource{reader: st.DirectClient(), creds: creds,
+		executionRole: cfg.OverrideAWSLogsExecutionRole.Enabled(), instance: be.creds}
+	if logSrc.instance == nil {
+		// Local mode: the instance credentials are the agent's environment's, if any.
+		if p, err := instanceCredentials(ctx, cfg); err == nil {
+			logSrc.instance = p
+		}
+	}
+	// No source of log-driver secret options yet: a container with some is refused.
+	logServer := setupLogCredentials(cfg, loggerPath, logSrc, nil, &settings, log.WithName("logger-credentials"))
+	defer logServer.Close()
 	facts := factsFrom(id.document)
 	settings.ContainerMetadata = cfg.ContainerMetadataEnabled.Enabled()
 	settings.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)

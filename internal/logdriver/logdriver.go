@@ -29,7 +29,7 @@ const (
 // Implemented returns the log drivers ecsd implements, sorted. Only these may take
 // effect from ECS_AVAILABLE_LOGGING_DRIVERS and be registered as logging-driver
 // attributes; a container asking for another is refused.
-func Implemented() []string { return []string{JSONFile, None} }
+func Implemented() []string { return []string{AWSLogs, JSONFile, None} }
 
 // IsImplemented reports whether ecsd implements the log driver name.
 func IsImplemented(name string) bool { return slices.Contains(Implemented(), name) }
@@ -47,8 +47,9 @@ const (
 var ErrInvalid = errors.New("invalid log configuration")
 
 // Settings returns how the runtime keeps the output of a container with logConfiguration
-// lc (nil: the defaults, a bounded json-file log).
-func Settings(lc *api.LogConfig) (runtime.LogSettings, error) {
+// lc (nil: the defaults, a bounded json-file log). A shipping driver (awslogs) keeps the
+// file too, with the default bound, so the output stays readable on the host.
+func Settings(lc *api.LogConfig, env Env) (runtime.LogSettings, error) {
 	driver, opts := JSONFile, map[string]string(nil)
 	if lc != nil {
 		driver, opts = lc.Driver, lc.Options
@@ -59,6 +60,14 @@ func Settings(lc *api.LogConfig) (runtime.LogSettings, error) {
 		if err != nil {
 			return runtime.LogSettings{}, fmt.Errorf("%w: log driver %s: %w", ErrInvalid, driver, err)
 		}
+		return runtime.LogSettings{LoggerArgs: args}, nil
+	case AWSLogs:
+		args, err := awslogsArgs(opts, env)
+		if err != nil {
+			return runtime.LogSettings{}, fmt.Errorf("%w: log driver %s: %w", ErrInvalid, driver, err)
+		}
+		limits, _ := fileLimits(nil)
+		maps.Copy(args, limits)
 		return runtime.LogSettings{LoggerArgs: args}, nil
 	case None:
 		if len(opts) > 0 {

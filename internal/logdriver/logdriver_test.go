@@ -46,7 +46,7 @@ func TestSettings(t *testing.T) {
 		{"none with options", &api.LogConfig{Driver: "none", Options: map[string]string{"max-size": "1m"}}, runtime.LogSettings{}, `log driver none takes no options`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Settings(tc.lc)
+			got, err := Settings(tc.lc, Env{})
 			if tc.err != "" {
 				if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("Settings = %v, want ErrInvalid with %q", err, tc.err)
