@@ -35,12 +35,22 @@ func (a *awslogsFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.endpoint, awslogs.FlagEndpoint, "", "awslogs: the CloudWatch Logs endpoint URL")
 	fs.StringVar(&a.multiline, awslogs.FlagMultiline, "", "awslogs: the regular expression that starts an event")
 	fs.StringVar(&a.mode, awslogs.FlagMode, awslogs.ModeNonBlocking, "awslogs: non-blocking or blocking")
-	fs.BoolVar(&a.createGroup, awslogs.FlagCreateGroup, false, "awslogs: create the log group")
+	// containerd passes "--flag value" pairs: a bool flag would not take its value.
+	fs.Func(awslogs.FlagCreateGroup, "awslogs: create the log group (true or false)", boolFlag(&a.createGroup))
 	fs.IntVar(&a.maxBuffer, awslogs.FlagMaxBuffer, awslogs.DefaultMaxBuffer, "awslogs: bytes of events queued")
 	fs.StringVar(&a.socket, awslogs.FlagCredentials, "", "awslogs: the agent's credentials socket")
 	fs.StringVar(&a.task, awslogs.FlagTask, "", "awslogs: the task ARN whose credentials to ask for")
 	fs.StringVar(&a.container, awslogs.FlagContainer, "", "awslogs: the container's name (secret options)")
-	fs.BoolVar(&a.secretOptions, awslogs.FlagSecretOptions, false, "awslogs: ask the agent for secret options")
+	fs.Func(awslogs.FlagSecretOptions, "awslogs: ask the agent for secret options (true or false)", boolFlag(&a.secretOptions))
+}
+
+// boolFlag sets *b from a flag's value.
+func boolFlag(b *bool) func(string) error {
+	return func(v string) error {
+		x, err := strconv.ParseBool(v)
+		*b = x
+		return err
+	}
 }
 
 // New implements loggercmd.Shipper: the awslogs sink, or nil when not asked for.
