@@ -10,6 +10,7 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/envfiles"
+	"github.com/ecsd/ecsd/internal/logdriver"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
@@ -50,6 +51,11 @@ func (e *Engine) containerConfig(s *containerScope, id string, in containerInput
 		MemoryReservation: spec.MemoryReservation << 20,
 		LogPath:           api.ContainerLogPath(e.s.DataDir, t.Name, spec.Name),
 	}
+	logging, err := logdriver.Settings(spec.LogConfig, e.logDriverEnv(t, c, id))
+	if err != nil {
+		return runtime.ContainerConfig{}, fmt.Errorf("%w: %w", errInvalidDefinition, err)
+	}
+	cfg.Logging = logging
 
 	cfg.Env = environment(spec, in, e.agentEnv(t, c))
 	if e.s.Region != "" {
@@ -110,6 +116,33 @@ func (e *Engine) containerConfig(s *containerScope, id string, in containerInput
 		return runtime.ContainerConfig{}, err
 	}
 	return cfg, nil
+}
+
+// logDriverEnv is what the container's log driver takes from the agent and the task.
+func (e *Engine) logDriverEnv(t *api.Task, c *api.Container, runtimeID string) logdriver.Env {
+	return logdriver.Env{
+		TaskARN:            t.Spec.ARN,
+		TaskID:             t.Name,
+		Container:          c.Spec.Name,
+		RuntimeID:          runtimeID,
+		Region:             e.s.Region,
+		Endpoint:           e.s.CloudWatchLogsEndpoint,
+		CredentialsSocket:  e.s.LogCredentialsSocket,
+		AWSLogsUnavailable: e.s.AWSLogsUnavailable,
+		SecretOptions:      logSecretOptions(c.Spec.Secrets),
+	}
+}
+
+// logSecretOptions are the names of the log-driver options that come from secrets
+// (secretOptions): the logger asks the agent for their values.
+func logSecretOptions(refs []api.SecretRef) []string {
+	var names []string
+	for _, r := range refs {
+		if r.Target == api.SecretTargetLogDriver {
+			names = append(names, r.Name)
+		}
+	}
+	return names
 }
 
 // agentEnv is what the agent tells every task container about its endpoints. The metadata

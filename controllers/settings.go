@@ -28,6 +28,13 @@ const (
 type Settings struct {
 	// DataDir holds per-task directories (volumes, logs) under DataDir/tasks/<task ID>.
 	DataDir string
+	// LogCredentialsSocket is the agent's credentials socket for container loggers
+	// (server/logcreds); empty refuses awslogs containers with AWSLogsUnavailable as the
+	// reason. CloudWatchLogsEndpoint is the endpoint the agent resolved from its own
+	// environment, given to loggers whose container sets no awslogs-endpoint.
+	LogCredentialsSocket   string
+	AWSLogsUnavailable     string
+	CloudWatchLogsEndpoint string
 	// Cluster is put on container labels for log routers.
 	Cluster string
 

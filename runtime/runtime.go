@@ -184,11 +184,24 @@ type ContainerConfig struct {
 	HostNetNSPath string
 	// LogPath is the file the container's stdout and stderr are written to.
 	LogPath string
+	// Logging says how the output is kept: rotation limits, a shipping driver, or nothing.
+	Logging LogSettings
 	// Record is opaque data the runtime keeps with the container for as long as it exists
 	// and hands back with ContainerRecord: the agent's copy of what it needs to rebuild its
 	// own state for the container if it loses it. At most MaxRecordSize bytes. Never
 	// secrets or credentials: anyone who can read the runtime's metadata can read it.
 	Record []byte
+}
+
+// LogSettings say how a container's output is kept beyond its log file's path.
+type LogSettings struct {
+	// Discard keeps nothing: the output goes nowhere and there is no log file (the log
+	// driver none).
+	Discard bool `json:"discard,omitempty"`
+	// LoggerArgs are further arguments of the runtime's logger ("--flag" → value; see
+	// containerlog.Args): rotation limits, a shipping driver's options. They are kept in
+	// the runtime's metadata and visible in the host's process table: never secrets.
+	LoggerArgs map[string]string `json:"loggerArgs,omitempty"`
 }
 
 // MaxRecordSize bounds ContainerConfig.Record. The runtime keeps it in its metadata store

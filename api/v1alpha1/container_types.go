@@ -267,6 +267,26 @@ type LogDrops struct {
 	Bytes    int64 `json:"bytes"`
 	Lines    int64 `json:"lines"`
 	Episodes int64 `json:"episodes"`
+	// Shipping is what the log driver (awslogs) dropped instead of blocking the container
+	// (non-blocking mode, e.g. while CloudWatch Logs cannot be reached); the log file is
+	// not affected. Nil while the driver has dropped nothing.
+	Shipping *ShipDrops `json:"shipping,omitempty"`
+}
+
+// ShipDropping reports whether d says the log driver is dropping now (nil-safe).
+func (d *LogDrops) ShipDropping() bool {
+	return d != nil && d.Shipping != nil && d.Shipping.Dropping
+}
+
+// ShipDrops counts events a shipping log driver dropped.
+type ShipDrops struct {
+	Dropping bool         `json:"dropping,omitempty"`
+	Since    *metav1.Time `json:"since,omitempty"`
+	Reason   string       `json:"reason,omitempty"`
+	// Events (lines, or multiline events) and their bytes dropped, over Episodes periods.
+	Events   int64 `json:"events"`
+	Bytes    int64 `json:"bytes"`
+	Episodes int64 `json:"episodes"`
 }
 
 // Health is the last health-check result.

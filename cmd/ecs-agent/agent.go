@@ -189,6 +189,14 @@ func runAgent(ctx context.Context, o options) error {
 	settings.CleanupRequiresReport = true
 	settings.Security = lsm.Default()
 	settings.HolderBinary = initPath
+	logSrc := &logCredentialsSource{reader: st.DirectClient(), creds: creds,
+		executionRole: cfg.OverrideAWSLogsExecutionRole.Enabled(), instance: be.creds}
+	if logSrc.instance == nil {
+		// Local mode: the instance credentials are the agent's environment's, if any.
+		if p, err := instanceCredentials(ctx, cfg); err == nil {
+			logSrc.instance = p
+		}
+	}
 	facts := factsFrom(id.document)
 	settings.ContainerMetadata = cfg.ContainerMetadataEnabled.Enabled()
 	settings.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
@@ -203,6 +211,10 @@ func runAgent(ctx context.Context, o options) error {
 	secretValues := secrets.New(secrets.Options{AWS: awsClients, Credentials: creds, Region: cfg.AWSRegion,
 		Log: log.WithName("secrets")})
 	settings.Inputs = &taskInputs{secrets: secretValues, files: envfiles.New(awsClients, nil), region: cfg.AWSRegion}
+	// The loggers ask the agent for credentials and for log-driver secretOptions, which
+	// never go into their arguments.
+	logServer := setupLogCredentials(cfg, loggerPath, logSrc, secretValues, &settings, log.WithName("logger-credentials"))
+	defer logServer.Close()
 	settings.TaskCleaned = func(taskARN string) {
 		creds.RemoveTask(taskARN)
 		secretValues.Forget(taskARN)

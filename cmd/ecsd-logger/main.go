@@ -3,100 +3,70 @@
 // binary logging (cio.BinaryIO), with the container's stdout on fd 3, its stderr on fd 4
 // and a readiness pipe on fd 5, and arguments the agent chose (containerlog.Args). It
 // lives as long as the container's task, whatever happens to the agent, and it never lets
-// the container block on its output: see package containerlog.
+// the container block on its output: see packages containerlog and loggercmd.
 //
 // The shim stops it with SIGTERM when the task is deleted (and kills it 12 s later): it
-// then reads what is left in the pipes, for at most drainTimeout, writes it, and exits.
+// then reads what is left in the pipes, for at most a few seconds, writes it, and exits.
+//
+// When its arguments ask for the awslogs driver it becomes ecsd-logger-awslogs (exec, same
+// process and descriptors), installed next to it: the AWS SDK that shipping needs would
+// otherwise cost every logger on the host its memory.
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
-	"runtime/debug"
+	"path/filepath"
+	"strings"
 	"syscall"
-	"time"
 
-	"github.com/ecsd/ecsd/internal/containerlog"
+	"github.com/ecsd/ecsd/internal/loggercmd"
 )
 
-// drainTimeout bounds reading the pipes after SIGTERM; the shim waits 12 s in all.
-const drainTimeout = 3 * time.Second
-
-// Descriptors the shim passes (containerd's binary logging protocol).
-const (
-	fdStdout = 3
-	fdStderr = 4
-	fdReady  = 5
-)
+// AWSLogsBinary is the shipping logger's name, next to ecsd-logger.
+const awslogsBinary = "ecsd-logger-awslogs"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	args := os.Args[1:]
+	if ships(args) {
+		err := execAWSLogs()
+		// Still here: the container's output goes to its file, without shipping.
+		fmt.Fprintf(os.Stderr, "ecsd-logger: awslogs: cannot run %s: %v\n", awslogsBinary, err)
+		args = withoutShipping(args)
+	}
+	os.Exit(loggercmd.Run(args, nil))
 }
 
-func run(args []string) int {
-	// One P and a small heap goal: hundreds of these run on a busy host, and a logger
-	// moves bytes, it computes nothing.
-	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(50)
-
-	fs := flag.NewFlagSet("ecsd-logger", flag.ContinueOnError)
-	file := fs.String(containerlog.FlagFile, "", "the log file to append the container's output to")
-	maxBuffer := fs.Int(containerlog.FlagMaxBufferSize, containerlog.DefaultMaxBuffer, "bytes buffered before output is dropped")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *file == "" || *maxBuffer <= 0 {
-		fmt.Fprintf(os.Stderr, "ecsd-logger: --%s is required and --%s must be positive\n", containerlog.FlagFile, containerlog.FlagMaxBufferSize)
-		return 2
-	}
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-
-	// Non-blocking descriptors go through Go's poller, so reads can be given a deadline.
-	var streams [2]*os.File
-	for i, fd := range []int{fdStdout, fdStderr} {
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			fmt.Fprintf(os.Stderr, "ecsd-logger: fd %d: %v\n", fd, err)
-			return 1
+// ships reports whether args ask for a shipping driver.
+func ships(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "--awslogs-") {
+			return true
 		}
-		streams[i] = os.NewFile(uintptr(fd), fmt.Sprintf("fd%d", fd))
 	}
-	// The shim holds the container's start until we are ready, so say so before any file
-	// work: output waits in the pipes meanwhile, and the agent created the log file before
-	// the task. One byte then close: ready for both the "binary" and "binary-v2" schemes.
-	if ready := os.NewFile(fdReady, "ready"); ready != nil {
-		_, _ = ready.Write([]byte{1})
-		_ = ready.Close()
-	}
-	sink := containerlog.NewFileSink(*file)
-	defer sink.Close()
-	// Failing to open it is not fatal: the logger must drain the pipes anyway, and it
-	// retries the file with every write.
-	_ = sink.Open()
+	return false
+}
 
-	go func() {
-		<-stop
-		deadline := time.Now().Add(drainTimeout)
-		for _, f := range streams {
-			_ = f.SetReadDeadline(deadline)
-		}
-	}()
-	errorf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "ecsd-logger: "+format+"\n", a...) }
-	err := containerlog.Run(containerlog.Config{
-		Stdout:     streams[0],
-		Stderr:     streams[1],
-		Sink:       sink,
-		StatusPath: containerlog.StatusPath(*file),
-		MaxBuffer:  *maxBuffer,
-		Errorf:     errorf,
-	})
+func execAWSLogs() error {
+	self, err := os.Executable()
 	if err != nil {
-		errorf("%v", err)
-		return 1
+		return err
 	}
-	return 0
+	path := filepath.Join(filepath.Dir(self), awslogsBinary)
+	return syscall.Exec(path, append([]string{path}, os.Args[1:]...), os.Environ())
+}
+
+// withoutShipping drops the shipping driver's "--flag value" pairs.
+func withoutShipping(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if strings.HasPrefix(args[i], "--awslogs-") {
+			if !strings.Contains(args[i], "=") {
+				i++
+			}
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }

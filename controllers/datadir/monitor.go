@@ -246,6 +246,14 @@ func (m *Monitor) record(ctx context.Context, c *api.Container, st containerlog.
 			cur.Status.History = appendHistory(cur.Status.History, m.o.Clock.Now(), HistoryLogDropping, HistoryLogWriting,
 				fmt.Sprintf("output is written again; %d bytes (%d lines) dropped in all", want.Bytes, want.Lines))
 		}
+		was := cur.Status.LogDrops.ShipDropping()
+		switch now := want.ShipDropping(); {
+		case now && !was:
+			m.o.Log.Info("a container's log driver is dropping output it cannot ship", "container", c.Name,
+				"reason", want.Shipping.Reason, "droppedEvents", want.Shipping.Events)
+		case !now && was:
+			m.o.Log.Info("a container's log driver ships again", "container", c.Name, "droppedEvents", want.Shipping.Events)
+		}
 		cur.Status.LogDrops = want
 		return m.writer.Status().Update(ctx, cur)
 	})
@@ -253,13 +261,22 @@ func (m *Monitor) record(ctx context.Context, c *api.Container, st containerlog.
 
 // logDrops is what the Container shows for a logger's status; nil while nothing was lost.
 func logDrops(st containerlog.Status) *api.LogDrops {
-	if st.Episodes == 0 && !st.Dropping {
+	sh := st.Ship
+	shipped := sh != nil && (sh.Episodes > 0 || sh.Dropping)
+	if st.Episodes == 0 && !st.Dropping && !shipped {
 		return nil
 	}
 	d := &api.LogDrops{Dropping: st.Dropping, Bytes: st.DroppedBytes, Lines: st.DroppedLines, Episodes: st.Episodes}
 	if st.Dropping {
 		since := metav1.NewTime(st.Since)
 		d.Since, d.Reason = &since, st.Reason
+	}
+	if shipped {
+		d.Shipping = &api.ShipDrops{Dropping: sh.Dropping, Events: sh.DroppedEvents, Bytes: sh.DroppedBytes, Episodes: sh.Episodes}
+		if sh.Dropping {
+			since := metav1.NewTime(sh.Since)
+			d.Shipping.Since, d.Shipping.Reason = &since, sh.Reason
+		}
 	}
 	return d
 }
@@ -272,6 +289,15 @@ func equalDrops(a, b *api.LogDrops) bool {
 	sa, sb := a.Since, b.Since
 	if (sa == nil) != (sb == nil) || (sa != nil && sa.Unix() != sb.Unix()) {
 		return false
+	}
+	if (a.Shipping == nil) != (b.Shipping == nil) {
+		return false
+	}
+	if x, y := a.Shipping, b.Shipping; x != nil {
+		if (x.Since == nil) != (y.Since == nil) || (x.Since != nil && x.Since.Unix() != y.Since.Unix()) ||
+			x.Dropping != y.Dropping || x.Reason != y.Reason || x.Events != y.Events || x.Bytes != y.Bytes || x.Episodes != y.Episodes {
+			return false
+		}
 	}
 	return a.Dropping == b.Dropping && a.Reason == b.Reason && a.Bytes == b.Bytes && a.Lines == b.Lines && a.Episodes == b.Episodes
 }

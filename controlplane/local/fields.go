@@ -31,22 +31,11 @@ const (
 type field struct {
 	kind fieldKind
 	// tests are the tests that show the effect (applied, plane): test function names,
-	// each of which must exist in the repository unless listed in pendingFieldTests.
+	// each of which must exist in the repository.
 	tests []string
 	// refusal says why the member (refused) or some of its values (applied, plane) are
 	// refused; the ClientException quotes it.
 	refusal string
-}
-
-// pendingFieldTests are tests being written in parallel branches for members whose
-// effect lands with them (secrets, awslogs, log rotation, security options, pid/ipc
-// modes, init, required attributes). The coverage test tolerates these names only while
-// they are missing, and fails once one exists, so that it is taken off this list.
-func pendingFieldTests() map[string]bool {
-	return map[string]bool{
-		"TestE2EAWSLogs":     true,
-		"TestE2ELogRotation": true,
-	}
 }
 
 // Tests that show a container setting end to end: the plane renders it into the ACS
@@ -259,10 +248,10 @@ func taskDefinitionFields() map[string]field {
 		"Ulimit.name":                                 applied(viaPayload, inside),
 		"Ulimit.softLimit":                            applied(viaPayload, inside),
 		"Ulimit.hardLimit":                            applied(viaPayload, inside),
-		"ContainerDefinition.logConfiguration":        applied(viaPayload, "TestE2EAWSLogs", "TestE2ELogRotation"),
-		"LogConfiguration.logDriver":                  applied(viaPayload, "TestE2EAWSLogs", "TestE2ELogRotation"),
-		"LogConfiguration.options":                    applied(viaPayload, "TestE2EAWSLogs", "TestE2ELogRotation"),
-		"LogConfiguration.secretOptions":              applied("TestSecretsAndEnvironmentFiles"),
+		"ContainerDefinition.logConfiguration":        applied(viaPayload, "TestAWSLogs", "TestLogRotationThroughTheAgent"),
+		"LogConfiguration.logDriver":                  applied(viaPayload, "TestAWSLogs", "TestLogRotationThroughTheAgent"),
+		"LogConfiguration.options":                    applied(viaPayload, "TestAWSLogs", "TestLogRotationThroughTheAgent"),
+		"LogConfiguration.secretOptions":              applied("TestE2EProductionTaskDefinition"),
 		"ContainerDefinition.healthCheck":             applied(viaPayload, "TestHealthCheckTurnsHealthyThenUnhealthy"),
 		"HealthCheck.command":                         applied(viaPayload, "TestHealthCheckTurnsHealthyThenUnhealthy"),
 		"HealthCheck.interval":                        applied(viaPayload, "TestHealthCheckTurnsHealthyThenUnhealthy"),

@@ -320,7 +320,7 @@ func (p *plane) register(t *testing.T, body []byte) (int, []byte) {
 
 // TestTaskDefinitionFieldCoverage walks every member of the task definition shapes in
 // both ECS models and checks that the coverage table classifies it: an effect must name
-// tests that exist (or are pending in a parallel branch), and a refusal must be made by
+// tests that exist, and a refusal must be made by
 // RegisterTaskDefinition, as a ClientException naming the member and giving the reason.
 func TestTaskDefinitionFieldCoverage(t *testing.T) {
 	table := taskDefinitionFields()
@@ -343,12 +343,6 @@ func TestTaskDefinitionFieldCoverage(t *testing.T) {
 	sort.Strings(keys)
 
 	tests := repoTests(t)
-	pending := pendingFieldTests()
-	for p := range pending {
-		if tests[p] {
-			t.Errorf("pending test %s exists now: remove it from pendingFieldTests", p)
-		}
-	}
 	fixtures := refusalFixtures()
 	p := newPlane(t, Options{HeartbeatInterval: time.Hour, ManifestInterval: time.Hour})
 	for _, key := range keys {
@@ -362,7 +356,7 @@ func TestTaskDefinitionFieldCoverage(t *testing.T) {
 				t.Errorf("%s (%s) names no test that shows its effect", key, f.kind)
 			}
 			for _, name := range f.tests {
-				if !tests[name] && !pending[name] {
+				if !tests[name] {
 					t.Errorf("%s (%s): test %s does not exist", key, f.kind, name)
 				}
 			}

@@ -278,10 +278,11 @@ func (s *Server) payloadContainer(c *containerDefinition, command []string, exec
 	return out, nil
 }
 
-// payloadSecret renders a secret: provider and region come from the parameter's ARN (a
-// bare SSM parameter name is in this region).
+// payloadSecret renders a secret: provider and region come from the parameter's ARN. A
+// bare SSM parameter name is in the instance's region, which the plane leaves to the
+// agent: the plane's own region ("local") names no SSM endpoint.
 func (s *Server) payloadSecret(sec secret, target string) payload.Secret {
-	out := payload.Secret{Name: sec.Name, ValueFrom: sec.ValueFrom, Provider: "ssm", Region: s.opts.Region,
+	out := payload.Secret{Name: sec.Name, ValueFrom: sec.ValueFrom, Provider: "ssm",
 		Type: "ENVIRONMENT_VARIABLE", Target: target}
 	if parts := strings.SplitN(sec.ValueFrom, ":", 6); len(parts) == 6 && parts[0] == "arn" {
 		if parts[2] == "secretsmanager" {

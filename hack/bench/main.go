@@ -77,6 +77,14 @@ func run(n int, address, image, agent string) error {
 		printTMDS(tm)
 		return nil
 	}
+	if *awslogsOnly {
+		r, err := awslogsBench(ctx, agent, address, image, "bench-awslogs-"+suffix, *awslogsLines)
+		if err != nil {
+			return fmt.Errorf("awslogs: %w", err)
+		}
+		printAWSLogs(r)
+		return nil
+	}
 	if cpOnly {
 		cp, err := controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
 		if err != nil {
@@ -123,10 +131,15 @@ func run(n int, address, image, agent string) error {
 	if err != nil {
 		return fmt.Errorf("task metadata: %w", err)
 	}
+	aw, err := awslogsBench(ctx, agent, address, image, "bench-awslogs-"+suffix, *awslogsLines)
+	if err != nil {
+		return fmt.Errorf("awslogs: %w", err)
+	}
 	printLaunch(n, raw, rawSeccomp, launch)
 	printControlPlane(cp)
 	printMemory(mem, n)
 	printTMDS(tm)
+	printAWSLogs(aw)
 	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/ecsd/ecsd/config"
+	"github.com/ecsd/ecsd/internal/logdriver"
 )
 
 // Attribute name prefixes: the legacy and the current capability namespaces.
@@ -53,12 +54,16 @@ func (r Row) Holds(cfg *config.Config, h Host) bool {
 	return r.When == nil || r.When(cfg, h)
 }
 
-// LoggingDrivers are the container log drivers ecsd implements: json-file (ecsd-logger's
-// file, with max-size/max-file), none (nothing kept) and awslogs (CloudWatch Logs). A task
-// naming any other driver is not for this agent, so only these can ever be registered,
-// and only when ECS_AVAILABLE_LOGGING_DRIVERS lists them.
+// LoggingDrivers are the container log drivers ecsd implements (logdriver.Implemented:
+// json-file with max-size/max-file, none, awslogs), the same list that decides whether a
+// container's logConfiguration is refused. Only these can ever be registered, and only
+// when ECS_AVAILABLE_LOGGING_DRIVERS lists them.
 func LoggingDrivers() []config.LoggingDriver {
-	return []config.LoggingDriver{"json-file", "none", "awslogs"}
+	var out []config.LoggingDriver
+	for _, d := range logdriver.Implemented() {
+		out = append(out, config.LoggingDriver(d))
+	}
+	return out
 }
 
 // dockerRemoteAPIVersions are the Docker Engine API levels of the dockerConfig JSON the

@@ -38,6 +38,12 @@ type Config struct {
 	// Errorf reports the logger's own trouble (a status file that cannot be written);
 	// nil discards it.
 	Errorf func(format string, args ...any)
+	// Block makes the readers wait for room in the buffer instead of dropping output
+	// (the log driver's blocking mode): a sink that falls behind then holds the
+	// container up, as Docker's blocking mode does. Unblock, when closed, ends the
+	// waiting for good (the logger is stopping: drop rather than hang).
+	Block   bool
+	Unblock <-chan struct{}
 }
 
 // Run drains Stdout and Stderr into the Sink until both have ended, then writes what is
@@ -61,6 +67,10 @@ func Run(cfg Config) error {
 		cfg.Errorf = func(string, ...any) {}
 	}
 	l := &logger{cfg: cfg, q: newQueue(cfg.MaxBuffer, readSize, cfg.Clock.Now), w: newWriter(cfg.Sink, cfg.Clock.Now)}
+	l.ship, _ = cfg.Sink.(ShipReporter)
+	if cfg.Block {
+		l.q.block(cfg.Unblock)
+	}
 	defer func() {
 		if l.status != nil {
 			_ = l.status.close()
@@ -104,6 +114,10 @@ type logger struct {
 	// statusAt is when the status file was last written, statusDropping what it said.
 	statusAt       time.Time
 	statusDropping bool
+	statusWritten  int64 // the written count it said
+	// ship is the sink's shipping account, when it ships; statusShip what the file said.
+	ship       ShipReporter
+	statusShip ShipStatus
 }
 
 // pump reads one stream until it ends, queueing what it reads; it never waits for the
@@ -151,27 +165,37 @@ func (l *logger) writeLoop(done <-chan struct{}) {
 			l.writeStatus()
 			return
 		}
-		switch {
-		case l.w.ep.active && retry == nil:
+		l.maybeWriteStatus()
+		// The timer runs while output is dropped (to retry the sink) and while the status
+		// file lags behind what was written (so it catches up once output stops).
+		switch wantTimer := l.w.ep.active || l.ship != nil || l.statusStale(); {
+		case wantTimer && retry == nil:
 			retry = l.cfg.Clock.NewTimer(l.cfg.RetryInterval)
-		case !l.w.ep.active && retry != nil:
+		case !wantTimer && retry != nil:
 			retry.Stop()
 			retry = nil
 		}
-		l.maybeWriteStatus()
 	}
 }
 
 // maybeWriteStatus writes the status file when the logger starts or stops dropping, and
-// while it drops, at most once per RetryInterval.
+// while it drops or writes, at most once per RetryInterval: the written count in the file
+// is at most that old.
 func (l *logger) maybeWriteStatus() {
-	if !l.w.dirty {
+	if !l.statusStale() {
 		return
 	}
 	if l.w.ep.active == l.statusDropping && l.cfg.Clock.Since(l.statusAt) < l.cfg.RetryInterval {
 		return
 	}
 	l.writeStatus()
+}
+
+// statusStale reports whether the status file says less than the logger knows. A
+// shipping sink's account changes on its own (a batch shipped, an outage): it is always
+// looked at again.
+func (l *logger) statusStale() bool {
+	return l.w.dirty || l.w.total.WrittenBytes != l.statusWritten || (l.ship != nil && l.ship.ShipStatus() != l.statusShip)
 }
 
 // drain writes everything queued.
@@ -190,7 +214,12 @@ func (l *logger) writeStatus() {
 	l.statusAt = l.cfg.Clock.Now()
 	s := l.w.status()
 	s.Updated = l.statusAt
+	if l.ship != nil {
+		sh := l.ship.ShipStatus()
+		s.Ship, l.statusShip = &sh, sh
+	}
 	l.statusDropping = s.Dropping
+	l.statusWritten = s.WrittenBytes
 	if l.status == nil {
 		if l.cfg.StatusPath == "" {
 			return

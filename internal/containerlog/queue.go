@@ -64,6 +64,24 @@ type queue struct {
 	gap       gap // dropped since the last queued chunk
 	wake      chan struct{}
 	now       func() time.Time
+	// blocking: put waits for room (cond) until unblock is closed.
+	blocking bool
+	cond     *sync.Cond
+	unblock  <-chan struct{}
+}
+
+// block makes put wait for room instead of dropping, until unblock is closed.
+func (q *queue) block(unblock <-chan struct{}) {
+	q.blocking, q.cond, q.unblock = true, sync.NewCond(&q.mu), unblock
+	if unblock != nil {
+		go func() {
+			<-unblock
+			q.mu.Lock()
+			q.blocking = false
+			q.mu.Unlock()
+			q.cond.Broadcast()
+		}()
+	}
 }
 
 // keepFree is how many idle chunks are kept for reuse.
@@ -93,6 +111,12 @@ func (q *queue) put(s Stream, p []byte) {
 			}
 		}
 		c := q.getLocked()
+		if c == nil && q.blocking {
+			// Let the writer have what is queued, then wait for it to give a chunk back.
+			q.wakeLocked()
+			q.cond.Wait()
+			continue
+		}
 		if c == nil {
 			q.gap.add(p, q.now())
 			break
@@ -103,6 +127,10 @@ func (q *queue) put(s Stream, p []byte) {
 		p = p[k:]
 		q.chunks = append(q.chunks, c)
 	}
+	q.wakeLocked()
+}
+
+func (q *queue) wakeLocked() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -140,5 +168,8 @@ func (q *queue) release(c *chunk) {
 	if len(q.free) < keepFree {
 		c.data, c.gapBefore = c.data[:0], gap{}
 		q.free = append(q.free, c)
+	}
+	if q.cond != nil {
+		q.cond.Broadcast()
 	}
 }

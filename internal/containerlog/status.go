@@ -25,6 +25,8 @@ type Status struct {
 	Episodes     int64     `json:"episodes"`
 	WrittenBytes int64     `json:"writtenBytes"`
 	Updated      time.Time `json:"updated"`
+	// Ship is the shipping driver's (awslogs) account, when the logger ships.
+	Ship *ShipStatus `json:"ship,omitempty"`
 }
 
 // StatusPath is the status file of the log at logPath.
@@ -33,7 +35,7 @@ func StatusPath(logPath string) string { return logPath + ".status" }
 // statusSize is the status file's fixed size. Every update rewrites these bytes in place,
 // so it needs no new blocks on a full filesystem that overwrites in place (ext4, xfs,
 // tmpfs); the file is allocated when the logger starts.
-const statusSize = 512
+const statusSize = 1024
 
 // statusFile writes Status records in place. A record is JSON padded with spaces; "seq"
 // opens it and "end" closes it with the same number, so a reader can tell a record it
@@ -82,6 +84,26 @@ func (sf *statusFile) write(s Status) error {
 		b = append(b, f.name...)
 		b = append(b, `":`...)
 		b = strconv.AppendInt(b, f.v, 10)
+	}
+	if sh := s.Ship; sh != nil {
+		b = append(b, `,"ship":{"dropping":`...)
+		b = strconv.AppendBool(b, sh.Dropping)
+		if sh.Dropping {
+			b = append(b, `,"since":"`...)
+			b = sh.Since.UTC().AppendFormat(b, time.RFC3339Nano)
+			b = append(b, `","reason":`...)
+			b = appendJSONString(b, sh.Reason, 300)
+		}
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{{"droppedEvents", sh.DroppedEvents}, {"droppedBytes", sh.DroppedBytes}, {"episodes", sh.Episodes}, {"shippedEvents", sh.ShippedEvents}} {
+			b = append(b, `,"`...)
+			b = append(b, f.name...)
+			b = append(b, `":`...)
+			b = strconv.AppendInt(b, f.v, 10)
+		}
+		b = append(b, '}')
 	}
 	b = append(b, `,"updated":"`...)
 	b = s.Updated.UTC().AppendFormat(b, time.RFC3339Nano)

@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -76,10 +77,24 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return wrapErr(err, "create container %s: log directory", cfg.ID)
 	}
-	labels := make(map[string]string, len(cfg.Labels)+2)
+	labels := make(map[string]string, len(cfg.Labels)+3)
 	maps.Copy(labels, cfg.Labels)
 	labels[LabelManaged] = "true"
 	labels[labelLogPath] = logPath
+	if len(cfg.Logging.LoggerArgs) > 0 && r.opts.logBinary == "" {
+		// Only tests run a runtime without the logger; the agent always has one.
+		r.log.V(1).Info("no logger (WithLogBinary): rotation and shipping settings do not apply", "container", cfg.ID)
+	}
+	if cfg.Logging.Discard || len(cfg.Logging.LoggerArgs) > 0 {
+		b, err := json.Marshal(cfg.Logging)
+		if err != nil {
+			return wrapErr(err, "create container %s: log settings", cfg.ID)
+		}
+		if len(b) > maxLabelSize-len(labelLogSettings) {
+			return fmt.Errorf("create container %s: log settings of %d bytes exceed a label's %d", cfg.ID, len(b), maxLabelSize)
+		}
+		labels[labelLogSettings] = string(b)
+	}
 
 	sn := r.client.SnapshotService(r.opts.snapshotter)
 	// NewContainer holds its own lease over the snapshot and the record. The image was

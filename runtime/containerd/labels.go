@@ -9,6 +9,9 @@ const (
 	// labelLogPath remembers where the shim writes stdout/stderr, because StartContainer
 	// only receives the container ID.
 	labelLogPath = "ecs.ecsd.io/log-path"
+	// labelLogSettings holds ContainerConfig.Logging (JSON), for the same reason; absent
+	// means the defaults (an unbounded file).
+	labelLogSettings = "ecs.ecsd.io/log-settings"
 	// labelStartedAt is set after every successful start (RFC 3339, ns precision):
 	// containerd records no start time for a task.
 	labelStartedAt = "ecs.ecsd.io/started-at"
@@ -16,6 +19,9 @@ const (
 	// so the fact survives until the container is removed.
 	labelOOMKilled = "ecs.ecsd.io/oom-killed"
 )
+
+// maxLabelSize is containerd's limit on a label's key and value together.
+const maxLabelSize = 4096
 
 // recordExtension is the containerd container extension holding ContainerConfig.Record.
 // Extensions (unlike labels, limited to 4 KiB each) hold any size; the value is a protobuf

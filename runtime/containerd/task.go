@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,6 +61,22 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if logPath == "" {
 		logPath = filepath.Join(r.opts.logDir, id+".log")
 	}
+	var logging runtime.LogSettings
+	if v := info.Labels[labelLogSettings]; v != "" {
+		if err := json.Unmarshal([]byte(v), &logging); err != nil {
+			return fmt.Errorf("start container %s: log settings label: %w", id, err)
+		}
+	}
+	if logging.Discard {
+		t, err = c.NewTask(ctx, cio.NullIO)
+		if err != nil {
+			if errdefs.IsAlreadyExists(err) {
+				return nil
+			}
+			return wrapErr(err, "start container %s: create task", id)
+		}
+		return r.startTask(ctx, c, t)
+	}
 	// The directory may have been cleaned since create; the shim will not create it. The
 	// file is made here, so it exists once the container runs (readers of its output find
 	// it), while the logger tells the shim it is ready before it does any file work.
@@ -69,7 +86,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
 		_ = f.Close()
 	}
-	t, err = c.NewTask(ctx, r.logIO(logPath))
+	t, err = c.NewTask(ctx, r.logIO(logPath, logging.LoggerArgs))
 	if err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			// A concurrent start won; its outcome is ours.
@@ -88,11 +105,12 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 // logIO is how the shim takes the container's output to logPath: ecsd-logger, run by the
 // shim through containerd's binary logging (the "binary" scheme, which containerd 1.6
 // shims speak too), when the runtime has one; else the shim's own file copy.
-func (r *Runtime) logIO(logPath string) cio.Creator {
+// Without the logger, further logger arguments (rotation, shipping) cannot take effect.
+func (r *Runtime) logIO(logPath string, loggerArgs map[string]string) cio.Creator {
 	if r.opts.logBinary == "" {
 		return cio.LogFile(logPath)
 	}
-	return cio.BinaryIO(r.opts.logBinary, containerlog.Args(logPath, r.opts.logBuffer))
+	return cio.BinaryIO(r.opts.logBinary, containerlog.Args(logPath, r.opts.logBuffer, loggerArgs))
 }
 
 // bundleExists matches containerd refusing a task because its bundle directory is left

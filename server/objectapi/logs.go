@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/containerlog"
 )
 
 // logPollInterval is how often a followed log is checked for new output and its container
@@ -100,6 +101,12 @@ func (h *Handler) serveLog(ctx context.Context, w http.ResponseWriter, r *http.R
 		lw = &limitWriter{w: s, n: lr.limitBytes}
 		out = lw
 	}
+	if lr.tailLines < 0 {
+		// A full read starts with the files rotated away, oldest first.
+		if err := copyRotated(out, path); err != nil {
+			return
+		}
+	}
 	if _, err := io.Copy(out, f); err != nil || !lr.follow {
 		return
 	}
@@ -109,9 +116,15 @@ func (h *Handler) serveLog(ctx context.Context, w http.ResponseWriter, r *http.R
 
 // followLog copies what is appended to f until one of the ends serveLog names; the error
 // says which.
-func (h *Handler) followLog(ctx context.Context, key client.ObjectKey, path string, opened fs.FileInfo, f *os.File, out io.Writer) error {
+func (h *Handler) followLog(ctx context.Context, key client.ObjectKey, path string, opened fs.FileInfo, first *os.File, out io.Writer) error {
 	t := time.NewTicker(logPollInterval)
 	defer t.Stop()
+	f := first
+	defer func() {
+		if f != first {
+			_ = f.Close()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -133,8 +146,32 @@ func (h *Handler) followLog(ctx context.Context, key client.ObjectKey, path stri
 		if err != nil {
 			return fmt.Errorf("copy log: %w", err)
 		}
-		if cur, err := os.Stat(path); err != nil || !os.SameFile(cur, opened) {
+		cur, err := os.Stat(path)
+		if err != nil {
 			return errors.New("log file removed")
+		}
+		if !os.SameFile(cur, opened) {
+			// Rotated: the file was renamed away and a new one started. Nothing more is
+			// written to the old one; send its rest and go on with the new one.
+			if _, err := io.Copy(out, f); err != nil {
+				return fmt.Errorf("copy log: %w", err)
+			}
+			// Rotated more than once since the last look: send the files in between.
+			if err := copyRotatedAfter(out, path, opened); err != nil {
+				return fmt.Errorf("copy log: %w", err)
+			}
+			nf, err := os.Open(path)
+			if err != nil {
+				return errors.New("log file removed")
+			}
+			if f != first {
+				_ = f.Close()
+			}
+			f = nf
+			if opened, err = f.Stat(); err != nil {
+				return fmt.Errorf("stat rotated log: %w", err)
+			}
+			continue
 		}
 		if stopped && n == 0 {
 			return errors.New("container stopped")
@@ -163,6 +200,65 @@ func logOpenError(c *api.Container, err error) error {
 			c.Spec.Name, c.Spec.TaskName, c.Status.KnownStatus.OrNone()))
 	}
 	return apierrors.NewNotFound(containersResource, c.Name+"/log")
+}
+
+// maxRotated bounds how many rotated files a full read looks for (max-file is rarely more
+// than a handful).
+const maxRotated = 100
+
+// copyRotated copies the files rotated away from the log at path (path.N … path.1, as
+// containerlog.FileSink names them), oldest first. A file rotated away meanwhile may be
+// missed or sent twice: a full read of a log being rotated is a best effort.
+func copyRotated(out io.Writer, path string) error {
+	n := 0
+	for n < maxRotated {
+		if _, err := os.Stat(containerlog.RotatedPath(path, n+1)); err != nil {
+			break
+		}
+		n++
+	}
+	for i := n; i >= 1; i-- {
+		f, err := os.Open(containerlog.RotatedPath(path, i))
+		if err != nil {
+			continue
+		}
+		_, err = io.Copy(out, f)
+		_ = f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyRotatedAfter copies the files rotated away after the one that was old (path.K-1 …
+// path.1 when old is now path.K). When old has been rotated out of existence, or the
+// files are being rotated meanwhile, some output is missed: a follower that falls a whole
+// rotation cycle behind cannot get it back.
+func copyRotatedAfter(out io.Writer, path string, old fs.FileInfo) error {
+	k := 0
+	for i := 1; i <= maxRotated; i++ {
+		fi, err := os.Stat(containerlog.RotatedPath(path, i))
+		if err != nil {
+			return nil
+		}
+		if os.SameFile(fi, old) {
+			k = i
+			break
+		}
+	}
+	for i := k - 1; i >= 1; i-- {
+		f, err := os.Open(containerlog.RotatedPath(path, i))
+		if err != nil {
+			continue
+		}
+		_, err = io.Copy(out, f)
+		_ = f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var containersResource = api.GroupVersion.WithResource("containers").GroupResource()

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/containerlog"
 )
 
 // writeLog creates the log file of container name of task with content.
@@ -193,5 +194,53 @@ func TestTailOffset(t *testing.T) {
 		if got := tc.content[off:]; got != tc.want {
 			t.Errorf("tail %d of %.20q: %.20q (len %d), want %.20q (len %d)", tc.n, tc.content, got, len(got), tc.want, len(tc.want))
 		}
+	}
+}
+
+// A full read includes the files rotated away, oldest first; a tail reads the current one.
+func TestLogAcrossRotation(t *testing.T) {
+	e := newEnv(t, fixture()...)
+	path := e.writeLog("web1", "app", "")
+	_ = os.Remove(path)
+	sink := containerlog.NewFileSink(path, 8, 3)
+	defer sink.Close()
+	for _, l := range []string{"one\n", "two\n", "three\n", "four\n", "five\n"} {
+		if _, err := sink.Write(containerlog.Stdout, []byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "one\ntwo\n" rotated out of the kept three files; what is left is the rest.
+	if code, b := e.get(logPath, ""); code != 200 || string(b) != "three\nfour\nfive\n" {
+		t.Errorf("full read: %d %q", code, b)
+	}
+	if code, b := e.get(logPath+"?tailLines=1", ""); code != 200 || string(b) != "five\n" {
+		t.Errorf("tail: %d %q", code, b)
+	}
+}
+
+// follow goes on with the new file when the log is rotated, also when it was rotated
+// more than once between two looks.
+func TestLogFollowAcrossRotation(t *testing.T) {
+	e := newEnv(t, fixture()...)
+	path := e.writeLog("web1", "app", "")
+	sink := containerlog.NewFileSink(path, 16, 5)
+	defer sink.Close()
+	write := func(s string) {
+		if _, err := sink.Write(containerlog.Stdout, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := e.open(ctx, logPath+"?follow=true", "")
+	var got bytes.Buffer
+	readUntil(t, s.r, &got, "one\n")
+	for _, l := range []string{"two\n", "three\n", "four\n", "five\n", "six\n", "seven\n"} {
+		write(l)
+	}
+	readUntil(t, s.r, &got, "seven\n")
+	if got.String() != "one\ntwo\nthree\nfour\nfive\nsix\nseven\n" {
+		t.Errorf("followed %q across rotations", got.String())
 	}
 }

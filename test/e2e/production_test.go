@@ -125,15 +125,22 @@ func waitPlaneTask(t *testing.T, h *agentHost, plane *ecs.Client, arn, status st
 	}
 }
 
-// cloudWatchMessages reads a log stream back from moto with the AWS CLI.
-func cloudWatchMessages(t *testing.T, m func(...string) []byte, group, stream string) []string {
+// cloudWatchMessages reads a log stream back from moto with the AWS CLI; nil while the
+// stream does not exist.
+func cloudWatchMessages(t *testing.T, moto, group, stream string) []string {
 	t.Helper()
+	cmd := exec.Command("aws", "--endpoint-url", moto, "--region", testenv.MotoRegion, "--output", "json",
+		"logs", "get-log-events", "--log-group-name", group, "--log-stream-name", stream, "--start-from-head")
+	cmd.Env = append(cleanAWSEnv(t), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing")
+	b, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
 	var out struct {
 		Events []struct {
 			Message string `json:"message"`
 		} `json:"events"`
 	}
-	b := m("logs", "get-log-events", "--log-group-name", group, "--log-stream-name", stream, "--start-from-head")
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatalf("get-log-events: %v\n%s", err, b)
 	}
@@ -148,12 +155,14 @@ func cloudWatchMessages(t *testing.T, m func(...string) []byte, group, stream st
 // local control plane and the agent binary, with moto as AWS: an ECR image pulled with the
 // execution role, awslogs (create-group, stream prefix, non-blocking), an SSM secret, a
 // Secrets Manager json-key secret, an S3 environment file, no-new-privileges,
-// initProcessEnabled and pidMode task. The output is read back from CloudWatch Logs.
+// initProcessEnabled and pidMode task. The output is read back from CloudWatch Logs; the
+// second container's log group comes from an SSM parameter (log secretOptions).
 func TestE2EProductionTaskDefinition(t *testing.T) {
 	t.Parallel()
 	moto := testenv.Moto(t)
 	m := motoCLI(t, moto)
 	m("ssm", "put-parameter", "--name", "/prod/db", "--type", "SecureString", "--value", "ssm-val-4711")
+	m("ssm", "put-parameter", "--name", "/prod/side-group", "--type", "String", "--value", "/ecsd/side")
 	var sec struct{ ARN string }
 	if err := json.Unmarshal(m("secretsmanager", "create-secret", "--name", "prod/api", "--secret-string", `{"token":"asm-val-0815","other":"x"}`), &sec); err != nil || sec.ARN == "" {
 		t.Fatalf("create-secret: %v", err)
@@ -169,7 +178,9 @@ func TestE2EProductionTaskDefinition(t *testing.T) {
 	h.env = append(h.env, awsEnv(moto)...)
 	h.env = append(h.env, "ECSD_REGISTRY_CONFIG_PATH="+ecrHostsDir(t),
 		`ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","awslogs","none"]`,
-		"ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE=true")
+		"ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE=true",
+		// The instance's region: where a secret given by bare name lives.
+		"AWS_DEFAULT_REGION="+testenv.MotoRegion)
 	h.start()
 	defer h.kill(syscall.SIGTERM)
 	plane := h.localPlane(t)
@@ -199,7 +210,13 @@ func TestE2EProductionTaskDefinition(t *testing.T) {
 			}},
 		}, {
 			Name: aws.String("side"), Image: aws.String(testenv.BusyboxImage()), Essential: aws.Bool(false), Memory: aws.Int32(32),
-			EntryPoint: []string{"sleep"}, Command: []string{"31337"},
+			EntryPoint: []string{"sh", "-c"}, Command: []string{"echo side-up; exec sleep 31337"},
+			// A log option from a secret (secretOptions): the log group's name is in SSM.
+			LogConfiguration: &types.LogConfiguration{LogDriver: types.LogDriverAwslogs,
+				Options: map[string]string{"awslogs-stream-prefix": "sidepfx", "awslogs-region": testenv.MotoRegion,
+					"awslogs-create-group": "true"},
+				SecretOptions: []types.Secret{{Name: aws.String("awslogs-group"), ValueFrom: aws.String("/prod/side-group")}},
+			},
 		}},
 	})
 	waitPlaneTask(t, h, plane, arn, "RUNNING", 2*time.Minute)
@@ -209,15 +226,23 @@ func TestE2EProductionTaskDefinition(t *testing.T) {
 	var got []string
 	deadline := time.Now().Add(time.Minute)
 	for {
-		got = cloudWatchMessages(t, m, "/ecsd/prod", "prod/app/"+taskID)
+		got = cloudWatchMessages(t, moto, "/ecsd/prod", "prod/app/"+taskID)
 		if strings.Join(got, "\n") == strings.Join(want, "\n") {
 			break
 		}
 		if time.Now().After(deadline) {
+			h.kill(syscall.SIGTERM)
+			_, ctrs := h.objects()
+			for _, c := range ctrs {
+				t.Logf("container %s: %s, reason %q", c.Name, c.Status.KnownStatus, c.Status.Reason)
+			}
 			t.Fatalf("CloudWatch stream prod/app/%s holds %q, want %q; agent log:\n%s", taskID, got, want, h.agentLog())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	waitUntil(t, h, "the side container's output in its stream named by a secret option", time.Minute, func() bool {
+		return strings.Join(cloudWatchMessages(t, moto, "/ecsd/side", "sidepfx/side/"+taskID), "\n") == "side-up"
+	})
 	// The local copy stays readable (ecsctl logs and the object API read it).
 	if local := h.taskLog(t, taskID, "app", "saw-side"); !strings.Contains(local, "secrets ssm-val-4711") {
 		t.Fatalf("the local log lacks the output:\n%s", local)
