@@ -90,4 +90,3 @@ func TestCredentialsNeverPrinted(t *testing.T) {
 		}
 	}
 }
-
