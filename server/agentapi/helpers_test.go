@@ -93,6 +93,12 @@ func (p *plane) runTask(t *testing.T) (string, *payload.IAMRoleCredentials) {
 			{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: 1024},
 			{Name: aws.String("MEMORY"), Type: aws.String("INTEGER"), IntegerValue: 1024},
 		},
+		// What an agent with task roles registers: the plane places the task (it has a
+		// task role) only on such an instance.
+		Attributes: []types.Attribute{
+			{Name: aws.String("com.amazonaws.ecs.capability.task-iam-role")},
+			{Name: aws.String("com.amazonaws.ecs.capability.task-iam-role-network-host")},
+		},
 	})
 	if err != nil {
 		t.Fatalf("RegisterContainerInstance: %v", err)
