@@ -70,30 +70,9 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 		return wrapErr(err, "create container %s", cfg.ID)
 	}
 
-	logPath := cfg.LogPath
-	if logPath == "" {
-		logPath = filepath.Join(r.opts.logDir, cfg.ID+".log")
-	}
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return wrapErr(err, "create container %s: log directory", cfg.ID)
-	}
-	labels := make(map[string]string, len(cfg.Labels)+3)
-	maps.Copy(labels, cfg.Labels)
-	labels[LabelManaged] = "true"
-	labels[labelLogPath] = logPath
-	if len(cfg.Logging.LoggerArgs) > 0 && r.opts.logBinary == "" {
-		// Only tests run a runtime without the logger; the agent always has one.
-		r.log.V(1).Info("no logger (WithLogBinary): rotation and shipping settings do not apply", "container", cfg.ID)
-	}
-	if cfg.Logging.Discard || len(cfg.Logging.LoggerArgs) > 0 {
-		b, err := json.Marshal(cfg.Logging)
-		if err != nil {
-			return wrapErr(err, "create container %s: log settings", cfg.ID)
-		}
-		if len(b) > maxLabelSize-len(labelLogSettings) {
-			return fmt.Errorf("create container %s: log settings of %d bytes exceed a label's %d", cfg.ID, len(b), maxLabelSize)
-		}
-		labels[labelLogSettings] = string(b)
+	labels, logPath, err := r.containerLabels(cfg)
+	if err != nil {
+		return err
 	}
 
 	sn := r.client.SnapshotService(r.opts.snapshotter)
@@ -172,6 +151,38 @@ func (r *Runtime) CreateContainer(ctx context.Context, cfg runtime.ContainerConf
 	return nil
 }
 
+// containerLabels are the labels a new container gets (cfg's, ecsd's marker, its log file
+// and, when they differ from the defaults, its log settings for the task's logger), and
+// the log file, whose directory it creates.
+func (r *Runtime) containerLabels(cfg runtime.ContainerConfig) (map[string]string, string, error) {
+	logPath := cfg.LogPath
+	if logPath == "" {
+		logPath = filepath.Join(r.opts.logDir, cfg.ID+".log")
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, "", wrapErr(err, "create container %s: log directory", cfg.ID)
+	}
+	labels := make(map[string]string, len(cfg.Labels)+3)
+	maps.Copy(labels, cfg.Labels)
+	labels[LabelManaged] = "true"
+	labels[labelLogPath] = logPath
+	if len(cfg.Logging.LoggerArgs) > 0 && r.opts.logBinary == "" {
+		// Only tests run a runtime without the logger; the agent always has one.
+		r.log.V(1).Info("no logger (WithLogBinary): rotation and shipping settings do not apply", "container", cfg.ID)
+	}
+	if cfg.Logging.Discard || len(cfg.Logging.LoggerArgs) > 0 {
+		b, err := json.Marshal(cfg.Logging)
+		if err != nil {
+			return nil, "", wrapErr(err, "create container %s: log settings", cfg.ID)
+		}
+		if len(b) > maxLabelSize-len(labelLogSettings) {
+			return nil, "", fmt.Errorf("create container %s: log settings of %d bytes exceed a label's %d", cfg.ID, len(b), maxLabelSize)
+		}
+		labels[labelLogSettings] = string(b)
+	}
+	return labels, logPath, nil
+}
+
 // createOnDirectory creates a container whose root file system is the host directory
 // cfg.RootFS (read-only): no image, no snapshot, so nothing to clean up if it fails.
 func (r *Runtime) createOnDirectory(ctx context.Context, cfg runtime.ContainerConfig) error {
@@ -182,17 +193,10 @@ func (r *Runtime) createOnDirectory(ctx context.Context, cfg runtime.ContainerCo
 	if err != nil {
 		return wrapErr(err, "create container %s", cfg.ID)
 	}
-	logPath := cfg.LogPath
-	if logPath == "" {
-		logPath = filepath.Join(r.opts.logDir, cfg.ID+".log")
+	labels, _, err := r.containerLabels(cfg)
+	if err != nil {
+		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return wrapErr(err, "create container %s: log directory", cfg.ID)
-	}
-	labels := make(map[string]string, len(cfg.Labels)+2)
-	maps.Copy(labels, cfg.Labels)
-	labels[LabelManaged] = "true"
-	labels[labelLogPath] = logPath
 	copts := []client.NewContainerOpts{
 		client.WithRuntime(r.opts.runtime, nil),
 		client.WithContainerLabels(labels),
