@@ -19,6 +19,7 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/awsclient"
+	"github.com/ecsd/ecsd/internal/reasonerr"
 )
 
 // MaxFileSize bounds one environment file. A file larger than this stops the task instead
@@ -198,16 +199,7 @@ func Merge(env map[string]string, files []map[string]string) map[string]string {
 	return out
 }
 
-// readError is a file that cannot be read; its text is the task's stop reason.
-type readError struct {
-	msg string
-	err error
-}
-
-func (e *readError) Error() string        { return e.msg }
-func (e *readError) Unwrap() error        { return e.err }
-func (e *readError) Is(target error) bool { return target == ErrUnreadable }
-
+// unreadable is a file that cannot be read; its text is the task's stop reason.
 func unreadable(cause error, format string, args ...any) error {
-	return &readError{msg: fmt.Sprintf(format, args...), err: cause}
+	return reasonerr.New(ErrUnreadable, cause, format, args...)
 }

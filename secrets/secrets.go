@@ -27,6 +27,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/awsclient"
+	"github.com/ecsd/ecsd/internal/reasonerr"
 )
 
 // Errors callers tell apart with errors.Is.
@@ -285,17 +286,8 @@ func (r *Resolver) ExecutionRole(taskARN, kind string) (aws.CredentialsProvider,
 	return nil, unreadable(nil, "%s resource: unable to find execution role credentials", kind)
 }
 
-// readError is a secret that cannot be read. Its text is the reason the task stops with,
+// unreadable is a secret that cannot be read. Its text is the reason the task stops with,
 // worded as the reference agent words it, so it carries no ecsd prefix.
-type readError struct {
-	msg string
-	err error
-}
-
-func (e *readError) Error() string        { return e.msg }
-func (e *readError) Unwrap() error        { return e.err }
-func (e *readError) Is(target error) bool { return target == ErrUnreadable }
-
 func unreadable(cause error, format string, args ...any) error {
-	return &readError{msg: fmt.Sprintf(format, args...), err: cause}
+	return reasonerr.New(ErrUnreadable, cause, format, args...)
 }

@@ -217,18 +217,7 @@ func copyRotated(out io.Writer, path string) error {
 		}
 		n++
 	}
-	for i := n; i >= 1; i-- {
-		f, err := os.Open(containerlog.RotatedPath(path, i))
-		if err != nil {
-			continue
-		}
-		_, err = io.Copy(out, f)
-		_ = f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return copyRotatedFrom(out, path, n)
 }
 
 // copyRotatedAfter copies the files rotated away after the one that was old (path.K-1 …
@@ -247,7 +236,13 @@ func copyRotatedAfter(out io.Writer, path string, old fs.FileInfo) error {
 			break
 		}
 	}
-	for i := k - 1; i >= 1; i-- {
+	return copyRotatedFrom(out, path, k-1)
+}
+
+// copyRotatedFrom copies the rotated files path.from … path.1, oldest first; a file
+// rotated away meanwhile is skipped.
+func copyRotatedFrom(out io.Writer, path string, from int) error {
+	for i := from; i >= 1; i-- {
 		f, err := os.Open(containerlog.RotatedPath(path, i))
 		if err != nil {
 			continue
