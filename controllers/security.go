@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
@@ -14,6 +16,9 @@ type HostSecurity interface {
 	AppArmorEnabled() bool
 	SELinuxEnabled() bool
 	ProfileLoaded(name string) (bool, error)
+	// SELinuxLabels returns the process and mount labels of the container seed (its
+	// runtime ID) with the label options on top of the policy's container contexts.
+	SELinuxLabels(seed string, options []string) (process, mount string, err error)
 }
 
 // noLSM is a host without AppArmor or SELinux: the answer when no HostSecurity is set.
@@ -22,6 +27,9 @@ type noLSM struct{}
 func (noLSM) AppArmorEnabled() bool              { return false }
 func (noLSM) SELinuxEnabled() bool               { return false }
 func (noLSM) ProfileLoaded(string) (bool, error) { return false, fmt.Errorf("apparmor is not enabled") }
+func (noLSM) SELinuxLabels(string, []string) (string, string, error) {
+	return "", "", fmt.Errorf("selinux is not enabled")
+}
 
 // applySecurityOptions turns the container's dockerSecurityOptions into runtime settings.
 // An option this host cannot apply is a definition error naming the option and why: the
@@ -51,16 +59,31 @@ func applySecurityOptions(so *api.SecurityOptions, host HostSecurity, cfg *runti
 		}
 		cfg.AppArmorProfile = p
 	}
-	for _, l := range so.SELinuxLabel {
-		if l == "disable" {
-			continue // no labelling is what a container gets here anyway
-		}
-		if !host.SELinuxEnabled() {
-			return fmt.Errorf("%w: dockerSecurityOptions label:%s: SELinux is not enabled on this host", errInvalidDefinition, l)
-		}
-		return fmt.Errorf("%w: dockerSecurityOptions label:%s: ecsd does not apply SELinux labels", errInvalidDefinition, l)
+	if err := applySELinuxLabels(so.SELinuxLabel, host, cfg); err != nil {
+		return err
 	}
 	cfg.SeccompUnconfined = so.Seccomp == "unconfined"
+	return nil
+}
+
+// applySELinuxLabels labels the container as Docker does when its definition asks for
+// labels: the policy's container contexts (container_t, container_file_t) at a level of
+// two categories of its own, with the options on top. "label:disable" (alone or with
+// others) keeps it unlabelled, which is what a container without label options gets. On a
+// host without SELinux, or whose policy has no container contexts, the options are refused.
+func applySELinuxLabels(options []string, host HostSecurity, cfg *runtime.ContainerConfig) error {
+	if len(options) == 0 || slices.Contains(options, "disable") {
+		return nil
+	}
+	shown := "label:" + strings.Join(options, ",label:")
+	if !host.SELinuxEnabled() {
+		return fmt.Errorf("%w: dockerSecurityOptions %s: SELinux is not enabled on this host", errInvalidDefinition, shown)
+	}
+	process, mount, err := host.SELinuxLabels(cfg.ID, options)
+	if err != nil {
+		return fmt.Errorf("%w: dockerSecurityOptions %s: %v", errInvalidDefinition, shown, err)
+	}
+	cfg.SELinuxLabel, cfg.SELinuxMountLabel = process, mount
 	return nil
 }
 

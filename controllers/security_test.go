@@ -6,12 +6,15 @@ import (
 	"testing"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/runtime"
 )
 
 type fakeLSM struct {
 	apparmor, selinux bool
 	profiles          map[string]bool
+	// policyless: SELinux without container contexts in its policy.
+	policyless bool
 }
 
 func (f fakeLSM) AppArmorEnabled() bool { return f.apparmor }
@@ -21,6 +24,15 @@ func (f fakeLSM) ProfileLoaded(n string) (bool, error) {
 		return false, errors.New("apparmor is not enabled")
 	}
 	return n == "unconfined" || f.profiles[n], nil
+}
+
+func (f fakeLSM) SELinuxLabels(seed string, options []string) (string, string, error) {
+	if !f.selinux || f.policyless {
+		return "", "", lsm.ErrNoContainerPolicy
+	}
+	p, _ := lsm.ParseContext("system_u:system_r:container_t:s0")
+	fc, _ := lsm.ParseContext("system_u:object_r:container_file_t:s0")
+	return lsm.ContainerLabels(p, fc, seed, options)
 }
 
 func TestApplySecurityOptions(t *testing.T) {
@@ -42,7 +54,12 @@ func TestApplySecurityOptions(t *testing.T) {
 		{name: "apparmor off", so: &api.SecurityOptions{AppArmorProfile: "docker-default"}, host: fakeLSM{}, reason: "apparmor:docker-default: AppArmor is not enabled on this host"},
 		{name: "label disable", so: &api.SecurityOptions{SELinuxLabel: []string{"disable"}}},
 		{name: "label without selinux", so: &api.SecurityOptions{SELinuxLabel: []string{"type:spc_t"}}, reason: "label:type:spc_t: SELinux is not enabled on this host"},
-		{name: "label with selinux", so: &api.SecurityOptions{SELinuxLabel: []string{"level:s0"}}, host: fakeLSM{selinux: true}, reason: "ecsd does not apply SELinux labels"},
+		{name: "label with selinux", so: &api.SecurityOptions{SELinuxLabel: []string{"type:spc_t", "level:s0:c1,c2"}}, host: fakeLSM{selinux: true},
+			want: runtime.ContainerConfig{SELinuxLabel: "system_u:system_r:spc_t:s0:c1,c2", SELinuxMountLabel: "system_u:object_r:container_file_t:s0:c1,c2"}},
+		{name: "label disable with others", so: &api.SecurityOptions{SELinuxLabel: []string{"type:spc_t", "disable"}}, host: fakeLSM{selinux: true}},
+		{name: "label without a container policy", so: &api.SecurityOptions{SELinuxLabel: []string{"type:spc_t"}}, host: fakeLSM{selinux: true, policyless: true},
+			reason: "label:type:spc_t: the SELinux policy names no container contexts"},
+		{name: "bad label option", so: &api.SecurityOptions{SELinuxLabel: []string{"colour:red"}}, host: fakeLSM{selinux: true}, reason: `label option "colour:red"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var cfg runtime.ContainerConfig
@@ -56,7 +73,8 @@ func TestApplySecurityOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.NoNewPrivileges != tc.want.NoNewPrivileges || cfg.AppArmorProfile != tc.want.AppArmorProfile || cfg.SeccompUnconfined != tc.want.SeccompUnconfined {
+			if cfg.NoNewPrivileges != tc.want.NoNewPrivileges || cfg.AppArmorProfile != tc.want.AppArmorProfile || cfg.SeccompUnconfined != tc.want.SeccompUnconfined ||
+				cfg.SELinuxLabel != tc.want.SELinuxLabel || cfg.SELinuxMountLabel != tc.want.SELinuxMountLabel {
 				t.Fatalf("cfg = %+v, want %+v", cfg, tc.want)
 			}
 		})

@@ -153,6 +153,11 @@ type ContainerConfig struct {
 	// SeccompUnconfined runs the process without a seccomp filter (seccomp:unconfined);
 	// otherwise an unprivileged container gets the default profile.
 	SeccompUnconfined bool
+	// SELinuxLabel is the process's SELinux label and SELinuxMountLabel the label of the
+	// files it gets: its root file system (mounted with context=) and the mounts the OCI
+	// runtime makes. The caller computed them from the host's policy; empty applies none.
+	SELinuxLabel      string
+	SELinuxMountLabel string
 	// PIDNamespace and IPCNamespace say which PID and IPC namespaces the container runs in;
 	// the zero value is a new one of its own.
 	PIDNamespace Namespace

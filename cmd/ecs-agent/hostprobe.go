@@ -10,10 +10,16 @@ import (
 // whether a task's options are applied or refused, so that an attribute is registered
 // exactly when the feature behind it works here:
 //   - AppArmor: the LSM probe that applies "apparmor:PROFILE" (internal/lsm);
-//   - SELinux: never, since ecsd applies no SELinux labels ("label:…" options are refused);
+//   - SELinux: SELinux is enabled and its policy names container contexts, from which
+//     "label:…" options are applied (lsm.ContainerContexts);
 //   - NamespaceSharing: ecsd-init was found, which holds pidMode/ipcMode "task" namespaces.
 func probeHost(l lsm.Host, initPath string) capability.Host {
-	return capability.Host{AppArmor: l.AppArmorEnabled(), NamespaceSharing: initPath != ""}
+	selinux := false
+	if l.SELinuxEnabled() {
+		_, _, err := l.ContainerContexts()
+		selinux = err == nil
+	}
+	return capability.Host{AppArmor: l.AppArmorEnabled(), SELinux: selinux, NamespaceSharing: initPath != ""}
 }
 
 // hostWarnings names the settings that this host makes ineffective: a switch the
@@ -21,8 +27,8 @@ func probeHost(l lsm.Host, initPath string) capability.Host {
 // so once at start like every other ECS_* variable without effect.
 func hostWarnings(cfg *config.Config, h capability.Host) []string {
 	var w []string
-	if cfg.SELinuxCapable.Enabled() {
-		w = append(w, "ECS_SELINUX_CAPABLE=true has no effect in ecsd: it applies no SELinux labels (dockerSecurityOptions label:… are refused), so the selinux attribute is never registered")
+	if cfg.SELinuxCapable.Enabled() && !h.SELinux {
+		w = append(w, "ECS_SELINUX_CAPABLE=true has no effect on this host: SELinux is not enabled or its policy names no container contexts, so the selinux attribute is not registered and label:… options are refused")
 	}
 	if cfg.AppArmorCapable.Enabled() && !h.AppArmor {
 		w = append(w, "ECS_APPARMOR_CAPABLE=true has no effect on this host: AppArmor is not enabled, so the apparmor attribute is not registered and apparmor:PROFILE options are refused")

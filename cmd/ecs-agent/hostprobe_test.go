@@ -27,16 +27,21 @@ func TestProbeHost(t *testing.T) {
 	write(both, "sys/module/apparmor/parameters/enabled", "Y\n")
 	write(both, "sys/kernel/security/apparmor/profiles", "docker-default (enforce)\n")
 	write(both, "sys/fs/selinux/enforce", "1\n")
+	write(both, "etc/selinux/config", "SELINUXTYPE=targeted\n")
+	write(both, "etc/selinux/targeted/contexts/lxc_contexts", "process = \"system_u:system_r:container_t:s0\"\nfile = \"system_u:object_r:container_file_t:s0\"\n")
+	nopolicy := t.TempDir()
+	write(nopolicy, "sys/fs/selinux/enforce", "1\n")
 	disabled := t.TempDir()
 	write(disabled, "sys/module/apparmor/parameters/enabled", "N\n")
 	for name, c := range map[string]struct {
 		root, init string
 		want       capability.Host
 	}{
-		"no LSM, no init": {none, "", capability.Host{}},
-		// SELinux is enabled but ecsd applies no labels: never claimed.
-		"AppArmor, SELinux, init": {both, "/usr/libexec/ecsd/ecsd-init", capability.Host{AppArmor: true, NamespaceSharing: true}},
-		"AppArmor disabled":       {disabled, "", capability.Host{}},
+		"no LSM, no init":         {none, "", capability.Host{}},
+		"AppArmor, SELinux, init": {both, "/usr/libexec/ecsd/ecsd-init", capability.Host{AppArmor: true, SELinux: true, NamespaceSharing: true}},
+		// SELinux without container-selinux: no label to apply, not claimed.
+		"SELinux without a container policy": {nopolicy, "", capability.Host{}},
+		"AppArmor disabled":                  {disabled, "", capability.Host{}},
 	} {
 		if got := probeHost(lsm.Host{Root: c.root}, c.init); got != c.want {
 			t.Errorf("%s: %+v, want %+v", name, got, c.want)
@@ -56,5 +61,8 @@ func TestHostWarnings(t *testing.T) {
 	}
 	if w := hostWarnings(cfg, capability.Host{AppArmor: true}); len(w) != 1 {
 		t.Fatalf("AppArmor applied, yet warnings %q", w)
+	}
+	if w := hostWarnings(cfg, capability.Host{AppArmor: true, SELinux: true}); len(w) != 0 {
+		t.Fatalf("both applied, yet warnings %q", w)
 	}
 }

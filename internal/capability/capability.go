@@ -28,8 +28,8 @@ type Host struct {
 	// host. The agent sets it from the LSM probe (the one that decides whether
 	// dockerSecurityOptions "apparmor:PROFILE" is applied or refused).
 	AppArmor bool
-	// SELinux is true when the runtime applies SELinux labels to containers on this host.
-	// ecsd applies none today ("label:..." options are refused), so the agent leaves it false.
+	// SELinux is true when the runtime applies SELinux labels to containers on this host:
+	// SELinux is enabled and its policy names container contexts (internal/lsm).
 	SELinux bool
 	// NamespaceSharing is true when the namespace holder (ecsd-init) is installed, without
 	// which pidMode/ipcMode "task" tasks are refused.

@@ -166,6 +166,9 @@ func (r *Runtime) containerLabels(cfg runtime.ContainerConfig) (map[string]strin
 	maps.Copy(labels, cfg.Labels)
 	labels[LabelManaged] = "true"
 	labels[labelLogPath] = logPath
+	if cfg.SELinuxMountLabel != "" {
+		labels[labelMountLabel] = cfg.SELinuxMountLabel
+	}
 	if len(cfg.Logging.LoggerArgs) > 0 && r.opts.logBinary == "" {
 		// Only tests run a runtime without the logger; the agent always has one.
 		r.log.V(1).Info("no logger (WithLogBinary): rotation and shipping settings do not apply", "container", cfg.ID)

@@ -12,6 +12,9 @@ const (
 	// labelLogSettings holds ContainerConfig.Logging (JSON), for the same reason; absent
 	// means the defaults (an unbounded file).
 	labelLogSettings = "ecs.ecsd.io/log-settings"
+	// labelMountLabel is the container's SELinux mount label, which its root file system
+	// is mounted with (context=) when its task is created.
+	labelMountLabel = "ecs.ecsd.io/selinux-mount-label"
 	// labelStartedAt is set after every successful start (RFC 3339, ns precision):
 	// containerd records no start time for a task.
 	labelStartedAt = "ecs.ecsd.io/started-at"

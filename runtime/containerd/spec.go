@@ -120,6 +120,9 @@ func (r *Runtime) specOpts(cfg runtime.ContainerConfig, img oci.Image, imgCfg oc
 	if cfg.AppArmorProfile != "" {
 		opts = append(opts, withAppArmorProfile(cfg.AppArmorProfile))
 	}
+	if cfg.SELinuxLabel != "" || cfg.SELinuxMountLabel != "" {
+		opts = append(opts, withSELinuxLabels(cfg.SELinuxLabel, cfg.SELinuxMountLabel))
+	}
 	opts = append(opts, withNamespace(specs.PIDNamespace, cfg.PIDNamespace), withNamespace(specs.IPCNamespace, cfg.IPCNamespace))
 	for _, d := range cfg.Devices {
 		perms := d.Permissions
@@ -202,6 +205,22 @@ func withAppArmorProfile(profile string) oci.SpecOpts {
 			s.Process = &specs.Process{}
 		}
 		s.Process.ApparmorProfile = profile
+		return nil
+	}
+}
+
+// withSELinuxLabels labels the process and the mounts the OCI runtime makes; the caller
+// computed the labels from the host's policy.
+func withSELinuxLabels(process, mount string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		s.Process.SelinuxLabel = process
+		s.Linux.MountLabel = mount
 		return nil
 	}
 }

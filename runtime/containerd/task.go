@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
@@ -67,8 +70,12 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 			return fmt.Errorf("start container %s: log settings label: %w", id, err)
 		}
 	}
+	taskOpts, err := r.rootFSOpts(ctx, info)
+	if err != nil {
+		return wrapErr(err, "start container %s", id)
+	}
 	if logging.Discard {
-		t, err = c.NewTask(ctx, cio.NullIO)
+		t, err = c.NewTask(ctx, cio.NullIO, taskOpts...)
 		if err != nil {
 			if errdefs.IsAlreadyExists(err) {
 				return nil
@@ -86,7 +93,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
 		_ = f.Close()
 	}
-	t, err = c.NewTask(ctx, r.logIO(logPath, logging.LoggerArgs))
+	t, err = c.NewTask(ctx, r.logIO(logPath, logging.LoggerArgs), taskOpts...)
 	if err != nil {
 		if errdefs.IsAlreadyExists(err) {
 			// A concurrent start won; its outcome is ours.
@@ -279,4 +286,29 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 // errNotRunning is returned by operations that need a live task.
 func errNotRunning(id string) error {
 	return newErr(runtime.ErrNotFound, "container %s has no running task", id)
+}
+
+// rootFSOpts mounts the root file system of a container with an SELinux mount label with
+// that label (context=), as Docker does, so that its confined process may use its own
+// files; other containers get containerd's mounts unchanged (no options).
+func (r *Runtime) rootFSOpts(ctx context.Context, info containers.Container) ([]client.NewTaskOpts, error) {
+	label := info.Labels[labelMountLabel]
+	if label == "" || info.SnapshotKey == "" {
+		return nil, nil
+	}
+	mounts, err := r.client.SnapshotService(info.Snapshotter).Mounts(ctx, info.SnapshotKey)
+	if err != nil {
+		return nil, fmt.Errorf("root file system mounts: %w", err)
+	}
+	return []client.NewTaskOpts{client.WithRootFS(withMountLabel(mounts, label))}, nil
+}
+
+// withMountLabel adds context="label" to every mount's options.
+func withMountLabel(mounts []mount.Mount, label string) []mount.Mount {
+	out := make([]mount.Mount, len(mounts))
+	for i, m := range mounts {
+		m.Options = append(slices.Clone(m.Options), fmt.Sprintf("context=%q", label))
+		out[i] = m
+	}
+	return out
 }
