@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -43,7 +44,7 @@ type Engine struct {
 
 	mu     sync.Mutex
 	queues []workqueue.TypedRateLimitingInterface[reconcile.Request]
-	pulls  flight
+	pulls  singleflight.Group
 	// imageMu serialises Image object bookkeeping.
 	imageMu sync.Mutex
 	// ns keeps the shared namespaces of pidMode/ipcMode "task" tasks.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -219,9 +218,12 @@ func (e *Engine) pull(ctx context.Context, c *api.Container, taskARN string) (ru
 		runtime.WithManifestTimeout(e.s.ManifestPullTimeout),
 		runtime.WithInactivityTimeout(e.s.PullInactivityTimeout),
 	}
-	info, err := e.pulls.do(flightKey(ref, auth), func() (runtime.ImageInfo, error) {
+	// Concurrent pulls of one image with the same credentials share the first one's
+	// result (and its context: a caller joining it waits as long as that pull runs).
+	v, err, _ := e.pulls.Do(flightKey(ref, auth), func() (any, error) {
 		return e.rt.PullImage(pctx, ref, auth, opts...)
 	})
+	info, _ := v.(runtime.ImageInfo)
 	if err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 		return info, fmt.Errorf("%w: %w", &pullTimeoutError{after: e.s.PullTimeout}, err)
 	}
@@ -305,38 +307,4 @@ func (e *Engine) recordImage(ctx context.Context, c *api.Container, info runtime
 		}
 		return e.direct.Status().Update(ctx, im)
 	})
-}
-
-// flight runs one call per key at a time and shares its result with concurrent callers.
-type flight struct {
-	mu    sync.Mutex
-	calls map[string]*flightCall
-}
-
-type flightCall struct {
-	done chan struct{}
-	info runtime.ImageInfo
-	err  error
-}
-
-func (f *flight) do(key string, fn func() (runtime.ImageInfo, error)) (runtime.ImageInfo, error) {
-	f.mu.Lock()
-	if f.calls == nil {
-		f.calls = map[string]*flightCall{}
-	}
-	if c, ok := f.calls[key]; ok {
-		f.mu.Unlock()
-		<-c.done
-		return c.info, c.err
-	}
-	c := &flightCall{done: make(chan struct{})}
-	f.calls[key] = c
-	f.mu.Unlock()
-
-	c.info, c.err = fn()
-	close(c.done)
-	f.mu.Lock()
-	delete(f.calls, key)
-	f.mu.Unlock()
-	return c.info, c.err
 }
