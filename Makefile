@@ -30,6 +30,7 @@ fmt: ## gofmt every Go file.
 vet: ## go vet and a gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 
 .PHONY: build
 build: ## Build ecs-agent (and the other binaries) into bin/.
@@ -44,10 +45,16 @@ build: ## Build ecs-agent (and the other binaries) into bin/.
 setup: ## Install and start containerd, runc, CNI plugins, registries and test images (idempotent).
 	bash hack/setup-test-env.sh
 
+# Tests that need root, containerd, registries, moto or network namespaces carry the build
+# tag "integration"; without it, `go test` runs the unit tests only.
+.PHONY: test-unit
+test-unit: ## Run the unit tests: no root, containerd, registry or network namespace needed.
+	$(GO) test -count=1 -timeout 5m ./...
+
 .PHONY: test
-test: vet build ## Run every test (needs root and `make setup`).
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -race $(RACE_PKGS)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|credentials)($$|/)')
+test: vet build ## Run every test, unit and integration (needs root and `make setup`).
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration -race $(RACE_PKGS)
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|credentials)($$|/)')
 
 .PHONY: bench
 bench: build ## Measure raw containerd vs the agent's launch latency, and the agent's memory.

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -51,12 +50,5 @@ func TestContract(t *testing.T) {
 	}
 	if got := ContainerdAddress(); got != "/tmp/other.sock" {
 		t.Errorf("ContainerdAddress() with %s set = %q", EnvContainerdAddress, got)
-	}
-}
-
-func TestMotoAnswers(t *testing.T) {
-	url := Moto(t)
-	if !strings.HasPrefix(url, "http://127.0.0.1:") {
-		t.Fatalf("moto URL %q is not on loopback", url)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package e2e drives the ecs-agent binary against the real containerd, runc and registry.
 package e2e
 
