@@ -97,7 +97,11 @@ func startLocalControlPlane(ctx context.Context, addr string, cfg *config.Config
 		_ = hs.Shutdown(sctx)
 		<-served
 		srv.Close()
-		if err := unblock(sctx); err != nil {
+		// A time of its own: a shutdown that used up the first (an ACS session slow to
+		// close) must not leave the rule behind.
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer ucancel()
+		if err := unblock(uctx); err != nil {
 			log.Error(err, "cannot remove the rule refusing the local control plane to tasks")
 		}
 	}
