@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -61,15 +59,7 @@ func TestLocalPlaneKeyPairAndTaskRefusal(t *testing.T) {
 	if log := h.fullLog(); strings.Contains(log, keys.SecretAccessKey) {
 		t.Fatal("the agent logged the plane's secret access key")
 	}
-	plane := ecs.New(ecs.Options{
-		Region: keys.Region, BaseEndpoint: aws.String(keys.Endpoint),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: keys.AccessKeyID, SecretAccessKey: keys.SecretAccessKey}, nil
-		}),
-		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return h.dial(ctx, addr) }}},
-	})
-	waitConnectedTo(t, h, plane)
+	plane := h.localPlane(t)
 
 	// The AWS CLI on the test host, with nothing but what ecsctl local env exports.
 	ecsctl := buildEcsctl(t)
