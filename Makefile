@@ -4,6 +4,9 @@ GO ?= go
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN := $(BIN)/controller-gen
+# golangci-lint, pinned and built from the Go module proxy (no binary downloads).
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 VERSION ?= 0.1.0
 GIT_HASH := $(shell git rev-parse --short=8 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/ecsd/ecsd/internal/version.Version=$(VERSION) -X github.com/ecsd/ecsd/internal/version.GitHash=$(GIT_HASH)
@@ -27,10 +30,22 @@ fmt: ## gofmt every Go file.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: vet
-vet: ## go vet and a gofmt check.
+vet: govet lint ## go vet, the gofmt check and golangci-lint (.golangci.yml: layering, errors, imports, helpers).
+
+.PHONY: govet
+govet: ## go vet (with and without the integration tag) and a gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint with .golangci.yml (depguard layering, errorlint, gci, unparam, thelper).
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	@echo "building golangci-lint $(GOLANGCI_LINT_VERSION) from the module proxy (once; a few minutes)"
+	GOBIN=$(BIN)/.golangci-lint $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/.golangci-lint/golangci-lint $@
 
 .PHONY: build
 build: ## Build ecs-agent (and the other binaries) into bin/.
@@ -52,7 +67,7 @@ test-unit: ## Run the unit tests: no root, containerd, registry or network names
 	$(GO) test -count=1 -timeout 5m ./...
 
 .PHONY: test
-test: vet build ## Run every test, unit and integration (needs root and `make setup`).
+test: govet build ## Run every test, unit and integration (needs root and `make setup`).
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration -race $(RACE_PKGS)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|credentials)($$|/)')
 
