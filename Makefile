@@ -37,6 +37,7 @@ govet: ## go vet (with and without the integration tag) and a gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	cd hack/mkimage && $(GO) vet ./...
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## golangci-lint with .golangci.yml (depguard layering, errorlint, gci, unparam, thelper).
@@ -65,6 +66,8 @@ setup: ## Install and start containerd, runc, CNI plugins, registries and test i
 .PHONY: test-unit
 test-unit: ## Run the unit tests: no root, containerd, registry or network namespace needed.
 	$(GO) test -count=1 -timeout 5m ./...
+	@# hack/mkimage is a module of its own (go-containerregistry stays out of the agent's go.mod).
+	cd hack/mkimage && $(GO) test -count=1 ./...
 
 .PHONY: test
 test: govet build ## Run every test, unit and integration (needs root and `make setup`).

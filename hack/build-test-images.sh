@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the ecsd test images with hack/mkimage (stdlib only, no downloads)
+# Builds the ecsd test images with hack/mkimage (go-containerregistry, its own module; no image downloads)
 # and pushes them to the local registries started by hack/start-registry.sh:
 #
 #   127.0.0.1:5000/ecsd/busybox:latest   busybox rootfs, Cmd ["sh"]
@@ -29,8 +29,9 @@ AUTH_PASSWORD="${ECSD_TEST_AUTH_PASSWORD:-ecsd-secret}"
 MKIMAGE="$ROOT/bin/mkimage"
 
 cd "$ROOT"
-# go build is a no-op (cache hit) when nothing changed.
-GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -o "$MKIMAGE" ./hack/mkimage
+# go build is a no-op (cache hit) when nothing changed. mkimage is its own module
+# (go-containerregistry's dependencies stay out of the agent's go.mod).
+(cd "$ROOT/hack/mkimage" && GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -o "$MKIMAGE" .)
 
 "$MKIMAGE" -registry "$REGISTRY" -repo ecsd/busybox -tag latest
 "$MKIMAGE" -registry "$REGISTRY" -repo ecsd/busybox -tag v2 \

@@ -1,12 +1,17 @@
 // Command mkimage builds a small busybox-based container image and pushes it
-// straight to a registry over the Registry HTTP API v2. It needs nothing but
-// the Go standard library and a static busybox binary (Debian's
-// busybox-static), so the ecsd test environment never has to pull an image
-// from the internet.
+// straight to a registry. It needs a static busybox binary (Debian's
+// busybox-static) and nothing from the internet, so the ecsd test environment
+// never has to pull an image.
+//
+// The layers' tar streams are written here (the rootfs is a file list, not a
+// directory on disk); everything above them (gzip, digests, config,
+// manifest, media types, and the push with its HEAD checks, uploads and basic
+// or Bearer auth) is github.com/google/go-containerregistry. It is a module of
+// its own, so the library's dependencies stay out of the agent's go.mod.
 //
 // The image is deterministic: same inputs, same bytes, same digests, run to
 // run (fixed mtimes, sorted tar entries, gzip without name or timestamp,
-// fixed "created" time, JSON with sorted keys).
+// fixed "created" time).
 //
 // Layers:
 //
@@ -23,41 +28,38 @@
 //	    -file-content /etc/ecsd-version=v2 -label org.ecsd.test.version=v2
 //
 // For every tag it prints one line "<registry>/<repo>:<tag>@<digest>" on
-// stdout. Blobs the registry already has (HEAD) are not uploaded again.
+// stdout. Blobs the registry already has are not uploaded again.
 package main
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
+	"context"
 	"debug/elf"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
-)
 
-// Media types.
-const (
-	ociManifest = "application/vnd.oci.image.manifest.v1+json"
-	ociConfig   = "application/vnd.oci.image.config.v1+json"
-	ociLayer    = "application/vnd.oci.image.layer.v1.tar+gzip"
-
-	dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
-	dockerConfig   = "application/vnd.docker.container.image.v1+json"
-	dockerLayer    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 const defaultPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
@@ -102,7 +104,8 @@ type options struct {
 	verbose bool
 	stdout  io.Writer
 	stderr  io.Writer
-	client  *http.Client
+	// transport replaces the default HTTP transport (tests).
+	transport http.RoundTripper
 }
 
 func main() {
@@ -242,29 +245,6 @@ func (o *options) logf(format string, args ...any) {
 // Image building
 // ---------------------------------------------------------------------------
 
-type blob struct {
-	mediaType string
-	data      []byte
-	digest    string
-}
-
-func newBlob(mediaType string, data []byte) blob {
-	return blob{mediaType: mediaType, data: data, digest: sha256Digest(data)}
-}
-
-func sha256Digest(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-type image struct {
-	layers     []blob
-	config     blob
-	manifest   blob
-	diffIDs    []string
-	mediaTypes struct{ manifest, config, layer string }
-}
-
 type tarEntry struct {
 	hdr  tar.Header
 	data []byte
@@ -320,8 +300,8 @@ func (b *layerBuilder) file(name string, mode int64, data []byte) {
 }
 func (b *layerBuilder) symlink(name, target string) { b.add(name, tar.TypeSymlink, 0o777, target, nil) }
 
-// build returns the uncompressed tar and its gzip compression.
-func (b *layerBuilder) build() (tarBytes, gzBytes []byte, err error) {
+// build returns the layer's tar stream, entries sorted by name.
+func (b *layerBuilder) build() ([]byte, error) {
 	names := make([]string, 0, len(b.entries))
 	for n := range b.entries {
 		names = append(names, n)
@@ -334,32 +314,18 @@ func (b *layerBuilder) build() (tarBytes, gzBytes []byte, err error) {
 		e := b.entries[n]
 		hdr := e.hdr
 		if err := tw.WriteHeader(&hdr); err != nil {
-			return nil, nil, fmt.Errorf("tar header %s: %w", n, err)
+			return nil, fmt.Errorf("tar header %s: %w", n, err)
 		}
 		if len(e.data) > 0 {
 			if _, err := tw.Write(e.data); err != nil {
-				return nil, nil, fmt.Errorf("tar data %s: %w", n, err)
+				return nil, fmt.Errorf("tar data %s: %w", n, err)
 			}
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-
-	var gbuf bytes.Buffer
-	// No name, zero ModTime and a fixed level: the gzip stream depends only
-	// on the tar bytes.
-	gw, err := gzip.NewWriterLevel(&gbuf, gzip.DefaultCompression)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := gw.Write(tbuf.Bytes()); err != nil {
-		return nil, nil, err
-	}
-	if err := gw.Close(); err != nil {
-		return nil, nil, err
-	}
-	return tbuf.Bytes(), gbuf.Bytes(), nil
+	return tbuf.Bytes(), nil
 }
 
 func findBusybox(explicit string) (string, error) {
@@ -421,9 +387,26 @@ func rootfsLayer(o *options, busyboxData []byte, applets []string) *layerBuilder
 	return b
 }
 
-func buildImage(o *options) (*image, error) {
+// mediaTypes are the manifest, config and layer media types of one format.
+type mediaTypes struct{ manifest, config, layer types.MediaType }
+
+func formatTypes(format string) mediaTypes {
+	if format == "docker" {
+		return mediaTypes{types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer}
+	}
+	return mediaTypes{types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer}
+}
+
+// layer wraps a tar stream as a gzip-compressed layer; go-containerregistry
+// compresses it (gzip without name or timestamp) and computes both digests.
+func layer(tarBytes []byte, mt types.MediaType) (v1.Layer, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(tarBytes)), nil
+	}, tarball.WithMediaType(mt), tarball.WithCompressionLevel(gzip.DefaultCompression))
+}
+
+func buildImage(o *options) (v1.Image, error) {
 	applets := o.applets
-	var busyboxData []byte
 	bbPath, err := findBusybox(o.busybox)
 	if err != nil {
 		return nil, err
@@ -436,28 +419,20 @@ func buildImage(o *options) (*image, error) {
 			return nil, err
 		}
 	}
-	if busyboxData, err = os.ReadFile(bbPath); err != nil {
+	busyboxData, err := os.ReadFile(bbPath)
+	if err != nil {
 		return nil, err
 	}
-	hasSh := false
-	for _, a := range applets {
-		hasSh = hasSh || a == "sh"
-	}
-	if !hasSh {
+	if !slices.Contains(applets, "sh") {
 		return nil, fmt.Errorf("%s has no sh applet", bbPath)
 	}
-
-	img := &image{}
-	if o.format == "docker" {
-		img.mediaTypes.manifest, img.mediaTypes.config, img.mediaTypes.layer = dockerManifest, dockerConfig, dockerLayer
-	} else {
-		img.mediaTypes.manifest, img.mediaTypes.config, img.mediaTypes.layer = ociManifest, ociConfig, ociLayer
-	}
+	mt := formatTypes(o.format)
+	created := v1.Time{Time: o.created.UTC()}
 
 	builders := []*layerBuilder{rootfsLayer(o, busyboxData, applets)}
-	history := []map[string]any{{
-		"created":    o.created.UTC().Format(time.RFC3339),
-		"created_by": fmt.Sprintf("ecsd hack/mkimage: busybox rootfs (%d applets)", len(applets)),
+	history := []v1.History{{
+		Created:   created,
+		CreatedBy: fmt.Sprintf("ecsd hack/mkimage: busybox rootfs (%d applets)", len(applets)),
 	}}
 	if len(o.extraFiles) > 0 {
 		b := newLayerBuilder(o.created)
@@ -467,18 +442,25 @@ func buildImage(o *options) (*image, error) {
 			names = append(names, cleanName(f.ctrPath))
 		}
 		builders = append(builders, b)
-		history = append(history, map[string]any{
-			"created":    o.created.UTC().Format(time.RFC3339),
-			"created_by": "ecsd hack/mkimage: extra files " + strings.Join(names, " "),
+		history = append(history, v1.History{
+			Created:   created,
+			CreatedBy: "ecsd hack/mkimage: extra files " + strings.Join(names, " "),
 		})
 	}
-	for _, b := range builders {
-		tarBytes, gz, err := b.build()
+
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, mt.manifest), mt.config)
+	for i, b := range builders {
+		tarBytes, err := b.build()
 		if err != nil {
 			return nil, err
 		}
-		img.diffIDs = append(img.diffIDs, sha256Digest(tarBytes))
-		img.layers = append(img.layers, newBlob(img.mediaTypes.layer, gz))
+		l, err := layer(tarBytes, mt.layer)
+		if err != nil {
+			return nil, err
+		}
+		if img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: history[i]}); err != nil {
+			return nil, err
+		}
 	}
 
 	env := []string{defaultPath}
@@ -489,295 +471,26 @@ func buildImage(o *options) (*image, error) {
 		}
 		env = append(env, e)
 	}
-	cfg := map[string]any{
-		"created":      o.created.UTC().Format(time.RFC3339),
-		"architecture": o.arch,
-		"os":           "linux",
-		"config": containerConfig{
-			User:       o.imageUser,
-			Env:        env,
-			Entrypoint: o.entrypoint,
-			Cmd:        o.cmd,
-			WorkingDir: o.workdir,
-			Labels:     o.labels,
-		},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": img.diffIDs},
-		"history": history,
-	}
-	cfgJSON, err := json.Marshal(cfg)
+	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
-	img.config = newBlob(img.mediaTypes.config, cfgJSON)
-
-	m := manifest{
-		SchemaVersion: 2,
-		MediaType:     img.mediaTypes.manifest,
-		Config:        descriptor{MediaType: img.config.mediaType, Digest: img.config.digest, Size: int64(len(img.config.data))},
+	cfg = cfg.DeepCopy()
+	cfg.Created = created
+	cfg.Architecture = o.arch
+	cfg.OS = "linux"
+	cfg.Config = v1.Config{
+		User:       o.imageUser,
+		Env:        env,
+		Entrypoint: o.entrypoint,
+		Cmd:        o.cmd,
+		WorkingDir: o.workdir,
+		Labels:     o.labels,
 	}
-	for _, l := range img.layers {
-		m.Layers = append(m.Layers, descriptor{MediaType: l.mediaType, Digest: l.digest, Size: int64(len(l.data))})
+	if len(cfg.Config.Labels) == 0 {
+		cfg.Config.Labels = nil
 	}
-	mJSON, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	img.manifest = newBlob(img.mediaTypes.manifest, mJSON)
-	return img, nil
-}
-
-type containerConfig struct {
-	User       string            `json:"User,omitempty"`
-	Env        []string          `json:"Env,omitempty"`
-	Entrypoint []string          `json:"Entrypoint,omitempty"`
-	Cmd        []string          `json:"Cmd,omitempty"`
-	WorkingDir string            `json:"WorkingDir,omitempty"`
-	Labels     map[string]string `json:"Labels,omitempty"`
-}
-
-type descriptor struct {
-	MediaType string `json:"mediaType"`
-	Digest    string `json:"digest"`
-	Size      int64  `json:"size"`
-}
-
-type manifest struct {
-	SchemaVersion int          `json:"schemaVersion"`
-	MediaType     string       `json:"mediaType"`
-	Config        descriptor   `json:"config"`
-	Layers        []descriptor `json:"layers"`
-}
-
-// ---------------------------------------------------------------------------
-// Registry HTTP API v2 client
-// ---------------------------------------------------------------------------
-
-type registryClient struct {
-	base     *url.URL
-	repo     string
-	user     string
-	password string
-	token    string
-	hc       *http.Client
-}
-
-func (c *registryClient) url(p string) string {
-	u := *c.base
-	u.Path = p
-	return u.String()
-}
-
-// do sends a request (body may be nil). Credentials go along as HTTP basic
-// auth; a Bearer challenge is answered once by fetching a token from its
-// realm.
-func (c *registryClient) do(method, rawURL string, body []byte, header http.Header) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.ContentLength = int64(len(body))
-		if body == nil {
-			req.Body = http.NoBody
-		}
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		switch {
-		case c.token != "":
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		case c.user != "":
-			req.SetBasicAuth(c.user, c.password)
-		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusUnauthorized || attempt > 0 {
-			return resp, nil
-		}
-		challenge := resp.Header.Get("WWW-Authenticate")
-		scheme, params := parseChallenge(challenge)
-		if !strings.EqualFold(scheme, "bearer") {
-			return resp, nil
-		}
-		drain(resp)
-		if c.token, err = c.fetchToken(params); err != nil {
-			return nil, fmt.Errorf("bearer token: %w", err)
-		}
-	}
-}
-
-func (c *registryClient) fetchToken(params map[string]string) (string, error) {
-	realm := params["realm"]
-	if realm == "" {
-		return "", errors.New("challenge without realm")
-	}
-	u, err := url.Parse(realm)
-	if err != nil {
-		return "", err
-	}
-	q := u.Query()
-	if s := params["service"]; s != "" {
-		q.Set("service", s)
-	}
-	scope := params["scope"]
-	if scope == "" {
-		scope = "repository:" + c.repo + ":pull,push"
-	}
-	q.Set("scope", scope)
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
-	if err != nil {
-		return "", err
-	}
-	if c.user != "" {
-		req.SetBasicAuth(c.user, c.password)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %s", u.Redacted(), resp.Status)
-	}
-	var tok struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
-		return "", err
-	}
-	if tok.Token == "" {
-		tok.Token = tok.AccessToken
-	}
-	if tok.Token == "" {
-		return "", errors.New("empty token")
-	}
-	return tok.Token, nil
-}
-
-// parseChallenge parses `Scheme k="v", k2="v,2"`.
-func parseChallenge(h string) (string, map[string]string) {
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
-	params := map[string]string{}
-	for rest = strings.TrimSpace(rest); rest != ""; {
-		k, after, ok := strings.Cut(rest, "=")
-		if !ok {
-			break
-		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		var v string
-		if strings.HasPrefix(after, `"`) {
-			after = after[1:]
-			var sb strings.Builder
-			i := 0
-			for ; i < len(after) && after[i] != '"'; i++ {
-				if after[i] == '\\' && i+1 < len(after) {
-					i++
-				}
-				sb.WriteByte(after[i])
-			}
-			v = sb.String()
-			if i < len(after) {
-				i++
-			}
-			after = after[i:]
-		} else {
-			end := strings.IndexByte(after, ',')
-			if end < 0 {
-				end = len(after)
-			}
-			v, after = strings.TrimSpace(after[:end]), after[end:]
-		}
-		params[k] = v
-		rest = strings.TrimLeft(after, ", ")
-	}
-	return scheme, params
-}
-
-func drain(resp *http.Response) {
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-}
-
-func respError(what string, resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
-	msg := strings.TrimSpace(string(body))
-	if resp.StatusCode == http.StatusUnauthorized {
-		return fmt.Errorf("%s: %s (check -user/-password) %s", what, resp.Status, msg)
-	}
-	return fmt.Errorf("%s: %s %s", what, resp.Status, msg)
-}
-
-func (c *registryClient) blobExists(digest string) (bool, error) {
-	resp, err := c.do(http.MethodHead, c.url("/v2/"+c.repo+"/blobs/"+digest), nil, nil)
-	if err != nil {
-		return false, err
-	}
-	defer drain(resp)
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return true, nil
-	case http.StatusNotFound:
-		return false, nil
-	default:
-		return false, respError("HEAD blob "+digest, resp)
-	}
-}
-
-// pushBlob uploads b unless the registry has it; it reports whether it
-// uploaded.
-func (c *registryClient) pushBlob(b blob) (bool, error) {
-	ok, err := c.blobExists(b.digest)
-	if err != nil || ok {
-		return false, err
-	}
-	resp, err := c.do(http.MethodPost, c.url("/v2/"+c.repo+"/blobs/uploads/"), nil, nil)
-	if err != nil {
-		return false, err
-	}
-	if resp.StatusCode != http.StatusAccepted {
-		return false, respError("start upload", resp)
-	}
-	loc := resp.Header.Get("Location")
-	drain(resp)
-	if loc == "" {
-		return false, errors.New("start upload: no Location header")
-	}
-	u, err := c.base.Parse(loc)
-	if err != nil {
-		return false, fmt.Errorf("upload location %q: %w", loc, err)
-	}
-	q := u.Query()
-	q.Set("digest", b.digest)
-	u.RawQuery = q.Encode()
-	resp, err = c.do(http.MethodPut, u.String(), b.data, http.Header{"Content-Type": {"application/octet-stream"}})
-	if err != nil {
-		return false, err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return false, respError("upload blob "+b.digest, resp)
-	}
-	drain(resp)
-	return true, nil
-}
-
-func (c *registryClient) putManifest(tag string, m blob) error {
-	resp, err := c.do(http.MethodPut, c.url("/v2/"+c.repo+"/manifests/"+tag), m.data, http.Header{"Content-Type": {m.mediaType}})
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return respError("put manifest "+tag, resp)
-	}
-	defer drain(resp)
-	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != m.digest {
-		return fmt.Errorf("put manifest %s: registry computed digest %s, want %s", tag, got, m.digest)
-	}
-	return nil
+	return mutate.ConfigFile(img, cfg)
 }
 
 func run(o *options) error {
@@ -785,44 +498,53 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	o.logf("config %s, layers %d, manifest %s", img.config.digest, len(img.layers), img.manifest.digest)
+	digest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if o.verbose {
+		cfg, _ := img.ConfigName()
+		layers, _ := img.Layers()
+		o.logf("config %s, layers %d, manifest %s", cfg, len(layers), digest)
+	}
 	if o.dryRun {
 		for _, t := range o.tags {
-			fmt.Fprintf(o.stdout, "%s/%s:%s@%s\n", o.registry, o.repo, t, img.manifest.digest)
+			fmt.Fprintf(o.stdout, "%s/%s:%s@%s\n", o.registry, o.repo, t, digest)
 		}
 		return nil
 	}
 
-	hc := o.client
-	if hc == nil {
+	var nameOpts []name.Option
+	if o.scheme == "http" {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	tr := o.transport
+	if tr == nil {
 		// No proxy: the registry is local, and nothing may go elsewhere.
-		hc = &http.Client{
-			Timeout:   2 * time.Minute,
-			Transport: &http.Transport{Proxy: nil, DisableCompression: true},
-		}
+		tr = &http.Transport{Proxy: nil, DisableCompression: true}
 	}
-	base, err := url.Parse(o.scheme + "://" + o.registry + "/")
-	if err != nil {
-		return fmt.Errorf("-registry %q: %w", o.registry, err)
+	auth := authn.Anonymous
+	if o.user != "" {
+		auth = &authn.Basic{Username: o.user, Password: o.password}
 	}
-	c := &registryClient{base: base, repo: o.repo, user: o.user, password: o.password, hc: hc}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	remoteOpts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr), remote.WithAuth(auth)}
 
-	for _, b := range append(append([]blob{}, img.layers...), img.config) {
-		uploaded, err := c.pushBlob(b)
+	for i, t := range o.tags {
+		ref, err := name.NewTag(o.registry+"/"+o.repo+":"+t, nameOpts...)
 		if err != nil {
-			return err
+			return fmt.Errorf("-registry/-repo/-tag: %w", err)
 		}
-		if uploaded {
-			o.logf("uploaded %s (%d bytes)", b.digest, len(b.data))
+		if i == 0 {
+			err = remote.Write(ref, img, remoteOpts...)
 		} else {
-			o.logf("registry already has %s", b.digest)
+			err = remote.Tag(ref, img, remoteOpts...)
 		}
-	}
-	for _, t := range o.tags {
-		if err := c.putManifest(t, img.manifest); err != nil {
-			return err
+		if err != nil {
+			return fmt.Errorf("push %s: %w", ref, err)
 		}
-		fmt.Fprintf(o.stdout, "%s/%s:%s@%s\n", o.registry, o.repo, t, img.manifest.digest)
+		fmt.Fprintf(o.stdout, "%s/%s:%s@%s\n", o.registry, o.repo, t, digest)
 	}
 	return nil
 }

@@ -3,9 +3,10 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // testOptions uses a fake busybox file and a fixed applet list, so the test
@@ -33,13 +42,20 @@ func testOptions(t *testing.T, args ...string) *options {
 	return o
 }
 
-func readLayer(t *testing.T, gz []byte) (map[string]*tar.Header, []string, []byte) {
+// readLayer returns the headers of layer i of img, in tar order, and its
+// uncompressed bytes.
+func readLayer(t *testing.T, img v1.Image, i int) (map[string]*tar.Header, []string, []byte) {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := io.ReadAll(zr)
+	rc, err := layers[i].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +76,28 @@ func readLayer(t *testing.T, gz []byte) (map[string]*tar.Header, []string, []byt
 	return hdrs, order, raw
 }
 
+func mustDigest(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
+	t.Helper()
+	h, err := d.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func layerDigests(t *testing.T, img v1.Image) []v1.Hash {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1.Hash
+	for _, l := range layers {
+		out = append(out, mustDigest(t, l))
+	}
+	return out
+}
+
 func TestBuildImageDeterministic(t *testing.T) {
 	a, err := buildImage(testOptions(t))
 	if err != nil {
@@ -69,19 +107,23 @@ func TestBuildImageDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.manifest.digest != b.manifest.digest {
-		t.Fatalf("manifest digest differs between builds: %s vs %s", a.manifest.digest, b.manifest.digest)
+	if da, db := mustDigest(t, a), mustDigest(t, b); da != db {
+		t.Fatalf("manifest digest differs between builds: %s vs %s", da, db)
 	}
 
 	v2, err := buildImage(testOptions(t, "-file-content", "/etc/ecsd-version=v2", "-label", "org.ecsd.test.version=v2"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v2.manifest.digest == a.manifest.digest {
+	if mustDigest(t, v2) == mustDigest(t, a) {
 		t.Fatal("v2 image has the same digest as latest")
 	}
-	if len(v2.layers) != 2 || v2.layers[0].digest != a.layers[0].digest {
-		t.Fatalf("v2 should be the base layer plus one: %d layers", len(v2.layers))
+	if l2, l1 := layerDigests(t, v2), layerDigests(t, a); len(l2) != 2 || l2[0] != l1[0] {
+		t.Fatalf("v2 should be the base layer plus one: %d layers", len(l2))
+	}
+	hdrs, _, _ := readLayer(t, v2, 1)
+	if h := hdrs["etc/ecsd-version"]; h == nil || h.Size != int64(len("v2\n")) {
+		t.Fatalf("etc/ecsd-version in the second layer: %+v", h)
 	}
 }
 
@@ -90,9 +132,14 @@ func TestBuildImageContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdrs, order, raw := readLayer(t, img.layers[0].data)
-	if got := sha256Digest(raw); got != img.diffIDs[0] {
-		t.Fatalf("diff_id %s is not the sha256 of the uncompressed layer (%s)", img.diffIDs[0], got)
+	hdrs, order, raw := readLayer(t, img, 0)
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); len(cfg.RootFS.DiffIDs) != 1 || got != cfg.RootFS.DiffIDs[0].String() {
+		t.Fatalf("diff_ids %v: want the sha256 of the uncompressed layer (%s)", cfg.RootFS.DiffIDs, got)
 	}
 	for i := 1; i < len(order); i++ {
 		if order[i-1] >= order[i] {
@@ -113,115 +160,118 @@ func TestBuildImageContents(t *testing.T) {
 			t.Errorf("%s missing from rootfs layer", n)
 		}
 	}
-
-	var cfg struct {
-		Architecture string `json:"architecture"`
-		OS           string `json:"os"`
-		Config       struct {
-			Env []string
-			Cmd []string
-		} `json:"config"`
-		RootFS struct {
-			Type    string   `json:"type"`
-			DiffIDs []string `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	if err := json.Unmarshal(img.config.data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if cfg.OS != "linux" || cfg.Architecture == "" || cfg.RootFS.Type != "layers" || len(cfg.RootFS.DiffIDs) != 1 {
-		t.Fatalf("config: %s", img.config.data)
+	if cfg.OS != "linux" || cfg.Architecture == "" || cfg.RootFS.Type != "layers" {
+		t.Fatalf("config: %+v", cfg)
 	}
 	if strings.Join(cfg.Config.Env, " ") != defaultPath+" FOO=bar" || strings.Join(cfg.Config.Cmd, " ") != "sh" {
-		t.Fatalf("config: %s", img.config.data)
+		t.Fatalf("config: %+v", cfg.Config)
+	}
+	if !cfg.Created.Equal(mustTime(t, "2024-01-01T00:00:00Z")) || len(cfg.History) != 1 {
+		t.Fatalf("created %v, history %+v", cfg.Created, cfg.History)
 	}
 }
 
-// fakeRegistry is just enough of the Registry API v2 for mkimage.
-type fakeRegistry struct {
-	mu        sync.Mutex
-	blobs     map[string][]byte
-	manifests map[string][]byte
-	uploads   int
+func TestFormats(t *testing.T) {
+	for format, want := range map[string][3]types.MediaType{
+		"oci":    {types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer},
+		"docker": {types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer},
+	} {
+		img, err := buildImage(testOptions(t, "-format", format))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.MediaType != want[0] || m.Config.MediaType != want[1] || len(m.Layers) != 1 || m.Layers[0].MediaType != want[2] {
+			t.Errorf("%s: manifest %s, config %s, layers %+v", format, m.MediaType, m.Config.MediaType, m.Layers)
+		}
+	}
 }
 
-func (r *fakeRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// countingRegistry is go-containerregistry's in-memory registry behind HTTP
+// basic auth (ecsd/pw), counting blob uploads.
+type countingRegistry struct {
+	next    http.Handler
+	mu      sync.Mutex
+	uploads int
+}
+
+func (r *countingRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if u, p, ok := req.BasicAuth(); !ok || u != "ecsd" || p != "pw" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/blobs/uploads/") {
+		r.mu.Lock()
+		r.uploads++
+		r.mu.Unlock()
+	}
+	r.next.ServeHTTP(w, req)
+}
+
+func (r *countingRegistry) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := req.URL.Path
-	switch {
-	case req.Method == http.MethodHead && strings.HasPrefix(p, "/v2/ecsd/busybox/blobs/"):
-		if _, ok := r.blobs[strings.TrimPrefix(p, "/v2/ecsd/busybox/blobs/")]; ok {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		w.WriteHeader(http.StatusNotFound)
-	case req.Method == http.MethodPost && p == "/v2/ecsd/busybox/blobs/uploads/":
-		w.Header().Set("Location", "/v2/ecsd/busybox/blobs/uploads/u1?_state=x")
-		w.WriteHeader(http.StatusAccepted)
-	case req.Method == http.MethodPut && p == "/v2/ecsd/busybox/blobs/uploads/u1":
-		if req.URL.Query().Get("_state") != "x" {
-			http.Error(w, "lost state", http.StatusBadRequest)
-			return
-		}
-		data, _ := io.ReadAll(req.Body)
-		d := req.URL.Query().Get("digest")
-		if sha256Digest(data) != d {
-			http.Error(w, "digest mismatch", http.StatusBadRequest)
-			return
-		}
-		r.blobs[d] = data
-		r.uploads++
-		w.WriteHeader(http.StatusCreated)
-	case req.Method == http.MethodPut && strings.HasPrefix(p, "/v2/ecsd/busybox/manifests/"):
-		data, _ := io.ReadAll(req.Body)
-		var m manifest
-		if err := json.Unmarshal(data, &m); err != nil || req.Header.Get("Content-Type") != m.MediaType {
-			http.Error(w, "bad manifest", http.StatusBadRequest)
-			return
-		}
-		for _, d := range append([]descriptor{m.Config}, m.Layers...) {
-			if _, ok := r.blobs[d.Digest]; !ok {
-				http.Error(w, "unknown blob "+d.Digest, http.StatusBadRequest)
-				return
-			}
-		}
-		r.manifests[strings.TrimPrefix(p, "/v2/ecsd/busybox/manifests/")] = data
-		w.Header().Set("Docker-Content-Digest", sha256Digest(data))
-		w.WriteHeader(http.StatusCreated)
-	default:
-		http.NotFound(w, req)
+	return r.uploads
+}
+
+// pulled reads back ref's image as a client would.
+func pulled(t *testing.T, ref string) v1.Image {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
 	}
+	img, err := remote.Image(r, remote.WithAuth(&authn.Basic{Username: "ecsd", Password: "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
 
 func TestPush(t *testing.T) {
-	reg := &fakeRegistry{blobs: map[string][]byte{}, manifests: map[string][]byte{}}
+	reg := &countingRegistry{next: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 
-	o := testOptions(t, "-registry", host, "-tag", "latest", "-user", "ecsd", "-password", "pw")
+	o := testOptions(t, "-registry", host, "-tag", "latest", "-tag", "v1", "-user", "ecsd", "-password", "pw")
 	if err := run(o); err != nil {
 		t.Fatal(err)
 	}
-	if reg.uploads != 2 || reg.manifests["latest"] == nil {
-		t.Fatalf("first push: %d uploads, manifests %v", reg.uploads, len(reg.manifests))
+	if reg.count() != 2 {
+		t.Fatalf("first push: %d uploads, want 2 (layer, config)", reg.count())
 	}
-	if out := o.stdout.(*bytes.Buffer).String(); !strings.HasPrefix(out, host+"/ecsd/busybox:latest@sha256:") {
+	out := o.stdout.(*bytes.Buffer).String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], host+"/ecsd/busybox:latest@sha256:") || !strings.HasPrefix(lines[1], host+"/ecsd/busybox:v1@sha256:") {
 		t.Fatalf("output %q", out)
+	}
+	_, printed, _ := strings.Cut(lines[0], "@")
+	for _, tag := range []string{"latest", "v1"} {
+		if got := mustDigest(t, pulled(t, host+"/ecsd/busybox:"+tag)).String(); got != printed {
+			t.Errorf("%s pulls as %s, printed %s", tag, got, printed)
+		}
 	}
 
 	// Second push: nothing uploaded again.
 	if err := run(testOptions(t, "-registry", host, "-user", "ecsd", "-password", "pw")); err != nil {
 		t.Fatal(err)
 	}
-	if reg.uploads != 2 {
-		t.Fatalf("second push uploaded again: %d uploads", reg.uploads)
+	if reg.count() != 2 {
+		t.Fatalf("second push uploaded again: %d uploads", reg.count())
 	}
 
 	// Wrong password fails.
@@ -230,15 +280,8 @@ func TestPush(t *testing.T) {
 	}
 }
 
-func TestParseChallenge(t *testing.T) {
-	scheme, p := parseChallenge(`Bearer realm="http://127.0.0.1:5555/token",service="reg",scope="repository:ecsd/busybox:pull,push"`)
-	if scheme != "Bearer" || p["realm"] != "http://127.0.0.1:5555/token" || p["service"] != "reg" || p["scope"] != "repository:ecsd/busybox:pull,push" {
-		t.Fatalf("parseChallenge: %q %v", scheme, p)
-	}
-}
-
 func TestPushBearer(t *testing.T) {
-	reg := &fakeRegistry{blobs: map[string][]byte{}, manifests: map[string][]byte{}}
+	reg := &countingRegistry{next: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/token" {
@@ -250,11 +293,11 @@ func TestPushBearer(t *testing.T) {
 			return
 		}
 		if req.Header.Get("Authorization") != "Bearer tok" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token",service="fake",scope="repository:ecsd/busybox:pull,push"`)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token",service="fake"`)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		req.SetBasicAuth("ecsd", "pw") // satisfy fakeRegistry's own check
+		req.SetBasicAuth("ecsd", "pw") // satisfy countingRegistry's own check
 		reg.ServeHTTP(w, req)
 	}))
 	defer srv.Close()
@@ -262,7 +305,7 @@ func TestPushBearer(t *testing.T) {
 	if err := run(testOptions(t, "-registry", host, "-user", "ecsd", "-password", "pw")); err != nil {
 		t.Fatal(err)
 	}
-	if reg.uploads != 2 || reg.manifests["latest"] == nil {
-		t.Fatalf("bearer push: %d uploads", reg.uploads)
+	if reg.count() != 2 {
+		t.Fatalf("bearer push: %d uploads", reg.count())
 	}
 }

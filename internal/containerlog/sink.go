@@ -20,6 +20,14 @@ import (
 // with MaxFiles 1 the file is truncated instead. Rotation happens after the last whole
 // line that fits, so lines are not split between files unless one line alone is longer
 // than the maximum size.
+//
+// gopkg.in/natefinch/lumberjack.v2 does not fit here: it renames the full file to a
+// timestamped backup (<name>-<time><ext>) instead of shifting file.1 … file.N-1, and the
+// object API's log subresource and ecsctl logs read a container's history as file.N-1 …
+// file.1, file, in that order, as Docker's json-file readers do; it also rejects (rather
+// than writes) a line longer than the maximum size, sizes in whole megabytes (max-size
+// takes k, m and g), and starts a pruning goroutine per file that Close does not stop,
+// one leaked goroutine per container.
 type FileSink struct {
 	path     string
 	f        *os.File

@@ -62,21 +62,17 @@ func TestRuleArgs(t *testing.T) {
 	s := DefaultSettings()
 	s.Bridge = "br-x"
 	want := []string{
-		"-w -t nat -A PREROUTING -p tcp -d 169.254.170.2 --dport 80 -j DNAT --to-destination 127.0.0.1:51679",
-		"-w -t filter -I INPUT --dst 127.0.0.0/8 ! --src 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
-		"-w -t filter -I INPUT -p tcp --dport 51678 ! -i lo0 -j DROP",
-		"-w -t filter -I INPUT -p tcp --dport 51678 -i br-x -j ACCEPT",
-		"-w -t nat -A OUTPUT -p tcp -d 169.254.170.2 --dport 80 -j REDIRECT --to-ports 51679",
-		"-w -t filter -I INPUT -p tcp --dport 51678 ! -i lo0 -j DROP",
-		"-w -t filter -I INPUT -p tcp --dport 51678 -i br-x -j ACCEPT",
+		"iptables -t nat -A PREROUTING -p tcp -d 169.254.170.2 --dport 80 -j DNAT --to-destination 127.0.0.1:51679",
+		"iptables -t filter -I INPUT --dst 127.0.0.0/8 ! --src 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
+		"iptables -t filter -I INPUT -p tcp --dport 51678 ! -i lo0 -j DROP",
+		"iptables -t filter -I INPUT -p tcp --dport 51678 -i br-x -j ACCEPT",
+		"iptables -t nat -A OUTPUT -p tcp -d 169.254.170.2 --dport 80 -j REDIRECT --to-ports 51679",
+		"ip6tables -t filter -I INPUT -p tcp --dport 51678 ! -i lo0 -j DROP",
+		"ip6tables -t filter -I INPUT -p tcp --dport 51678 -i br-x -j ACCEPT",
 	}
 	var got []string
 	for _, r := range Plan(s, "lo0") {
-		op := "-A"
-		if r.Insert {
-			op = "-I"
-		}
-		got = append(got, strings.Join(r.args(op), " "))
+		got = append(got, r.String())
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("args:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

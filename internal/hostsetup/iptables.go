@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/coreos/go-iptables/iptables"
 	"github.com/go-logr/logr"
 )
 
@@ -15,41 +16,66 @@ import (
 // bound keeps a misbehaving iptables (one whose -D never takes effect) from looping forever.
 const maxDuplicates = 64
 
-// xtables runs one iptables binary (iptables or ip6tables).
+// xtables manages the rules of one family through github.com/coreos/go-iptables, the
+// library the CNI plugins use. It still runs the iptables binaries (so the host's backend,
+// nft or legacy, is the one every other tool sees) and passes --wait for the xtables lock;
+// the library adds the version probing and exit-status handling we used to write by hand.
+// The library takes no context: ctx is checked between commands, so a cancelled PreStart
+// or PostStop stops at the next rule rather than in the middle of one.
 type xtables struct {
-	bin string // resolved path
-	log logr.Logger
+	ipt    *iptables.IPTables
+	family Family
+	log    logr.Logger
 }
 
-// exists reports whether r is in its chain (iptables -C: 0 present, 1 absent).
-func (x xtables) exists(ctx context.Context, r Rule) (bool, error) {
-	args := r.args("-C")
-	res, err := run(ctx, x.bin, args...)
+// newXtables resolves bin (a path or a name in PATH) and probes its version.
+func newXtables(bin string, f Family, log logr.Logger) (xtables, error) {
+	path, err := lookBinary(bin)
 	if err != nil {
+		return xtables{}, err
+	}
+	proto := iptables.ProtocolIPv4
+	if f == IPv6 {
+		proto = iptables.ProtocolIPv6
+	}
+	ipt, err := iptables.New(iptables.IPFamily(proto), iptables.Path(path))
+	if err != nil {
+		return xtables{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return xtables{ipt: ipt, family: f, log: log.WithValues("family", f.String())}, nil
+}
+
+// exists reports whether r is in its chain (iptables -C).
+func (x xtables) exists(ctx context.Context, r Rule) (bool, error) {
+	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	switch res.code {
-	case 0:
-		return true, nil
-	case 1:
-		return false, nil
+	ok, err := x.ipt.Exists(r.Table, r.Chain, r.Spec...)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", r.line("-C"), err)
 	}
-	return false, failed(x.bin, args, res)
+	return ok, nil
 }
 
-// do runs r with op (-A, -I or -D), which must succeed.
+// do runs r with op (-A, -I at position 1, or -D), which must succeed.
 func (x xtables) do(ctx context.Context, r Rule, op string) error {
-	args := r.args(op)
-	if op == "-I" {
-		// Explicit position 1: the top of the chain, whatever the binary's default.
-		args = append(append(args[:5:5], "1"), r.Spec...)
-	}
-	res, err := run(ctx, x.bin, args...)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if res.code != 0 {
-		return failed(x.bin, args, res)
+	var err error
+	switch op {
+	case "-A":
+		err = x.ipt.Append(r.Table, r.Chain, r.Spec...)
+	case "-I":
+		// Explicit position 1: the top of the chain, whatever the binary's default.
+		err = x.ipt.Insert(r.Table, r.Chain, 1, r.Spec...)
+	case "-D":
+		err = x.ipt.Delete(r.Table, r.Chain, r.Spec...)
+	default:
+		return fmt.Errorf("%s: unknown operation", r.line(op))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.line(op), err)
 	}
 	return nil
 }
@@ -110,14 +136,14 @@ func lookBinary(bin string) (string, error) {
 }
 
 // ipv6Tables returns the ip6tables runner, or ok=false (with the reason) when IPv6 rules
-// do not apply: no IPv6 in the kernel, or no ip6tables binary.
+// do not apply: no IPv6 in the kernel, or no usable ip6tables binary.
 func ipv6Tables(s Settings, log logr.Logger) (x xtables, ok bool, why string) {
 	if _, err := os.Stat(filepath.Join(s.ProcSys, "net", "ipv6")); err != nil {
 		return xtables{}, false, "the kernel has no IPv6 (" + err.Error() + ")"
 	}
-	bin, err := lookBinary(s.Ip6tables)
+	x, err := newXtables(s.Ip6tables, IPv6, log)
 	if err != nil {
 		return xtables{}, false, err.Error()
 	}
-	return xtables{bin: bin, log: log.WithValues("family", IPv6.String())}, true, ""
+	return x, true, ""
 }

@@ -16,11 +16,11 @@ func PostStop(ctx context.Context, log logr.Logger, s Settings) error {
 	lo := loopbackName()
 	var errs []error
 
-	ipt, err := lookBinary(s.Iptables)
+	v4, err := newXtables(s.Iptables, IPv4, log)
+	haveV4 := err == nil
 	if err != nil {
 		errs = append(errs, fmt.Errorf("iptables: %w", err))
 	}
-	v4 := xtables{bin: ipt, log: log.WithValues("family", IPv4.String())}
 	v6, haveV6, why := ipv6Tables(s, log)
 	if !haveV6 {
 		log.V(1).Info("no IPv6 rules to remove", "reason", why)
@@ -28,7 +28,7 @@ func PostStop(ctx context.Context, log logr.Logger, s Settings) error {
 	for _, r := range Removals(s, lo) {
 		x := v4
 		switch {
-		case r.Family == IPv6 && !haveV6, r.Family == IPv4 && ipt == "":
+		case r.Family == IPv6 && !haveV6, r.Family == IPv4 && !haveV4:
 			continue
 		case r.Family == IPv6:
 			x = v6

@@ -14,7 +14,7 @@ func PreStart(ctx context.Context, log logr.Logger, s Settings) error {
 		return err
 	}
 	lo := loopbackName()
-	ipt, err := lookBinary(s.Iptables)
+	v4, err := newXtables(s.Iptables, IPv4, log)
 	if err != nil {
 		return fmt.Errorf("iptables: %w", err)
 	}
@@ -41,7 +41,6 @@ func PreStart(ctx context.Context, log logr.Logger, s Settings) error {
 		}
 	}
 
-	v4 := xtables{bin: ipt, log: log.WithValues("family", IPv4.String())}
 	v6, haveV6, why := ipv6Tables(s, log)
 	plan := Plan(s, lo)
 	if !haveV6 && !s.AllowOffhostIntrospectionAccess {

@@ -48,11 +48,6 @@ func (r Rule) line(op string) string {
 	return r.Family.String() + " -t " + r.Table + " " + op + " " + r.Chain + " " + strings.Join(r.Spec, " ")
 }
 
-// args builds the command line for op (-C, -D, -A or -I) with the xtables lock wait.
-func (r Rule) args(op string) []string {
-	return append([]string{"-w", "-t", r.Table, op, r.Chain}, r.Spec...)
-}
-
 // Plan returns the rules PreStart installs for s, in the order it installs them (the
 // reference ecs-init's order). lo is the loopback interface's name.
 func Plan(s Settings, lo string) []Rule {

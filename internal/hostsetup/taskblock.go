@@ -2,6 +2,7 @@ package hostsetup
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -41,11 +42,10 @@ func TaskBlockRule(addr netip.AddrPort, cgroupPath string) Rule {
 // match nothing. The returned function deletes the rule; call it when the service stops.
 func BlockFromTasks(ctx context.Context, log logr.Logger, addr netip.AddrPort, cgroupPath string) (unblock func(context.Context) error, err error) {
 	r := TaskBlockRule(addr, cgroupPath)
-	bin, err := lookBinary(r.Family.String())
+	x, err := newXtables(r.Family.String(), r.Family, log)
 	if err != nil {
 		return nil, err
 	}
-	x := xtables{bin: bin, log: log.WithValues("family", r.Family.String())}
 	if err := x.removeMarked(ctx, r.Table, r.Chain, TaskBlockComment); err != nil {
 		return nil, err
 	}
@@ -57,24 +57,19 @@ func BlockFromTasks(ctx context.Context, log logr.Logger, addr netip.AddrPort, c
 
 // removeMarked deletes every rule of table/chain whose comment is comment.
 func (x xtables) removeMarked(ctx context.Context, table, chain, comment string) error {
-	args := []string{"-w", "-t", table, "-S", chain}
-	res, err := run(ctx, x.bin, args...)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if res.code != 0 {
-		return failed(x.bin, args, res)
+	listing, err := x.ipt.List(table, chain)
+	if err != nil {
+		return fmt.Errorf("list %s %s: %w", table, chain, err)
 	}
-	for _, spec := range markedRules(res.out, chain, comment) {
-		del := append([]string{"-w", "-t", table, "-D", chain}, spec...)
-		res, err := run(ctx, x.bin, del...)
-		if err != nil {
+	for _, spec := range markedRules(strings.Join(listing, "\n"), chain, comment) {
+		r := Rule{Family: x.family, Table: table, Chain: chain, Spec: spec}
+		if err := x.do(ctx, r, "-D"); err != nil {
 			return err
 		}
-		if res.code != 0 {
-			return failed(x.bin, del, res)
-		}
-		x.log.Info("deleted a rule left by an earlier run", "command", x.bin+" -t "+table+" -D "+chain+" "+strings.Join(spec, " "))
+		x.log.Info("deleted a rule left by an earlier run", "command", r.line("-D"))
 	}
 	return nil
 }

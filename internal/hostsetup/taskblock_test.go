@@ -19,9 +19,9 @@ import (
 
 func TestTaskBlockRule(t *testing.T) {
 	r := TaskBlockRule(netip.MustParseAddrPort("127.0.0.1:51680"), "/ecs")
-	want := "-w -t filter -C OUTPUT -p tcp -d 127.0.0.1/32 --dport 51680 -m cgroup --path /ecs -m comment --comment " +
+	want := "iptables -t filter -C OUTPUT -p tcp -d 127.0.0.1/32 --dport 51680 -m cgroup --path /ecs -m comment --comment " +
 		TaskBlockComment + " -j REJECT --reject-with tcp-reset"
-	if got := strings.Join(r.args("-C"), " "); r.Family != IPv4 || got != want {
+	if got := r.line("-C"); r.Family != IPv4 || got != want {
 		t.Errorf("IPv4 rule %s %q, want iptables %q", r.Family, got, want)
 	}
 	if r := TaskBlockRule(netip.MustParseAddrPort("[::1]:80"), "/ecs"); r.Family != IPv6 || !slices.Contains(r.Spec, "::1/128") {

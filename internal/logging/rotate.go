@@ -60,6 +60,14 @@ type RotateOptions struct {
 // RotatingFile is a zapcore.WriteSyncer appending to a file and rotating it by size or on
 // the hour. It is safe for concurrent use. Each Write is kept whole in one file: a size
 // rollover happens before a write that would cross MaxSize, never in the middle of it.
+//
+// It is ours rather than gopkg.in/natefinch/lumberjack.v2 (v2.2.1), which covers only part
+// of the rules: lumberjack has no hourly rollover (ECS_LOG_ROLLOVER_TYPE=hourly); it names
+// backups <name>-<2006-01-02T15-04-05.000><ext>, inserted before the extension, so the
+// ecs-agent.log.<stamp> names that collectors glob (ecs-agent.log.*) would change; it counts
+// MaxSize in whole megabytes; it refuses a single write larger than MaxSize instead of
+// writing it to a file of its own; it reads the time from a package variable, so rotation
+// cannot follow an injected clock; and it prunes on a goroutine that Close does not stop.
 type RotatingFile struct {
 	mu     sync.Mutex
 	path   string

@@ -9,12 +9,16 @@
 // its mount namespace still propagate into it (and their unmounts too, which lets the kernel
 // free the namespace).
 //
-// Network namespaces are per thread. Everything here that enters one does it on a fresh,
-// locked goroutine and restores the thread before unlocking it; if restoring fails the
-// goroutine exits still locked, which makes the Go runtime terminate that thread instead of
-// handing a thread in the wrong namespace to other goroutines. Sockets keep the namespace they
-// were created in, so a listener or connection returned by Listen or Dial can be used from any
-// goroutine.
+// Entering a namespace (Do, and with it Listen, ListenPacket and Dial) and creating a fresh
+// one are done by github.com/containernetworking/plugins/pkg/ns, the CNI plugins' own
+// package: it runs the function on a fresh, locked goroutine and, if the thread cannot be
+// put back in its namespace, leaves it locked so the Go runtime terminates it instead of
+// handing a thread in the wrong namespace to other goroutines. What stays here is what that
+// package (and vishvananda/netns, whose named namespaces live in the fixed /var/run/netns)
+// does not offer: namespaces named in a directory of our choosing, made a shared mount of
+// its own peer group, with Create and Delete serialised between processes by a lock file,
+// and the socket helpers. Sockets keep the namespace they were created in, so a listener or
+// connection returned by Listen or Dial can be used from any goroutine.
 //
 // The package has no mutable package-level state.
 package netns
@@ -25,19 +29,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
+	"github.com/containernetworking/plugins/pkg/ns"
 	"golang.org/x/sys/unix"
 )
 
 // ErrNotNetNS is returned when a path exists but is not a network namespace (for example an
 // empty file left behind by a reboot).
 var ErrNotNetNS = errors.New("not a network namespace")
-
-// threadNetNS is the calling thread's own namespace file. /proc/self would name the thread
-// group leader's, which is a different thread.
-const threadNetNS = "/proc/thread-self/ns/net"
 
 // Create makes the network namespace dir/name and returns its path. It is idempotent: if the
 // path already holds a namespace mount, that namespace is reused unchanged. dir is created if
@@ -74,38 +74,28 @@ func Create(dir, name string) (string, error) {
 	}
 	f.Close()
 
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(threadNetNS)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: open current: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: unshare: %w", err)
-			return
-		}
-		mountErr := unix.Mount(threadNetNS, path, "none", unix.MS_BIND, "")
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the thread dies with this goroutine.
-			errc <- errors.Join(mountErr, fmt.Errorf("netns: restore thread namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		if mountErr != nil {
-			mountErr = fmt.Errorf("netns: bind mount %s: %w", path, mountErr)
-		}
-		errc <- mountErr
-	}()
-	if err := <-errc; err != nil {
+	if err := mountNew(path); err != nil {
 		os.Remove(path)
 		return "", err
 	}
 	return path, nil
+}
+
+// mountNew creates a network namespace and bind mounts it onto the file at path. The
+// namespace is created on a thread of its own by ns.TempNetNS; its descriptor, reached
+// through /proc/self/fd, is what gets mounted, so the mount keeps the namespace alive once
+// the descriptor is closed.
+func mountNew(path string) error {
+	n, err := ns.TempNetNS()
+	if err != nil {
+		return fmt.Errorf("netns: create: %w", err)
+	}
+	defer n.Close()
+	src := fmt.Sprintf("/proc/self/fd/%d", n.Fd())
+	if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("netns: bind mount %s: %w", path, err)
+	}
+	return nil
 }
 
 // Delete unmounts and removes the namespace file at path. A missing file or one that is not
@@ -165,14 +155,19 @@ func DeleteDir(dir string) error {
 	return errors.Join(errs...)
 }
 
-// IsNetNS reports whether path is a network namespace file (a mounted nsfs file or a
-// /proc/<pid>/ns/net link).
+// IsNetNS reports whether path is a namespace file (a mounted nsfs file or a
+// /proc/<pid>/ns/net link); an error means path cannot be examined (for example, it does
+// not exist).
 func IsNetNS(path string) (bool, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return false, fmt.Errorf("netns: statfs %s: %w", path, err)
+	err := ns.IsNSorErr(path)
+	var notNS ns.NSPathNotNSErr
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &notNS):
+		return false, nil
 	}
-	return st.Type == unix.NSFS_MAGIC, nil
+	return false, fmt.Errorf("netns: %w", err)
 }
 
 // ID returns the inode number identifying the namespace at path; two paths name the same
@@ -194,46 +189,19 @@ func Current() string {
 
 // Do runs fn on a locked OS thread inside the namespace at path and returns its error. fn runs
 // on a goroutine of its own; everything fn does on that thread (sockets, exec'd processes,
-// /proc/sys/net reads) happens in the namespace, but goroutines fn starts do not.
+// /proc/sys/net reads) happens in the namespace, but goroutines fn starts do not. A path that
+// exists but is no namespace fails with ErrNotNetNS.
 func Do(path string, fn func() error) error {
-	target, err := os.Open(path)
+	target, err := ns.GetNS(path)
 	if err != nil {
+		var notNS ns.NSPathNotNSErr
+		if errors.As(err, &notNS) {
+			return fmt.Errorf("netns: %s: %w", path, ErrNotNetNS)
+		}
 		return fmt.Errorf("netns: open %s: %w", path, err)
 	}
 	defer target.Close()
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(target.Fd()), &st); err != nil {
-		return fmt.Errorf("netns: statfs %s: %w", path, err)
-	}
-	if st.Type != unix.NSFS_MAGIC {
-		return fmt.Errorf("netns: %s: %w", path, ErrNotNetNS)
-	}
-
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(threadNetNS)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: open current: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("netns: enter %s: %w", path, err)
-			return
-		}
-		fnErr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the thread dies with this goroutine.
-			errc <- errors.Join(fnErr, fmt.Errorf("netns: restore thread namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- fnErr
-	}()
-	return <-errc
+	return target.Do(func(ns.NetNS) error { return fn() })
 }
 
 // makeSharedMount makes dir a shared mount. If dir is not a mount point it is first bind
