@@ -171,7 +171,13 @@ func runAgent(ctx context.Context, o options) error {
 	if v, err := rt.Version(ctx); err == nil {
 		runtimeVersion = "containerd " + v
 	}
-	cp, err := connect(ctx, be, cfg, st, rt, creds, runtimeVersion, id, host, log)
+	// The one container sampler: TCS publishes from it and the task metadata endpoint
+	// serves its documents (internal/stats).
+	sampler, err := newSampler(cfg, st, rt, log.WithName("stats"))
+	if err != nil {
+		return err
+	}
+	cp, err := connect(ctx, be, cfg, st, rt, sampler, creds, runtimeVersion, id, host, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			// SIGTERM during registration is a normal stop, not a failure.
@@ -242,7 +248,7 @@ func runAgent(ctx context.Context, o options) error {
 		log.Info("adopted tasks from containerd whose objects the checkpoint had lost", "tasks", res.Adopted)
 	}
 	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
-	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, rt: rt, creds: creds, be: be,
+	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, stats: sampler, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
 		cgroups: cgroups.Manager{Mount: settings.CgroupMount, Root: settings.CgroupRoot}}, log.WithName("endpoints"))
 	if err != nil {
@@ -250,6 +256,7 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ep.run(gctx) })
+	g.Go(func() error { sampler.Run(gctx); return nil })
 	g.Go(func() error { return st.Cache().Start(gctx) })
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return cp.reporter.Run(gctx) })

@@ -145,7 +145,7 @@ type connected struct {
 }
 
 // connect registers the instance and builds the ACS session and the report controller.
-func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Store, rt runtimeClient, creds *credentials.Manager, runtimeVersion string, id identity, host capability.Host, log logr.Logger) (*connected, error) {
+func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Store, rt runtimeClient, telemetry tcs.Telemetry, creds *credentials.Manager, runtimeVersion string, id identity, host capability.Host, log logr.Logger) (*connected, error) {
 	client, err := ecsapi.New(ecsapi.Options{
 		Region:      be.region,
 		Endpoint:    be.endpoint,
@@ -204,8 +204,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 		AgentVersion:         version.Version,
 		AgentHash:            version.GitHash,
 		RuntimeVersion:       runtimeVersion,
-		Reader:               st.Client(),
-		Stats:                rt,
+		Telemetry:            telemetry,
 		DisableMetrics:       cfg.DisableMetrics.Enabled(),
 		DisableHealth:        cfg.DisableDockerHealthCheck.Enabled(),
 		InstanceStatus: (&runtimeDoctor{ping: func(ctx context.Context) error {
@@ -225,10 +224,9 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 	return c, nil
 }
 
-// runtimeClient is what the control-plane side needs of the containerd runtime: stats for
-// TCS and the client, to ping containerd for the instance health check.
+// runtimeClient is what the control-plane side needs of the containerd runtime: the
+// client, to ping containerd for the instance health check.
 type runtimeClient interface {
-	tcs.StatsSource
 	Version(ctx context.Context) (string, error)
 }
 

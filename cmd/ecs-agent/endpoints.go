@@ -16,8 +16,8 @@ import (
 	"github.com/ecsd/ecsd/internal/hostsetup"
 	"github.com/ecsd/ecsd/internal/peer"
 	"github.com/ecsd/ecsd/internal/secretfile"
+	"github.com/ecsd/ecsd/internal/stats"
 	"github.com/ecsd/ecsd/internal/version"
-	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/server/agentapi"
 	"github.com/ecsd/ecsd/server/bearer"
@@ -26,7 +26,6 @@ import (
 	"github.com/ecsd/ecsd/server/introspection"
 	"github.com/ecsd/ecsd/server/metadata"
 	"github.com/ecsd/ecsd/server/objectapi"
-	"github.com/ecsd/ecsd/server/stats"
 	"github.com/ecsd/ecsd/server/tmds"
 	"github.com/ecsd/ecsd/store"
 )
@@ -55,20 +54,18 @@ const (
 	apiTokenBytes = 32
 )
 
-// endpoints are the agent's HTTP servers and the stats collector behind /stats.
+// endpoints are the agent's HTTP servers.
 type endpoints struct {
 	introspection, metadata *http.Server
 	lnIntro, lnMeta         net.Listener
-	collector               *stats.Collector
 }
 
 // endpointDeps is what the endpoints read.
 type endpointDeps struct {
 	cfg *config.Config
 	st  *store.Store
-	rt  interface {
-		Stats(context.Context, string) (runtime.Stats, error)
-	}
+	// stats is the container sampler whose documents /stats serves.
+	stats       *stats.Sampler
 	creds       *credentials.Manager
 	be          backend
 	instanceARN string
@@ -87,11 +84,6 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 	if err := metadata.IndexFields(context.Background(), d.st.Cache()); err != nil {
 		return nil, fmt.Errorf("endpoint indexes: %w", err)
 	}
-	interval := time.Duration(0) // the collector's default
-	if cfg.PollMetrics.Enabled() {
-		interval = cfg.PollingMetricsWaitDuration
-	}
-	collector := stats.New(stats.Options{Reader: reader, Runtime: d.rt, Interval: interval, Logger: log.WithName("stats")})
 	instance := tmds.Instance{Cluster: cfg.Cluster, ContainerInstanceARN: d.instanceARN, LaunchType: "EC2"}
 	if cfg.External.Enabled() {
 		instance.LaunchType = "EXTERNAL"
@@ -110,7 +102,7 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 	meta, err := tmds.NewHandler(tmds.Options{
 		Reader:                 reader,
 		Credentials:            d.creds,
-		Stats:                  collector,
+		Stats:                  d.stats,
 		Tags:                   tags,
 		AgentAPI:               agentAPI,
 		Instance:               func() tmds.Instance { return instance },
@@ -152,7 +144,7 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 		ObjectAPI:            objects,
 		Logger:               log.WithName("introspection"),
 	})
-	e := &endpoints{collector: collector}
+	e := &endpoints{}
 	// Timeouts as the reference agent's: 5 s, or 5 min for introspection with pprof (a CPU
 	// profile takes 30 s by default).
 	introTimeout := 5 * time.Second
@@ -218,7 +210,6 @@ func (e *endpoints) run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- e.introspection.Serve(e.lnIntro) }()
 	go func() { errc <- e.metadata.Serve(e.lnMeta) }()
-	go e.collector.Run(ctx)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -231,4 +222,20 @@ func (e *endpoints) run(ctx context.Context) error {
 	_ = e.introspection.Shutdown(sctx)
 	_ = e.metadata.Shutdown(sctx)
 	return ctx.Err()
+}
+
+// newSampler makes the agent's one container sampler over the store's cache-backed client.
+// It samples every 5 s, or every ECS_POLLING_METRICS_WAIT_DURATION with ECS_POLL_METRICS=true,
+// for TCS and the task metadata endpoint alike, as the reference agent's one stats engine
+// does.
+func newSampler(cfg *config.Config, st *store.Store, rt stats.StatsSource, log logr.Logger) (*stats.Sampler, error) {
+	interval := time.Duration(0) // the sampler's default
+	if cfg.PollMetrics.Enabled() {
+		interval = cfg.PollingMetricsWaitDuration
+	}
+	s, err := stats.New(stats.Options{Reader: st.Client(), Runtime: rt, Interval: interval, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("stats sampler: %w", err)
+	}
+	return s, nil
 }

@@ -1,10 +1,8 @@
 package tcs
 
 import (
-	"context"
-	"time"
-
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/stats"
 )
 
 // maxStatusMessage bounds the health-check output sent as a status message: the output
@@ -12,59 +10,30 @@ import (
 // size budget of ten tasks.
 const maxStatusMessage = 1024
 
-// Health returns the health of every running container that has a health check, grouped
-// by running task; tasks without such a container are left out, as the reference agent
-// does. A container whose check has not reported yet is UNKNOWN since now.
-func (c *Collector) Health(ctx context.Context) ([]TaskHealth, error) {
-	tasks, err := runningTasks(ctx, c.reader)
-	if err != nil {
-		return nil, err
-	}
-	now := c.now()
+// taskHealth turns the sampler's health view into TCS's shape.
+func taskHealth(in []stats.TaskHealth) []TaskHealth {
 	var out []TaskHealth
-	for _, rt := range tasks {
-		var hs []ContainerHealth
-		for _, ctr := range rt.containers {
-			if !hasHealthCheck(ctr) {
-				continue
-			}
-			hs = append(hs, containerHealth(ctr, now))
+	for _, t := range in {
+		th := TaskHealth{TaskArn: t.Task.ARN, TaskDefinitionFamily: t.Task.Family, TaskDefinitionVersion: t.Task.Version}
+		for _, c := range t.Containers {
+			th.Containers = append(th.Containers, ContainerHealth{
+				ContainerName: c.Name, HealthStatus: healthStatus(c.Status), StatusSince: At(c.Since),
+				StatusMessage: truncate(c.Output, maxStatusMessage),
+			})
 		}
-		if len(hs) == 0 {
-			continue
-		}
-		out = append(out, TaskHealth{
-			TaskArn: rt.task.Spec.ARN, TaskDefinitionFamily: rt.task.Spec.Family,
-			TaskDefinitionVersion: rt.task.Spec.Version, Containers: hs,
-		})
+		out = append(out, th)
 	}
-	return out, nil
+	return out
 }
 
-// hasHealthCheck reports whether the container has a health check ecsd runs; Docker's
-// ["NONE"] disables an image's check.
-func hasHealthCheck(c *api.Container) bool {
-	hc := c.Spec.HealthCheck
-	return hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE"
-}
-
-func containerHealth(c *api.Container, now time.Time) ContainerHealth {
-	h := ContainerHealth{ContainerName: c.Spec.Name, HealthStatus: HealthUnknown, StatusSince: At(now)}
-	st := c.Status.Health
-	if st == nil {
-		return h
-	}
-	switch st.Status {
+func healthStatus(s api.HealthState) string {
+	switch s {
 	case api.HealthHealthy:
-		h.HealthStatus = HealthHealthy
+		return HealthHealthy
 	case api.HealthUnhealthy:
-		h.HealthStatus = HealthUnhealthy
+		return HealthUnhealthy
 	}
-	if st.Since != nil {
-		h.StatusSince = At(st.Since.Time)
-	}
-	h.StatusMessage = truncate(st.Output, maxStatusMessage)
-	return h
+	return HealthUnknown
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

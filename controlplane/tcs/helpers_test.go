@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/go-logr/logr/testr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/stats"
 	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/store"
 )
@@ -163,12 +165,6 @@ func (f *fakeStats) Stats(ctx context.Context, id string) (runtime.Stats, error)
 	return f.fn(id, n)
 }
 
-func (f *fakeStats) count(id string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[id]
-}
-
 var epoch = time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
 
 // steadyStats is a container using 1 s of CPU every 5 s (10 % of a 2-CPU instance) and
@@ -182,20 +178,21 @@ func steadyStats(_ string, n int) (runtime.Stats, error) {
 	}, nil
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// runSampler runs the agent's sampler over r's containers, reading src (steadyStats if
+// nil) every 2 ms on 2 CPUs, until the test ends.
+func runSampler(t *testing.T, r client.Reader, src stats.StatsSource) *stats.Sampler {
+	t.Helper()
+	if src == nil {
+		src = newFakeStats(steadyStats)
+	}
+	s, err := stats.New(stats.Options{Reader: r, Runtime: src, Interval: 2 * time.Millisecond, NumCPU: 2,
+		Logger: testr.New(t).WithName("sampler")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
 }

@@ -9,8 +9,8 @@ func (c *conn) publish(ctx context.Context) {
 	at := s.now()
 	base := batchMeta{cluster: s.o.Cluster, containerInstance: s.o.ContainerInstanceARN, at: at}
 	if !s.o.DisableMetrics {
-		tasks, idle := s.collector.Flush()
-		if len(tasks) > 0 || idle {
+		usage, idle := s.o.Telemetry.Flush()
+		if tasks := taskMetrics(usage); len(tasks) > 0 || idle {
 			m := base
 			m.messageID = newMessageID()
 			reqs := metricsRequests(m, s.instanceMetrics(ctx), tasks, idle)
@@ -21,13 +21,13 @@ func (c *conn) publish(ctx context.Context) {
 		}
 	}
 	if !s.o.DisableHealth {
-		tasks, err := s.collector.Health(ctx)
+		health, err := s.o.Telemetry.Health(ctx)
 		if err != nil {
 			s.log.Info("cannot collect container health", "error", err.Error())
 		}
 		m := base
 		m.messageID = newMessageID()
-		for _, r := range healthRequests(m, tasks) {
+		for _, r := range healthRequests(m, taskHealth(health)) {
 			c.send(r)
 		}
 	}

@@ -7,12 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/go-logr/logr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ecsd/ecsd/internal/backoff"
 )
@@ -37,12 +35,10 @@ type Options struct {
 	// RuntimeVersion goes in the dockerVersion query parameter, as is (TCS, unlike ACS,
 	// takes the plain version); empty leaves the parameter out.
 	RuntimeVersion string
-	// Reader reads Task and Container objects (the agent's cache-backed client).
-	Reader client.Reader
-	// Stats reads container usage (the runtime); required unless DisableMetrics.
-	Stats StatsSource
-	// DisableMetrics (ECS_DISABLE_METRICS) stops sampling and metrics publishing; health
-	// is still published and the session still runs.
+	// Telemetry is the agent's container sampler, which the session publishes from.
+	Telemetry Telemetry
+	// DisableMetrics (ECS_DISABLE_METRICS) stops metrics publishing; health is still
+	// published and the session still runs.
 	DisableMetrics bool
 	// DisableHealth (ECS_DISABLE_DOCKER_HEALTH_CHECK) stops health publishing.
 	DisableHealth bool
@@ -52,13 +48,11 @@ type Options struct {
 	// InstanceStatus, when set, supplies instance health-check results; a non-empty
 	// result is published as a PublishInstanceStatusRequest on every publish tick.
 	InstanceStatus func(ctx context.Context) []InstanceStatus
-	// NumCPU overrides the CPU count CPU percentages are relative to (tests).
-	NumCPU     int
-	HTTPClient *http.Client
+	HTTPClient     *http.Client
 	// OnConnected is told when a session comes up (true) and goes down (false).
 	OnConnected func(bool)
 	Logger      logr.Logger
-	// Now is the clock of request timestamps and sample windows; default time.Now.
+	// Now is the clock of request timestamps; default time.Now.
 	Now func() time.Time
 	// Timers; zero values take the defaults of the reference agent.
 	Timers Timers
@@ -66,8 +60,6 @@ type Options struct {
 
 // Timers are the session's timing rules (spec §4).
 type Timers struct {
-	// SampleInterval is the container usage sampling period (default 5 s).
-	SampleInterval time.Duration
 	// PublishInterval is the metrics and health publishing period (default 20 s).
 	PublishInterval time.Duration
 	// Heartbeat closes a session that got no heartbeat or ack for this long, plus up to as
@@ -87,9 +79,6 @@ type Timers struct {
 }
 
 func (t Timers) withDefaults() Timers {
-	if t.SampleInterval <= 0 {
-		t.SampleInterval = DefaultSampleInterval
-	}
 	if t.PublishInterval <= 0 {
 		t.PublishInterval = DefaultPublishInterval
 	}
@@ -116,11 +105,10 @@ func (t Timers) withDefaults() Timers {
 
 // Session keeps one TCS connection up at a time and publishes over it.
 type Session struct {
-	o         Options
-	timers    Timers
-	log       logr.Logger
-	now       func() time.Time
-	collector *Collector
+	o      Options
+	timers Timers
+	log    logr.Logger
+	now    func() time.Time
 }
 
 // New returns a Session; Run connects.
@@ -132,10 +120,8 @@ func New(o Options) (*Session, error) {
 		return nil, errors.New("tcs: no credentials")
 	case o.ContainerInstanceARN == "":
 		return nil, errors.New("tcs: no container instance ARN")
-	case o.Reader == nil:
-		return nil, errors.New("tcs: no object reader")
-	case o.Stats == nil && !o.DisableMetrics:
-		return nil, errors.New("tcs: no stats source (set DisableMetrics to run without)")
+	case o.Telemetry == nil:
+		return nil, errors.New("tcs: no telemetry source")
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -143,23 +129,12 @@ func New(o Options) (*Session, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c, err := NewCollector(CollectorOptions{Reader: o.Reader, Stats: o.Stats, NumCPU: o.NumCPU, Now: o.Now,
-		Logger: o.Logger.WithName("collector")})
-	if err != nil {
-		return nil, err
-	}
-	return &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger, now: o.Now, collector: c}, nil
+	return &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger, now: o.Now}, nil
 }
 
-// Run samples, connects, publishes and reconnects until ctx ends, and returns ctx's
-// error. Sampling goes on while disconnected, so the first publish of a new connection
-// already has statistics.
+// Run connects, publishes and reconnects until ctx ends, and returns ctx's error. The
+// sampler runs on its own, so the first publish of a new connection already has statistics.
 func (s *Session) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	if !s.o.DisableMetrics {
-		wg.Go(func() { s.collector.Run(ctx, s.timers.SampleInterval) })
-	}
 	attempt := 0
 	for {
 		up, err := s.serveOnce(ctx)

@@ -17,9 +17,12 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/backoff"
+	"github.com/ecsd/ecsd/internal/stats"
 )
 
-func testOptions(t *testing.T, f *fakeTCS, r client.Reader, stats StatsSource) Options {
+// testOptions are a session's options against f, publishing from a sampler of r's
+// containers reading src (steadyStats if nil) every 2 ms until the test ends.
+func testOptions(t *testing.T, f *fakeTCS, r client.Reader, src stats.StatsSource) Options {
 	return Options{
 		Endpoint:             func(context.Context) (string, error) { return f.srv.URL + "/tcs", nil },
 		Cluster:              testCluster,
@@ -29,12 +32,9 @@ func testOptions(t *testing.T, f *fakeTCS, r client.Reader, stats StatsSource) O
 		AgentVersion:         "1.2.3",
 		AgentHash:            "abc",
 		RuntimeVersion:       "2.4.2",
-		Reader:               r,
-		Stats:                stats,
-		NumCPU:               2,
+		Telemetry:            runSampler(t, r, src),
 		Logger:               testr.New(t),
 		Timers: Timers{
-			SampleInterval:  2 * time.Millisecond,
 			PublishInterval: 30 * time.Millisecond,
 			Backoff:         backoff.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2},
 		},
@@ -220,8 +220,8 @@ func TestPublishIdle(t *testing.T) {
 	}
 }
 
-// TestDisableMetrics: with ECS_DISABLE_METRICS there is no sampling and no metrics, but
-// health is still published.
+// TestDisableMetrics: with ECS_DISABLE_METRICS no metrics are published (the sampler still
+// runs, for the task metadata endpoint), but health is.
 func TestDisableMetrics(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
@@ -242,8 +242,8 @@ func TestDisableMetrics(t *testing.T) {
 		}
 	}
 
-	if _, err := New(Options{Endpoint: o.Endpoint, Credentials: o.Credentials, ContainerInstanceARN: testCI, Reader: o.Reader}); err == nil {
-		t.Error("New without a stats source and with metrics enabled succeeded")
+	if _, err := New(Options{Endpoint: o.Endpoint, Credentials: o.Credentials, ContainerInstanceARN: testCI}); err == nil {
+		t.Error("New without a telemetry source succeeded")
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build integration
 
-package tcs
+package stats
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testenv"
@@ -17,10 +18,11 @@ import (
 	"github.com/ecsd/ecsd/runtime/containerd"
 )
 
-// TestCollectorContainerd samples a real busy container through the containerd runtime:
-// a shell spinning in a loop after building an 8 MB string must show a non-zero CPU set
-// and memory above zero.
-func TestCollectorContainerd(t *testing.T) {
+// TestSamplerContainerd samples a real busy container through the containerd runtime: a
+// shell spinning in a loop after building an 8 MB string must show a non-zero CPU set and
+// memory above zero in the TCS window, a document with precpu, and the same figures in
+// the snapshot, all from the same passes.
+func TestSamplerContainerd(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireContainerd(t)
 	testenv.RequireRegistries(t)
@@ -58,23 +60,14 @@ func TestCollectorContainerd(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 
-	st := newStore(t)
-	addTask(t, st, "t1", api.TaskStatusRunning, testCtr{name: "app"})
-	c := &api.Container{}
-	if err := st.Get(ctx, keyOf("t1-app"), c); err != nil {
-		t.Fatal(err)
-	}
-	c.Status.RuntimeID = id
-	if err := st.UpdateStatus(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-
-	col, err := NewCollector(CollectorOptions{Reader: st.DirectClient(), Stats: rt, Logger: testr.New(t)})
+	r := newReader(t, activeTask("t1", "app"), ctr("t1", "app", id, api.ContainerStatusRunning, false))
+	clock := clocktesting.NewFakeClock(time.Now())
+	s, err := New(Options{Reader: r, Runtime: rt, Interval: time.Second, Clock: clock, Logger: testr.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Four samples 200 ms apart: three CPU samples, each over enough wall time for the
-	// spinning shell to accumulate CPU time.
+	// Four passes 200 ms apart (the fake clock makes each one due): three CPU samples,
+	// each over enough wall time for the spinning shell to accumulate CPU time.
 	for i := range 4 {
 		if i > 0 {
 			select {
@@ -82,25 +75,39 @@ func TestCollectorContainerd(t *testing.T) {
 				t.Fatal(ctx.Err())
 			case <-time.After(200 * time.Millisecond):
 			}
+			clock.Step(time.Second)
 		}
-		if err := col.Sample(ctx); err != nil {
+		if err := s.Sample(ctx); err != nil {
 			t.Fatalf("sample: %v", err)
 		}
 	}
-	tasks, idle := col.Flush()
-	if idle || len(tasks) != 1 || len(tasks[0].ContainerMetrics) != 1 {
+	doc, ok := s.ContainerStats(id, false)
+	if !ok {
+		t.Fatal("no document")
+	}
+	d := doc.(Stats)
+	if d.ID != id || d.PreRead.IsZero() || d.CPUStats.CPUUsage.TotalUsage <= d.PreCPUStats.CPUUsage.TotalUsage || d.MemoryStats.Usage == 0 {
+		t.Errorf("document read %v preread %v cpu %+v precpu %+v memory %+v", d.Read, d.PreRead, d.CPUStats, d.PreCPUStats, d.MemoryStats)
+	}
+	snap := s.Snapshot()
+	if len(snap) != 1 || snap[0].CPUUsageNanos != d.CPUStats.CPUUsage.TotalUsage || snap[0].MemoryUsageBytes != d.MemoryStats.Usage {
+		t.Errorf("snapshot %+v disagrees with the document", snap)
+	}
+
+	tasks, idle := s.Flush()
+	if idle || len(tasks) != 1 || len(tasks[0].Containers) != 1 {
 		t.Fatalf("Flush = %+v idle=%v, want the busy container", tasks, idle)
 	}
-	m := tasks[0].ContainerMetrics[0]
-	cpu, mem := m.CPUStatsSet, m.MemoryStatsSet
+	m := tasks[0].Containers[0]
+	cpu, mem := m.CPU, m.Memory
 	t.Logf("cpu %+v memory %+v (%d CPUs)", *cpu, *mem, goruntime.NumCPU())
 	// The percentage is of the whole instance, so never above 100 (plus slack for the
 	// runtime stamping a reading after the RPC rather than when the shim took it); the
 	// spinning loop keeps every sample above zero.
-	if cpu.SampleCount != 3 || cpu.Min <= 0 || cpu.Sum <= 0 || cpu.Max > 110 {
+	if cpu.Count != 3 || cpu.Min <= 0 || cpu.Sum <= 0 || cpu.Max > 110 {
 		t.Errorf("cpu set %+v, want three samples in (0, 100]", *cpu)
 	}
-	if mem.SampleCount != 4 || mem.Max <= 0 || mem.Sum <= 0 {
+	if mem.Count != 4 || mem.Max <= 0 || mem.Sum <= 0 {
 		t.Errorf("memory set %+v, want four samples above 0 MiB", *mem)
 	}
 }

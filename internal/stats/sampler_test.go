@@ -10,30 +10,13 @@ import (
 	"github.com/go-logr/logr/testr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // counter counts calls by key; fn gets the 0-based call number.
 type counter struct {
@@ -58,17 +41,25 @@ func (c *counter) count(key string) int {
 	return c.n[key]
 }
 
-// fakeRuntime reports CPU time growing by 1 s per call, stamped by the test clock.
+// fakeRuntime reports CPU time growing by 1 s per call, stamped by the test clock, unless
+// fn is set, which then answers call n for id.
 type fakeRuntime struct {
 	calls counter
 	clock func() time.Time
 	fail  map[string]error
+	fn    func(id string, n int) (runtime.Stats, error)
 }
 
-func (f *fakeRuntime) Stats(_ context.Context, id string) (runtime.Stats, error) {
+func (f *fakeRuntime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return runtime.Stats{}, err
+	}
 	n := f.calls.next(id)
 	if err := f.fail[id]; err != nil {
 		return runtime.Stats{}, err
+	}
+	if f.fn != nil {
+		return f.fn(id, n)
 	}
 	return runtime.Stats{Time: f.clock(), CgroupVersion: 1, CPUUsageNanos: uint64(n+1) * 1e9,
 		MemoryUsage: 10 << 20, MemoryLimit: 64 << 20, Pids: 1}, nil
@@ -116,11 +107,14 @@ func ctr(taskName, name, runtimeID string, state api.ContainerState, bridge bool
 	return c
 }
 
-func newTestCollector(t *testing.T, r client.Reader, clock *fakeClock, interval time.Duration) (*Collector, *fakeRuntime, *fakeNet) {
+func newTestSampler(t *testing.T, r client.Reader, clock *clocktesting.FakeClock, interval time.Duration) (*Sampler, *fakeRuntime, *fakeNet) {
 	t.Helper()
 	rt := &fakeRuntime{clock: clock.Now}
 	nets := &fakeNet{}
-	c := New(Options{Reader: r, Runtime: rt, Interval: interval, Now: clock.Now, Logger: testr.New(t)})
+	c, err := New(Options{Reader: r, Runtime: rt, Interval: interval, NumCPU: 2, Clock: clock, Logger: testr.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	host := counter{}
 	c.hostCPU = func() (uint64, uint32, error) { return uint64(host.next("")+1) * 100e9, 2, nil }
 	c.readNet = nets.read
@@ -128,7 +122,7 @@ func newTestCollector(t *testing.T, r client.Reader, clock *fakeClock, interval 
 	return c, rt, nets
 }
 
-func doc(t *testing.T, c *Collector, id string) Stats {
+func doc(t *testing.T, c *Sampler, id string) Stats {
 	t.Helper()
 	d, ok := c.ContainerStats(id, false)
 	if !ok {
@@ -137,7 +131,7 @@ func doc(t *testing.T, c *Collector, id string) Stats {
 	return d.(Stats)
 }
 
-func docV4(t *testing.T, c *Collector, id string) StatsV4 {
+func docV4(t *testing.T, c *Sampler, id string) StatsV4 {
 	t.Helper()
 	d, ok := c.ContainerStats(id, true)
 	if !ok {
@@ -146,7 +140,7 @@ func docV4(t *testing.T, c *Collector, id string) StatsV4 {
 	return d.(StatsV4)
 }
 
-func TestCollectorSampling(t *testing.T) {
+func TestSamplerDocuments(t *testing.T) {
 	ctx := context.Background()
 	r := newReader(t,
 		task("t1", "bridge", "app", "init"),
@@ -159,13 +153,13 @@ func TestCollectorSampling(t *testing.T) {
 		ctr("t3", "h", "rid-h", api.ContainerStatusRunning, false),
 		ctr("t3", "gone", "rid-gone", api.ContainerStatusStopped, false),
 	)
-	clock := &fakeClock{t: t0}
-	c, rt, nets := newTestCollector(t, r, clock, 10*time.Second)
+	clock := clocktesting.NewFakeClock(t0)
+	c, rt, nets := newTestSampler(t, r, clock, 10*time.Second)
 	if _, ok := c.ContainerStats("rid-app", true); ok {
 		t.Fatal("stats before the first sample")
 	}
 
-	if err := c.sample(ctx); err != nil {
+	if err := c.Sample(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]int{"rid-app": 1, "rid-a": 1, "rid-b": 1, "rid-h": 1, "rid-gone": 0} {
@@ -194,16 +188,16 @@ func TestCollectorSampling(t *testing.T) {
 	}
 
 	// Within the interval nothing is due.
-	clock.Advance(time.Second)
-	if err := c.sample(ctx); err != nil {
+	clock.Step(time.Second)
+	if err := c.Sample(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := rt.calls.count("rid-app"); n != 1 {
 		t.Fatalf("resampled after 1s of a 10s interval (%d calls)", n)
 	}
 
-	clock.Advance(9 * time.Second)
-	if err := c.sample(ctx); err != nil {
+	clock.Step(9 * time.Second)
+	if err := c.Sample(ctx); err != nil {
 		t.Fatal(err)
 	}
 	app = doc(t, c, "rid-app")
@@ -228,7 +222,7 @@ func TestCollectorSampling(t *testing.T) {
 
 	// A container that starts is sampled on the next pass, not an interval later; one
 	// that stops (and its task's awsvpc state) is forgotten.
-	clock.Advance(time.Second)
+	clock.Step(time.Second)
 	setStatus(t, r, "t1-init", func(s *api.ContainerStatus) {
 		s.KnownStatus, s.RuntimeID = api.ContainerStatusRunning, "rid-init"
 	})
@@ -236,7 +230,7 @@ func TestCollectorSampling(t *testing.T) {
 	for _, n := range []string{"t2-a", "t2-b"} {
 		setStatus(t, r, n, func(s *api.ContainerStatus) { s.KnownStatus = api.ContainerStatusStopped })
 	}
-	if err := c.sample(ctx); err != nil {
+	if err := c.Sample(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if rt.calls.count("rid-init") != 1 || rt.calls.count("rid-h") != 2 {
@@ -271,13 +265,13 @@ func setStatus(t *testing.T, r client.Client, name string, f func(*api.Container
 	}
 }
 
-func TestCollectorRuntimeErrors(t *testing.T) {
+func TestSamplerRuntimeErrors(t *testing.T) {
 	r := newReader(t, task("t1", "bridge", "app"), ctr("t1", "app", "rid-app", api.ContainerStatusRunning, false))
-	clock := &fakeClock{t: t0}
-	c, rt, _ := newTestCollector(t, r, clock, 10*time.Second)
+	clock := clocktesting.NewFakeClock(t0)
+	c, rt, _ := newTestSampler(t, r, clock, 10*time.Second)
 	rt.fail = map[string]error{"rid-app": fmt.Errorf("shim gone: %w", runtime.ErrNotFound)}
 	for range 2 {
-		if err := c.sample(context.Background()); err != nil {
+		if err := c.Sample(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -302,39 +296,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestCollectorRun runs the real loop: with a long interval, a container is sampled at once
-// and a container started later within the discovery period, without resampling the first;
-// with a short one, rates appear; Run returns when its context ends.
-func TestCollectorRun(t *testing.T) {
+// TestSamplerRun runs the loop on a fake clock: a container is sampled at once; one started
+// later is sampled at the next discovery tick (a second), without resampling the first
+// before its interval is up; at the interval both are sampled again and rates appear; Run
+// returns when its context ends.
+func TestSamplerRun(t *testing.T) {
 	r := newReader(t, task("t1", "bridge", "app", "late"),
 		ctr("t1", "app", "rid-app", api.ContainerStatusRunning, true),
 		ctr("t1", "late", "", api.ContainerStatusCreated, true))
-	clock := &fakeClock{t: t0}
-	c, rt, _ := newTestCollector(t, r, clock, time.Hour)
+	clock := clocktesting.NewFakeClock(t0)
+	c, rt, _ := newTestSampler(t, r, clock, 10*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
 	waitFor(t, "first sample", func() bool { _, ok := c.ContainerStats("rid-app", false); return ok })
 	setStatus(t, r, "t1-late", func(s *api.ContainerStatus) { s.KnownStatus, s.RuntimeID = api.ContainerStatusRunning, "rid-late" })
+	// The ticker exists: Run makes it before its first pass.
+	clock.Step(time.Second)
 	waitFor(t, "prompt sample of a new container", func() bool { _, ok := c.ContainerStats("rid-late", false); return ok })
 	if n := rt.calls.count("rid-app"); n != 1 {
-		t.Errorf("rid-app sampled %d times within an hour's interval", n)
+		t.Errorf("rid-app sampled %d times within its interval", n)
+	}
+	// A tick that comes while a pass runs may be dropped, but a pass always starts after
+	// the last step and sees the clock at the interval.
+	for range 9 {
+		clock.Step(time.Second)
+	}
+	waitFor(t, "a network rate", func() bool {
+		d, ok := c.ContainerStats("rid-app", true)
+		return ok && d.(StatsV4).NetworkRateStats != nil && d.(StatsV4).NetworkRateStats.RxBytesPerSec > 0
+	})
+	if n := rt.calls.count("rid-app"); n != 2 {
+		t.Errorf("rid-app sampled %d times in one interval and a bit, want 2", n)
 	}
 	cancel()
 	waitDone(t, done)
-
-	// A short interval on the real clock: two samples give a rate.
-	c2, _, _ := newTestCollector(t, r, clock, 20*time.Millisecond)
-	c2.now = time.Now
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	done2 := make(chan struct{})
-	go func() { c2.Run(ctx2); close(done2) }()
-	waitFor(t, "a network rate", func() bool {
-		d, ok := c2.ContainerStats("rid-app", true)
-		return ok && d.(StatsV4).NetworkRateStats != nil && d.(StatsV4).NetworkRateStats.RxBytesPerSec > 0
-	})
-	cancel2()
-	waitDone(t, done2)
 }
 
 func waitDone(t *testing.T, done <-chan struct{}) {
