@@ -20,12 +20,12 @@ import (
 	"github.com/ecsd/ecsd/controllers/report"
 	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/ecsapi"
-	"github.com/ecsd/ecsd/controlplane/local"
-	"github.com/ecsd/ecsd/controlplane/local/access"
 	"github.com/ecsd/ecsd/controlplane/tcs"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/capability"
 	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/localplane"
+	"github.com/ecsd/ecsd/localplane/access"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -53,7 +53,7 @@ func startLocalControlPlane(ctx context.Context, addr string, cfg *config.Config
 	}
 	region := cfg.AWSRegion
 	if region == "" {
-		region = local.DefaultRegion
+		region = localplane.DefaultRegion
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -66,7 +66,7 @@ func startLocalControlPlane(ctx context.Context, addr string, cfg *config.Config
 		ln.Close()
 		return backend{}, nil, fmt.Errorf("local control plane key pair: %w", err)
 	}
-	srv, err := local.New(ctx, local.Options{
+	srv, err := localplane.New(ctx, localplane.Options{
 		Region:      region,
 		Credentials: map[string]string{keys.AccessKeyID: keys.SecretAccessKey},
 		Clusters:    []string{cfg.Cluster},
@@ -127,7 +127,7 @@ func loopbackListenAddr(addr string) (string, error) {
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil || !ip.Unmap().IsLoopback() {
-		return "", fmt.Errorf("%q: the local control plane listens on a loopback address only (127.0.0.0/8 or ::1), e.g. %s", addr, local.DefaultAPIAddr)
+		return "", fmt.Errorf("%q: the local control plane listens on a loopback address only (127.0.0.0/8 or ::1), e.g. %s", addr, localplane.DefaultAPIAddr)
 	}
 	return net.JoinHostPort(ip.Unmap().String(), port), nil
 }
