@@ -55,7 +55,7 @@ func run() int {
 	}
 	if o.local {
 		// Before anything is set up: a plane on a public address is never what is wanted.
-		if _, err := loopbackListenAddr(o.localAddr); err != nil {
+		if _, err := localplane.LoopbackListenAddr(o.localAddr); err != nil {
 			fmt.Fprintf(os.Stderr, "ecs-agent: --local-api: %v\n", err)
 			return exitTerminal
 		}
