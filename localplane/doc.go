@@ -3,9 +3,12 @@
 // TCS websocket that receives metrics and health, all behind one http.Handler. An agent
 // pointed at it (ECS_BACKEND_HOST) cannot tell it from ECS: it registers, discovers the
 // poll endpoints, receives payloads, acknowledges them and reports state changes exactly
-// as it would against AWS. Tests use it to drive the agent through the real protocol, and
+// as it would against AWS. Tests use it to drive the agent through the real protocol,
 // `ecs-agent --local` embeds it so that a machine without AWS can run tasks with
-// `aws ecs run-task --endpoint-url ...`.
+// `aws ecs run-task --endpoint-url ...`, and `ecs-local` runs it on its own (Serve) so
+// that several agents of one machine join one local cluster. It lives outside the
+// agent's controlplane packages because it is an emulator of ECS, not a way of talking
+// to it.
 //
 // URLs served by Handler:
 //
@@ -14,9 +17,11 @@
 //	GET  /tcs/ws?...      TCS websocket (DiscoverPollEndpoint's telemetryEndpoint + "/ws")
 //
 // What it models: clusters, container instances with registered and remaining resources,
-// task definitions (revisions, ACTIVE/INACTIVE), tasks placed by RunTask (first instance
-// of the launch type, EC2 or EXTERNAL, with enough CPU, memory and free static host ports
-// whose agent is connected; idempotent with a clientToken) or StartTask, task and
+// task definitions (revisions, ACTIVE/INACTIVE), tasks placed by RunTask (each on the
+// instance of the launch type, EC2 or EXTERNAL, with the fewest tasks not STOPPED among
+// those whose agent is connected and that have the required attributes, enough CPU,
+// memory and free static host ports: a count spreads over the cluster's instances;
+// idempotent with a clientToken) or StartTask, task and
 // container state driven by the agent's SubmitTaskStateChange reports, and payload delivery with acknowledgements and resends. Task definitions are
 // translated into ACS payload tasks the way ECS does it, including the Docker-shaped
 // dockerConfig blobs (see translate.go). An awsvpc task gets an invented ENI (eni.go): an

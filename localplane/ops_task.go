@@ -51,11 +51,13 @@ func (s *Server) runTask(_ context.Context, in *runTaskRequest) (*tasksResponse,
 		extra := map[string][]demand{}
 		reported := map[failure]bool{}
 		var targets []placement
+		spread := newSpread(st, instances)
 		for range count {
-			for _, inst := range instances {
+			for _, inst := range spread.order() {
 				f := s.placementFailure(st, inst, spec.def, spec.demand, extra[inst.ARN])
 				if f.Reason == "" {
 					extra[inst.ARN] = append(extra[inst.ARN], spec.demand)
+					spread.placed(inst)
 					targets = append(targets, placement{inst, launchType})
 					break
 				}

@@ -1,6 +1,7 @@
 package localplane
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -169,3 +170,38 @@ func portStrings(set map[int32]bool) []string {
 	}
 	return out
 }
+
+// spread orders a RunTask's candidate instances for each task it places: the instance
+// with the fewest tasks not STOPPED first (counting those this call placed already), the
+// earliest registered among equals. The first candidate that passes placementFailure
+// (connected agent, required attributes, CPU, memory, ports) takes the task, so a count of
+// N goes round the instances of a local cluster instead of filling the first one; an
+// instance that cannot take a task is skipped, not waited for. This is ECS's "spread by
+// instance" in its simplest form and all the local plane needs: it has no placement
+// strategies or constraints.
+type spread struct {
+	instances []*instanceRecord // registration order
+	running   map[string]int    // instance ARN → tasks not STOPPED
+}
+
+func newSpread(st *state, instances []*instanceRecord) *spread {
+	s := &spread{instances: slices.Clone(instances), running: map[string]int{}}
+	for _, in := range instances {
+		for _, t := range st.tasksOn(in.ARN) {
+			if t.LastStatus != taskStopped {
+				s.running[in.ARN]++
+			}
+		}
+	}
+	return s
+}
+
+// order returns the instances, least loaded first; ties keep registration order.
+func (s *spread) order() []*instanceRecord {
+	out := slices.Clone(s.instances)
+	slices.SortStableFunc(out, func(a, b *instanceRecord) int { return s.running[a.ARN] - s.running[b.ARN] })
+	return out
+}
+
+// placed counts a task just placed on in.
+func (s *spread) placed(in *instanceRecord) { s.running[in.ARN]++ }
