@@ -11,7 +11,7 @@ VERSION ?= 0.1.0
 GIT_HASH := $(shell git rev-parse --short=8 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/ecsd/ecsd/internal/version.Version=$(VERSION) -X github.com/ecsd/ecsd/internal/version.GitHash=$(GIT_HASH)
 # Packages whose tests run under the race detector (the concurrent core).
-RACE_PKGS := ./store/... ./controllers/... ./controlplane/... ./credentials/...
+RACE_PKGS := ./store/... ./controllers/... ./controlplane/... ./localplane/... ./credentials/...
 TEST_TIMEOUT ?= 30m
 
 .PHONY: help
@@ -72,7 +72,7 @@ test-unit: ## Run the unit tests: no root, containerd, registry or network names
 .PHONY: test
 test: govet build ## Run every test, unit and integration (needs root and `make setup`).
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration -race $(RACE_PKGS)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|credentials)($$|/)')
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|localplane|credentials)($$|/)')
 
 .PHONY: bench
 bench: build ## Measure raw containerd vs the agent's launch latency, and the agent's memory.

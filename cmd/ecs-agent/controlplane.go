@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/netip"
 	"path/filepath"
 	"time"
@@ -20,12 +17,11 @@ import (
 	"github.com/ecsd/ecsd/controllers/report"
 	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/ecsapi"
-	"github.com/ecsd/ecsd/controlplane/local"
-	"github.com/ecsd/ecsd/controlplane/local/access"
 	"github.com/ecsd/ecsd/controlplane/tcs"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/capability"
 	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/localplane"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -38,98 +34,37 @@ type backend struct {
 
 // startLocalControlPlane serves the embedded local ECS control plane on addr, which must
 // be a loopback address, and returns the backend pointing at it and the function that
-// stops it. Its state lives next to the agent's, so a restarted agent finds its instance
-// and tasks again. It accepts only this installation's key pair, kept (with the endpoint
-// actually bound) in cfg.LocalCredentialsFile, readable by root only: whoever holds it
-// can run any task, privileged ones included. Task containers are refused the plane's
-// port before it serves a single request.
+// stops it. It is the plane `ecs-local` runs on its own (localplane.Serve), with its
+// state next to the agent's, so a restarted agent finds its instance and tasks again, and
+// its key pair (and the endpoint actually bound) in cfg.LocalCredentialsFile. Task
+// containers are refused the plane's port before it serves a single request.
 func startLocalControlPlane(ctx context.Context, addr string, cfg *config.Config, log logr.Logger) (backend, func(), error) {
-	listen, err := loopbackListenAddr(addr)
-	if err != nil {
+	if _, err := localplane.LoopbackListenAddr(addr); err != nil {
 		return backend{}, nil, fmt.Errorf("%w: --local-api: %w", errTerminal, err)
 	}
 	if cfg.LocalCredentialsFile == "" {
 		return backend{}, nil, fmt.Errorf("%w: ECSD_LOCAL_CREDENTIALS_FILE is empty; --local keeps its key pair there", errTerminal)
 	}
-	region := cfg.AWSRegion
-	if region == "" {
-		region = local.DefaultRegion
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return backend{}, nil, fmt.Errorf("local control plane: %w", err)
-	}
-	bound := netip.MustParseAddrPort(ln.Addr().String())
-	endpoint := "http://" + bound.String()
-	keys, err := access.Ensure(cfg.LocalCredentialsFile, endpoint, region, log)
-	if err != nil {
-		ln.Close()
-		return backend{}, nil, fmt.Errorf("local control plane key pair: %w", err)
-	}
-	srv, err := local.New(ctx, local.Options{
-		Region:      region,
-		Credentials: map[string]string{keys.AccessKeyID: keys.SecretAccessKey},
-		Clusters:    []string{cfg.Cluster},
-		StatePath:   filepath.Join(cfg.DataDir, "local-control-plane.json"),
-		Logger:      log,
+	plane, err := localplane.Serve(ctx, localplane.ServeOptions{
+		Listen:          addr,
+		CredentialsFile: cfg.LocalCredentialsFile,
+		Region:          cfg.AWSRegion,
+		Clusters:        []string{cfg.Cluster},
+		StatePath:       filepath.Join(cfg.DataDir, "local-control-plane.json"),
+		Logger:          log,
+		BeforeServe: func(ctx context.Context, bound netip.AddrPort) (func(context.Context) error, error) {
+			return refusePlaneToTasks(ctx, cfg, bound, log)
+		},
 	})
 	if err != nil {
-		ln.Close()
-		return backend{}, nil, fmt.Errorf("local control plane: %w", err)
+		return backend{}, nil, err
 	}
-	unblock, err := refusePlaneToTasks(ctx, cfg, bound, log)
-	if err != nil {
-		ln.Close()
-		srv.Close()
-		return backend{}, nil, fmt.Errorf("local control plane: %w", err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error(err, "local control plane stopped serving")
-		}
-	}()
-	stop := func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-served
-		srv.Close()
-		// A time of its own: a shutdown that used up the first (an ACS session slow to
-		// close) must not leave the rule behind.
-		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer ucancel()
-		if err := unblock(uctx); err != nil {
-			log.Error(err, "cannot remove the rule refusing the local control plane to tasks")
-		}
-	}
-	log.Info("local ECS control plane listening", "endpoint", endpoint, "region", region,
-		"credentialsFile", cfg.LocalCredentialsFile)
+	keys := plane.Access
 	return backend{
-		region:   region,
-		endpoint: endpoint,
+		region:   keys.Region,
+		endpoint: keys.Endpoint,
 		creds:    aws.NewCredentialsCache(awscreds.NewStaticCredentialsProvider(keys.AccessKeyID, keys.SecretAccessKey, "")),
-	}, stop, nil
-}
-
-// loopbackListenAddr checks that addr (host:port) names a loopback address and returns it
-// in the form to listen on. The plane places tasks, privileged ones included, for whoever
-// holds its key pair; it is not a network service.
-func loopbackListenAddr(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("%q: %w", addr, err)
-	}
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.Unmap().IsLoopback() {
-		return "", fmt.Errorf("%q: the local control plane listens on a loopback address only (127.0.0.0/8 or ::1), e.g. %s", addr, local.DefaultAPIAddr)
-	}
-	return net.JoinHostPort(ip.Unmap().String(), port), nil
+	}, plane.Stop, nil
 }
 
 // connected is the agent's registration and the parts that talk to ECS after it.

@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ecsd/ecsd/controlplane/local"
+	"github.com/ecsd/ecsd/localplane"
 )
 
 // Exit codes shared with systemd's RestartPreventExitStatus=5 (spec §1).
@@ -31,7 +31,7 @@ func run() int {
 	var o options
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.local, "local", false, "run without AWS: embed a local ECS control plane and register with it")
-	fs.StringVar(&o.localAddr, "local-api", local.DefaultAPIAddr, "with --local: loopback address of the local control plane's ECS API (port 0: any free port)")
+	fs.StringVar(&o.localAddr, "local-api", localplane.DefaultAPIAddr, "with --local: loopback address of the local control plane's ECS API (port 0: any free port)")
 	fs.StringVar(&o.runDir, "run", "", "with --local: register and run each task definition (*.json, RegisterTaskDefinition input) in this directory unless its family already runs")
 	fs.StringVar(&o.acsTasksDir, "acs-tasks", "", "debugging: write the ACS task JSON files (*.json) of this directory straight to the engine")
 	fs.StringVar(&o.loglevel, "loglevel", "", "log level (crit, error, warn, info, debug); wins over ECS_LOGLEVEL")
@@ -55,7 +55,7 @@ func run() int {
 	}
 	if o.local {
 		// Before anything is set up: a plane on a public address is never what is wanted.
-		if _, err := loopbackListenAddr(o.localAddr); err != nil {
+		if _, err := localplane.LoopbackListenAddr(o.localAddr); err != nil {
 			fmt.Fprintf(os.Stderr, "ecs-agent: --local-api: %v\n", err)
 			return exitTerminal
 		}

@@ -14,13 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/spf13/cobra"
 
-	"github.com/ecsd/ecsd/controlplane/local"
 	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/localplane"
 )
 
-// The local control plane's defaults, as `ecs-agent --local` serves it (controlplane/local).
+// The local control plane's defaults, as `ecs-agent --local` serves it (localplane).
 const (
-	defaultEndpoint        = "http://" + local.DefaultAPIAddr
+	defaultEndpoint        = "http://" + localplane.DefaultAPIAddr
 	defaultCluster         = "default"
 	envEndpoint            = "ECSCTL_ENDPOINT"
 	envRegion              = "ECSCTL_REGION"

@@ -12,8 +12,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ecsd/ecsd/config"
-	"github.com/ecsd/ecsd/controlplane/local"
-	"github.com/ecsd/ecsd/controlplane/local/access"
+	"github.com/ecsd/ecsd/localplane"
+	"github.com/ecsd/ecsd/localplane/access"
 )
 
 // envLocalCredentials names the local control plane's access file when it is not where
@@ -59,7 +59,7 @@ func (f *ecsFlags) resolve() error {
 		if f.accessKeyID == "" || f.secretAccessKey == "" {
 			return fmt.Errorf("no key pair for the ECS API (--access-key-id, --secret-access-key): %w", err)
 		}
-		file = access.File{Endpoint: defaultEndpoint, Region: local.DefaultRegion}
+		file = access.File{Endpoint: defaultEndpoint, Region: localplane.DefaultRegion}
 	}
 	for _, v := range []struct {
 		dst *string

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/ecsd/ecsd/controlplane/local/access"
+	"github.com/ecsd/ecsd/localplane/access"
 )
 
 // TestLocalEnv: the export lines, evaluated by a real shell, give back the file's values

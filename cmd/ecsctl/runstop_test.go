@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/coder/websocket"
 
-	"github.com/ecsd/ecsd/controlplane/local"
-	"github.com/ecsd/ecsd/controlplane/local/access"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
+	"github.com/ecsd/ecsd/localplane"
+	"github.com/ecsd/ecsd/localplane/access"
 )
 
 // The test plane's key pair, as ecs-agent --local would have generated it.
@@ -43,12 +43,12 @@ type localPlane struct {
 func newLocalPlane(t *testing.T) *localPlane {
 	t.Helper()
 	noIMDS(t)
-	s, err := local.New(context.Background(), local.Options{
+	s, err := localplane.New(context.Background(), localplane.Options{
 		Credentials: map[string]string{localAccessKeyID: localSecretAccessKey},
 		Clusters:    []string{testCluster},
 	})
 	if err != nil {
-		t.Fatalf("local.New: %v", err)
+		t.Fatalf("localplane.New: %v", err)
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
@@ -57,9 +57,9 @@ func newLocalPlane(t *testing.T) *localPlane {
 			t.Errorf("local plane Close: %v", err)
 		}
 	})
-	p := &localPlane{url: srv.URL, credentials: writeAccessFile(t, access.File{Endpoint: srv.URL, Region: local.DefaultRegion,
+	p := &localPlane{url: srv.URL, credentials: writeAccessFile(t, access.File{Endpoint: srv.URL, Region: localplane.DefaultRegion,
 		AccessKeyID: localAccessKeyID, SecretAccessKey: localSecretAccessKey}), ecs: ecs.New(ecs.Options{
-		Region:       local.DefaultRegion,
+		Region:       localplane.DefaultRegion,
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: localAccessKeyID, SecretAccessKey: localSecretAccessKey}, nil
@@ -115,7 +115,7 @@ func (p *localPlane) connectAgent(t *testing.T, instance string) {
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: localAccessKeyID, SecretAccessKey: localSecretAccessKey}, nil
 	})
-	h, err := sigv4.SignWebsocketHandshake(ctx, creds, local.DefaultRegion, u)
+	h, err := sigv4.SignWebsocketHandshake(ctx, creds, localplane.DefaultRegion, u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,9 +19,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-logr/logr/testr"
 
-	"github.com/ecsd/ecsd/controlplane/local"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
 	"github.com/ecsd/ecsd/internal/backoff"
+	"github.com/ecsd/ecsd/localplane"
 )
 
 // TestListTagsForResourceLocal reads task and container instance tags from a real local
@@ -29,7 +29,7 @@ import (
 func TestListTagsForResourceLocal(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	const key, secret = "AKIDTAGSTEST", "tags-test-secret"
-	srv, err := local.New(context.Background(), local.Options{
+	srv, err := localplane.New(context.Background(), localplane.Options{
 		Credentials: map[string]string{key: secret},
 		Clusters:    []string{"prod"},
 		Logger:      testr.New(t),
@@ -43,7 +43,7 @@ func TestListTagsForResourceLocal(t *testing.T) {
 		_ = srv.Close()
 	})
 	c, err := New(Options{
-		Region:   local.DefaultRegion,
+		Region:   localplane.DefaultRegion,
 		Endpoint: hs.URL,
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, nil
@@ -157,7 +157,7 @@ func acsSession(ctx context.Context, t *testing.T, c *Client, instance string, c
 	}
 	q := url.Values{"clusterArn": {"prod"}, "containerInstanceArn": {instance}, "protocolVersion": {"2"}, "agentVersion": {"1.105.1"}}
 	u := ep.ACS + "/ws?" + q.Encode()
-	h, err := sigv4.SignWebsocketHandshake(ctx, credentials.StaticCredentialsProvider{Value: creds}, local.DefaultRegion, u)
+	h, err := sigv4.SignWebsocketHandshake(ctx, credentials.StaticCredentialsProvider{Value: creds}, localplane.DefaultRegion, u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/ecsd/ecsd/controlplane/local"
+	"github.com/ecsd/ecsd/localplane"
 )
 
 const (
@@ -27,7 +27,7 @@ const (
 // benchBackend is a local ECS control plane in the bench process; agents reach it through
 // ECS_BACKEND_HOST as they would reach ECS, over loopback.
 type benchBackend struct {
-	srv     *local.Server
+	srv     *localplane.Server
 	hs      *http.Server
 	addr    string
 	ecs     *ecs.Client
@@ -35,7 +35,7 @@ type benchBackend struct {
 }
 
 func startBackend(ctx context.Context, cluster string) (*benchBackend, error) {
-	srv, err := local.New(ctx, local.Options{Region: benchRegion, Credentials: map[string]string{benchKey: benchSecret}, Clusters: []string{cluster}})
+	srv, err := localplane.New(ctx, localplane.Options{Region: benchRegion, Credentials: map[string]string{benchKey: benchSecret}, Clusters: []string{cluster}})
 	if err != nil {
 		return nil, err
 	}

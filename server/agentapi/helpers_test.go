@@ -22,10 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
-	"github.com/ecsd/ecsd/controlplane/local"
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/localplane"
 	"github.com/ecsd/ecsd/server/agentapi"
 	"github.com/ecsd/ecsd/server/metadata"
 )
@@ -33,7 +33,7 @@ import (
 const (
 	instanceKey    = "AKIDINSTANCE"
 	instanceSecret = "instance-secret"
-	region         = local.DefaultRegion
+	region         = localplane.DefaultRegion
 	cluster        = "prod"
 	statePath      = "/api/%s/task-protection/v1/state"
 	// waitTimeout bounds every wait on a condition; tests never sleep for a fixed time.
@@ -43,7 +43,7 @@ const (
 // plane is a local ECS control plane on 127.0.0.1 requiring SigV4, with an ECS client
 // signing as the instance.
 type plane struct {
-	*local.Server
+	*localplane.Server
 	url string
 	ecs *ecs.Client
 }
@@ -52,7 +52,7 @@ func startPlane(t *testing.T) *plane {
 	t.Helper()
 	// Nothing may ever ask the EC2 metadata service.
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	s, err := local.New(context.Background(), local.Options{
+	s, err := localplane.New(context.Background(), localplane.Options{
 		Credentials:       map[string]string{instanceKey: instanceSecret},
 		Clusters:          []string{cluster},
 		HeartbeatInterval: time.Hour,

@@ -27,7 +27,7 @@ import (
 	"github.com/ecsd/ecsd/store"
 )
 
-var agentBin, initBin string
+var agentBin, initBin, localBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ecsd-e2e-bin-")
@@ -63,6 +63,14 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build ecs-init:", err)
+		os.Exit(1)
+	}
+	// The standalone local control plane, for tests with several agents in one cluster.
+	localBin = filepath.Join(dir, "ecs-local")
+	build = exec.Command("go", "build", "-o", localBin, "github.com/ecsd/ecsd/cmd/ecs-local")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build ecs-local:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

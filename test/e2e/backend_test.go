@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/go-logr/logr/testr"
 
-	"github.com/ecsd/ecsd/controlplane/local"
 	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/localplane"
 )
 
 const (
@@ -30,7 +30,7 @@ const (
 // bring it back on the same address.
 type backend struct {
 	t       *testing.T
-	srv     *local.Server
+	srv     *localplane.Server
 	addr    string
 	hs      *http.Server
 	ecs     *ecs.Client
@@ -42,7 +42,7 @@ type backend struct {
 func newBackend(t *testing.T) *backend {
 	t.Helper()
 	b := &backend{t: t, cluster: testenv.UniqueName(t, "cluster"), statePath: filepath.Join(t.TempDir(), "state", "backend.json")}
-	srv, err := local.New(context.Background(), local.Options{
+	srv, err := localplane.New(context.Background(), localplane.Options{
 		Region:      backendRegion,
 		Credentials: map[string]string{backendKey: backendSecret},
 		Clusters:    []string{b.cluster},

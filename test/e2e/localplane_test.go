@@ -21,10 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/ecsd/ecsd/controlplane/local/access"
 	"github.com/ecsd/ecsd/internal/hostsetup"
 	"github.com/ecsd/ecsd/internal/netns"
 	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/localplane/access"
 )
 
 // TestLocalPlaneKeyPairAndTaskRefusal drives `ecs-agent --local` as a user would: its key

@@ -25,9 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
-	"github.com/ecsd/ecsd/controlplane/local"
 	"github.com/ecsd/ecsd/internal/netns"
 	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/localplane"
 	"github.com/ecsd/ecsd/runtime"
 )
 
@@ -643,7 +643,7 @@ func checkAWSVPCTaskV4(t *testing.T, reply, arn string, details map[string]strin
 		t.Fatalf("v4 task metadata from inside the awsvpc task: %q (%v), want 200 for %s with its container", reply, err, arn)
 	}
 	nets := task.Containers[0].Networks
-	subnet := netip.MustParsePrefix(local.DefaultENISubnet)
+	subnet := netip.MustParsePrefix(localplane.DefaultENISubnet)
 	if len(nets) != 1 {
 		t.Fatalf("v4 Networks = %+v, want the ENI", nets)
 	}

@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/ecsd/ecsd/controlplane/local/access"
 	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/localplane/access"
 )
 
 // ecrHost is an ECR registry name the tests serve from the authenticating test registry
