@@ -1,14 +1,18 @@
 package tcs
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ecsd/ecsd/controlplane/wsframe"
+)
 
 // Sentinel errors, checked with errors.Is.
 var (
 	// ErrMalformedFrame: a frame is not a {"type":...,"message":{...}} envelope, or its
 	// message does not decode into the shape its type names.
-	ErrMalformedFrame = errors.New("malformed TCS frame")
+	ErrMalformedFrame = wsframe.ErrMalformedFrame
 	// ErrUnknownType: a frame's type is not a TCS shape this package knows.
-	ErrUnknownType = errors.New("unknown TCS message type")
+	ErrUnknownType = wsframe.ErrUnknownType
 	// ErrHeartbeatTimeout: TCS sent neither a heartbeat nor an acknowledgement for longer
 	// than the heartbeat timeout, so the connection is presumed dead.
 	ErrHeartbeatTimeout = errors.New("no heartbeat from TCS")
