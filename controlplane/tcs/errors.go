@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/ecsd/ecsd/controlplane/wsframe"
+	"github.com/ecsd/ecsd/controlplane/wssession"
 )
 
 // Sentinel errors, checked with errors.Is.
@@ -15,9 +16,7 @@ var (
 	ErrUnknownType = wsframe.ErrUnknownType
 	// ErrHeartbeatTimeout: TCS sent neither a heartbeat nor an acknowledgement for longer
 	// than the heartbeat timeout, so the connection is presumed dead.
-	ErrHeartbeatTimeout = errors.New("no heartbeat from TCS")
+	ErrHeartbeatTimeout = wssession.ErrInactive
 	// ErrSessionStopped: TCS asked the agent to stop the session (StopTelemetrySessionMessage).
 	ErrSessionStopped = errors.New("TCS stopped the telemetry session")
-	// errClean ends a session that closed normally; the next one starts at once.
-	errClean = errors.New("session closed cleanly")
 )
