@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +19,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/acs"
 	"github.com/ecsd/ecsd/controlplane/ecsapi"
 	"github.com/ecsd/ecsd/controlplane/tcs"
+	"github.com/ecsd/ecsd/controlplane/wssession"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/capability"
 	"github.com/ecsd/ecsd/internal/version"
@@ -102,56 +104,48 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 		Permanent: ecsapi.IsInvalidParameter,
 		Logger:    log.WithName("report"),
 	})
+	// sessionConfig is what the ACS and TCS sessions share: who the agent is, how to sign, and
+	// where the instance's endpoints are (one DiscoverPollEndpoint answers both).
+	sessionConfig := func(name string, endpoint func(ecsapi.Endpoints) string, connected func(*api.InstanceStatus, bool)) wssession.Config {
+		return wssession.Config{
+			Endpoint: func(ctx context.Context) (string, error) {
+				ep, err := client.DiscoverPollEndpoint(ctx, cfg.Cluster, reg.ContainerInstanceARN)
+				return endpoint(ep), err
+			},
+			EndpointFailed:       func() { client.ForgetEndpoints(reg.ContainerInstanceARN) },
+			Cluster:              cfg.Cluster,
+			ContainerInstanceARN: reg.ContainerInstanceARN,
+			Region:               be.region,
+			Credentials:          be.creds,
+			AgentVersion:         version.Version,
+			AgentHash:            version.GitHash,
+			RuntimeVersion:       runtimeVersion,
+			OnConnected: func(up bool) {
+				if err := setInstanceConnected(context.WithoutCancel(ctx), st, func(s *api.InstanceStatus) { connected(s, up) }); err != nil {
+					log.V(1).Info("cannot record the "+name+" connection state", "error", err.Error())
+				}
+			},
+			Logger: log.WithName(strings.ToLower(name)),
+		}
+	}
 	c.session, err = acs.New(acs.Options{
-		Endpoint: func(ctx context.Context) (string, error) {
-			ep, err := client.DiscoverPollEndpoint(ctx, cfg.Cluster, reg.ContainerInstanceARN)
-			return ep.ACS, err
-		},
-		EndpointFailed:       func() { client.ForgetEndpoints(reg.ContainerInstanceARN) },
-		Cluster:              cfg.Cluster,
-		ContainerInstanceARN: reg.ContainerInstanceARN,
-		Region:               be.region,
-		Credentials:          be.creds,
-		AgentVersion:         version.Version,
-		AgentHash:            version.GitHash,
-		RuntimeVersion:       runtimeVersion,
-		Applier:              c.applier,
-		OnConnected: func(up bool) {
-			if err := setInstanceConnected(context.WithoutCancel(ctx), st, func(s *api.InstanceStatus) { s.ACSConnected = up }); err != nil {
-				log.V(1).Info("cannot record the ACS connection state", "error", err.Error())
-			}
-		},
-		Logger: log.WithName("acs"),
+		Config: sessionConfig("ACS", func(ep ecsapi.Endpoints) string { return ep.ACS },
+			func(s *api.InstanceStatus, up bool) { s.ACSConnected = up }),
+		Applier: c.applier,
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.telemetry, err = tcs.New(tcs.Options{
-		Endpoint: func(ctx context.Context) (string, error) {
-			ep, err := client.DiscoverPollEndpoint(ctx, cfg.Cluster, reg.ContainerInstanceARN)
-			return ep.TCS, err
-		},
-		EndpointFailed:       func() { client.ForgetEndpoints(reg.ContainerInstanceARN) },
-		Cluster:              cfg.Cluster,
-		ContainerInstanceARN: reg.ContainerInstanceARN,
-		Region:               be.region,
-		Credentials:          be.creds,
-		AgentVersion:         version.Version,
-		AgentHash:            version.GitHash,
-		RuntimeVersion:       runtimeVersion,
-		Telemetry:            telemetry,
-		DisableMetrics:       cfg.DisableMetrics.Enabled(),
-		DisableHealth:        cfg.DisableDockerHealthCheck.Enabled(),
+		Config: sessionConfig("TCS", func(ep ecsapi.Endpoints) string { return ep.TCS },
+			func(s *api.InstanceStatus, up bool) { s.TCSConnected = up }),
+		Telemetry:      telemetry,
+		DisableMetrics: cfg.DisableMetrics.Enabled(),
+		DisableHealth:  cfg.DisableDockerHealthCheck.Enabled(),
 		InstanceStatus: (&runtimeDoctor{ping: func(ctx context.Context) error {
 			_, err := rt.Version(ctx)
 			return err
 		}}).check,
-		OnConnected: func(up bool) {
-			if err := setInstanceConnected(context.WithoutCancel(ctx), st, func(s *api.InstanceStatus) { s.TCSConnected = up }); err != nil {
-				log.V(1).Info("cannot record the TCS connection state", "error", err.Error())
-			}
-		},
-		Logger: log.WithName("tcs"),
 	})
 	if err != nil {
 		return nil, err

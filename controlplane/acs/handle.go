@@ -2,33 +2,20 @@ package acs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
 )
 
-// handle applies one frame. Malformed and unknown frames are logged and dropped; only an
-// InactiveInstanceException (the instance is gone) ends the session.
-func (c *conn) handle(ctx context.Context, data []byte) error {
-	if data == nil {
-		return nil // dropped by readFrame
-	}
+// Handle applies one message. Every frame counts as a keep-alive (the engine's
+// AnyFrameKeepsAlive); only an InactiveInstanceException (the instance is gone) ends the
+// session.
+func (c *conn) Handle(ctx context.Context, typ string, msg any) (alive bool, err error) {
+	return true, c.handle(ctx, typ, msg)
+}
+
+func (c *conn) handle(ctx context.Context, typ string, msg any) error {
 	log := c.s.log
-	f, err := payload.DecodeFrame(data)
-	if err != nil {
-		log.Info("dropping a malformed ACS frame", "error", err.Error(), "bytes", len(data))
-		return nil
-	}
-	msg, err := payload.DecodeMessage(f)
-	if err != nil {
-		if errors.Is(err, payload.ErrUnknownType) {
-			log.Info("dropping an ACS frame of unknown type", "type", f.Type)
-		} else {
-			log.Info("dropping a malformed ACS message", "type", f.Type, "error", err.Error())
-		}
-		return nil
-	}
 	a := c.s.o.Applier
 	switch m := msg.(type) {
 	case *payload.HeartbeatMessage:
@@ -87,17 +74,17 @@ func (c *conn) handle(ctx context.Context, data []byte) error {
 		c.send(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID,
 			Reason: "ecsd is updated by its package, not over ACS"})
 	case *payload.AttachTaskNetworkInterfacesMessage:
-		c.attachENIs(ctx, f.Type, m.Validate(), m.TaskArn, m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
+		c.attachENIs(ctx, typ, m.Validate(), m.TaskArn, m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
 	case *payload.AttachInstanceNetworkInterfacesMessage:
-		c.attachENIs(ctx, f.Type, m.Validate(), "", m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
+		c.attachENIs(ctx, typ, m.Validate(), "", m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
 	case *payload.ConfirmAttachmentMessage:
-		c.ackAttachment(ctx, f.Type, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
+		c.ackAttachment(ctx, typ, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
 	case *payload.InactiveInstanceException:
 		return m
 	case error:
 		log.Info("ACS sent an error", "error", m.Error())
 	default:
-		log.V(1).Info("ignoring an ACS message", "type", f.Type)
+		log.V(1).Info("ignoring an ACS message", "type", typ)
 	}
 	return nil
 }

@@ -8,16 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/go-logr/logr"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
-	"github.com/ecsd/ecsd/controlplane/wsclient"
+	"github.com/ecsd/ecsd/controlplane/wssession"
 	"github.com/ecsd/ecsd/internal/backoff"
 )
 
@@ -47,131 +44,76 @@ type Applier interface {
 
 // Options configures a Session.
 type Options struct {
-	// Endpoint returns the ACS endpoint (DiscoverPollEndpoint, cached by the caller).
-	Endpoint func(ctx context.Context) (string, error)
-	// EndpointFailed tells the caller to forget a cached endpoint that could not be used.
-	EndpointFailed       func()
-	Cluster              string
-	ContainerInstanceARN string
-	Region               string
-	Credentials          aws.CredentialsProvider
-	AgentVersion         string
-	AgentHash            string
-	// RuntimeVersion goes in the dockerVersion parameter: "DockerVersion: <v>" is what
-	// the backend knows; ecsd sends its containerd version there.
-	RuntimeVersion string
-	Applier        Applier
-	HTTPClient     *http.Client
-	// OnConnected is told when the session comes up (true) and goes down (false).
-	OnConnected func(bool)
-	Logger      logr.Logger
+	// Config says where to connect and who the agent is; its RuntimeVersion goes in the
+	// dockerVersion parameter as "DockerVersion: <v>", which is what the backend knows
+	// (ecsd sends its containerd version there).
+	wssession.Config
+	Applier Applier
 	// Timers; zero values take the reference agent's.
 	Timers Timers
 }
 
-// Timers are the session's timing rules (spec §3.4).
+// Timers are the session's timing rules (spec §3.4): the engine's, with Inactivity
+// counting any frame received, and the pause after a deregistration.
 type Timers struct {
-	// Inactivity closes a session that received nothing for this long (+ up to as much again).
-	Inactivity time.Duration
-	// Lifetime closes a session after this long (+ up to a sixth more) so that load
-	// balancers can rebalance.
-	Lifetime time.Duration
-	// Backoff paces reconnects after errors.
-	Backoff backoff.Backoff
-	// ResetAfter resets the backoff once a session has stayed up this long.
-	ResetAfter time.Duration
+	wssession.Timers
 	// InactiveInstanceWait is the pause after the instance was deregistered.
 	InactiveInstanceWait time.Duration
-	// WriteTimeout bounds one frame write.
-	WriteTimeout time.Duration
 }
 
 func (t Timers) withDefaults() Timers {
-	if t.Inactivity == 0 {
-		t.Inactivity = time.Minute
-	}
-	if t.Lifetime == 0 {
-		t.Lifetime = 30 * time.Minute
-	}
-	if t.Backoff == (backoff.Backoff{}) {
-		t.Backoff = backoff.Backoff{Min: 250 * time.Millisecond, Max: 2 * time.Minute, Factor: 1.5, Jitter: 0.2}
-	}
-	if t.ResetAfter == 0 {
-		t.ResetAfter = time.Minute
-	}
-	if t.InactiveInstanceWait == 0 {
+	t.Timers = t.Timers.WithDefaults(wssession.Timers{
+		Inactivity:   time.Minute,
+		Lifetime:     30 * time.Minute,
+		Backoff:      backoff.Backoff{Min: 250 * time.Millisecond, Max: 2 * time.Minute, Factor: 1.5, Jitter: 0.2},
+		ResetAfter:   time.Minute,
+		WriteTimeout: 3 * time.Minute,
+		DialTimeout:  30 * time.Second,
+	})
+	if t.InactiveInstanceWait <= 0 {
 		t.InactiveInstanceWait = time.Hour
-	}
-	if t.WriteTimeout == 0 {
-		t.WriteTimeout = 3 * time.Minute
 	}
 	return t
 }
 
-// Session keeps one ACS connection up at a time.
+// Session keeps one ACS connection up at a time: the ACS protocol over the shared
+// session engine.
 type Session struct {
 	o      Options
 	timers Timers
 	log    logr.Logger
+	engine *wssession.Session
 	// credentialsSent is set after the first successful connection of the process: only
-	// that one asks ACS to push every task's credentials (sendCredentials=true).
+	// that one asks ACS to push every task's credentials (sendCredentials=true). Only the
+	// engine's Run goroutine touches it (URL before a dial, Open after).
 	credentialsSent bool
 }
 
 // New returns a Session; Run connects.
 func New(o Options) (*Session, error) {
-	switch {
-	case o.Endpoint == nil:
-		return nil, errors.New("acs: no endpoint function")
-	case o.Applier == nil:
+	if o.Applier == nil {
 		return nil, errors.New("acs: no applier")
-	case o.Credentials == nil:
-		return nil, errors.New("acs: no credentials")
-	case o.ContainerInstanceARN == "":
-		return nil, errors.New("acs: no container instance ARN")
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	s := &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger}
+	var err error
+	s.engine, err = wssession.New(wssession.Options{
+		Config:   o.Config,
+		Name:     "ACS",
+		Protocol: protocol{s},
+		Timers:   s.timers.Timers,
+		MaxFrame: payload.MaxFrameSize,
+		// "Inactivity" is nothing received at all: any frame proves the peer is there.
+		AnyFrameKeepsAlive: true,
+	})
+	if err != nil {
+		return nil, err
 	}
-	return &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger}, nil
+	return s, nil
 }
 
 // Run connects, serves and reconnects until ctx ends. It returns ctx's error.
 func (s *Session) Run(ctx context.Context) error {
-	attempt := 0
-	for {
-		start := time.Now()
-		err := s.serveOnce(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Since(start) >= s.timers.ResetAfter+wsclient.Jitter(s.timers.ResetAfter) {
-			attempt = 0
-		}
-		var wait time.Duration
-		switch {
-		case err == nil || errors.Is(err, errClean):
-			// A clean close (lifetime reached, server going away): reconnect at once.
-			attempt = 0
-		case isInactive(err):
-			s.log.Info("container instance is inactive (deregistered); waiting before reconnecting", "wait", s.timers.InactiveInstanceWait.String())
-			wait = s.timers.InactiveInstanceWait
-		default:
-			wait = s.timers.Backoff.Delay(attempt)
-			attempt++
-			s.log.Info("ACS session ended", "error", err.Error(), "reconnectIn", wait.String())
-			if payload.IsUnretriable(err) && s.o.EndpointFailed != nil {
-				s.o.EndpointFailed()
-			}
-		}
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-	}
+	return s.engine.Run(ctx)
 }
 
 func isInactive(err error) bool {
@@ -181,23 +123,6 @@ func isInactive(err error) bool {
 
 // URL builds the session URL: the endpoint, "/ws" and the reference agent's query.
 func (s *Session) URL(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("acs endpoint %q: %w", endpoint, err)
-	}
-	switch u.Scheme {
-	case "https":
-		u.Scheme = "wss"
-	case "http":
-		u.Scheme = "ws"
-	case "ws", "wss":
-	default:
-		return "", fmt.Errorf("acs endpoint %q: unsupported scheme", endpoint)
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	u.Path += "ws"
 	q := url.Values{}
 	q.Set("agentHash", s.o.AgentHash)
 	q.Set("agentVersion", s.o.AgentVersion)
@@ -207,6 +132,5 @@ func (s *Session) URL(endpoint string) (string, error) {
 	q.Set("protocolVersion", "2")
 	q.Set("sendCredentials", fmt.Sprint(!s.credentialsSent))
 	q.Set("seqNum", "1")
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return wssession.URL(endpoint, q)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/controlplane/wssession"
 )
 
 // fakeApplier records what the session applied.
@@ -115,19 +116,21 @@ func newFakeACS(t *testing.T) (*fakeACS, *httptest.Server) {
 func startSession(t *testing.T, srv *httptest.Server, a Applier, arn string) (context.CancelFunc, chan error) {
 	t.Helper()
 	s, err := New(Options{
-		Endpoint:             func(context.Context) (string, error) { return srv.URL + "/acs", nil },
-		Cluster:              "prod",
-		ContainerInstanceARN: arn,
-		Region:               "us-west-2",
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
-		}),
-		AgentVersion:   "1.2.3",
-		AgentHash:      "abc",
-		RuntimeVersion: "containerd 2.4.2",
-		Applier:        a,
-		Logger:         testr.New(t),
-		Timers:         Timers{Backoff: testBackoff},
+		Config: wssession.Config{
+			Endpoint:             func(context.Context) (string, error) { return srv.URL + "/acs", nil },
+			Cluster:              "prod",
+			ContainerInstanceARN: arn,
+			Region:               "us-west-2",
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
+			}),
+			AgentVersion:   "1.2.3",
+			AgentHash:      "abc",
+			RuntimeVersion: "containerd 2.4.2",
+			Logger:         testr.New(t),
+		},
+		Applier: a,
+		Timers:  Timers{Timers: wssession.Timers{Backoff: testBackoff}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -308,18 +311,20 @@ func TestReconnectAfterDrop(t *testing.T) {
 func TestInactiveInstanceWaits(t *testing.T) {
 	_, srv := newFakeACS(t)
 	s, err := New(Options{
-		Endpoint:             func(context.Context) (string, error) { return srv.URL, nil },
-		ContainerInstanceARN: "arn:inactive",
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
-		}),
+		Config: wssession.Config{
+			Endpoint:             func(context.Context) (string, error) { return srv.URL, nil },
+			ContainerInstanceARN: "arn:inactive",
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
+			}),
+			Logger: testr.New(t),
+		},
 		Applier: &fakeApplier{},
-		Logger:  testr.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.serveOnce(context.Background())
+	_, err = s.engine.Once(context.Background())
 	if !isInactive(err) {
 		t.Fatalf("serveOnce = %v, want InactiveInstanceException", err)
 	}

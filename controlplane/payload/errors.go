@@ -1,6 +1,10 @@
 package payload
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ecsd/ecsd/controlplane/wsframe"
+)
 
 // Sentinel errors. Every error returned by this package wraps at least one of them, so
 // callers branch with errors.Is rather than on message text.
@@ -9,10 +13,10 @@ var (
 	// or broken peer cannot make the agent allocate without bound.
 	ErrFrameTooLarge = errors.New("frame too large")
 	// ErrMalformedFrame: the frame is not a {"type":...,"message":...} envelope.
-	ErrMalformedFrame = errors.New("malformed frame")
+	ErrMalformedFrame = wsframe.ErrMalformedFrame
 	// ErrUnknownType: the frame type is not an ACS shape this package knows. The reference
 	// agent logs and drops such frames; callers should do the same.
-	ErrUnknownType = errors.New("unknown message type")
+	ErrUnknownType = wsframe.ErrUnknownType
 	// ErrTypeMismatch: Encode was asked to send a known message struct under another
 	// type name, which the peer would misread.
 	ErrTypeMismatch = errors.New("message type mismatch")

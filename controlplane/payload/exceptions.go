@@ -1,9 +1,9 @@
 package payload
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+
+	"github.com/ecsd/ecsd/controlplane/wsframe"
 )
 
 // Exception type names of the ACS model. They usually arrive as the body of a failed
@@ -110,38 +110,16 @@ func newException(typ string) error {
 // the unframed form ({"InactiveInstanceException":"..."}), and returns the typed exception
 // (usable with errors.As and IsUnretriable), or nil when the body is neither.
 func DecodeErrorBody(body []byte) error {
-	if len(body) == 0 || len(body) > MaxFrameSize {
+	if len(body) > MaxFrameSize {
 		return nil
 	}
-	if f, err := DecodeFrame(body); err == nil {
-		if ex := newException(f.Type); ex != nil {
-			if len(bytes.TrimSpace(f.Message)) == 0 || json.Unmarshal(f.Message, ex) != nil {
-				// The type alone is what matters; keep the raw text as the message.
-				setExceptionMessage(ex, string(f.Message))
-			}
-			return ex
-		}
-	}
-	var unframed map[string]json.RawMessage
-	if json.Unmarshal(body, &unframed) != nil {
+	typ, msg, ok := wsframe.ErrorBody(body, exceptionTypes())
+	if !ok {
 		return nil
 	}
-	// Walk the known names, not the map, so a body naming two exceptions decodes the same
-	// way every time.
-	for _, typ := range exceptionTypes() {
-		raw, ok := unframed[typ]
-		if !ok {
-			continue
-		}
-		ex := newException(typ)
-		var msg string
-		if json.Unmarshal(raw, &msg) != nil {
-			msg = string(raw)
-		}
-		setExceptionMessage(ex, msg)
-		return ex
-	}
-	return nil
+	ex := newException(typ)
+	setExceptionMessage(ex, msg)
+	return ex
 }
 
 func setExceptionMessage(ex error, msg string) {

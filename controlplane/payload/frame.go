@@ -1,9 +1,9 @@
 package payload
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+
+	"github.com/ecsd/ecsd/controlplane/wsframe"
 )
 
 // MaxFrameSize bounds one websocket frame. Real payloads are a few hundred KiB at most (a
@@ -11,13 +11,9 @@ import (
 // ample room while keeping a broken or hostile peer from exhausting memory.
 const MaxFrameSize = 16 << 20
 
-// Frame is the envelope of every ACS websocket text frame, in both directions.
-type Frame struct {
-	// Type is the ACS shape name of Message, e.g. "PayloadMessage".
-	Type string `json:"type"`
-	// Message is the shape's JSON, decoded by DecodeMessage.
-	Message json.RawMessage `json:"message"`
-}
+// Frame is the envelope of every ACS websocket text frame, in both directions: the
+// envelope TCS uses too (wsframe.Frame).
+type Frame = wsframe.Frame
 
 // DecodeFrame parses the envelope of a received frame. The message itself is left raw so
 // that an unknown type can be logged and dropped without failing the session.
@@ -25,37 +21,19 @@ func DecodeFrame(data []byte) (Frame, error) {
 	if len(data) > MaxFrameSize {
 		return Frame{}, fmt.Errorf("%w: %d bytes (max %d)", ErrFrameTooLarge, len(data), MaxFrameSize)
 	}
-	var f Frame
-	if err := json.Unmarshal(data, &f); err != nil {
-		return Frame{}, fmt.Errorf("%w: %w", ErrMalformedFrame, err)
-	}
-	if f.Type == "" {
-		return Frame{}, fmt.Errorf("%w: no type", ErrMalformedFrame)
-	}
-	return f, nil
+	return wsframe.Parse(data)
 }
 
 // Encode builds a frame of type typ around msg. When msg is one of this package's message
 // structs, typ must be its own type name (ErrTypeMismatch otherwise): a mismatched frame
 // would be misread by the peer, not rejected. A nil msg sends an empty object.
 func Encode(typ string, msg any) ([]byte, error) {
-	if typ == "" {
-		return nil, fmt.Errorf("%w: empty type", ErrMalformedFrame)
-	}
-	if m, ok := msg.(Message); ok && m.MessageType() != typ {
+	if m, ok := msg.(Message); ok && typ != "" && m.MessageType() != typ {
 		return nil, fmt.Errorf("%w: %T is %s, not %s", ErrTypeMismatch, msg, m.MessageType(), typ)
 	}
-	body := json.RawMessage("{}")
-	if msg != nil {
-		b, err := json.Marshal(msg)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", typ, err)
-		}
-		body = b
-	}
-	out, err := json.Marshal(Frame{Type: typ, Message: body})
+	out, err := wsframe.Wrap(typ, msg)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", typ, err)
+		return nil, err
 	}
 	if len(out) > MaxFrameSize {
 		return nil, fmt.Errorf("encode %s: %w: %d bytes (max %d)", typ, ErrFrameTooLarge, len(out), MaxFrameSize)
@@ -76,21 +54,7 @@ func EncodeMessage(m Message) ([]byte, error) {
 // which also implement error). An unknown type returns an error wrapping ErrUnknownType.
 // Unknown members inside a known message are ignored, so newer backends keep working.
 func DecodeMessage(f Frame) (any, error) {
-	m := newMessage(f.Type)
-	if m == nil {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownType, f.Type)
-	}
-	raw := bytes.TrimSpace(f.Message)
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("%s: %w: no message", f.Type, ErrMalformedFrame)
-	}
-	if raw[0] != '{' {
-		return nil, fmt.Errorf("%s: %w: message is not an object", f.Type, ErrMalformedFrame)
-	}
-	if err := json.Unmarshal(raw, m); err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", f.Type, ErrMalformedFrame, err)
-	}
-	return m, nil
+	return wsframe.Decode(f, newMessage)
 }
 
 // newMessage returns a pointer to an empty struct for a frame type, or nil. A switch

@@ -1,19 +1,22 @@
 package tcs
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ecsd/ecsd/controlplane/wsframe"
+	"github.com/ecsd/ecsd/controlplane/wssession"
+)
 
 // Sentinel errors, checked with errors.Is.
 var (
 	// ErrMalformedFrame: a frame is not a {"type":...,"message":{...}} envelope, or its
 	// message does not decode into the shape its type names.
-	ErrMalformedFrame = errors.New("malformed TCS frame")
+	ErrMalformedFrame = wsframe.ErrMalformedFrame
 	// ErrUnknownType: a frame's type is not a TCS shape this package knows.
-	ErrUnknownType = errors.New("unknown TCS message type")
+	ErrUnknownType = wsframe.ErrUnknownType
 	// ErrHeartbeatTimeout: TCS sent neither a heartbeat nor an acknowledgement for longer
 	// than the heartbeat timeout, so the connection is presumed dead.
-	ErrHeartbeatTimeout = errors.New("no heartbeat from TCS")
+	ErrHeartbeatTimeout = wssession.ErrInactive
 	// ErrSessionStopped: TCS asked the agent to stop the session (StopTelemetrySessionMessage).
 	ErrSessionStopped = errors.New("TCS stopped the telemetry session")
-	// errClean ends a session that closed normally; the next one starts at once.
-	errClean = errors.New("session closed cleanly")
 )

@@ -1,9 +1,6 @@
 package tcs
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "github.com/ecsd/ecsd/controlplane/wsframe"
 
 // Exception type names of the TCS model. They arrive as frames or as the body of a failed
 // websocket upgrade.
@@ -46,30 +43,12 @@ func exceptionTypes() []string {
 // ({"type":"ServerException","message":{"message":"..."}}) or the unframed form
 // ({"ServerException":"..."}). It returns the *Exception, or nil when the body is neither.
 func DecodeErrorBody(body []byte) error {
-	if len(body) == 0 || len(body) > maxServerFrame {
+	if len(body) > maxServerFrame {
 		return nil
 	}
-	if f, err := DecodeFrame(body); err == nil && isExceptionType(f.Type) {
-		ex := &Exception{Type: f.Type}
-		if json.Unmarshal(f.Message, ex) != nil {
-			ex.Message = string(bytes.TrimSpace(f.Message))
-		}
-		return ex
-	}
-	var unframed map[string]json.RawMessage
-	if json.Unmarshal(body, &unframed) != nil {
+	typ, msg, ok := wsframe.ErrorBody(body, exceptionTypes())
+	if !ok {
 		return nil
 	}
-	for _, typ := range exceptionTypes() {
-		raw, ok := unframed[typ]
-		if !ok {
-			continue
-		}
-		ex := &Exception{Type: typ}
-		if json.Unmarshal(raw, &ex.Message) != nil {
-			ex.Message = string(raw)
-		}
-		return ex
-	}
-	return nil
+	return &Exception{Type: typ, Message: msg}
 }

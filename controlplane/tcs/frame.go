@@ -2,10 +2,10 @@ package tcs
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/ecsd/ecsd/controlplane/sigv4"
+	"github.com/ecsd/ecsd/controlplane/wsframe"
 )
 
 const (
@@ -17,27 +17,17 @@ const (
 	maxServerFrame = 64 << 10
 )
 
-// Frame is the envelope of every TCS websocket frame. Agent→TCS frames additionally carry
-// a SigV4 header block in front of it (sigv4.SignFrame).
-type Frame struct {
-	Type    string          `json:"type"`
-	Message json.RawMessage `json:"message"`
-}
+// Frame is the envelope of every TCS websocket frame, the one ACS uses too
+// (wsframe.Frame). Agent→TCS frames additionally carry a SigV4 header block in front of
+// it (sigv4.SignFrame).
+type Frame = wsframe.Frame
 
 // Encode builds the JSON envelope of m, the part of an agent frame that is signed.
 func Encode(m Message) ([]byte, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%w: nil message", ErrMalformedFrame)
 	}
-	body, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", m.MessageType(), err)
-	}
-	out, err := json.Marshal(Frame{Type: m.MessageType(), Message: body})
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", m.MessageType(), err)
-	}
-	return out, nil
+	return wsframe.Wrap(m.MessageType(), m)
 }
 
 // DecodeFrame parses an envelope. A frame that starts with a SigV4 header block (as the
@@ -52,32 +42,14 @@ func DecodeFrame(data []byte) (Frame, error) {
 		}
 		data = body
 	}
-	var f Frame
-	if err := json.Unmarshal(data, &f); err != nil {
-		return Frame{}, fmt.Errorf("%w: %w", ErrMalformedFrame, err)
-	}
-	if f.Type == "" {
-		return Frame{}, fmt.Errorf("%w: no type", ErrMalformedFrame)
-	}
-	return f, nil
+	return wsframe.Parse(data)
 }
 
 // DecodeMessage decodes a frame's message into a pointer to its shape (*HeartbeatMessage,
 // *PublishMetricsRequest, ..., *Exception for the error shapes). An unknown type wraps
 // ErrUnknownType; unknown members are ignored so that newer backends keep working.
 func DecodeMessage(f Frame) (Message, error) {
-	m := newMessage(f.Type)
-	if m == nil {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownType, f.Type)
-	}
-	raw := bytes.TrimSpace(f.Message)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, fmt.Errorf("%s: %w: message is not an object", f.Type, ErrMalformedFrame)
-	}
-	if err := json.Unmarshal(raw, m); err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", f.Type, ErrMalformedFrame, err)
-	}
-	return m, nil
+	return wsframe.Decode(f, newMessage)
 }
 
 // newMessage returns a pointer to an empty shape for a frame type, or nil. A switch keeps

@@ -2,9 +2,10 @@ package tcs
 
 import "context"
 
-// publish queues one round of telemetry: a metrics batch, a health batch and the
-// instance status, each as the options allow.
-func (c *conn) publish(ctx context.Context) {
+// Publish queues one round of telemetry: a metrics batch, a health batch and the
+// instance status, each as the options allow. The engine calls it right after connecting
+// and then every publish interval.
+func (c *conn) Publish(ctx context.Context) {
 	s := c.s
 	at := s.now()
 	base := batchMeta{cluster: s.o.Cluster, containerInstance: s.o.ContainerInstanceARN, at: at}

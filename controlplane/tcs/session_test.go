@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/controlplane/wssession"
 	"github.com/ecsd/ecsd/internal/backoff"
 	"github.com/ecsd/ecsd/internal/stats"
 )
@@ -24,19 +25,21 @@ import (
 // containers reading src (steadyStats if nil) every 2 ms until the test ends.
 func testOptions(t *testing.T, f *fakeTCS, r client.Reader, src stats.StatsSource) Options {
 	return Options{
-		Endpoint:             func(context.Context) (string, error) { return f.srv.URL + "/tcs", nil },
-		Cluster:              testCluster,
-		ContainerInstanceARN: testCI,
-		Region:               testRegion,
-		Credentials:          testCreds(),
-		AgentVersion:         "1.2.3",
-		AgentHash:            "abc",
-		RuntimeVersion:       "2.4.2",
-		Telemetry:            runSampler(t, r, src),
-		Logger:               testr.New(t),
+		Config: wssession.Config{
+			Endpoint:             func(context.Context) (string, error) { return f.srv.URL + "/tcs", nil },
+			Cluster:              testCluster,
+			ContainerInstanceARN: testCI,
+			Region:               testRegion,
+			Credentials:          testCreds(),
+			AgentVersion:         "1.2.3",
+			AgentHash:            "abc",
+			RuntimeVersion:       "2.4.2",
+			Logger:               testr.New(t),
+		},
+		Telemetry: runSampler(t, r, src),
 		Timers: Timers{
 			PublishInterval: 30 * time.Millisecond,
-			Backoff:         backoff.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2},
+			Timers:          wssession.Timers{Backoff: backoff.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2}},
 		},
 	}
 }
@@ -242,7 +245,7 @@ func TestDisableMetrics(t *testing.T) {
 		}
 	}
 
-	if _, err := New(Options{Endpoint: o.Endpoint, Credentials: o.Credentials, ContainerInstanceARN: testCI}); err == nil {
+	if _, err := New(Options{Config: wssession.Config{Endpoint: o.Endpoint, Credentials: o.Credentials, ContainerInstanceARN: testCI}}); err == nil {
 		t.Error("New without a telemetry source succeeded")
 	}
 }
@@ -297,7 +300,7 @@ func TestServerFrames(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
 	o := testOptions(t, f, st.DirectClient(), newFakeStats(steadyStats))
-	o.Timers.Heartbeat = 250 * time.Millisecond // times out after 250–500 ms without one
+	o.Timers.Inactivity = 250 * time.Millisecond // times out after 250–500 ms without one
 	run(t, o)
 	_, ws := f.conn()
 	for _, garbage := range []string{`not json`, `{"type":"NoSuchMessage","message":{}}`, `{"type":"HeartbeatMessage","message":"x"}`,
@@ -327,7 +330,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
 	o := testOptions(t, f, st.DirectClient(), newFakeStats(steadyStats))
-	o.Timers.Heartbeat = 20 * time.Millisecond
+	o.Timers.Inactivity = 20 * time.Millisecond
 	run(t, o)
 	f.conn()
 	// TCS never sends a heartbeat: the agent gives up on the connection and dials again.
@@ -367,7 +370,7 @@ func TestHandshakeRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.serveOnce(context.Background())
+	_, err = s.engine.Once(context.Background())
 	var ex *Exception
 	if !errors.As(err, &ex) || ex.Type != TypeInvalidParameterException || ex.Message != "unknown container instance" {
 		t.Fatalf("serveOnce = %v, want InvalidParameterException", err)
@@ -379,13 +382,13 @@ func TestHandshakeRefused(t *testing.T) {
 	failed := false
 	o.EndpointFailed = func() { failed = true }
 	s, _ = New(o)
-	if _, err := s.serveOnce(context.Background()); err == nil || !failed {
+	if _, err := s.engine.Once(context.Background()); err == nil || !failed {
 		t.Errorf("dial to a closed port: %v, EndpointFailed called: %v", err, failed)
 	}
 }
 
 func TestURL(t *testing.T) {
-	s := &Session{o: Options{Cluster: "prod", ContainerInstanceARN: "arn:aws:ecs:r:1:container-instance/prod/x", AgentVersion: "1.0", AgentHash: "h"}}
+	s := &Session{o: Options{Config: wssession.Config{Cluster: "prod", ContainerInstanceARN: "arn:aws:ecs:r:1:container-instance/prod/x", AgentVersion: "1.0", AgentHash: "h"}}}
 	for endpoint, want := range map[string]string{
 		"https://ecs-t-1.us-west-2.amazonaws.com":  "wss://ecs-t-1.us-west-2.amazonaws.com/ws?",
 		"https://ecs-t-1.us-west-2.amazonaws.com/": "wss://ecs-t-1.us-west-2.amazonaws.com/ws?",

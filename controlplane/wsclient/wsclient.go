@@ -1,6 +1,7 @@
-// Package wsclient is the websocket plumbing the agent's ACS and TCS sessions share: a
-// SigV4-signed dial, a bounded frame reader that drops oversized frames without ending the
-// session, the reference agent's notion of a clean close, and timer jitter.
+// Package wsclient is the websocket plumbing under the session engine (wssession) that
+// the agent's ACS and TCS sessions share: a SigV4-signed dial, a bounded frame reader
+// that drops oversized frames without ending the session, the reference agent's notion
+// of a clean close, and timer jitter.
 package wsclient
 
 import (
@@ -123,15 +124,4 @@ func Jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return time.Duration(rand.Int64N(int64(d)))
-}
-
-// ResetTimer restarts t for d, draining a fire that was not received.
-func ResetTimer(t *time.Timer, d time.Duration) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-	t.Reset(d)
 }
