@@ -65,7 +65,7 @@ type Adopter struct {
 // that returned) and the runtime. The network layer in s, when it can look networks up,
 // gives adopted containers their addresses and host port bindings back.
 func NewAdopter(c client.Client, rt adoptRuntime, s Settings, log logr.Logger) *Adopter {
-	a := &Adopter{c: c, rt: rt, dataDir: s.DataDir, log: log, now: time.Now, bridgeSubnet: cni.DefaultBridgeSubnet,
+	a := &Adopter{c: c, rt: rt, dataDir: s.DataDir, log: log, now: s.clock().Now, bridgeSubnet: cni.DefaultBridgeSubnet,
 		disabled: s.DisableAdoption}
 	if nl, ok := s.Network.(networkLookup); ok {
 		a.net = nl

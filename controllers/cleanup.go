@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/ecsd/ecsd/internal/metadatafile"
 	"os"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,7 +30,7 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 		// The report controller's status write re-enqueues the task.
 		return reconcile.Result{}, nil
 	}
-	if left := time.Until(t.Status.CleanupAt.Time); left > 0 {
+	if left := t.Status.CleanupAt.Time.Sub(e.clk.Now()); left > 0 {
 		return reconcile.Result{RequeueAfter: left}, nil
 	}
 	sib, err := e.siblings(ctx, t)
@@ -110,7 +109,7 @@ func (e *Engine) releaseImage(ctx context.Context, c *api.Container) error {
 			return false
 		}
 		im.Status.Users = users
-		im.Status.LastUsedAt = now()
+		im.Status.LastUsedAt = metaTime(e.clk.Now())
 		return true
 	})
 	return client.IgnoreNotFound(err)

@@ -28,7 +28,7 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	if err != nil || s == nil || !needsCreate(s.c) {
 		return reconcile.Result{}, err
 	}
-	v := checkDependencies(s.c, s.siblings, time.Now())
+	v := checkDependencies(s.c, s.siblings, e.clk.Now())
 	if v.failure != "" {
 		return reconcile.Result{}, e.failContainer(ctx, s.c, v.failure)
 	}
@@ -122,9 +122,10 @@ func (e *Engine) recordCreated(ctx context.Context, c *api.Container, id, logPat
 			return false
 		}
 		c.Status.RuntimeID = id
-		c.Status.CreatedAt = now()
+		now := e.clk.Now()
+		c.Status.CreatedAt = metaTime(now)
 		c.Status.LogPath = logPath
-		setContainerKnown(c, api.ContainerStatusCreated, "")
+		setContainerKnown(c, api.ContainerStatusCreated, "", now)
 		return true
 	})
 	return err

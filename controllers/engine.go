@@ -37,6 +37,7 @@ type Engine struct {
 	cache  cache.Cache
 	rt     runtime.Runtime
 	s      Settings
+	clk    clock.WithTicker
 	log    logr.Logger
 	// adopter gives runtime containers without objects their objects back before the
 	// orphan sweep may look at them.
@@ -53,7 +54,7 @@ type Engine struct {
 
 // New returns an engine; Run starts it.
 func New(direct, cached client.Client, c cache.Cache, rt runtime.Runtime, s Settings, log logr.Logger) *Engine {
-	return &Engine{direct: direct, cached: cached, cache: c, rt: rt, s: s, log: log,
+	return &Engine{direct: direct, cached: cached, cache: c, rt: rt, s: s, clk: s.clock(), log: log,
 		adopter: NewAdopter(direct, rt, s, log.WithName("adopt")),
 		ns:      NewTaskNamespaces(rt, s.HolderBinary, s.DataDir, log.WithName("task-namespaces"))}
 }
@@ -243,7 +244,7 @@ func (e *Engine) runRuntimeEvents(ctx context.Context) error {
 			}
 		},
 		backoff: eventsBackoff,
-		clock:   clock.RealClock{},
+		clock:   e.clk,
 		log:     e.log,
 	}.run(ctx)
 	return nil
@@ -257,7 +258,7 @@ func (e *Engine) runRelist(ctx context.Context) error {
 	if interval <= 0 {
 		interval = 10 * time.Second
 	}
-	t := time.NewTicker(interval)
+	t := e.clk.NewTicker(interval)
 	defer t.Stop()
 	e.sweepOrphans(ctx)
 	e.sweepNetworks(ctx)
@@ -265,7 +266,7 @@ func (e *Engine) runRelist(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.C():
 		}
 		var list api.ContainerList
 		if err := e.cached.List(ctx, &list); err != nil {

@@ -75,7 +75,7 @@ func (e *Engine) nextHealthCheck(c *api.Container) time.Duration {
 	if last == nil {
 		return p.interval
 	}
-	d := time.Until(last.Add(p.interval))
+	d := last.Add(p.interval).Sub(e.clk.Now())
 	if d <= 0 {
 		return time.Millisecond
 	}
@@ -103,14 +103,15 @@ func (e *Engine) healthCheck(ctx context.Context, c *api.Container) (reconcile.R
 		// A check that cannot run or times out is a failed check, as in Docker.
 		code, out = -1, err.Error()
 	}
-	inStartPeriod := c.Status.StartedAt != nil && time.Since(c.Status.StartedAt.Time) < p.startPeriod
+	now := e.clk.Now()
+	inStartPeriod := c.Status.StartedAt != nil && now.Sub(c.Status.StartedAt.Time) < p.startPeriod
 	updated, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
 		h := c.Status.Health
 		if h == nil {
-			h = &api.Health{Status: api.HealthUnknown, Since: now()}
+			h = &api.Health{Status: api.HealthUnknown, Since: metaTime(now)}
 		}
 		h = h.DeepCopy()
-		t := metav1.NewTime(time.Now())
+		t := metav1.NewTime(now)
 		h.CheckedAt = &t
 		h.ExitCode = int32(code)
 		h.Output = truncate(strings.TrimSpace(out), maxHealthOutput)
@@ -125,7 +126,7 @@ func (e *Engine) healthCheck(ctx context.Context, c *api.Container) (reconcile.R
 			}
 		}
 		if next != h.Status {
-			c.Status.History = appendHistory(c.Status.History, "health:"+string(h.Status), "health:"+string(next), h.Output)
+			c.Status.History = appendHistory(c.Status.History, "health:"+string(h.Status), "health:"+string(next), h.Output, now)
 			h.Status = next
 			h.Since = &t
 		}

@@ -153,7 +153,7 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 		deadline = att.Spec.ExpiresAt.Time
 	}
 	if !e.interfaceWithMAC(eni.MAC) {
-		if time.Now().Before(deadline) {
+		if e.clk.Now().Before(deadline) {
 			return errENIPending
 		}
 		return fmt.Errorf("%w: %w: no interface with MAC %s appeared by %s", errInvalidDefinition, cni.ErrENINotFound, eni.MAC, deadline.UTC().Format(time.RFC3339))
@@ -413,7 +413,7 @@ func (e *Engine) reconcileRelease(ctx context.Context, req reconcile.Request) (r
 		if !needsRelease(c) {
 			return false
 		}
-		c.Status.Network.ReleasedAt = now()
+		c.Status.Network.ReleasedAt = metaTime(e.clk.Now())
 		return true
 	})
 	return reconcile.Result{}, err
@@ -452,7 +452,7 @@ func (e *Engine) reconcileTaskNetwork(ctx context.Context, req reconcile.Request
 		if t.Status.Network == nil || t.Status.Network.ReleasedAt != nil {
 			return false
 		}
-		t.Status.Network.ReleasedAt = now()
+		t.Status.Network.ReleasedAt = metaTime(e.clk.Now())
 		return true
 	})
 	return reconcile.Result{}, err

@@ -102,7 +102,7 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	if !e.s.PullDependentUpfront {
-		v := checkDependencies(s.c, s.siblings, now().Time)
+		v := checkDependencies(s.c, s.siblings, e.clk.Now())
 		if v.failure != "" {
 			return reconcile.Result{}, e.failContainer(ctx, s.c, v.failure)
 		}
@@ -111,7 +111,7 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 
-	started := now()
+	started := metaTime(e.clk.Now())
 	info, err := e.getImage(ctx, s.c, s.task.Spec.ARN)
 	if err != nil {
 		if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
@@ -138,7 +138,7 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, e.failContainer(ctx, s.c, pullFailure(err))
 	}
-	stopped := now()
+	stopped := metaTime(e.clk.Now())
 	_, err = e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
 		if !needsPull(c) {
 			return false
@@ -147,7 +147,7 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 		c.Status.ImageID = info.ID
 		c.Status.PullStartedAt = started
 		c.Status.PullStoppedAt = stopped
-		setContainerKnown(c, api.ContainerStatusPulled, "")
+		setContainerKnown(c, api.ContainerStatusPulled, "", stopped.Time)
 		return true
 	})
 	if err != nil {
@@ -295,7 +295,7 @@ func (e *Engine) recordImage(ctx context.Context, c *api.Container, info runtime
 		} else if err != nil {
 			return err
 		}
-		t := now()
+		t := metaTime(e.clk.Now())
 		im.Status.PulledAt = t
 		im.Status.LastUsedAt = t
 		im.Status.Size = info.Size

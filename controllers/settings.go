@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/ecsd/ecsd/runtime"
 )
 
@@ -132,9 +134,20 @@ type Settings struct {
 	// HolderBinary is ecsd-init, run as the holder of the shared namespaces of pidMode and
 	// ipcMode "task" tasks; empty refuses such tasks with the reason.
 	HolderBinary string
+	// Clock is the time every reconciler reads; nil is the real clock. Tests pass a fake
+	// one so that grace periods, health intervals and cleanup waits need no real waiting.
+	Clock clock.WithTicker
 	// Region is given to task containers as AWS_REGION and AWS_DEFAULT_REGION unless the
 	// image or the definition sets either.
 	Region string
+}
+
+// clock is s.Clock, or the real clock when none is set.
+func (s Settings) clock() clock.WithTicker {
+	if s.Clock == nil {
+		return clock.RealClock{}
+	}
+	return s.Clock
 }
 
 // DefaultSettings are the reference agent's Linux defaults.

@@ -37,7 +37,7 @@ func (e *Engine) reconcileStart(ctx context.Context, req reconcile.Request) (rec
 	if s.c.Status.KnownStatus == api.ContainerStatusRunning {
 		return e.watchRunning(ctx, s)
 	}
-	v := checkDependencies(s.c, s.siblings, time.Now())
+	v := checkDependencies(s.c, s.siblings, e.clk.Now())
 	if v.failure != "" {
 		return reconcile.Result{}, e.failContainer(ctx, s.c, v.failure)
 	}
@@ -47,7 +47,7 @@ func (e *Engine) reconcileStart(ctx context.Context, req reconcile.Request) (rec
 	sctx, cancel := context.WithTimeout(ctx, e.s.StartTimeout)
 	defer cancel()
 	if err := e.rt.StartContainer(sctx, s.c.Status.RuntimeID); err != nil {
-		withinTimeout := s.c.Status.CreatedAt != nil && time.Since(s.c.Status.CreatedAt.Time) < e.s.StartTimeout
+		withinTimeout := s.c.Status.CreatedAt != nil && e.clk.Since(s.c.Status.CreatedAt.Time) < e.s.StartTimeout
 		switch {
 		case errors.Is(err, runtime.ErrUnavailable):
 			return reconcile.Result{}, err
@@ -75,11 +75,12 @@ func (e *Engine) reconcileStart(ctx context.Context, req reconcile.Request) (rec
 		if c.Status.KnownStatus != api.ContainerStatusCreated {
 			return false
 		}
-		c.Status.StartedAt = now()
+		now := e.clk.Now()
+		c.Status.StartedAt = metaTime(now)
 		if c.Spec.HealthCheck != nil && !e.s.DisableHealthCheck {
-			c.Status.Health = &api.Health{Status: api.HealthUnknown, Since: now()}
+			c.Status.Health = &api.Health{Status: api.HealthUnknown, Since: metaTime(now)}
 		}
-		setContainerKnown(c, api.ContainerStatusRunning, "")
+		setContainerKnown(c, api.ContainerStatusRunning, "", now)
 		return true
 	})
 	if err != nil {
@@ -98,8 +99,9 @@ func (e *Engine) watchRunning(ctx context.Context, s *containerScope) (reconcile
 				return false
 			}
 			c.Status.Reason = ReasonVanished
-			c.Status.FinishedAt = now()
-			setContainerKnown(c, api.ContainerStatusStopped, ReasonVanished)
+			now := e.clk.Now()
+			c.Status.FinishedAt = metaTime(now)
+			setContainerKnown(c, api.ContainerStatusStopped, ReasonVanished, now)
 			return true
 		})
 		return reconcile.Result{}, err
@@ -111,7 +113,7 @@ func (e *Engine) watchRunning(ctx context.Context, s *containerScope) (reconcile
 		if e.shouldRestart(s.c, st) {
 			return e.restart(ctx, s.c, st)
 		}
-		_, err := e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool { return recordExit(c, st) })
+		_, err := e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool { return recordExit(c, st, e.clk.Now()) })
 		return reconcile.Result{}, err
 	}
 	if st.Status != runtime.StatusRunning {
@@ -120,8 +122,9 @@ func (e *Engine) watchRunning(ctx context.Context, s *containerScope) (reconcile
 	return e.healthCheck(ctx, s.c)
 }
 
-// recordExit marks c STOPPED with the runtime's exit code and time.
-func recordExit(c *api.Container, st runtime.ContainerState) bool {
+// recordExit marks c STOPPED with the runtime's exit code and time; now stands in for an
+// exit time the runtime does not know and stamps the history.
+func recordExit(c *api.Container, st runtime.ContainerState, now time.Time) bool {
 	if c.Status.KnownStatus.OrNone() == api.ContainerStatusStopped {
 		return false
 	}
@@ -129,7 +132,7 @@ func recordExit(c *api.Container, st runtime.ContainerState) bool {
 	c.Status.ExitCode = &code
 	fin := st.FinishedAt
 	if fin.IsZero() {
-		fin = time.Now()
+		fin = now
 	}
 	t := metav1.NewTime(fin)
 	c.Status.FinishedAt = &t
@@ -143,7 +146,7 @@ func recordExit(c *api.Container, st runtime.ContainerState) bool {
 		c.Status.Reason = ReasonStart + ": " + st.StartError
 		reason = c.Status.Reason
 	}
-	setContainerKnown(c, api.ContainerStatusStopped, reason)
+	setContainerKnown(c, api.ContainerStatusStopped, reason, now)
 	return true
 }
 
@@ -171,17 +174,18 @@ func (e *Engine) restart(ctx context.Context, c *api.Container, st runtime.Conta
 			return reconcile.Result{}, err
 		}
 		e.log.Error(err, "restart failed; recording the exit", "container", c.Name)
-		_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool { return recordExit(c, st) })
+		_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool { return recordExit(c, st, e.clk.Now()) })
 		return reconcile.Result{}, err
 	}
 	updated, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
 		c.Status.RestartCount++
-		c.Status.LastRestartAt = now()
-		c.Status.StartedAt = now()
+		now := e.clk.Now()
+		c.Status.LastRestartAt = metaTime(now)
+		c.Status.StartedAt = metaTime(now)
 		c.Status.History = appendHistory(c.Status.History, string(api.ContainerStatusRunning), string(api.ContainerStatusRunning),
-			fmt.Sprintf("restarted by the restart policy after exit code %d", st.ExitCode))
+			fmt.Sprintf("restarted by the restart policy after exit code %d", st.ExitCode), now)
 		if c.Status.Health != nil {
-			c.Status.Health = &api.Health{Status: api.HealthUnknown, Since: now()}
+			c.Status.Health = &api.Health{Status: api.HealthUnknown, Since: metaTime(now)}
 		}
 		return true
 	})

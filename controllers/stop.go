@@ -38,7 +38,7 @@ func (e *Engine) reconcileStop(ctx context.Context, req reconcile.Request) (reco
 	if c.Status.KnownStatus.OrNone().Before(api.ContainerStatusCreated) {
 		// Never created: nothing to stop.
 		_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
-			return setContainerKnown(c, api.ContainerStatusStopped, c.Status.Reason)
+			return setContainerKnown(c, api.ContainerStatusStopped, c.Status.Reason, e.clk.Now())
 		})
 		return reconcile.Result{}, err
 	}
@@ -55,7 +55,7 @@ func (e *Engine) reconcileStop(ctx context.Context, req reconcile.Request) (reco
 			if c.Status.KnownStatus == api.ContainerStatusRunning && c.Status.Reason == "" {
 				c.Status.Reason = ReasonVanished
 			}
-			return setContainerKnown(c, api.ContainerStatusStopped, c.Status.Reason)
+			return setContainerKnown(c, api.ContainerStatusStopped, c.Status.Reason, e.clk.Now())
 		})
 		return reconcile.Result{}, err
 	case err != nil:
@@ -63,12 +63,12 @@ func (e *Engine) reconcileStop(ctx context.Context, req reconcile.Request) (reco
 	}
 	switch st.Status {
 	case runtime.StatusStopped:
-		_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool { return recordExit(c, st) })
+		_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool { return recordExit(c, st, e.clk.Now()) })
 		return reconcile.Result{}, err
 	case runtime.StatusCreated:
 		// Created but never started: it has no exit code to report.
 		_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
-			return setContainerKnown(c, api.ContainerStatusStopped, c.Status.Reason)
+			return setContainerKnown(c, api.ContainerStatusStopped, c.Status.Reason, e.clk.Now())
 		})
 		return reconcile.Result{}, err
 	}
@@ -82,7 +82,7 @@ func (e *Engine) reconcileStop(ctx context.Context, req reconcile.Request) (reco
 			if c.Status.StopRequestedAt != nil {
 				return false
 			}
-			t := metav1.NewMicroTime(time.Now())
+			t := metav1.NewMicroTime(e.clk.Now())
 			c.Status.StopRequestedAt = &t
 			return true
 		}); err != nil {
@@ -90,7 +90,7 @@ func (e *Engine) reconcileStop(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{RequeueAfter: grace}, nil
 	}
-	if left := time.Until(c.Status.StopRequestedAt.Add(grace)); left > 0 {
+	if left := c.Status.StopRequestedAt.Add(grace).Sub(e.clk.Now()); left > 0 {
 		return reconcile.Result{RequeueAfter: left}, nil
 	}
 	if err := e.rt.Signal(ctx, c.Status.RuntimeID, syscall.SIGKILL); err != nil {

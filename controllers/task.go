@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"math/rand/v2"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,6 +72,7 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	known := aggregateKnown(t, sib)
+	now := e.clk.Now()
 	updated, err := e.updateTaskStatus(ctx, t, func(t *api.Task) bool {
 		changed := false
 		if stopReason != "" && t.Status.DesiredStatus != api.TaskStatusStopped {
@@ -82,12 +84,12 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 			t.Status.StoppedReason = truncate(stopReason, 1024)
 			changed = true
 		}
-		changed = setTimestamps(t, sib) || changed
+		changed = setTimestamps(t, sib, now) || changed
 		if t.Status.KnownStatus.OrNone().Before(known) {
 			from := t.Status.KnownStatus.OrNone()
 			t.Status.KnownStatus = known
-			t.Status.KnownStatusTime = now()
-			t.Status.History = appendHistory(t.Status.History, string(from), string(known), t.Status.StoppedReason)
+			t.Status.KnownStatusTime = metaTime(now)
+			t.Status.History = appendHistory(t.Status.History, string(from), string(known), t.Status.StoppedReason, now)
 			changed = true
 		}
 		if t.Status.KnownStatus == api.TaskStatusStopped && t.Status.CleanupAt == nil {
@@ -147,8 +149,9 @@ func aggregateKnown(t *api.Task, sib map[string]*api.Container) api.TaskState {
 	return min
 }
 
-// setTimestamps derives the task's pull and execution timestamps from its containers.
-func setTimestamps(t *api.Task, sib map[string]*api.Container) bool {
+// setTimestamps derives the task's pull and execution timestamps from its containers; now
+// stands in for the stop time of an essential container that has none.
+func setTimestamps(t *api.Task, sib map[string]*api.Container, now time.Time) bool {
 	changed := false
 	allPulled := len(sib) == len(t.Spec.Containers)
 	var pullStop *metav1.Time
@@ -169,7 +172,7 @@ func setTimestamps(t *api.Task, sib map[string]*api.Container) bool {
 		if c.Spec.Essential && c.Status.KnownStatus == api.ContainerStatusStopped && t.Status.ExecutionStoppedAt == nil {
 			at := c.Status.FinishedAt
 			if at == nil {
-				at = now()
+				at = metaTime(now)
 			}
 			t.Status.ExecutionStoppedAt = at.DeepCopy()
 			changed = true

@@ -22,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,6 +54,8 @@ type Options struct {
 	// Concurrency bounds simultaneous submissions; zero means 10, the reference's bound.
 	Concurrency int
 	Logger      logr.Logger
+	// Clock dates the changes sent; nil is the real clock.
+	Clock clock.PassiveClock
 }
 
 // Reporter runs the report controller.
@@ -71,6 +74,9 @@ func New(direct client.Client, c cache.Cache, sub Submitter, o Options) *Reporte
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 10
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
 	if o.Permanent == nil {
 		o.Permanent = func(error) bool { return false }
@@ -132,7 +138,7 @@ func (r *Reporter) Reconcile(ctx context.Context, req reconcile.Request) (reconc
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	ev := nextEvent(t, cs, r.o.Cluster, time.Now(), r.o.FlushDelay)
+	ev := nextEvent(t, cs, r.o.Cluster, r.o.Clock.Now(), r.o.FlushDelay)
 	if ev == nil {
 		return reconcile.Result{}, nil
 	}
