@@ -59,7 +59,7 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 	if err := e.ns.Release(ctx, t.Name); err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := e.cgroupManager().Remove(t.Name); err != nil {
+	if err := e.s.Cgroups.Remove(t.Name); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task cgroup: %w", err)
 	}
 	if err := os.RemoveAll(e.taskDir(t.Name)); err != nil {

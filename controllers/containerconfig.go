@@ -12,8 +12,6 @@ import (
 	"github.com/ecsd/ecsd/envfiles"
 	"github.com/ecsd/ecsd/internal/logdriver"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cgroups"
-	"github.com/ecsd/ecsd/runtime/cni"
 )
 
 // minCPUShares is the smallest cpu.shares the kernel accepts; Docker and the reference agent
@@ -151,7 +149,7 @@ func logSecretOptions(refs []api.SecretRef) []string {
 func (e *Engine) agentEnv(t *api.Task, c *api.Container) map[string]string {
 	env := map[string]string{}
 	if id := c.Spec.EndpointID; id != "" {
-		base := "http://" + cni.EndpointsAddress
+		base := "http://" + runtime.EndpointsAddress
 		env["ECS_CONTAINER_METADATA_URI"] = base + "/v3/" + id
 		env["ECS_CONTAINER_METADATA_URI_V4"] = base + "/v4/" + id
 		env["ECS_AGENT_URI"] = base + "/api/" + id
@@ -218,11 +216,6 @@ func (e *Engine) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runt
 	return out, nil
 }
 
-// cgroupManager is the task cgroup manager for the engine's settings.
-func (e *Engine) cgroupManager() cgroups.Manager {
-	return cgroups.Manager{Mount: e.s.CgroupMount, Root: e.s.CgroupRoot}
-}
-
 // taskCgroup makes sure the task's cgroup exists with its task-level limits and returns
 // the cgroup parent for its containers. Every task gets its own cgroup, limits or not, as
 // the reference agent does: a container's cgroup is then <root>/<task>/<runtime ID>, the
@@ -234,9 +227,9 @@ func (e *Engine) taskCgroup(t *api.Task, containers map[string]*api.Container) (
 	if !e.s.TaskCgroups {
 		// Still beneath the root: the agent matches task traffic by it (host-network
 		// tasks' IMDS block), so no task container may live outside it.
-		return e.cgroupManager().Path(""), nil
+		return e.s.Cgroups.Path(""), nil
 	}
-	l := cgroups.Limits{MemoryBytes: t.Spec.Memory << 20, Period: e.s.CgroupCPUPeriod}
+	l := runtime.CgroupLimits{MemoryBytes: t.Spec.Memory << 20, Period: e.s.CgroupCPUPeriod}
 	if t.Spec.CPU > 0 {
 		l.CPUQuota = time.Duration(t.Spec.CPU * float64(e.s.CgroupCPUPeriod))
 	} else {
@@ -244,9 +237,8 @@ func (e *Engine) taskCgroup(t *api.Task, containers map[string]*api.Container) (
 			l.CPUShares += uint64(max(c.Spec.CPU, minCPUShares))
 		}
 	}
-	m := e.cgroupManager()
-	if err := m.Ensure(t.Name, l); err != nil {
+	if err := e.s.Cgroups.Ensure(t.Name, l); err != nil {
 		return "", fmt.Errorf("task cgroup: %w", err)
 	}
-	return m.Path(t.Name), nil
+	return e.s.Cgroups.Path(t.Name), nil
 }

@@ -56,7 +56,7 @@ type Engine struct {
 func New(direct, cached client.Client, c cache.Cache, rt runtime.Runtime, s Settings, log logr.Logger) *Engine {
 	return &Engine{direct: direct, cached: cached, cache: c, rt: rt, s: s, clk: s.clock(), log: log,
 		adopter: NewAdopter(direct, rt, s, log.WithName("adopt")),
-		ns:      NewTaskNamespaces(rt, s.HolderBinary, s.DataDir, log.WithName("task-namespaces"))}
+		ns:      NewTaskNamespaces(rt, s.HostFS, s.HolderBinary, s.DataDir, log.WithName("task-namespaces"))}
 }
 
 // phase is one container reconciler: the step it owns and when a container is its business.

@@ -16,6 +16,7 @@ import (
 	"github.com/ecsd/ecsd/internal/metadatafile"
 	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 )
 
 // A shell loop that exits 0 on SIGTERM, as a well-behaved service does.
@@ -380,7 +381,10 @@ func TestNetworkModes(t *testing.T) {
 
 func TestTaskCgroupCarriesTaskLimits(t *testing.T) {
 	root := "/ecsd-test-" + testenv.UniqueName(t, "cg")
-	h := newHarness(t, func(s *Settings) { s.CgroupRoot = root; s.CleanupWait = time.Second })
+	h := newHarness(t, func(s *Settings) {
+		s.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: root}
+		s.CleanupWait = time.Second
+	})
 	t.Cleanup(func() {
 		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", root))
 		for _, d := range dirs {

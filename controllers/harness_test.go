@@ -17,7 +17,9 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -46,6 +48,8 @@ func newHarness(t *testing.T, mutate func(*Settings)) *harness {
 	h.settings.CleanupWait = time.Hour
 	h.settings.RelistInterval = 2 * time.Second
 	h.settings.PullRetryDelay = 20 * time.Millisecond
+	h.settings.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: cgroups.DefaultRoot}
+	h.settings.HostFS = hostfs.Host{}
 	if mutate != nil {
 		mutate(&h.settings)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,19 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/etcfiles"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cni"
 	"github.com/ecsd/ecsd/store"
 )
-
-// Network sets up and tears down the networks of bridge and awsvpc tasks; runtime/cni's
-// Manager implements it. Setup and Teardown are idempotent per ID, so the controllers can
-// call them again after a crash without remembering anything.
-type Network interface {
-	Setup(ctx context.Context, req cni.Request) (*cni.Result, error)
-	Teardown(ctx context.Context, id string) error
-	IDs() ([]string, error)
-}
 
 // Network modes as ECS names them. An empty mode is bridge, ECS's default on Linux.
 const (
@@ -44,20 +34,6 @@ var errENIPending = errors.New("ENI not attached yet")
 
 // eniRecheck is how often a container waiting for its task's ENI looks again.
 const eniRecheck = 250 * time.Millisecond
-
-// interfaceWithMAC reports whether the host has an interface with mac.
-func (e *Engine) interfaceWithMAC(mac string) bool {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return false
-	}
-	for _, i := range ifs {
-		if strings.EqualFold(i.HardwareAddr.String(), mac) {
-			return true
-		}
-	}
-	return false
-}
 
 // errNetworkPending: an awsvpc task's namespace is being set up by a sibling; the container
 // comes back when the task's status changes.
@@ -86,12 +62,12 @@ func (e *Engine) ensureNetwork(ctx context.Context, s *containerScope) (*api.Con
 // mappings and writes the result, host port bindings included, to the container's status.
 func (e *Engine) ensureBridge(ctx context.Context, s *containerScope) (*api.Container, error) {
 	c := s.c
-	req := cni.Request{ID: c.Name, Mode: cni.ModeBridge}
+	req := runtime.NetworkRequest{ID: c.Name, Mode: runtime.NetworkBridge}
 	for _, pm := range c.Spec.PortMappings {
 		if pm.ContainerPort < 0 || pm.ContainerPort > 65535 || pm.HostPort < 0 || pm.HostPort > 65535 {
 			return nil, fmt.Errorf("%w: port mapping %d:%d is out of range", errInvalidDefinition, pm.HostPort, pm.ContainerPort)
 		}
-		req.Ports = append(req.Ports, cni.PortMapping{
+		req.Ports = append(req.Ports, runtime.PortMapping{
 			ContainerPort:      uint16(pm.ContainerPort),
 			HostPort:           uint16(pm.HostPort),
 			ContainerPortRange: pm.ContainerPortRange,
@@ -106,7 +82,7 @@ func (e *Engine) ensureBridge(ctx context.Context, s *containerScope) (*api.Cont
 		if c.Status.Network != nil && c.Status.Network.ReleasedAt == nil && c.Status.Network.NetNSPath == res.NetNSPath {
 			return false
 		}
-		c.Status.Network = networkStatus(cni.ModeBridge, req.ID, res, e.bridgeSubnet())
+		c.Status.Network = networkStatus(runtime.NetworkBridge, req.ID, res, e.bridgeSubnet())
 		c.Status.NetworkBindings = bindings(res.Bindings)
 		return true
 	})
@@ -131,7 +107,7 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 		}
 		return err
 	}
-	eni := &cni.ENI{
+	eni := &runtime.ENI{
 		MAC:         att.Spec.MACAddress,
 		DNSServers:  att.Spec.DomainNameServers,
 		DNSSearch:   att.Spec.DomainName,
@@ -152,14 +128,18 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 	if att.Spec.ExpiresAt != nil {
 		deadline = att.Spec.ExpiresAt.Time
 	}
-	if !e.interfaceWithMAC(eni.MAC) {
+	attached, err := e.s.HostFS.InterfaceWithMAC(eni.MAC)
+	if err != nil {
+		return err
+	}
+	if !attached {
 		if e.clk.Now().Before(deadline) {
 			return errENIPending
 		}
-		return fmt.Errorf("%w: %w: no interface with MAC %s appeared by %s", errInvalidDefinition, cni.ErrENINotFound, eni.MAC, deadline.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w: %w: no interface with MAC %s appeared by %s", errInvalidDefinition, runtime.ErrENINotFound, eni.MAC, deadline.UTC().Format(time.RFC3339))
 	}
 	eni.WaitTimeout = 10 * time.Second
-	res, err := e.s.Network.Setup(ctx, cni.Request{ID: t.Name, Mode: cni.ModeAWSVPC, ENI: eni})
+	res, err := e.s.Network.Setup(ctx, runtime.NetworkRequest{ID: t.Name, Mode: runtime.NetworkAWSVPC, ENI: eni})
 	if err != nil {
 		return networkError(err)
 	}
@@ -171,7 +151,7 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 		if n := t.Status.Network; n != nil && n.ReleasedAt == nil {
 			return false
 		}
-		t.Status.Network = networkStatus(cni.ModeAWSVPC, t.Name, res, subnet)
+		t.Status.Network = networkStatus(runtime.NetworkAWSVPC, t.Name, res, subnet)
 		return true
 	}); err != nil {
 		return err
@@ -220,15 +200,15 @@ func splitGateway(s string) (string, int, error) {
 // layer and the reference agent stops such a task too.
 func networkError(err error) error {
 	switch {
-	case errors.Is(err, cni.ErrPortAllocated), errors.Is(err, cni.ErrPortReserved),
-		errors.Is(err, cni.ErrNoFreePorts), errors.Is(err, cni.ErrInvalidRequest),
-		errors.Is(err, cni.ErrENINotFound):
+	case errors.Is(err, runtime.ErrPortAllocated), errors.Is(err, runtime.ErrPortReserved),
+		errors.Is(err, runtime.ErrNoFreePorts), errors.Is(err, runtime.ErrInvalidNetworkRequest),
+		errors.Is(err, runtime.ErrENINotFound):
 		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
 	}
 	return fmt.Errorf("network setup: %w", err)
 }
 
-func networkStatus(mode, id string, res *cni.Result, subnet string) *api.NetworkStatus {
+func networkStatus(mode, id string, res *runtime.NetworkResult, subnet string) *api.NetworkStatus {
 	n := &api.NetworkStatus{Mode: mode, ID: id, NetNSPath: res.NetNSPath, InterfaceName: res.Interface, IPv4SubnetCIDR: subnet}
 	if res.IPv4.IsValid() {
 		n.IPv4Address = res.IPv4.String()
@@ -242,7 +222,7 @@ func networkStatus(mode, id string, res *cni.Result, subnet string) *api.Network
 	return n
 }
 
-func bindings(in []cni.Binding) []api.NetworkBinding {
+func bindings(in []runtime.PortBinding) []api.NetworkBinding {
 	out := make([]api.NetworkBinding, 0, len(in))
 	for _, b := range in {
 		out = append(out, api.NetworkBinding{
@@ -262,7 +242,7 @@ func (e *Engine) bridgeSubnet() string {
 	if e.s.BridgeSubnet.IsValid() {
 		return e.s.BridgeSubnet.Masked().String()
 	}
-	return cni.DefaultBridgeSubnet
+	return runtime.DefaultBridgeSubnet
 }
 
 // joinNetwork points cfg at the namespace its network mode gives it and writes the
@@ -299,7 +279,7 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 	// /proc/self/mountinfo, where tools look for the ID on cgroup v2 (whose private
 	// cgroup namespace leaves /proc/self/cgroup reading "0::/").
 	dir := filepath.Join(e.taskDir(t.Name), "containers", cfg.ID)
-	in := cni.FilesInput{Hostname: cfg.Hostname, ExtraHosts: c.Spec.ExtraHosts}
+	in := etcfiles.FilesInput{Hostname: cfg.Hostname, ExtraHosts: c.Spec.ExtraHosts}
 	if mode == modeBridge {
 		n = c.Status.Network
 		if in.Hostname == "" {
@@ -318,7 +298,7 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 			if err != nil {
 				return fmt.Errorf("%w: link to %q: container has no address", errInvalidDefinition, name)
 			}
-			in.Links = append(in.Links, cni.Link{Alias: alias, IP: ip})
+			in.Links = append(in.Links, etcfiles.Link{Alias: alias, IP: ip})
 		}
 	} else {
 		n = t.Status.Network
@@ -330,7 +310,7 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 			if in.Hostname == "" {
 				in.Hostname = att.Spec.PrivateDNSName
 			}
-			in.DNS = cni.DNS{Servers: att.Spec.DomainNameServers, Search: att.Spec.DomainName}
+			in.DNS = etcfiles.DNS{Servers: att.Spec.DomainNameServers, Search: att.Spec.DomainName}
 		}
 	}
 	if n == nil || n.ReleasedAt != nil || n.NetNSPath == "" {
@@ -346,7 +326,7 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 		in.DNS.Search = c.Spec.DNSSearch
 	}
 	in.HostResolvConf, _ = os.ReadFile(e.hostResolvConf())
-	files, err := cni.BuildFiles(in)
+	files, err := etcfiles.BuildFiles(in)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
 	}

@@ -16,7 +16,6 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/registry"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -33,7 +32,7 @@ const credentialsRecheck = time.Second
 
 // AuthResolver finds the credentials for pulling image for the task taskARN as auth (the
 // container's registryAuthentication) asks; nil means an anonymous pull. runtime/registry
-// implements it. An error wrapping registry.ErrCredentialsPending means "not yet": the pull
+// implements it. An error wrapping runtime.ErrCredentialsPending means "not yet": the pull
 // is retried shortly instead of failing.
 type AuthResolver interface {
 	Auth(ctx context.Context, image string, auth *api.RegistryAuth, taskARN string) (*runtime.Auth, error)
@@ -79,7 +78,7 @@ func pullFailure(err error) string {
 	if errors.As(err, &te) {
 		return fmt.Sprintf("%s: %v", ReasonTimeout, te)
 	}
-	if errors.As(err, &ae) && ae.authType == registry.TypeECR {
+	if errors.As(err, &ae) && ae.authType == runtime.RegistryAuthECR {
 		return fmt.Sprintf("%s: %v", ReasonPullECR, err)
 	}
 	return fmt.Sprintf("%s: %v", ReasonPull, err)
@@ -117,7 +116,7 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 		if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
 			return reconcile.Result{}, err
 		}
-		if errors.Is(err, registry.ErrCredentialsPending) {
+		if errors.Is(err, runtime.ErrCredentialsPending) {
 			// Credentials are not objects, so nothing will enqueue the container when
 			// they arrive: look again shortly. The resolver bounds the wait.
 			return reconcile.Result{RequeueAfter: credentialsRecheck}, nil
@@ -190,7 +189,7 @@ func (e *Engine) getImage(ctx context.Context, c *api.Container, taskARN string)
 		}
 	}
 	info, err := e.pull(ctx, c, taskARN)
-	if err != nil && !errors.Is(err, registry.ErrCredentialsPending) && (e.s.PullBehavior == PullDefault || e.s.PullBehavior == "") {
+	if err != nil && !errors.Is(err, runtime.ErrCredentialsPending) && (e.s.PullBehavior == PullDefault || e.s.PullBehavior == "") {
 		if local, lerr := e.rt.InspectImage(ctx, ref); lerr == nil {
 			e.log.Info("pull failed; using the cached image", "image", ref, "error", err.Error())
 			return local, nil
@@ -235,7 +234,7 @@ func (e *Engine) pull(ctx context.Context, c *api.Container, taskARN string) (ru
 func (e *Engine) authFor(ctx context.Context, c *api.Container, taskARN string) (*runtime.Auth, error) {
 	ra := c.Spec.RegistryAuth
 	if ra == nil || e.s.AuthResolver == nil {
-		return registry.EngineAuth(e.s.RegistryAuth, c.Spec.Image), nil
+		return runtime.EngineAuth(e.s.RegistryAuth, c.Spec.Image), nil
 	}
 	auth, err := e.s.AuthResolver.Auth(ctx, c.Spec.Image, ra, taskARN)
 	if err != nil {

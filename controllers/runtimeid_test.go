@@ -18,6 +18,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -53,7 +54,7 @@ func (h *harness) legacyContainer(t *api.Task, c *api.Container, start bool) str
 		ID: id, Image: c.Spec.Image, Command: c.Spec.Command,
 		Labels:       api.RuntimeLabels(t, c, h.settings.Cluster, "0.0.1-old"),
 		LogPath:      api.ContainerLogPath(h.dir, t.Name, c.Spec.Name),
-		CgroupParent: h.settings.CgroupRoot, PrivateNetwork: true,
+		CgroupParent: h.settings.Cgroups.Path(""), PrivateNetwork: true,
 	}); err != nil {
 		h.t.Fatalf("create old-form container %s: %v", id, err)
 	}
@@ -97,7 +98,7 @@ func (h *harness) runtimeIDs() map[string]runtime.ContainerState {
 // its containers' CPU shares.
 func TestContainerRuntimeIDIsDerived(t *testing.T) {
 	root := "/ecsd-test-" + testenv.UniqueName(t, "rid")
-	h := newHarness(t, func(s *Settings) { s.CgroupRoot = root })
+	h := newHarness(t, func(s *Settings) { s.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: root} })
 	t.Cleanup(func() {
 		for _, pattern := range []string{filepath.Join("/sys/fs/cgroup/*", root, "*"), filepath.Join("/sys/fs/cgroup/*", root)} {
 			dirs, _ := filepath.Glob(pattern)

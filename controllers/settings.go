@@ -82,16 +82,17 @@ type Settings struct {
 	DisablePrivileged bool
 	// TaskCgroups enables a per-task cgroup carrying task-level CPU and memory limits.
 	TaskCgroups bool
-	// CgroupRoot is the cgroup parent of task cgroups (cgroupfs path), CgroupMount where
-	// the cgroup filesystem is mounted (ECS_CGROUP_PATH) and CgroupCPUPeriod the CFS period
-	// of task CPU quotas (ECS_CGROUP_CPU_PERIOD).
-	CgroupRoot      string
-	CgroupMount     string
+	// Cgroups manages task cgroups (runtime/cgroups); required. CgroupCPUPeriod is the CFS
+	// period of task CPU quotas (ECS_CGROUP_CPU_PERIOD).
+	Cgroups         runtime.TaskCgroups
 	CgroupCPUPeriod time.Duration
+	// HostFS mounts tasks' shared /dev/shm and finds ENIs on the host (runtime/hostfs);
+	// required.
+	HostFS runtime.HostFS
 
 	// Network sets up bridge and awsvpc networks (runtime/cni). Nil runs such tasks in a
 	// namespace with loopback only and refuses their port mappings.
-	Network Network
+	Network runtime.Network
 	// AWSVPCEnabled accepts awsvpc tasks (ECS_ENABLE_TASK_ENI); without it they are stopped
 	// with a clear reason, as the agent does not claim the task-eni capability then.
 	AWSVPCEnabled bool
@@ -162,8 +163,6 @@ func DefaultSettings() Settings {
 		StopTimeout:     30 * time.Second,
 		CleanupWait:     3 * time.Hour,
 		TaskCgroups:     true,
-		CgroupRoot:      "/ecs",
-		CgroupMount:     "/sys/fs/cgroup",
 		CgroupCPUPeriod: 100 * time.Millisecond,
 		RelistInterval:  10 * time.Second,
 		AgentVersion:    "0.1.0",

@@ -28,8 +28,8 @@ import (
 	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/runtime/registry"
 	"github.com/ecsd/ecsd/secrets"
 	"github.com/ecsd/ecsd/store"
@@ -183,7 +183,7 @@ func runAgent(ctx context.Context, o options) error {
 
 	settings := settingsFrom(cfg)
 	networkSettings(&settings, cfg, network)
-	if err := blockHostIMDS(ctx, cfg, &settings, network, log.WithName("network")); err != nil {
+	if err := blockHostIMDS(ctx, cfg, network, log.WithName("network")); err != nil {
 		return err
 	}
 	settings.CleanupRequiresReport = true
@@ -244,7 +244,7 @@ func runAgent(ctx context.Context, o options) error {
 	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, rt: rt, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
-		cgroups: cgroups.Manager{Mount: settings.CgroupMount, Root: settings.CgroupRoot}}, log.WithName("endpoints"))
+		cgroups: taskCgroups(cfg)}, log.WithName("endpoints"))
 	if err != nil {
 		return err
 	}
@@ -302,9 +302,8 @@ func settingsFrom(cfg *config.Config) controllers.Settings {
 	s.CleanupJitter = cfg.TaskCleanupWaitDurationJitter
 	s.DisablePrivileged = cfg.PrivilegedDisabled.Enabled()
 	s.TaskCgroups = cfg.TaskCPUMemLimit.Enabled()
-	if cfg.CgroupPath != "" {
-		s.CgroupMount = cfg.CgroupPath
-	}
+	s.Cgroups = taskCgroups(cfg)
+	s.HostFS = hostfs.Host{}
 	if cfg.CgroupCPUPeriod > 0 {
 		s.CgroupCPUPeriod = cfg.CgroupCPUPeriod
 	}

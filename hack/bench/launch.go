@@ -20,7 +20,9 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -163,6 +165,8 @@ func newEngineLauncher(ctx context.Context, address, image, ns, loggerPath strin
 	}
 	s := controllers.DefaultSettings()
 	s.DataDir = l.dir
+	s.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: cgroups.DefaultRoot}
+	s.HostFS = hostfs.Host{}
 	eng := controllers.New(l.st.DirectClient(), l.st.Client(), l.st.Cache(), l.rt, s, logr.Discard())
 	go func() { _ = l.st.Cache().Start(ctx) }()
 	go func() { _ = eng.Run(ctx) }()
