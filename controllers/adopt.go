@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -49,22 +50,18 @@ type Adopter struct {
 	bridgeSubnet string
 	disabled     bool
 	log          logr.Logger
-	now          func() time.Time
+	clock        clock.PassiveClock
 
 	mu sync.Mutex // one pass at a time
 }
 
 // NewAdopter returns an Adopter over the store's direct client c (reads must see every write
-// that returned) and the runtime. The network layer in s, when it can look networks up,
-// gives adopted containers their addresses and host port bindings back.
-func NewAdopter(c client.Client, rt adoptRuntime, s Settings, log logr.Logger) *Adopter {
-	a := &Adopter{c: c, rt: rt, dataDir: s.DataDir, log: log, now: s.clock().Now, bridgeSubnet: runtime.DefaultBridgeSubnet,
-		disabled: s.DisableAdoption}
-	a.net = s.Network
-	if s.BridgeSubnet.IsValid() {
-		a.bridgeSubnet = s.BridgeSubnet.Masked().String()
-	}
-	return a
+// that returned) and the runtime. The network layer, when there is one, gives adopted
+// containers their addresses and host port bindings back.
+func NewAdopter(c client.Client, rt adoptRuntime, network runtime.Network, dataDir string, n NetworkOptions, o AdoptOptions,
+	clk clock.PassiveClock, log logr.Logger) *Adopter {
+	return &Adopter{c: c, rt: rt, net: network, dataDir: dataDir, log: log, clock: clk,
+		bridgeSubnet: n.bridgeSubnet(), disabled: o.Disable}
 }
 
 // AdoptResult is what one pass found.
@@ -233,7 +230,7 @@ func (a *Adopter) Adopt(ctx context.Context) (AdoptResult, error) {
 // them, so they are orphans.
 func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (adopted bool, strays []runtime.ContainerState, err error) {
 	rec, recErr := a.findRecord(ctx, g)
-	now := metav1.NewTime(a.now())
+	now := metav1.NewTime(a.clock.Now())
 	var toCreate []client.Object
 	var rebuilt []string
 

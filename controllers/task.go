@@ -5,26 +5,36 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 )
 
-// reconcileTask owns the task-level rules (spec §6.2): it derives each container's desired
-// status from the task's, stops the task when an essential container stops, and aggregates
-// the containers' known statuses into the task's. It never calls the runtime.
-func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	t := &api.Task{}
-	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+// TaskReconciler owns the task-level rules (spec §6.2): it derives each container's desired
+// status from the task's, stops the task when an essential container stops, aggregates the
+// containers' known statuses into the task's and schedules its cleanup. It never calls the
+// runtime.
+type TaskReconciler struct {
+	Client  client.Client
+	Clock   clock.PassiveClock
+	Log     logr.Logger
+	Options TaskOptions
+}
+
+// Reconcile takes one task one step.
+func (r *TaskReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	t, err := getTask(ctx, r.Client, req.NamespacedName)
+	if err != nil || t == nil {
+		return reconcile.Result{}, err
 	}
-	sib, err := e.siblings(ctx, t)
+	sib, err := siblings(ctx, r.Client, t)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-
 	// An essential container that stopped, or will stop, takes the task down with it.
 	stopReason := ""
 	if t.Spec.Invalid != "" {
@@ -58,7 +68,7 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 		if !ok || !desiredContainer(c).Before(want) {
 			continue
 		}
-		updated, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
+		updated, err := updateStatus(ctx, r.Client, c, func(c *api.Container) bool {
 			if !desiredContainer(c).Before(want) {
 				return false
 			}
@@ -72,8 +82,8 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	known := aggregateKnown(t, sib)
-	now := e.clk.Now()
-	updated, err := e.updateTaskStatus(ctx, t, func(t *api.Task) bool {
+	now := r.Clock.Now()
+	updated, err := updateStatus(ctx, r.Client, t, func(t *api.Task) bool {
 		changed := false
 		if stopReason != "" && t.Status.DesiredStatus != api.TaskStatusStopped {
 			t.Status.DesiredStatus = api.TaskStatusStopped
@@ -93,9 +103,9 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 			changed = true
 		}
 		if t.Status.KnownStatus == api.TaskStatusStopped && t.Status.CleanupAt == nil {
-			wait := e.s.CleanupWait
-			if e.s.CleanupJitter > 0 {
-				wait += rand.N(e.s.CleanupJitter)
+			wait := r.Options.CleanupWait
+			if r.Options.CleanupJitter > 0 {
+				wait += rand.N(r.Options.CleanupJitter)
 			}
 			at := metav1.NewTime(t.Status.KnownStatusTime.Add(wait))
 			t.Status.CleanupAt = &at
@@ -107,7 +117,7 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	if updated.Status.KnownStatus != t.Status.KnownStatus {
-		e.log.Info("task status changed", "task", t.Spec.ARN, "from", t.Status.KnownStatus.OrNone(),
+		r.Log.Info("task status changed", "task", t.Spec.ARN, "from", t.Status.KnownStatus.OrNone(),
 			"to", updated.Status.KnownStatus, "reason", updated.Status.StoppedReason)
 	}
 	return reconcile.Result{}, nil

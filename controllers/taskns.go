@@ -10,8 +10,7 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -179,59 +178,22 @@ func (n *TaskNamespaces) Release(ctx context.Context, taskName string) error {
 	return nil
 }
 
-// ensureTaskNamespaces starts the task's namespace holder (in the task's cgroup) for the
-// container about to be created, with a shared /dev/shm as large as the largest
-// sharedMemorySize of the task's containers.
-func (e *Engine) ensureTaskNamespaces(ctx context.Context, s *containerScope) (taskNamespaces, error) {
-	parent, err := e.taskCgroup(s.task, s.siblings)
-	if err != nil {
-		return taskNamespaces{}, err
-	}
-	var shm int64
-	for _, c := range s.siblings {
-		if lp := c.Spec.LinuxParameters; lp != nil {
-			shm = max(shm, lp.SharedMemorySize<<20)
-		}
-	}
-	return e.ns.Ensure(ctx, s.task, parent, shm)
-}
-
-// reconcileTaskNamespaces removes a task's namespace holder once the task has stopped: its
+// TaskNamespacesReconciler removes a task's namespace holder once the task has stopped: its
 // containers are gone, and the holder must not outlive them (it is the PID namespace's
 // init, and holds the task's /dev/shm).
-func (e *Engine) reconcileTaskNamespaces(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+type TaskNamespacesReconciler struct {
+	Client     client.Client
+	Namespaces *TaskNamespaces
+}
+
+// Reconcile releases the holder of a stopped task.
+func (r *TaskNamespacesReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	t := &api.Task{}
-	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, t); err != nil {
 		return reconcile.Result{}, client404(err)
 	}
 	if !t.SharesNamespaces() || t.Status.KnownStatus != api.TaskStatusStopped {
 		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{}, e.ns.Release(ctx, t.Name)
-}
-
-// sweepNamespaceHolders releases holders whose task is gone or stopped: left by a crash
-// between a task's cleanup steps, or by a task removed while the agent was down.
-func (e *Engine) sweepNamespaceHolders(ctx context.Context) {
-	rcs, err := e.rt.ListContainers(ctx)
-	if err != nil {
-		return // the orphan sweep reports a runtime that cannot list
-	}
-	for _, rc := range rcs {
-		name := rc.Labels[api.LabelNamespaceHolder]
-		if name == "" {
-			continue
-		}
-		t := &api.Task{}
-		err := e.direct.Get(ctx, types.NamespacedName{Namespace: api.Namespace, Name: name}, t)
-		switch {
-		case err == nil && t.Status.KnownStatus != api.TaskStatusStopped:
-			continue
-		case err != nil && !apierrors.IsNotFound(err):
-			continue // never remove on a guess
-		}
-		if err := e.ns.Release(ctx, name); err != nil {
-			e.log.Error(err, "release an orphaned task namespace holder", "task", name)
-		}
-	}
+	return reconcile.Result{}, r.Namespaces.Release(ctx, t.Name)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/controllers"
 	"github.com/ecsd/ecsd/internal/hostsetup"
-	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
 )
@@ -121,9 +120,10 @@ func checkPlugins(dirs []string, names ...string) error {
 	return nil
 }
 
-// networkSettings passes the network layer and its settings to the engine.
-func networkSettings(s *controllers.Settings, cfg *config.Config, n runtime.Network) {
-	s.Network = n
+// networkOptions are the engine's network settings.
+func networkOptions(cfg *config.Config) controllers.NetworkOptions {
+	var s controllers.NetworkOptions
+	s.HostNetNSPath = cfg.HostNetNS
 	s.BridgeSubnet = cfg.BridgeSubnet
 	s.ENIWaitTimeout = cfg.ENIAttachTimeout
 	s.AWSVPCEnabled = cfg.TaskENIEnabled.Enabled() && !cfg.External.Enabled()
@@ -132,4 +132,5 @@ func networkSettings(s *controllers.Settings, cfg *config.Config, n runtime.Netw
 			s.AWSVPCAdditionalRoutes = append(s.AWSVPCAdditionalRoutes, p.String())
 		}
 	}
+	return s
 }
