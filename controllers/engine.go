@@ -10,8 +10,6 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -20,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/ctrlutil"
 )
 
 // taskIndex is the cache index of Containers by owning task name.
@@ -41,7 +40,7 @@ type Engine struct {
 	runnables  []func(context.Context) error
 
 	mu     sync.Mutex
-	queues []workqueue.TypedRateLimitingInterface[reconcile.Request]
+	queues []ctrlutil.Queue
 }
 
 // phase is one container reconciler: when a container is its business, and how many
@@ -157,28 +156,14 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) newController(name string, workers int, r reconcile.Reconciler) (controller.TypedController[reconcile.Request], error) {
-	c, err := controller.NewTypedUnmanaged(name, controller.TypedOptions[reconcile.Request]{
-		Reconciler:              r,
-		MaxConcurrentReconciles: workers,
-		// Level-triggered retries should come back fast: 100 ms doubling to 30 s, not the
-		// default 1000 s ceiling, and no global token bucket throttling a burst of tasks.
-		RateLimiter:        workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, 30*time.Second),
-		SkipNameValidation: ptr.To(true),
-		UsePriorityQueue:   ptr.To(false),
-		NeedLeaderElection: ptr.To(false),
-		Logger:             e.log.WithName(name),
-		NewQueue: func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
-			q := workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{Name: name})
+	// Level-triggered retries should come back fast: 100 ms doubling to 30 s, not the
+	// default 1000 s ceiling.
+	return ctrlutil.New(name, r, ctrlutil.Options{Workers: workers, RetryMin: 100 * time.Millisecond, RetryMax: 30 * time.Second,
+		Log: e.log.WithName(name), OnQueue: func(q ctrlutil.Queue) {
 			e.mu.Lock()
 			e.queues = append(e.queues, q)
 			e.mu.Unlock()
-			return q
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("controller %s: %w", name, err)
-	}
-	return c, nil
+		}})
 }
 
 // watchTask enqueues a task when it changes and, withContainers, when one of its
@@ -230,7 +215,7 @@ func (e *Engine) watchContainers(c controller.TypedController[reconcile.Request]
 // is not its business.
 func (e *Engine) enqueueAll(key types.NamespacedName) {
 	e.mu.Lock()
-	qs := append([]workqueue.TypedRateLimitingInterface[reconcile.Request](nil), e.queues...)
+	qs := append([]ctrlutil.Queue(nil), e.queues...)
 	e.mu.Unlock()
 	for _, q := range qs {
 		q.Add(reconcile.Request{NamespacedName: key})

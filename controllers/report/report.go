@@ -21,17 +21,15 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/ctrlutil"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -86,18 +84,10 @@ func New(direct client.Client, c cache.Cache, sub Submitter, o Options) *Reporte
 
 // Run starts the controller and blocks until ctx ends.
 func (r *Reporter) Run(ctx context.Context) error {
-	c, err := controller.NewTypedUnmanaged("report", controller.TypedOptions[reconcile.Request]{
-		Reconciler:              r,
-		MaxConcurrentReconciles: r.o.Concurrency,
-		// The reference agent retries a submission with 1 s → 30 s backoff, forever.
-		RateLimiter:        workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 30*time.Second),
-		SkipNameValidation: ptr.To(true),
-		UsePriorityQueue:   ptr.To(false),
-		NeedLeaderElection: ptr.To(false),
-		Logger:             r.log,
-	})
+	// The reference agent retries a submission with 1 s → 30 s backoff, forever.
+	c, err := ctrlutil.New("report", r, ctrlutil.Options{Workers: r.o.Concurrency, RetryMin: time.Second, RetryMax: 30 * time.Second, Log: r.log})
 	if err != nil {
-		return fmt.Errorf("report controller: %w", err)
+		return err
 	}
 	if err := c.Watch(source.Kind(r.cache, &api.Task{}, &handler.TypedEnqueueRequestForObject[*api.Task]{})); err != nil {
 		return err
