@@ -15,7 +15,9 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/internal/metadatafile"
+	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/runtime"
 )
 
@@ -30,7 +32,7 @@ const (
 )
 
 // Options are the engine's tuning values, one struct per reconciler, filled from the agent
-// configuration (OptionsFrom). A narrow struct per reconciler keeps each one's knobs in
+// configuration (OptionsFrom), whose Defaults are the only place default values live. A narrow struct per reconciler keeps each one's knobs in
 // sight and the controllers independent of how configuration is loaded.
 type Options struct {
 	// DataDir holds per-task directories (volumes, logs) under DataDir/tasks/<task ID>;
@@ -224,17 +226,70 @@ type AdoptOptions struct {
 	Disable bool
 }
 
-// DefaultOptions are the reference agent's Linux defaults.
+// Tuning values the agent configuration does not expose; every other default is
+// config.Defaults()'s, the one place the reference agent's defaults are written down.
+const (
+	defaultRelistInterval = 10 * time.Second
+	defaultPullRetryDelay = time.Second
+)
+
+// DefaultOptions are OptionsFrom the default configuration, with a checkpoint: what an
+// engine on its own (tests, benchmarks) runs with.
 func DefaultOptions() Options {
-	return Options{
-		DataDir: "/var/lib/ecs/data",
-		Task:    TaskOptions{CleanupWait: 3 * time.Hour},
-		Pull: PullOptions{Behavior: PullDefault, Timeout: 2 * time.Hour, ManifestTimeout: time.Minute,
-			RetryDelay: time.Second, InactivityTimeout: time.Minute},
-		Create: CreateOptions{Timeout: 4 * time.Minute, Cluster: "default", AgentVersion: "0.1.0",
-			TaskCgroups: true, CgroupCPUPeriod: 100 * time.Millisecond},
-		Start:  StartOptions{Timeout: 3 * time.Minute},
-		Stop:   StopOptions{Timeout: 30 * time.Second},
-		Relist: RelistOptions{Interval: 10 * time.Second},
+	cfg := config.Defaults()
+	cfg.Checkpoint.Value = config.ExplicitlyEnabled
+	return OptionsFrom(cfg)
+}
+
+// OptionsFrom narrows the agent configuration to the engine's tuning values. What the
+// configuration cannot say (where ecsd-init is, whether a control plane acknowledges
+// reports, the metadata file's instance facts, the loggers' credentials socket) the caller
+// fills in.
+func OptionsFrom(cfg *config.Config) Options {
+	o := Options{
+		DataDir: cfg.DataDir,
+		Task:    TaskOptions{CleanupWait: cfg.TaskCleanupWaitDuration, CleanupJitter: cfg.TaskCleanupWaitDurationJitter},
+		Pull: PullOptions{
+			Behavior:          PullBehavior(cfg.ImagePullBehavior),
+			Timeout:           cfg.ImagePullTimeout,
+			DependentUpfront:  cfg.DependentContainersPullUpfront.Enabled(),
+			ManifestTimeout:   cfg.ManifestPullTimeout,
+			RetryDelay:        defaultPullRetryDelay,
+			InactivityTimeout: cfg.ImagePullInactivityTimeout,
+		},
+		Create: CreateOptions{
+			Timeout:           cfg.ContainerCreateTimeout,
+			Cluster:           cfg.Cluster,
+			AgentVersion:      version.Version,
+			Region:            cfg.AWSRegion,
+			DisablePrivileged: cfg.PrivilegedDisabled.Enabled(),
+			TaskCgroups:       cfg.TaskCPUMemLimit.Enabled(),
+			CgroupCPUPeriod:   cfg.CgroupCPUPeriod,
+		},
+		Network: NetworkOptions{
+			AWSVPCEnabled:  cfg.TaskENIEnabled.Enabled() && !cfg.External.Enabled(),
+			BridgeSubnet:   cfg.BridgeSubnet,
+			ENIWaitTimeout: cfg.ENIAttachTimeout,
+			HostNetNSPath:  cfg.HostNetNS,
+		},
+		Metadata: MetadataOptions{Enabled: cfg.ContainerMetadataEnabled.Enabled()},
+		Start:    StartOptions{Timeout: cfg.ContainerStartTimeout},
+		Health:   HealthOptions{Disable: cfg.DisableDockerHealthCheck.Enabled()},
+		Stop:     StopOptions{Timeout: cfg.DockerStopTimeout},
+		Relist:   RelistOptions{Interval: defaultRelistInterval},
+		// Without a checkpoint every start is a new instance: nothing was lost to adopt back.
+		Adopt: AdoptOptions{Disable: !cfg.Checkpoint.Enabled()},
 	}
+	if len(cfg.EngineAuth) > 0 {
+		o.Pull.RegistryAuth = make(map[string]runtime.Auth, len(cfg.EngineAuth))
+		for host, a := range cfg.EngineAuth {
+			o.Pull.RegistryAuth[host] = runtime.Auth{Username: a.Username, Password: string(a.Password)}
+		}
+	}
+	for _, p := range cfg.AWSVPCAdditionalLocalRoutes {
+		if p.Addr().Is4() {
+			o.Network.AWSVPCAdditionalRoutes = append(o.Network.AWSVPCAdditionalRoutes, p.String())
+		}
+	}
+	return o
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/internal/version"
-	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/containerd"
 	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/runtime/registry"
@@ -181,8 +180,7 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 
-	opts := optionsFrom(cfg)
-	opts.Network = networkOptions(cfg)
+	opts := controllers.OptionsFrom(cfg)
 	if err := blockHostIMDS(ctx, cfg, network, log.WithName("network")); err != nil {
 		return err
 	}
@@ -198,7 +196,6 @@ func runAgent(ctx context.Context, o options) error {
 		}
 	}
 	facts := factsFrom(id.document)
-	opts.Metadata.Enabled = cfg.ContainerMetadataEnabled.Enabled()
 	opts.Metadata.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
 	// One configuration for every AWS client the agent makes for tasks (ECR, Secrets
 	// Manager, SSM, S3): the SDK's endpoint settings (AWS_ENDPOINT_URL[_<SERVICE>]) apply.
@@ -279,38 +276,6 @@ func runAgent(ctx context.Context, o options) error {
 		return nil
 	}
 	return err
-}
-
-// optionsFrom narrows the agent configuration to the engine's tuning values.
-func optionsFrom(cfg *config.Config) controllers.Options {
-	o := controllers.DefaultOptions()
-	o.DataDir = cfg.DataDir
-	o.Create.Cluster = cfg.Cluster
-	o.Pull.Behavior = controllers.PullBehavior(cfg.ImagePullBehavior)
-	o.Pull.Timeout = cfg.ImagePullTimeout
-	o.Pull.ManifestTimeout = cfg.ManifestPullTimeout
-	o.Pull.InactivityTimeout = cfg.ImagePullInactivityTimeout
-	o.Pull.DependentUpfront = cfg.DependentContainersPullUpfront.Enabled()
-	o.Pull.RegistryAuth = map[string]runtime.Auth{}
-	for host, a := range cfg.EngineAuth {
-		o.Pull.RegistryAuth[host] = runtime.Auth{Username: a.Username, Password: string(a.Password)}
-	}
-	o.Create.Timeout = cfg.ContainerCreateTimeout
-	o.Start.Timeout = cfg.ContainerStartTimeout
-	o.Stop.Timeout = cfg.DockerStopTimeout
-	o.Task.CleanupWait = cfg.TaskCleanupWaitDuration
-	o.Task.CleanupJitter = cfg.TaskCleanupWaitDurationJitter
-	o.Create.DisablePrivileged = cfg.PrivilegedDisabled.Enabled()
-	o.Create.TaskCgroups = cfg.TaskCPUMemLimit.Enabled()
-	if cfg.CgroupCPUPeriod > 0 {
-		o.Create.CgroupCPUPeriod = cfg.CgroupCPUPeriod
-	}
-	o.Health.Disable = cfg.DisableDockerHealthCheck.Enabled()
-	o.Create.AgentVersion = version.Version
-	o.Create.Region = cfg.AWSRegion
-	// Without a checkpoint every start is a new instance: nothing was lost to adopt back.
-	o.Adopt.Disable = !cfg.Checkpoint.Enabled()
-	return o
 }
 
 // runACSTaskFiles applies the ACS task JSON files of dir as one ACS payload each would be

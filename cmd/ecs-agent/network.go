@@ -11,7 +11,6 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/ecsd/ecsd/config"
-	"github.com/ecsd/ecsd/controllers"
 	"github.com/ecsd/ecsd/internal/hostsetup"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
@@ -118,19 +117,4 @@ func checkPlugins(dirs []string, names ...string) error {
 		return fmt.Errorf("CNI plugins not found: %s (Debian: apt install containernetworking-plugins)", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// networkOptions are the engine's network settings.
-func networkOptions(cfg *config.Config) controllers.NetworkOptions {
-	var s controllers.NetworkOptions
-	s.HostNetNSPath = cfg.HostNetNS
-	s.BridgeSubnet = cfg.BridgeSubnet
-	s.ENIWaitTimeout = cfg.ENIAttachTimeout
-	s.AWSVPCEnabled = cfg.TaskENIEnabled.Enabled() && !cfg.External.Enabled()
-	for _, p := range cfg.AWSVPCAdditionalLocalRoutes {
-		if p.Addr().Is4() {
-			s.AWSVPCAdditionalRoutes = append(s.AWSVPCAdditionalRoutes, p.String())
-		}
-	}
-	return s
 }
