@@ -14,12 +14,12 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cni"
 )
 
 // ReasonStateLost stops a task whose objects the agent lost (a damaged checkpoint, an
@@ -31,12 +31,6 @@ type adoptRuntime interface {
 	ListContainers(ctx context.Context) ([]runtime.ContainerState, error)
 	ContainerRecord(ctx context.Context, id string) ([]byte, error)
 	InspectImage(ctx context.Context, ref string) (runtime.ImageInfo, error)
-}
-
-// networkLookup finds a network that was set up before the agent lost its record of it;
-// runtime/cni's Manager implements it.
-type networkLookup interface {
-	Lookup(id string) (*cni.Result, bool, error)
 }
 
 // Adopter rebuilds the Task and Container objects of runtime containers the store has no
@@ -51,29 +45,23 @@ type networkLookup interface {
 type Adopter struct {
 	c            client.Client
 	rt           adoptRuntime
-	net          networkLookup
+	net          runtime.Network
 	dataDir      string
 	bridgeSubnet string
 	disabled     bool
 	log          logr.Logger
-	now          func() time.Time
+	clock        clock.PassiveClock
 
 	mu sync.Mutex // one pass at a time
 }
 
 // NewAdopter returns an Adopter over the store's direct client c (reads must see every write
-// that returned) and the runtime. The network layer in s, when it can look networks up,
-// gives adopted containers their addresses and host port bindings back.
-func NewAdopter(c client.Client, rt adoptRuntime, s Settings, log logr.Logger) *Adopter {
-	a := &Adopter{c: c, rt: rt, dataDir: s.DataDir, log: log, now: time.Now, bridgeSubnet: cni.DefaultBridgeSubnet,
-		disabled: s.DisableAdoption}
-	if nl, ok := s.Network.(networkLookup); ok {
-		a.net = nl
-	}
-	if s.BridgeSubnet.IsValid() {
-		a.bridgeSubnet = s.BridgeSubnet.Masked().String()
-	}
-	return a
+// that returned) and the runtime. The network layer, when there is one, gives adopted
+// containers their addresses and host port bindings back.
+func NewAdopter(c client.Client, rt adoptRuntime, network runtime.Network, dataDir string, n NetworkOptions, o AdoptOptions,
+	clk clock.PassiveClock, log logr.Logger) *Adopter {
+	return &Adopter{c: c, rt: rt, net: network, dataDir: dataDir, log: log, clock: clk,
+		bridgeSubnet: n.bridgeSubnet(), disabled: o.Disable}
 }
 
 // AdoptResult is what one pass found.
@@ -242,7 +230,7 @@ func (a *Adopter) Adopt(ctx context.Context) (AdoptResult, error) {
 // them, so they are orphans.
 func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (adopted bool, strays []runtime.ContainerState, err error) {
 	rec, recErr := a.findRecord(ctx, g)
-	now := metav1.NewTime(a.now())
+	now := metav1.NewTime(a.clock.Now())
 	var toCreate []client.Object
 	var rebuilt []string
 
@@ -258,7 +246,7 @@ func (a *Adopter) adoptTask(ctx context.Context, g *taskGroup) (adopted bool, st
 		}
 		task.Annotations = map[string]string{api.AnnotationAdopted: adoptionNote(now, rec != nil, recErr)}
 		if rec != nil && task.NetworkMode() == api.NetworkModeAWSVPC {
-			task.Status.Network, _ = a.lookupNetwork(g.name, cni.ModeAWSVPC)
+			task.Status.Network, _ = a.lookupNetwork(g.name, runtime.NetworkAWSVPC)
 		}
 		toCreate = append(toCreate, task)
 	}
@@ -477,7 +465,7 @@ func (a *Adopter) setRuntimeStatus(ctx context.Context, c *api.Container, t *api
 	}
 	if t.NetworkMode() == api.NetworkModeBridge {
 		// A bridge network's ID is the container's object name (see ensureBridge).
-		if n, bs := a.lookupNetwork(c.Name, cni.ModeBridge); n != nil {
+		if n, bs := a.lookupNetwork(c.Name, runtime.NetworkBridge); n != nil {
 			st.Network, st.NetworkBindings = n, bindings(bs)
 		}
 	}
@@ -486,7 +474,7 @@ func (a *Adopter) setRuntimeStatus(ctx context.Context, c *api.Container, t *api
 }
 
 // lookupNetwork returns the recorded network of id and its host port bindings, or nil.
-func (a *Adopter) lookupNetwork(id, mode string) (*api.NetworkStatus, []cni.Binding) {
+func (a *Adopter) lookupNetwork(id, mode string) (*api.NetworkStatus, []runtime.PortBinding) {
 	if a.net == nil {
 		return nil, nil
 	}
@@ -499,7 +487,7 @@ func (a *Adopter) lookupNetwork(id, mode string) (*api.NetworkStatus, []cni.Bind
 		return nil, nil
 	}
 	subnet := ""
-	if mode == cni.ModeBridge {
+	if mode == runtime.NetworkBridge {
 		subnet = a.bridgeSubnet
 	}
 	return networkStatus(mode, id, res, subnet), res.Bindings

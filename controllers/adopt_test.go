@@ -267,7 +267,7 @@ func TestAdoptionRecordRoundTrip(t *testing.T) {
 // are not this instance's tasks: no objects are made, a stopped one is swept, a running one
 // is left alone, as before adoption existed.
 func TestAdoptionDisabled(t *testing.T) {
-	h := newHarness(t, func(s *Settings) { s.DisableAdoption = true })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Adopt.Disable = true })
 	if _, err := h.rt.PullImage(h.ctx, testenv.BusyboxImage(), nil); err != nil {
 		t.Fatal(err)
 	}

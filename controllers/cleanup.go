@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"github.com/ecsd/ecsd/internal/metadatafile"
 	"os"
-	"time"
 
+	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -16,25 +17,43 @@ import (
 	"github.com/ecsd/ecsd/runtime"
 )
 
-// reconcileCleanup removes a stopped task once its cleanup time has come and ECS has been
+// CleanupReconciler removes a stopped task once its cleanup time has come and ECS has been
 // told it stopped: runtime containers and snapshots first, then files, then the objects,
 // so a crash part-way leaves objects that lead the next attempt to what is left.
-func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	t := &api.Task{}
-	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+type CleanupReconciler struct {
+	Client client.Client
+	// Runtime removes the task's runtime containers and their snapshots.
+	Runtime interface {
+		RemoveContainer(ctx context.Context, id string) error
+	}
+	Namespaces *TaskNamespaces
+	Cgroups    runtime.TaskCgroups
+	Images     *ImageUsers
+	// TaskCleaned is Deps.TaskCleaned.
+	TaskCleaned func(taskARN string)
+	Clock       clock.PassiveClock
+	Log         logr.Logger
+	DataDir     string
+	Options     CleanupOptions
+}
+
+// Reconcile cleans one task up when it is due.
+func (r *CleanupReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	t, err := getTask(ctx, r.Client, req.NamespacedName)
+	if err != nil || t == nil {
+		return reconcile.Result{}, err
 	}
 	if t.Status.KnownStatus != api.TaskStatusStopped || t.Status.CleanupAt == nil {
 		return reconcile.Result{}, nil
 	}
-	if e.s.CleanupRequiresReport && t.Status.SentStatus != api.TaskStatusStopped {
+	if r.Options.RequiresReport && t.Status.SentStatus != api.TaskStatusStopped {
 		// The report controller's status write re-enqueues the task.
 		return reconcile.Result{}, nil
 	}
-	if left := time.Until(t.Status.CleanupAt.Time); left > 0 {
+	if left := t.Status.CleanupAt.Time.Sub(r.Clock.Now()); left > 0 {
 		return reconcile.Result{RequeueAfter: left}, nil
 	}
-	sib, err := e.siblings(ctx, t)
+	sib, err := siblings(ctx, r.Client, t)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -46,72 +65,43 @@ func (e *Engine) reconcileCleanup(ctx context.Context, req reconcile.Request) (r
 			ids = []string{api.ContainerRuntimeID(t, c), api.LegacyRuntimeID(c)}
 		}
 		for _, id := range ids {
-			if err := e.rt.RemoveContainer(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			if err := r.Runtime.RemoveContainer(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 				return reconcile.Result{}, fmt.Errorf("remove container %s: %w", id, err)
 			}
 		}
 		// Retried with the cleanup if it fails: a user left behind would keep the image
 		// from ever being cleaned up.
-		if err := e.releaseImage(ctx, c); err != nil {
+		if err := r.Images.release(ctx, c, r.Clock.Now()); err != nil {
 			return reconcile.Result{}, fmt.Errorf("release image of %s: %w", c.Name, err)
 		}
 	}
 	// The namespace holder lives in the task's cgroup and its /dev/shm in the task's directory.
-	if err := e.ns.Release(ctx, t.Name); err != nil {
+	if err := r.Namespaces.Release(ctx, t.Name); err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := e.cgroupManager().Remove(t.Name); err != nil {
+	if err := r.Cgroups.Remove(t.Name); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task cgroup: %w", err)
 	}
-	if err := os.RemoveAll(e.taskDir(t.Name)); err != nil {
+	if err := os.RemoveAll(taskDir(r.DataDir, t.Name)); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task directory: %w", err)
 	}
-	if err := metadatafile.RemoveTask(e.s.DataDir, t.Name); err != nil {
+	if err := metadatafile.RemoveTask(r.DataDir, t.Name); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove container metadata files: %w", err)
 	}
 	for _, c := range sib {
-		if err := e.direct.Delete(ctx, c); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.Client.Delete(ctx, c); err != nil && !apierrors.IsNotFound(err) {
 			return reconcile.Result{}, err
 		}
 	}
 	// Told before the Task goes: a crash in between then leaves a Task that is cleaned up
 	// again (the callback is idempotent), where the other order could lose the record that
 	// keeps a re-sent STOPPED task from being created anew.
-	if e.s.TaskCleaned != nil {
-		e.s.TaskCleaned(t.Spec.ARN)
+	if r.TaskCleaned != nil {
+		r.TaskCleaned(t.Spec.ARN)
 	}
-	if err := e.direct.Delete(ctx, t); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.Client.Delete(ctx, t); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err
 	}
-	e.log.Info("task cleaned up", "task", t.Spec.ARN)
+	r.Log.Info("task cleaned up", "task", t.Spec.ARN)
 	return reconcile.Result{}, nil
-}
-
-// releaseImage drops c from its image's users so image cleanup may consider the image.
-func (e *Engine) releaseImage(ctx context.Context, c *api.Container) error {
-	if c.Status.ImageDigest == "" {
-		return nil
-	}
-	e.imageMu.Lock()
-	defer e.imageMu.Unlock()
-	im := &api.Image{}
-	key := client.ObjectKey{Namespace: c.Namespace, Name: api.ImageName(c.Status.ImageDigest)}
-	if err := e.direct.Get(ctx, key, im); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	_, err := updateStatus(ctx, e.direct, im, func(im *api.Image) bool {
-		users := im.Status.Users[:0:0]
-		for _, u := range im.Status.Users {
-			if u != c.Name {
-				users = append(users, u)
-			}
-		}
-		if len(users) == len(im.Status.Users) {
-			return false
-		}
-		im.Status.Users = users
-		im.Status.LastUsedAt = now()
-		return true
-	})
-	return client.IgnoreNotFound(err)
 }

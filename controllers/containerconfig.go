@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +13,6 @@ import (
 	"github.com/ecsd/ecsd/envfiles"
 	"github.com/ecsd/ecsd/internal/logdriver"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cgroups"
-	"github.com/ecsd/ecsd/runtime/cni"
 )
 
 // minCPUShares is the smallest cpu.shares the kernel accepts; Docker and the reference agent
@@ -21,23 +20,23 @@ import (
 const minCPUShares = 2
 
 // taskDir is where a task's agent-managed files live: volumes and logs. Cleanup removes it.
-func (e *Engine) taskDir(taskID string) string {
-	return filepath.Join(e.s.DataDir, "tasks", taskID)
+func taskDir(dataDir, taskID string) string {
+	return filepath.Join(dataDir, "tasks", taskID)
 }
 
 // containerConfig resolves a container definition into a runtime configuration for the
 // runtime container id (see chooseRuntimeID). Errors are definition errors: they stop the
 // container with a CannotCreateContainerError.
-func (e *Engine) containerConfig(s *containerScope, id string, in containerInputs) (runtime.ContainerConfig, error) {
+func (r *CreateReconciler) containerConfig(s *containerScope, id string, in containerInputs) (runtime.ContainerConfig, error) {
 	c, t := s.c, s.task
 	spec := c.Spec
-	if spec.Privileged && e.s.DisablePrivileged {
+	if spec.Privileged && r.Options.DisablePrivileged {
 		return runtime.ContainerConfig{}, fmt.Errorf("%w: privileged containers are disabled on this instance (ECS_DISABLE_PRIVILEGED)", errInvalidDefinition)
 	}
 	cfg := runtime.ContainerConfig{
 		ID:                id,
 		Image:             spec.Image,
-		Labels:            api.RuntimeLabels(t, c, e.s.Cluster, e.s.AgentVersion),
+		Labels:            api.RuntimeLabels(t, c, r.Options.Cluster, r.Options.AgentVersion),
 		Entrypoint:        spec.EntryPoint,
 		Command:           spec.Command,
 		User:              spec.User,
@@ -49,20 +48,20 @@ func (e *Engine) containerConfig(s *containerScope, id string, in containerInput
 		CPUShares:         uint64(max(spec.CPU, minCPUShares)),
 		MemoryLimit:       spec.Memory << 20,
 		MemoryReservation: spec.MemoryReservation << 20,
-		LogPath:           api.ContainerLogPath(e.s.DataDir, t.Name, spec.Name),
+		LogPath:           api.ContainerLogPath(r.DataDir, t.Name, spec.Name),
 	}
-	logging, err := logdriver.Settings(spec.LogConfig, e.logDriverEnv(t, c, id))
+	logging, err := logdriver.Settings(spec.LogConfig, r.logDriverEnv(t, c, id))
 	if err != nil {
 		return runtime.ContainerConfig{}, fmt.Errorf("%w: %w", errInvalidDefinition, err)
 	}
 	cfg.Logging = logging
 
-	cfg.Env = environment(spec, in, e.agentEnv(t, c))
-	if e.s.Region != "" {
-		cfg.DefaultEnv = []string{"AWS_DEFAULT_REGION=" + e.s.Region, "AWS_REGION=" + e.s.Region}
+	cfg.Env = environment(spec, in, r.agentEnv(t, c))
+	if r.Options.Region != "" {
+		cfg.DefaultEnv = []string{"AWS_DEFAULT_REGION=" + r.Options.Region, "AWS_REGION=" + r.Options.Region}
 	}
 
-	if err := applySecurityOptions(spec.SecurityOptions, e.s.Security, &cfg); err != nil {
+	if err := applySecurityOptions(spec.SecurityOptions, r.Security, &cfg); err != nil {
 		return runtime.ContainerConfig{}, err
 	}
 	applyNamespaceModes(t, s.ns, &cfg)
@@ -86,7 +85,7 @@ func (e *Engine) containerConfig(s *containerScope, id string, in containerInput
 		cfg.Ulimits = append(cfg.Ulimits, runtime.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}
 
-	mounts, err := e.mounts(t, spec.MountPoints, false)
+	mounts, err := r.mounts(t, spec.MountPoints, false)
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
@@ -96,39 +95,39 @@ func (e *Engine) containerConfig(s *containerScope, id string, in containerInput
 		if !ok {
 			return runtime.ContainerConfig{}, fmt.Errorf("%w: volumesFrom: no container %q in the task", errInvalidDefinition, vf.SourceContainer)
 		}
-		m, err := e.mounts(t, src.Spec.MountPoints, vf.ReadOnly)
+		m, err := r.mounts(t, src.Spec.MountPoints, vf.ReadOnly)
 		if err != nil {
 			return runtime.ContainerConfig{}, err
 		}
 		cfg.Mounts = append(cfg.Mounts, m...)
 	}
 
-	if parent, err := e.taskCgroup(t, s.siblings); err != nil {
+	if parent, err := r.taskCgroup(t, s.siblings); err != nil {
 		return runtime.ContainerConfig{}, err
 	} else {
 		cfg.CgroupParent = parent
 	}
 
-	if err := e.joinNetwork(s, &cfg); err != nil {
+	if err := r.joinNetwork(s, &cfg); err != nil {
 		return runtime.ContainerConfig{}, err
 	}
-	if err := e.mountMetadataFile(t, c, &cfg); err != nil {
+	if err := mountMetadataFile(r.DataDir, r.Metadata, t, c, &cfg); err != nil {
 		return runtime.ContainerConfig{}, err
 	}
 	return cfg, nil
 }
 
 // logDriverEnv is what the container's log driver takes from the agent and the task.
-func (e *Engine) logDriverEnv(t *api.Task, c *api.Container, runtimeID string) logdriver.Env {
+func (r *CreateReconciler) logDriverEnv(t *api.Task, c *api.Container, runtimeID string) logdriver.Env {
 	return logdriver.Env{
 		TaskARN:            t.Spec.ARN,
 		TaskID:             t.Name,
 		Container:          c.Spec.Name,
 		RuntimeID:          runtimeID,
-		Region:             e.s.Region,
-		Endpoint:           e.s.CloudWatchLogsEndpoint,
-		CredentialsSocket:  e.s.LogCredentialsSocket,
-		AWSLogsUnavailable: e.s.AWSLogsUnavailable,
+		Region:             r.Options.Region,
+		Endpoint:           r.Options.CloudWatchLogsEndpoint,
+		CredentialsSocket:  r.Options.LogCredentialsSocket,
+		AWSLogsUnavailable: r.Options.AWSLogsUnavailable,
 		SecretOptions:      logSecretOptions(c.Spec.Secrets),
 	}
 }
@@ -148,10 +147,10 @@ func logSecretOptions(refs []api.SecretRef) []string {
 // agentEnv is what the agent tells every task container about its endpoints. The metadata
 // URIs carry the container's unguessable endpoint ID; the credentials URI is given only to
 // containers of a task with a task role.
-func (e *Engine) agentEnv(t *api.Task, c *api.Container) map[string]string {
+func (r *CreateReconciler) agentEnv(t *api.Task, c *api.Container) map[string]string {
 	env := map[string]string{}
 	if id := c.Spec.EndpointID; id != "" {
-		base := "http://" + cni.EndpointsAddress
+		base := "http://" + runtime.EndpointsAddress
 		env["ECS_CONTAINER_METADATA_URI"] = base + "/v3/" + id
 		env["ECS_CONTAINER_METADATA_URI_V4"] = base + "/v4/" + id
 		env["ECS_AGENT_URI"] = base + "/api/" + id
@@ -184,7 +183,7 @@ func environment(spec api.ContainerSpec, in containerInputs, agent map[string]st
 
 // mounts resolves mount points against the task's volumes. Host volumes with a source path
 // are bind mounts of that path; other volumes are task-scoped directories.
-func (e *Engine) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runtime.Mount, error) {
+func (r *CreateReconciler) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runtime.Mount, error) {
 	var out []runtime.Mount
 	for _, mp := range mps {
 		var vol *api.Volume
@@ -200,7 +199,7 @@ func (e *Engine) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runt
 		switch {
 		case src != "":
 		case vol.Type == "" || vol.Type == "host" || (vol.Type == "docker" && vol.Scope != "shared"):
-			src = api.TaskVolumePath(e.s.DataDir, t.Name, vol.Name)
+			src = api.TaskVolumePath(r.DataDir, t.Name, vol.Name)
 			if err := os.MkdirAll(src, 0o755); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
 			}
@@ -218,11 +217,6 @@ func (e *Engine) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runt
 	return out, nil
 }
 
-// cgroupManager is the task cgroup manager for the engine's settings.
-func (e *Engine) cgroupManager() cgroups.Manager {
-	return cgroups.Manager{Mount: e.s.CgroupMount, Root: e.s.CgroupRoot}
-}
-
 // taskCgroup makes sure the task's cgroup exists with its task-level limits and returns
 // the cgroup parent for its containers. Every task gets its own cgroup, limits or not, as
 // the reference agent does: a container's cgroup is then <root>/<task>/<runtime ID>, the
@@ -230,23 +224,39 @@ func (e *Engine) cgroupManager() cgroups.Manager {
 // pattern /ecs/<task>/<64 hex>. A task without a CPU quota gets the sum of its containers'
 // CPU shares. Only with task cgroups off do containers sit directly beneath the root.
 // Ensure is idempotent, so every container of the task may call it.
-func (e *Engine) taskCgroup(t *api.Task, containers map[string]*api.Container) (string, error) {
-	if !e.s.TaskCgroups {
+func (r *CreateReconciler) taskCgroup(t *api.Task, containers map[string]*api.Container) (string, error) {
+	if !r.Options.TaskCgroups {
 		// Still beneath the root: the agent matches task traffic by it (host-network
 		// tasks' IMDS block), so no task container may live outside it.
-		return e.cgroupManager().Path(""), nil
+		return r.Cgroups.Path(""), nil
 	}
-	l := cgroups.Limits{MemoryBytes: t.Spec.Memory << 20, Period: e.s.CgroupCPUPeriod}
+	l := runtime.CgroupLimits{MemoryBytes: t.Spec.Memory << 20, Period: r.Options.CgroupCPUPeriod}
 	if t.Spec.CPU > 0 {
-		l.CPUQuota = time.Duration(t.Spec.CPU * float64(e.s.CgroupCPUPeriod))
+		l.CPUQuota = time.Duration(t.Spec.CPU * float64(r.Options.CgroupCPUPeriod))
 	} else {
 		for _, c := range containers {
 			l.CPUShares += uint64(max(c.Spec.CPU, minCPUShares))
 		}
 	}
-	m := e.cgroupManager()
-	if err := m.Ensure(t.Name, l); err != nil {
+	if err := r.Cgroups.Ensure(t.Name, l); err != nil {
 		return "", fmt.Errorf("task cgroup: %w", err)
 	}
-	return m.Path(t.Name), nil
+	return r.Cgroups.Path(t.Name), nil
+}
+
+// ensureTaskNamespaces starts the task's namespace holder (in the task's cgroup) for the
+// container about to be created, with a shared /dev/shm as large as the largest
+// sharedMemorySize of the task's containers.
+func (r *CreateReconciler) ensureTaskNamespaces(ctx context.Context, s *containerScope) (taskNamespaces, error) {
+	parent, err := r.taskCgroup(s.task, s.siblings)
+	if err != nil {
+		return taskNamespaces{}, err
+	}
+	var shm int64
+	for _, c := range s.siblings {
+		if lp := c.Spec.LinuxParameters; lp != nil {
+			shm = max(shm, lp.SharedMemorySize<<20)
+		}
+	}
+	return r.Namespaces.Ensure(ctx, s.task, parent, shm)
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -21,22 +24,52 @@ func needsCreate(c *api.Container) bool {
 	return desiredContainer(c) == api.ContainerStatusRunning && c.Status.KnownStatus.OrNone() == api.ContainerStatusPulled
 }
 
-// reconcileCreate owns → CREATED: it turns the definition into a runtime container once its
-// dependsOn conditions hold.
-func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	s, err := e.loadContainer(ctx, req.NamespacedName)
+// createRuntime is what the create step needs of the runtime.
+type createRuntime interface {
+	CreateContainer(ctx context.Context, cfg runtime.ContainerConfig) error
+	InspectContainer(ctx context.Context, id string) (runtime.ContainerState, error)
+}
+
+// CreateReconciler owns → CREATED: it turns the definition into a runtime container once its
+// dependsOn conditions hold, giving it first its network, task cgroup, shared namespaces,
+// environment and files.
+type CreateReconciler struct {
+	Client client.Client
+	// Cached reads a task's ENI attachment for its hostname and DNS.
+	Cached  client.Reader
+	Runtime createRuntime
+	// Network is nil without a network layer: bridge and awsvpc containers then get a
+	// namespace with loopback only.
+	Network    runtime.Network
+	HostFS     runtime.HostFS
+	Cgroups    runtime.TaskCgroups
+	Namespaces *TaskNamespaces
+	Inputs     TaskInputs
+	Security   HostSecurity
+	Clock      clock.PassiveClock
+	Log        logr.Logger
+
+	DataDir        string
+	Options        CreateOptions
+	NetworkOptions NetworkOptions
+	Metadata       MetadataOptions
+}
+
+// Reconcile takes one container one step towards CREATED.
+func (r *CreateReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	s, err := loadContainer(ctx, r.Client, req.NamespacedName)
 	if err != nil || s == nil || !needsCreate(s.c) {
 		return reconcile.Result{}, err
 	}
-	v := checkDependencies(s.c, s.siblings, time.Now())
+	v := checkDependencies(s.c, s.siblings, r.Clock.Now())
 	if v.failure != "" {
-		return reconcile.Result{}, e.failContainer(ctx, s.c, v.failure)
+		return reconcile.Result{}, failContainer(ctx, r.Client, s.c, v.failure)
 	}
 	if !v.ok {
 		return reconcile.Result{RequeueAfter: v.recheckIn}, nil
 	}
 
-	c, err := e.ensureNetwork(ctx, s)
+	c, err := r.ensureNetwork(ctx, s)
 	switch {
 	case errors.Is(err, errENIPending):
 		return reconcile.Result{RequeueAfter: eniRecheck}, nil
@@ -45,25 +78,25 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	case err != nil:
 		// The network layer undoes a half-done setup itself; like the reference agent, a
 		// task whose network cannot be set up is stopped with the reason.
-		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+		return reconcile.Result{}, failContainer(ctx, r.Client, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}
 	s.c = c
-	if s.task.NetworkMode() == modeAWSVPC && e.s.Network != nil {
+	if s.task.NetworkMode() == modeAWSVPC && r.Network != nil {
 		// ensureNetwork may just have written the task's network.
-		if s.task, err = e.freshTask(ctx, s.task); err != nil {
+		if s.task, err = freshTask(ctx, r.Client, s.task); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	id, adopt, err := e.chooseRuntimeID(ctx, s)
+	id, adopt, err := r.chooseRuntimeID(ctx, s)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	if adopt {
-		return reconcile.Result{}, e.recordCreated(ctx, s.c, id, api.ContainerLogPath(e.s.DataDir, s.task.Name, s.c.Spec.Name))
+		return reconcile.Result{}, r.recordCreated(ctx, s.c, id, api.ContainerLogPath(r.DataDir, s.task.Name, s.c.Spec.Name))
 	}
 	// Secrets and environment files are read last, just before the create: their values
 	// are handed to the runtime and then dropped, never written to an object.
-	in, err := e.readInputs(ctx, s)
+	in, err := r.readInputs(ctx, s)
 	switch {
 	case errors.Is(err, errInputsPending):
 		// Credentials are not objects: nothing enqueues the container when they arrive.
@@ -71,60 +104,61 @@ func (e *Engine) reconcileCreate(ctx context.Context, req reconcile.Request) (re
 	case err != nil && ctx.Err() != nil:
 		return reconcile.Result{}, err
 	case err != nil:
-		return reconcile.Result{}, e.failInputs(ctx, s, err.Error())
+		return reconcile.Result{}, r.failInputs(ctx, s, err.Error())
 	}
 	if s.task.SharesNamespaces() {
-		if s.ns, err = e.ensureTaskNamespaces(ctx, s); err != nil {
+		if s.ns, err = r.ensureTaskNamespaces(ctx, s); err != nil {
 			if ctx.Err() != nil {
 				return reconcile.Result{}, err
 			}
-			return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+			return reconcile.Result{}, failContainer(ctx, r.Client, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 		}
 	}
-	cfg, err := e.containerConfig(s, id, in)
+	cfg, err := r.containerConfig(s, id, in)
 	if errors.Is(err, errNetworkPending) {
 		// A sibling is setting up the task's namespace; its status write enqueues us.
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	if err != nil {
-		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+		return reconcile.Result{}, failContainer(ctx, r.Client, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}
 	// Kept with the runtime container so its objects can be rebuilt if the checkpoint
 	// loses them (Adopter). Without it such a container would be stopped, not adopted.
 	if cfg.Record, err = encodeAdoptionRecord(s.task, s.siblings); err != nil {
-		e.log.Error(err, "creating the container without an adoption record", "container", s.c.Name)
+		r.Log.Error(err, "creating the container without an adoption record", "container", s.c.Name)
 	}
-	cctx, cancel := context.WithTimeout(ctx, e.s.CreateTimeout)
+	cctx, cancel := context.WithTimeout(ctx, r.Options.Timeout)
 	defer cancel()
-	err = e.rt.CreateContainer(cctx, cfg)
+	err = r.Runtime.CreateContainer(cctx, cfg)
 	var execErr *runtime.ExecError
 	switch {
 	case errors.As(err, &execErr):
 		// The process could never run: the task fails to start, saying why.
-		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %s", ReasonStart, execErr.Detail))
+		return reconcile.Result{}, failContainer(ctx, r.Client, s.c, fmt.Sprintf("%s: %s", ReasonStart, execErr.Detail))
 	case err == nil, errors.Is(err, runtime.ErrAlreadyExists):
 		// Already there after a crash between create and the status write: adopt it.
 	case errors.Is(err, runtime.ErrUnavailable):
 		return reconcile.Result{}, err
 	case cctx.Err() != nil && ctx.Err() == nil:
-		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: Could not transition to created; timed out after waiting %s", ReasonTimeout, e.s.CreateTimeout))
+		return reconcile.Result{}, failContainer(ctx, r.Client, s.c, fmt.Sprintf("%s: Could not transition to created; timed out after waiting %s", ReasonTimeout, r.Options.Timeout))
 	default:
-		return reconcile.Result{}, e.failContainer(ctx, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
+		return reconcile.Result{}, failContainer(ctx, r.Client, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 	}
-	return reconcile.Result{}, e.recordCreated(ctx, s.c, cfg.ID, cfg.LogPath)
+	return reconcile.Result{}, r.recordCreated(ctx, s.c, cfg.ID, cfg.LogPath)
 }
 
 // recordCreated writes CREATED with the runtime ID the container was created (or adopted)
 // under; from then on every step and endpoint uses that recorded ID.
-func (e *Engine) recordCreated(ctx context.Context, c *api.Container, id, logPath string) error {
-	_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
+func (r *CreateReconciler) recordCreated(ctx context.Context, c *api.Container, id, logPath string) error {
+	_, err := updateStatus(ctx, r.Client, c, func(c *api.Container) bool {
 		if !needsCreate(c) {
 			return false
 		}
 		c.Status.RuntimeID = id
-		c.Status.CreatedAt = now()
+		now := r.Clock.Now()
+		c.Status.CreatedAt = metaTime(now)
 		c.Status.LogPath = logPath
-		setContainerKnown(c, api.ContainerStatusCreated, "")
+		setContainerKnown(c, api.ContainerStatusCreated, "", now)
 		return true
 	})
 	return err

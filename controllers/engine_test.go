@@ -16,6 +16,7 @@ import (
 	"github.com/ecsd/ecsd/internal/metadatafile"
 	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 )
 
 // A shell loop that exits 0 on SIGTERM, as a well-behaved service does.
@@ -199,7 +200,7 @@ func TestPullBehaviors(t *testing.T) {
 	missing := testenv.Registry() + "/ecsd/does-not-exist:latest"
 	for _, b := range []PullBehavior{PullDefault, PullAlways, PullOnce, PullPreferCached} {
 		t.Run(string(b)+"/missing image stops the task", func(t *testing.T) {
-			h := newHarness(t, func(s *Settings) { s.PullBehavior = b })
+			h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = b })
 			spec := sh("app", serviceCmd)
 			spec.Image = missing
 			task, cs := newTask("missing", spec)
@@ -224,14 +225,14 @@ func TestPullBehaviors(t *testing.T) {
 		{PullDefault, true}, {PullAlways, false}, {PullOnce, true}, {PullPreferCached, true},
 	} {
 		t.Run(string(tc.behavior)+"/cached image after the registry refuses", func(t *testing.T) {
-			h := newHarness(t, func(s *Settings) { s.PullBehavior = tc.behavior; s.RegistryAuth = good })
+			h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = tc.behavior; s.Pull.RegistryAuth = good })
 			spec := sh("app", serviceCmd)
 			spec.Image = authRef
 			task, cs := newTask("first", spec)
 			h.run(task, cs)
 			h.waitTask("first", time.Minute, "RUNNING", known(api.TaskStatusRunning))
 
-			h.settings.RegistryAuth = bad
+			h.opts.Pull.RegistryAuth = bad
 			h.restart()
 			task, cs = newTask("second", spec)
 			h.run(task, cs)
@@ -247,7 +248,7 @@ func TestPullBehaviors(t *testing.T) {
 	}
 
 	t.Run("wrong password", func(t *testing.T) {
-		h := newHarness(t, func(s *Settings) { s.RegistryAuth = bad })
+		h := newHarness(t, func(s *Options, d *Deps) { s.Pull.RegistryAuth = bad })
 		spec := sh("app", serviceCmd)
 		spec.Image = authRef
 		task, cs := newTask("badauth", spec)
@@ -303,9 +304,9 @@ func TestRestartPolicyRestartsInPlace(t *testing.T) {
 
 func TestCleanupRemovesEverything(t *testing.T) {
 	cleaned := make(chan string, 1)
-	h := newHarness(t, func(s *Settings) {
-		s.CleanupWait = time.Second
-		s.TaskCleaned = func(arn string) { cleaned <- arn }
+	h := newHarness(t, func(s *Options, d *Deps) {
+		s.Task.CleanupWait = time.Second
+		d.TaskCleaned = func(arn string) { cleaned <- arn }
 	})
 	task, cs := newTask("cleanme", sh("app", "echo bye"))
 	h.run(task, cs)
@@ -380,7 +381,10 @@ func TestNetworkModes(t *testing.T) {
 
 func TestTaskCgroupCarriesTaskLimits(t *testing.T) {
 	root := "/ecsd-test-" + testenv.UniqueName(t, "cg")
-	h := newHarness(t, func(s *Settings) { s.CgroupRoot = root; s.CleanupWait = time.Second })
+	h := newHarness(t, func(s *Options, d *Deps) {
+		d.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: root}
+		s.Task.CleanupWait = time.Second
+	})
 	t.Cleanup(func() {
 		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", root))
 		for _, d := range dirs {
@@ -472,7 +476,7 @@ func TestDependsOnHealthyAndComplete(t *testing.T) {
 }
 
 func TestAgentEnvironment(t *testing.T) {
-	h := newHarness(t, func(s *Settings) { s.Region = "us-test-1" })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Create.Region = "us-test-1" })
 	check := `env | sort; test "$ECS_CONTAINER_METADATA_URI" = "http://169.254.170.2/v3/$EID" &&
 test "$ECS_CONTAINER_METADATA_URI_V4" = "http://169.254.170.2/v4/$EID" &&
 test "$ECS_AGENT_URI" = "http://169.254.170.2/api/$EID" &&
@@ -507,10 +511,10 @@ test "$AWS_REGION" = "$WANT_REGION" && test "${AWS_DEFAULT_REGION-unset}" = "$WA
 }
 
 func TestContainerMetadataFile(t *testing.T) {
-	h := newHarness(t, func(s *Settings) {
-		s.ContainerMetadata = true
-		s.Instance = metadatafile.Instance{Cluster: "meta-cluster", ContainerInstanceARN: "arn:aws:ecs:us-west-2:1:container-instance/meta-cluster/ci"}
-		s.CleanupWait = time.Second
+	h := newHarness(t, func(s *Options, d *Deps) {
+		s.Metadata.Enabled = true
+		s.Metadata.Instance = metadatafile.Instance{Cluster: "meta-cluster", ContainerInstanceARN: "arn:aws:ecs:us-west-2:1:container-instance/meta-cluster/ci"}
+		s.Task.CleanupWait = time.Second
 	})
 	// The container waits for READY, as clients do, then prints the file.
 	spec := sh("app", `for i in $(seq 100); do grep -q '"MetadataFileStatus": "READY"' "$ECS_CONTAINER_METADATA_FILE" && break; sleep 0.1; done; cat "$ECS_CONTAINER_METADATA_FILE"`)
@@ -532,7 +536,7 @@ func TestContainerMetadataFile(t *testing.T) {
 			t.Errorf("%s = %v, want %v (file:\n%s)", k, f[k], want, logs)
 		}
 	}
-	host := filepath.Join(h.settings.DataDir, "metadata", "metafile", "app", metadatafile.FileName)
+	host := filepath.Join(h.opts.DataDir, "metadata", "metafile", "app", metadatafile.FileName)
 	if _, err := os.Stat(host); err != nil {
 		t.Fatalf("host copy: %v", err)
 	}

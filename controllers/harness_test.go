@@ -17,7 +17,9 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -25,29 +27,32 @@ import (
 // images from the local registry. Each harness gets its own containerd namespace and data
 // directory and removes everything it created.
 type harness struct {
-	t        *testing.T
-	ctx      context.Context
-	st       *store.Store
-	rt       *containerd.Runtime
-	eng      *Engine
-	ns       string
-	dir      string
-	settings Settings
-	stop     func()
+	t    *testing.T
+	ctx  context.Context
+	st   *store.Store
+	rt   *containerd.Runtime
+	eng  *Engine
+	ns   string
+	dir  string
+	opts Options
+	deps Deps
+	stop func()
 }
 
-func newHarness(t *testing.T, mutate func(*Settings)) *harness {
+func newHarness(t *testing.T, mutate func(*Options, *Deps)) *harness {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireContainerd(t)
 	h := &harness{t: t, ns: testenv.UniqueName(t, "eng"), dir: t.TempDir()}
-	h.settings = DefaultSettings()
-	h.settings.DataDir = h.dir
-	h.settings.CleanupWait = time.Hour
-	h.settings.RelistInterval = 2 * time.Second
-	h.settings.PullRetryDelay = 20 * time.Millisecond
+	h.opts = DefaultOptions()
+	h.opts.DataDir = h.dir
+	h.opts.Task.CleanupWait = time.Hour
+	h.opts.Relist.Interval = 2 * time.Second
+	h.opts.Pull.RetryDelay = 20 * time.Millisecond
+	h.deps.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: cgroups.DefaultRoot}
+	h.deps.HostFS = hostfs.Host{}
 	if mutate != nil {
-		mutate(&h.settings)
+		mutate(&h.opts, &h.deps)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -57,6 +62,7 @@ func newHarness(t *testing.T, mutate func(*Settings)) *harness {
 		t.Fatalf("containerd: %v", err)
 	}
 	h.rt = rt
+	h.deps.Runtime = rt
 	t.Cleanup(func() { h.purge() })
 	h.start()
 	return h
@@ -77,7 +83,7 @@ func (h *harness) start() {
 	ctx, cancel := context.WithCancel(h.ctx)
 	done := make(chan error, 2)
 	go func() { done <- st.Cache().Start(ctx) }()
-	h.eng = New(st.DirectClient(), st.Client(), st.Cache(), h.rt, h.settings, testr.NewWithOptions(h.t, testr.Options{Verbosity: 0}))
+	h.eng = New(st.DirectClient(), st.Client(), st.Cache(), h.deps, h.opts, testr.NewWithOptions(h.t, testr.Options{Verbosity: 0}))
 	go func() { done <- h.eng.Run(ctx) }()
 	if !st.Cache().WaitForCacheSync(ctx) {
 		h.t.Fatal("cache did not sync")

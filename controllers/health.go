@@ -6,7 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -29,10 +32,59 @@ type healthParams struct {
 	retries     int32
 }
 
+// needsHealthCheck: the container runs, should keep running and has a health check.
+func needsHealthCheck(c *api.Container) bool {
+	return desiredContainer(c) == api.ContainerStatusRunning && c.Status.KnownStatus == api.ContainerStatusRunning &&
+		c.Spec.HealthCheck != nil
+}
+
+// healthRuntime is what the health step needs of the runtime.
+type healthRuntime interface {
+	InspectContainer(ctx context.Context, id string) (runtime.ContainerState, error)
+	Exec(ctx context.Context, id string, cmd []string) (exitCode int, output string, err error)
+}
+
+// HealthReconciler runs the health checks of running containers when they are due, the way
+// Docker does, and records the result in the container's status. It comes back at each
+// container's next due check; a restart (StartReconciler) resets the health to UNKNOWN.
+type HealthReconciler struct {
+	Client  client.Client
+	Runtime healthRuntime
+	Clock   clock.PassiveClock
+	Log     logr.Logger
+	Options HealthOptions
+}
+
+// Reconcile runs one container's health check if it is due.
+func (r *HealthReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	c := &api.Container{}
+	if err := r.Client.Get(ctx, req.NamespacedName, c); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !needsHealthCheck(c) || healthParamsOf(c, r.Options) == nil {
+		return reconcile.Result{}, nil
+	}
+	if d := r.nextHealthCheck(c); d > time.Millisecond {
+		return reconcile.Result{RequeueAfter: d}, nil
+	}
+	// An exited container is StartReconciler's to record: its check must not count as failed.
+	st, err := r.Runtime.InspectContainer(ctx, c.Status.RuntimeID)
+	if err != nil {
+		if errors.Is(err, runtime.ErrNotFound) {
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	if st.Status != runtime.StatusRunning {
+		return reconcile.Result{}, nil
+	}
+	return r.healthCheck(ctx, c)
+}
+
 // healthParamsOf returns nil when c has no health check to run.
-func (e *Engine) healthParamsOf(c *api.Container) *healthParams {
+func healthParamsOf(c *api.Container, o HealthOptions) *healthParams {
 	hc := c.Spec.HealthCheck
-	if hc == nil || e.s.DisableHealthCheck || len(hc.Test) == 0 {
+	if hc == nil || o.Disable || len(hc.Test) == 0 {
 		return nil
 	}
 	p := &healthParams{interval: hc.Interval.Duration, timeout: hc.Timeout.Duration, startPeriod: hc.StartPeriod.Duration, retries: hc.Retries}
@@ -63,8 +115,8 @@ func (e *Engine) healthParamsOf(c *api.Container) *healthParams {
 }
 
 // nextHealthCheck is how long until c's next health check is due (0: none to run).
-func (e *Engine) nextHealthCheck(c *api.Container) time.Duration {
-	p := e.healthParamsOf(c)
+func (r *HealthReconciler) nextHealthCheck(c *api.Container) time.Duration {
+	p := healthParamsOf(c, r.Options)
 	if p == nil || c.Status.KnownStatus != api.ContainerStatusRunning {
 		return 0
 	}
@@ -75,7 +127,7 @@ func (e *Engine) nextHealthCheck(c *api.Container) time.Duration {
 	if last == nil {
 		return p.interval
 	}
-	d := time.Until(last.Add(p.interval))
+	d := last.Add(p.interval).Sub(r.Clock.Now())
 	if d <= 0 {
 		return time.Millisecond
 	}
@@ -85,16 +137,10 @@ func (e *Engine) nextHealthCheck(c *api.Container) time.Duration {
 // healthCheck runs c's health check when it is due, the way Docker does: failures inside
 // the start period do not count, retries consecutive failures make it UNHEALTHY, one
 // success makes it HEALTHY.
-func (e *Engine) healthCheck(ctx context.Context, c *api.Container) (reconcile.Result, error) {
-	p := e.healthParamsOf(c)
-	if p == nil {
-		return reconcile.Result{}, nil
-	}
-	if d := e.nextHealthCheck(c); d > time.Millisecond {
-		return reconcile.Result{RequeueAfter: d}, nil
-	}
+func (r *HealthReconciler) healthCheck(ctx context.Context, c *api.Container) (reconcile.Result, error) {
+	p := healthParamsOf(c, r.Options)
 	hctx, cancel := context.WithTimeout(ctx, p.timeout)
-	code, out, err := e.rt.Exec(hctx, c.Status.RuntimeID, p.cmd)
+	code, out, err := r.Runtime.Exec(hctx, c.Status.RuntimeID, p.cmd)
 	cancel()
 	if err != nil {
 		if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
@@ -103,14 +149,18 @@ func (e *Engine) healthCheck(ctx context.Context, c *api.Container) (reconcile.R
 		// A check that cannot run or times out is a failed check, as in Docker.
 		code, out = -1, err.Error()
 	}
-	inStartPeriod := c.Status.StartedAt != nil && time.Since(c.Status.StartedAt.Time) < p.startPeriod
-	updated, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
+	now := r.Clock.Now()
+	inStartPeriod := c.Status.StartedAt != nil && now.Sub(c.Status.StartedAt.Time) < p.startPeriod
+	updated, err := updateStatus(ctx, r.Client, c, func(c *api.Container) bool {
+		if c.Status.KnownStatus != api.ContainerStatusRunning {
+			return false
+		}
 		h := c.Status.Health
 		if h == nil {
-			h = &api.Health{Status: api.HealthUnknown, Since: now()}
+			h = &api.Health{Status: api.HealthUnknown, Since: metaTime(now)}
 		}
 		h = h.DeepCopy()
-		t := metav1.NewTime(time.Now())
+		t := metav1.NewTime(now)
 		h.CheckedAt = &t
 		h.ExitCode = int32(code)
 		h.Output = truncate(strings.TrimSpace(out), maxHealthOutput)
@@ -125,7 +175,7 @@ func (e *Engine) healthCheck(ctx context.Context, c *api.Container) (reconcile.R
 			}
 		}
 		if next != h.Status {
-			c.Status.History = appendHistory(c.Status.History, "health:"+string(h.Status), "health:"+string(next), h.Output)
+			c.Status.History = appendHistory(c.Status.History, "health:"+string(h.Status), "health:"+string(next), h.Output, now)
 			h.Status = next
 			h.Since = &t
 		}
@@ -135,5 +185,5 @@ func (e *Engine) healthCheck(ctx context.Context, c *api.Container) (reconcile.R
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	return reconcile.Result{RequeueAfter: e.nextHealthCheck(updated)}, nil
+	return reconcile.Result{RequeueAfter: r.nextHealthCheck(updated)}, nil
 }

@@ -35,18 +35,18 @@ var errInputsPending = errors.New("waiting for the task execution role credentia
 
 // readInputs reads container s.c's secrets and environment files. An error that is not
 // errInputsPending is the reason the task stops with, in the reference agent's words.
-func (e *Engine) readInputs(ctx context.Context, s *containerScope) (containerInputs, error) {
+func (r *CreateReconciler) readInputs(ctx context.Context, s *containerScope) (containerInputs, error) {
 	var in containerInputs
 	spec := s.c.Spec
 	needsAWS := len(spec.Secrets) > 0
 	for _, f := range spec.EnvironmentFiles {
 		needsAWS = needsAWS || f.Type == envfiles.TypeS3
 	}
-	if e.s.Inputs == nil {
+	if r.Inputs == nil {
 		if needsAWS {
 			return in, fmt.Errorf("secrets and S3 environment files are not available on this instance")
 		}
-		files, err := envfiles.New(nil, nil).Read(ctx, spec.EnvironmentFiles, e.s.Region, nil)
+		files, err := envfiles.New(nil, nil).Read(ctx, spec.EnvironmentFiles, r.Options.Region, nil)
 		in.files = files
 		return in, err
 	}
@@ -59,13 +59,13 @@ func (e *Engine) readInputs(ctx context.Context, s *containerScope) (containerIn
 			}
 		}
 		refs[spec.Name] = spec.Secrets
-		env, err := e.s.Inputs.ContainerEnv(ctx, s.task.Spec.ARN, refs, spec.Name)
+		env, err := r.Inputs.ContainerEnv(ctx, s.task.Spec.ARN, refs, spec.Name)
 		if err != nil {
 			return in, pendingOr(err)
 		}
 		in.secrets = env
 	}
-	files, err := e.s.Inputs.EnvFiles(ctx, s.task.Spec.ARN, spec.EnvironmentFiles)
+	files, err := r.Inputs.EnvFiles(ctx, s.task.Spec.ARN, spec.EnvironmentFiles)
 	if err != nil {
 		return in, pendingOr(err)
 	}
@@ -83,15 +83,15 @@ func pendingOr(err error) error {
 // failInputs stops the container and every container of its task not created yet with
 // reason: as in the reference agent, a task whose secrets or environment files cannot be
 // read does not start, and its essential containers carry the reason to the task.
-func (e *Engine) failInputs(ctx context.Context, s *containerScope, reason string) error {
-	if err := e.failContainer(ctx, s.c, reason); err != nil {
+func (r *CreateReconciler) failInputs(ctx context.Context, s *containerScope, reason string) error {
+	if err := failContainer(ctx, r.Client, s.c, reason); err != nil {
 		return err
 	}
 	for _, c := range s.siblings {
 		if c.Name == s.c.Name || !c.Status.KnownStatus.OrNone().Before(api.ContainerStatusCreated) {
 			continue
 		}
-		if err := e.failContainer(ctx, c, reason); err != nil {
+		if err := failContainer(ctx, r.Client, c, reason); err != nil {
 			return err
 		}
 	}

@@ -24,15 +24,15 @@ func metadataMountDir(c *api.Container) string {
 // and adds its directory and ECS_CONTAINER_METADATA_FILE to cfg. The file exists before the
 // container does, so a reader never sees a dangling path; it says READY once the container
 // runs (writeMetadataReady).
-func (e *Engine) mountMetadataFile(t *api.Task, c *api.Container, cfg *runtime.ContainerConfig) error {
-	if !e.s.ContainerMetadata {
+func mountMetadataFile(dataDir string, o MetadataOptions, t *api.Task, c *api.Container, cfg *runtime.ContainerConfig) error {
+	if !o.Enabled {
 		return nil
 	}
-	dir, err := metadatafile.Dir(e.s.DataDir, t.Name, c.Spec.Name)
+	dir, err := metadatafile.Dir(dataDir, t.Name, c.Spec.Name)
 	if err != nil {
 		return fmt.Errorf("container metadata file: %w", err)
 	}
-	if _, err := metadatafile.Write(dir, metadatafile.Build(t, c, e.s.Instance, false)); err != nil {
+	if _, err := metadatafile.Write(dir, metadatafile.Build(t, c, o.Instance, false)); err != nil {
 		return fmt.Errorf("container metadata file: %w", err)
 	}
 	target := metadataMountDir(c)
@@ -44,17 +44,13 @@ func (e *Engine) mountMetadataFile(t *api.Task, c *api.Container, cfg *runtime.C
 // writeMetadataReady rewrites the file with the runtime details and READY. Everything it
 // holds is known once the container is created, so it is written right after the start, before
 // RUNNING is recorded: a crash in between only makes the next pass write it again.
-func (e *Engine) writeMetadataReady(t *api.Task, c *api.Container) {
-	if !e.s.ContainerMetadata {
-		return
+func writeMetadataReady(dataDir string, o MetadataOptions, t *api.Task, c *api.Container) error {
+	if !o.Enabled {
+		return nil
 	}
-	dir, err := metadatafile.Dir(e.s.DataDir, t.Name, c.Spec.Name)
+	dir, err := metadatafile.Dir(dataDir, t.Name, c.Spec.Name)
 	if err == nil {
-		_, err = metadatafile.Write(dir, metadatafile.Build(t, c, e.s.Instance, true))
+		_, err = metadatafile.Write(dir, metadatafile.Build(t, c, o.Instance, true))
 	}
-	if err != nil {
-		// The container runs either way; readers keep waiting for READY, as they would
-		// with the reference agent after a failed write.
-		e.log.Error(err, "cannot write the container metadata file", "container", c.Name)
-	}
+	return err
 }

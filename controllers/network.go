@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,24 +11,13 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/etcfiles"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cni"
-	"github.com/ecsd/ecsd/store"
 )
-
-// Network sets up and tears down the networks of bridge and awsvpc tasks; runtime/cni's
-// Manager implements it. Setup and Teardown are idempotent per ID, so the controllers can
-// call them again after a crash without remembering anything.
-type Network interface {
-	Setup(ctx context.Context, req cni.Request) (*cni.Result, error)
-	Teardown(ctx context.Context, id string) error
-	IDs() ([]string, error)
-}
 
 // Network modes as ECS names them. An empty mode is bridge, ECS's default on Linux.
 const (
@@ -45,20 +33,6 @@ var errENIPending = errors.New("ENI not attached yet")
 // eniRecheck is how often a container waiting for its task's ENI looks again.
 const eniRecheck = 250 * time.Millisecond
 
-// interfaceWithMAC reports whether the host has an interface with mac.
-func (e *Engine) interfaceWithMAC(mac string) bool {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return false
-	}
-	for _, i := range ifs {
-		if strings.EqualFold(i.HardwareAddr.String(), mac) {
-			return true
-		}
-	}
-	return false
-}
-
 // errNetworkPending: an awsvpc task's namespace is being set up by a sibling; the container
 // comes back when the task's status changes.
 var errNetworkPending = errors.New("task network not ready")
@@ -66,47 +40,47 @@ var errNetworkPending = errors.New("task network not ready")
 // ensureNetwork gives a container about to be created the network its task asks for and
 // records it in Status before anything uses it, so a crash right after leaves state the
 // release phase or the orphan sweep can find. It returns the container as written.
-func (e *Engine) ensureNetwork(ctx context.Context, s *containerScope) (*api.Container, error) {
-	if e.s.Network == nil {
+func (r *CreateReconciler) ensureNetwork(ctx context.Context, s *containerScope) (*api.Container, error) {
+	if r.Network == nil {
 		return s.c, nil
 	}
 	switch s.task.NetworkMode() {
 	case modeBridge:
-		return e.ensureBridge(ctx, s)
+		return r.ensureBridge(ctx, s)
 	case modeAWSVPC:
-		if !e.s.AWSVPCEnabled {
+		if !r.NetworkOptions.AWSVPCEnabled {
 			return nil, fmt.Errorf("%w: network mode awsvpc needs ECS_ENABLE_TASK_ENI=true on this instance", errInvalidDefinition)
 		}
-		return s.c, e.ensureTaskENI(ctx, s)
+		return s.c, r.ensureTaskENI(ctx, s)
 	}
 	return s.c, nil
 }
 
 // ensureBridge sets up the container's own namespace on the agent's bridge with its port
 // mappings and writes the result, host port bindings included, to the container's status.
-func (e *Engine) ensureBridge(ctx context.Context, s *containerScope) (*api.Container, error) {
+func (r *CreateReconciler) ensureBridge(ctx context.Context, s *containerScope) (*api.Container, error) {
 	c := s.c
-	req := cni.Request{ID: c.Name, Mode: cni.ModeBridge}
+	req := runtime.NetworkRequest{ID: c.Name, Mode: runtime.NetworkBridge}
 	for _, pm := range c.Spec.PortMappings {
 		if pm.ContainerPort < 0 || pm.ContainerPort > 65535 || pm.HostPort < 0 || pm.HostPort > 65535 {
 			return nil, fmt.Errorf("%w: port mapping %d:%d is out of range", errInvalidDefinition, pm.HostPort, pm.ContainerPort)
 		}
-		req.Ports = append(req.Ports, cni.PortMapping{
+		req.Ports = append(req.Ports, runtime.PortMapping{
 			ContainerPort:      uint16(pm.ContainerPort),
 			HostPort:           uint16(pm.HostPort),
 			ContainerPortRange: pm.ContainerPortRange,
 			Protocol:           strings.ToLower(pm.Protocol),
 		})
 	}
-	res, err := e.s.Network.Setup(ctx, req)
+	res, err := r.Network.Setup(ctx, req)
 	if err != nil {
 		return nil, networkError(err)
 	}
-	return e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
+	return updateStatus(ctx, r.Client, c, func(c *api.Container) bool {
 		if c.Status.Network != nil && c.Status.Network.ReleasedAt == nil && c.Status.Network.NetNSPath == res.NetNSPath {
 			return false
 		}
-		c.Status.Network = networkStatus(cni.ModeBridge, req.ID, res, e.bridgeSubnet())
+		c.Status.Network = networkStatus(runtime.NetworkBridge, req.ID, res, r.NetworkOptions.bridgeSubnet())
 		c.Status.NetworkBindings = bindings(res.Bindings)
 		return true
 	})
@@ -116,7 +90,7 @@ func (e *Engine) ensureBridge(ctx context.Context, s *containerScope) (*api.Cont
 // containers: whichever container gets here first does it, the others find it done (the
 // network layer serialises calls for one ID). The ENI's attachment is marked ATTACHED,
 // which the report controller tells ECS.
-func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
+func (r *CreateReconciler) ensureTaskENI(ctx context.Context, s *containerScope) error {
 	t := s.task
 	if n := t.Status.Network; n != nil && n.ReleasedAt == nil {
 		return nil
@@ -125,18 +99,18 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 		return fmt.Errorf("%w: awsvpc task without an elastic network interface", errInvalidDefinition)
 	}
 	att := &api.Attachment{}
-	if err := e.direct.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("%w: attachment %s of the task is unknown", errInvalidDefinition, t.Spec.ENIs[0])
 		}
 		return err
 	}
-	eni := &cni.ENI{
+	eni := &runtime.ENI{
 		MAC:         att.Spec.MACAddress,
 		DNSServers:  att.Spec.DomainNameServers,
 		DNSSearch:   att.Spec.DomainName,
-		Routes:      e.s.AWSVPCAdditionalRoutes,
-		WaitTimeout: e.s.ENIWaitTimeout,
+		Routes:      r.NetworkOptions.AWSVPCAdditionalRoutes,
+		WaitTimeout: r.NetworkOptions.ENIWaitTimeout,
 	}
 	gw, prefix, err := splitGateway(att.Spec.SubnetGatewayIPv4)
 	if err != nil {
@@ -152,14 +126,18 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 	if att.Spec.ExpiresAt != nil {
 		deadline = att.Spec.ExpiresAt.Time
 	}
-	if !e.interfaceWithMAC(eni.MAC) {
-		if time.Now().Before(deadline) {
+	attached, err := r.HostFS.InterfaceWithMAC(eni.MAC)
+	if err != nil {
+		return err
+	}
+	if !attached {
+		if r.Clock.Now().Before(deadline) {
 			return errENIPending
 		}
-		return fmt.Errorf("%w: %w: no interface with MAC %s appeared by %s", errInvalidDefinition, cni.ErrENINotFound, eni.MAC, deadline.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w: %w: no interface with MAC %s appeared by %s", errInvalidDefinition, runtime.ErrENINotFound, eni.MAC, deadline.UTC().Format(time.RFC3339))
 	}
 	eni.WaitTimeout = 10 * time.Second
-	res, err := e.s.Network.Setup(ctx, cni.Request{ID: t.Name, Mode: cni.ModeAWSVPC, ENI: eni})
+	res, err := r.Network.Setup(ctx, runtime.NetworkRequest{ID: t.Name, Mode: runtime.NetworkAWSVPC, ENI: eni})
 	if err != nil {
 		return networkError(err)
 	}
@@ -167,42 +145,16 @@ func (e *Engine) ensureTaskENI(ctx context.Context, s *containerScope) error {
 	if p, err := netip.ParsePrefix(fmt.Sprintf("%s/%d", gw, prefix)); err == nil {
 		subnet = p.Masked().String()
 	}
-	if _, err := e.updateTaskStatus(ctx, t, func(t *api.Task) bool {
+	if _, err := updateStatus(ctx, r.Client, t, func(t *api.Task) bool {
 		if n := t.Status.Network; n != nil && n.ReleasedAt == nil {
 			return false
 		}
-		t.Status.Network = networkStatus(cni.ModeAWSVPC, t.Name, res, subnet)
+		t.Status.Network = networkStatus(runtime.NetworkAWSVPC, t.Name, res, subnet)
 		return true
 	}); err != nil {
 		return err
 	}
-	return e.setAttachment(ctx, att, api.AttachmentAttached, res.Interface)
-}
-
-// setAttachment records an ENI attachment's status.
-func (e *Engine) setAttachment(ctx context.Context, att *api.Attachment, status, ifName string) error {
-	return store.RetryOnConflict(func() error {
-		cur := &api.Attachment{}
-		if err := e.direct.Get(ctx, types.NamespacedName{Namespace: att.Namespace, Name: att.Name}, cur); err != nil {
-			return client404(err)
-		}
-		if cur.Status.Status == status {
-			return nil
-		}
-		cur.Status.Status = status
-		if ifName != "" {
-			cur.Status.InterfaceName = ifName
-		}
-		return e.direct.Status().Update(ctx, cur)
-	})
-}
-
-// client404 treats a vanished object as done.
-func client404(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return setAttachment(ctx, r.Client, att, api.AttachmentAttached, res.Interface)
 }
 
 // splitGateway parses ACS's subnetGatewayIpv4Address, "<gateway>/<prefix length>".
@@ -220,15 +172,15 @@ func splitGateway(s string) (string, int, error) {
 // layer and the reference agent stops such a task too.
 func networkError(err error) error {
 	switch {
-	case errors.Is(err, cni.ErrPortAllocated), errors.Is(err, cni.ErrPortReserved),
-		errors.Is(err, cni.ErrNoFreePorts), errors.Is(err, cni.ErrInvalidRequest),
-		errors.Is(err, cni.ErrENINotFound):
+	case errors.Is(err, runtime.ErrPortAllocated), errors.Is(err, runtime.ErrPortReserved),
+		errors.Is(err, runtime.ErrNoFreePorts), errors.Is(err, runtime.ErrInvalidNetworkRequest),
+		errors.Is(err, runtime.ErrENINotFound):
 		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
 	}
 	return fmt.Errorf("network setup: %w", err)
 }
 
-func networkStatus(mode, id string, res *cni.Result, subnet string) *api.NetworkStatus {
+func networkStatus(mode, id string, res *runtime.NetworkResult, subnet string) *api.NetworkStatus {
 	n := &api.NetworkStatus{Mode: mode, ID: id, NetNSPath: res.NetNSPath, InterfaceName: res.Interface, IPv4SubnetCIDR: subnet}
 	if res.IPv4.IsValid() {
 		n.IPv4Address = res.IPv4.String()
@@ -242,7 +194,7 @@ func networkStatus(mode, id string, res *cni.Result, subnet string) *api.Network
 	return n
 }
 
-func bindings(in []cni.Binding) []api.NetworkBinding {
+func bindings(in []runtime.PortBinding) []api.NetworkBinding {
 	out := make([]api.NetworkBinding, 0, len(in))
 	for _, b := range in {
 		out = append(out, api.NetworkBinding{
@@ -257,17 +209,9 @@ func bindings(in []cni.Binding) []api.NetworkBinding {
 	return out
 }
 
-// bridgeSubnet is the bridge network's CIDR for status and task metadata.
-func (e *Engine) bridgeSubnet() string {
-	if e.s.BridgeSubnet.IsValid() {
-		return e.s.BridgeSubnet.Masked().String()
-	}
-	return cni.DefaultBridgeSubnet
-}
-
 // joinNetwork points cfg at the namespace its network mode gives it and writes the
 // container's /etc/hostname, /etc/hosts and /etc/resolv.conf for that network.
-func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) error {
+func (r *CreateReconciler) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) error {
 	c, t := s.c, s.task
 	mode := t.NetworkMode()
 	switch mode {
@@ -275,7 +219,7 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 		if len(c.Spec.Links) > 0 {
 			return fmt.Errorf("%w: links are not supported in network mode host", errInvalidDefinition)
 		}
-		cfg.HostNetNSPath = e.s.HostNetNSPath
+		cfg.HostNetNSPath = r.NetworkOptions.HostNetNSPath
 		return nil
 	case modeNone:
 		cfg.PrivateNetwork = true
@@ -284,7 +228,7 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 	default:
 		return fmt.Errorf("%w: network mode %q is not supported", errInvalidDefinition, t.Spec.NetworkMode)
 	}
-	if e.s.Network == nil {
+	if r.Network == nil {
 		// No network layer (engine tests, benchmarks): isolated rather than silently on the
 		// host's network.
 		cfg.PrivateNetwork = true
@@ -298,8 +242,8 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 	// /var/lib/docker/containers/<id>/: the bind mounts' source shows in the container's
 	// /proc/self/mountinfo, where tools look for the ID on cgroup v2 (whose private
 	// cgroup namespace leaves /proc/self/cgroup reading "0::/").
-	dir := filepath.Join(e.taskDir(t.Name), "containers", cfg.ID)
-	in := cni.FilesInput{Hostname: cfg.Hostname, ExtraHosts: c.Spec.ExtraHosts}
+	dir := filepath.Join(taskDir(r.DataDir, t.Name), "containers", cfg.ID)
+	in := etcfiles.FilesInput{Hostname: cfg.Hostname, ExtraHosts: c.Spec.ExtraHosts}
 	if mode == modeBridge {
 		n = c.Status.Network
 		if in.Hostname == "" {
@@ -318,19 +262,19 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 			if err != nil {
 				return fmt.Errorf("%w: link to %q: container has no address", errInvalidDefinition, name)
 			}
-			in.Links = append(in.Links, cni.Link{Alias: alias, IP: ip})
+			in.Links = append(in.Links, etcfiles.Link{Alias: alias, IP: ip})
 		}
 	} else {
 		n = t.Status.Network
 		if len(c.Spec.Links) > 0 {
 			return fmt.Errorf("%w: links are not supported in network mode awsvpc", errInvalidDefinition)
 		}
-		if att := e.taskENI(t); att != nil {
+		if att := r.taskENI(t); att != nil {
 			// The ENI's private DNS name is an awsvpc task's hostname on ECS.
 			if in.Hostname == "" {
 				in.Hostname = att.Spec.PrivateDNSName
 			}
-			in.DNS = cni.DNS{Servers: att.Spec.DomainNameServers, Search: att.Spec.DomainName}
+			in.DNS = etcfiles.DNS{Servers: att.Spec.DomainNameServers, Search: att.Spec.DomainName}
 		}
 	}
 	if n == nil || n.ReleasedAt != nil || n.NetNSPath == "" {
@@ -345,8 +289,8 @@ func (e *Engine) joinNetwork(s *containerScope, cfg *runtime.ContainerConfig) er
 	if len(c.Spec.DNSSearch) > 0 {
 		in.DNS.Search = c.Spec.DNSSearch
 	}
-	in.HostResolvConf, _ = os.ReadFile(e.hostResolvConf())
-	files, err := cni.BuildFiles(in)
+	in.HostResolvConf, _ = os.ReadFile(r.hostResolvConf())
+	files, err := etcfiles.BuildFiles(in)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errInvalidDefinition, err)
 	}
@@ -375,146 +319,28 @@ func shortID(id string) string {
 }
 
 // taskENI is an awsvpc task's ENI attachment from the cache, or nil.
-func (e *Engine) taskENI(t *api.Task) *api.Attachment {
+func (r *CreateReconciler) taskENI(t *api.Task) *api.Attachment {
 	if len(t.Spec.ENIs) == 0 {
 		return nil
 	}
 	att := &api.Attachment{}
-	if err := e.cached.Get(context.Background(), types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
+	if err := r.Cached.Get(context.Background(), types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ENIs[0]}, att); err != nil {
 		return nil
 	}
 	return att
 }
 
-func (e *Engine) hostResolvConf() string {
-	if e.s.HostResolvConf != "" {
-		return e.s.HostResolvConf
+func (r *CreateReconciler) hostResolvConf() string {
+	if r.NetworkOptions.HostResolvConf != "" {
+		return r.NetworkOptions.HostResolvConf
 	}
 	return "/etc/resolv.conf"
 }
 
-// needsRelease: a bridge container that stopped still holds its namespace, address and
-// host ports.
-func needsRelease(c *api.Container) bool {
-	return c.Status.KnownStatus == api.ContainerStatusStopped && c.Status.Network != nil && c.Status.Network.ReleasedAt == nil
-}
-
-// reconcileRelease returns a stopped bridge container's host ports and address, as Docker
-// does when a container stops, and removes its namespace.
-func (e *Engine) reconcileRelease(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	c := &api.Container{}
-	if err := e.direct.Get(ctx, req.NamespacedName, c); err != nil || !needsRelease(c) {
-		return reconcile.Result{}, client404(err)
-	}
-	if err := e.s.Network.Teardown(ctx, c.Status.Network.ID); err != nil {
-		return reconcile.Result{}, fmt.Errorf("release network of %s: %w", c.Name, err)
-	}
-	_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
-		if !needsRelease(c) {
-			return false
-		}
-		c.Status.Network.ReleasedAt = now()
-		return true
-	})
-	return reconcile.Result{}, err
-}
-
-// reconcileTaskNetwork tears down an awsvpc task's namespace once every container stopped:
-// the ENI goes back to the host and its attachment is marked DETACHED.
-func (e *Engine) reconcileTaskNetwork(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	t := &api.Task{}
-	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
-		return reconcile.Result{}, client404(err)
-	}
-	n := t.Status.Network
-	if n == nil || n.ReleasedAt != nil || e.s.Network == nil {
-		return reconcile.Result{}, nil
-	}
-	sib, err := e.siblings(ctx, t)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	for _, c := range sib {
-		if c.Status.KnownStatus != api.ContainerStatusStopped {
-			return reconcile.Result{}, nil
-		}
-	}
-	if err := e.s.Network.Teardown(ctx, n.ID); err != nil {
-		return reconcile.Result{}, fmt.Errorf("release network of task %s: %w", t.Name, err)
-	}
-	for _, name := range t.Spec.ENIs {
-		att := &api.Attachment{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: name}}
-		if err := e.setAttachment(ctx, att, api.AttachmentDetached, ""); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	_, err = e.updateTaskStatus(ctx, t, func(t *api.Task) bool {
-		if t.Status.Network == nil || t.Status.Network.ReleasedAt != nil {
-			return false
-		}
-		t.Status.Network.ReleasedAt = now()
-		return true
-	})
-	return reconcile.Result{}, err
-}
-
-// sweepNetworks tears down network state no live object accounts for: left by a crash
-// between a setup and its status write, or by a cleanup interrupted half-way. A bridge ID is
-// a container name, an awsvpc ID a task name; an object that still exists and has not
-// released its network owns its ID.
-func (e *Engine) sweepNetworks(ctx context.Context) {
-	if e.s.Network == nil {
-		return
-	}
-	ids, err := e.s.Network.IDs()
-	if err != nil {
-		e.log.Error(err, "list networks for the orphan sweep")
-		return
-	}
-	for _, id := range ids {
-		key := types.NamespacedName{Namespace: api.Namespace, Name: id}
-		if e.ownsNetwork(ctx, key) {
-			continue
-		}
-		if err := e.s.Network.Teardown(ctx, id); err != nil {
-			e.log.Error(err, "tear down orphaned network", "id", id)
-			continue
-		}
-		e.log.Info("tore down orphaned network", "id", id)
-	}
-}
-
-// ownsNetwork reports whether a live object accounts for the network ID key.Name: a
-// container or task that has not stopped (its setup may be in flight), or one that stopped
-// and whose release is still due. Errors other than not-found count as owned: never tear
-// down on a guess.
-func (e *Engine) ownsNetwork(ctx context.Context, key types.NamespacedName) bool {
-	owns := func(known bool, n *api.NetworkStatus) bool {
-		return !known || (n != nil && n.ReleasedAt == nil)
-	}
-	c := &api.Container{}
-	switch err := e.direct.Get(ctx, key, c); {
-	case err == nil:
-		if owns(c.Status.KnownStatus == api.ContainerStatusStopped, c.Status.Network) {
-			return true
-		}
-	case !apierrors.IsNotFound(err):
-		return true
-	}
-	t := &api.Task{}
-	switch err := e.direct.Get(ctx, key, t); {
-	case err == nil:
-		return owns(t.Status.KnownStatus == api.TaskStatusStopped, t.Status.Network)
-	case !apierrors.IsNotFound(err):
-		return true
-	}
-	return false
-}
-
 // freshTask re-reads a task whose status a step may just have written.
-func (e *Engine) freshTask(ctx context.Context, t *api.Task) (*api.Task, error) {
+func freshTask(ctx context.Context, cl client.Client, t *api.Task) (*api.Task, error) {
 	nt := &api.Task{}
-	if err := e.direct.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: t.Name}, nt); err != nil {
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: t.Name}, nt); err != nil {
 		return nil, err
 	}
 	return nt, nil

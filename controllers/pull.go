@@ -9,15 +9,14 @@ import (
 	"slices"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"github.com/go-logr/logr"
+	"golang.org/x/sync/singleflight"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/registry"
-	"github.com/ecsd/ecsd/store"
 )
 
 // ReasonPullECR prefixes a pull that failed to get its ECR authorization token (spec §5.4).
@@ -33,7 +32,7 @@ const credentialsRecheck = time.Second
 
 // AuthResolver finds the credentials for pulling image for the task taskARN as auth (the
 // container's registryAuthentication) asks; nil means an anonymous pull. runtime/registry
-// implements it. An error wrapping registry.ErrCredentialsPending means "not yet": the pull
+// implements it. An error wrapping runtime.ErrCredentialsPending means "not yet": the pull
 // is retried shortly instead of failing.
 type AuthResolver interface {
 	Auth(ctx context.Context, image string, auth *api.RegistryAuth, taskARN string) (*runtime.Auth, error)
@@ -79,7 +78,7 @@ func pullFailure(err error) string {
 	if errors.As(err, &te) {
 		return fmt.Sprintf("%s: %v", ReasonTimeout, te)
 	}
-	if errors.As(err, &ae) && ae.authType == registry.TypeECR {
+	if errors.As(err, &ae) && ae.authType == runtime.RegistryAuthECR {
 		return fmt.Sprintf("%s: %v", ReasonPullECR, err)
 	}
 	return fmt.Sprintf("%s: %v", ReasonPull, err)
@@ -94,36 +93,59 @@ func needsPull(c *api.Container) bool {
 	return (d == api.ContainerStatusRunning || d == api.ContainerStatusNone) && c.Status.KnownStatus.OrNone().Before(api.ContainerStatusPulled)
 }
 
-// reconcilePull owns → PULLED: it gets the image per ECS_IMAGE_PULL_BEHAVIOR, records the
+// pullRuntime is what the pull step needs of the runtime.
+type pullRuntime interface {
+	PullImage(ctx context.Context, ref string, auth *runtime.Auth, opts ...runtime.PullOption) (runtime.ImageInfo, error)
+	InspectImage(ctx context.Context, ref string) (runtime.ImageInfo, error)
+}
+
+// PullReconciler owns → PULLED: it gets the image per ECS_IMAGE_PULL_BEHAVIOR, records the
 // digest and keeps the Image object's bookkeeping for image cleanup.
-func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	s, err := e.loadContainer(ctx, req.NamespacedName)
+type PullReconciler struct {
+	Client client.Client
+	// Cached answers "was this image pulled before" (PullOnce) from the informer cache.
+	Cached  client.Reader
+	Runtime pullRuntime
+	// Auth resolves registryAuthentication; nil pulls with Options.RegistryAuth.
+	Auth    AuthResolver
+	Images  *ImageUsers
+	Clock   clock.PassiveClock
+	Log     logr.Logger
+	Options PullOptions
+
+	// pulls lets containers of one image with the same credentials share one pull.
+	pulls singleflight.Group
+}
+
+// Reconcile takes one container one step towards PULLED.
+func (r *PullReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	s, err := loadContainer(ctx, r.Client, req.NamespacedName)
 	if err != nil || s == nil || !needsPull(s.c) || s.task.DesiredStatus() != api.TaskStatusRunning {
 		return reconcile.Result{}, err
 	}
-	if !e.s.PullDependentUpfront {
-		v := checkDependencies(s.c, s.siblings, now().Time)
+	if !r.Options.DependentUpfront {
+		v := checkDependencies(s.c, s.siblings, r.Clock.Now())
 		if v.failure != "" {
-			return reconcile.Result{}, e.failContainer(ctx, s.c, v.failure)
+			return reconcile.Result{}, failContainer(ctx, r.Client, s.c, v.failure)
 		}
 		if !v.ok {
 			return reconcile.Result{RequeueAfter: v.recheckIn}, nil
 		}
 	}
 
-	started := now()
-	info, err := e.getImage(ctx, s.c, s.task.Spec.ARN)
+	started := metaTime(r.Clock.Now())
+	info, err := r.getImage(ctx, s.c, s.task.Spec.ARN)
 	if err != nil {
 		if errors.Is(err, runtime.ErrUnavailable) || ctx.Err() != nil {
 			return reconcile.Result{}, err
 		}
-		if errors.Is(err, registry.ErrCredentialsPending) {
+		if errors.Is(err, runtime.ErrCredentialsPending) {
 			// Credentials are not objects, so nothing will enqueue the container when
 			// they arrive: look again shortly. The resolver bounds the wait.
 			return reconcile.Result{RequeueAfter: credentialsRecheck}, nil
 		}
 		if attempts := s.c.Status.PullAttempts + 1; attempts < maxPullAttempts && retryablePull(err) {
-			if _, uerr := e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
+			if _, uerr := updateStatus(ctx, r.Client, s.c, func(c *api.Container) bool {
 				if !needsPull(c) {
 					return false
 				}
@@ -133,13 +155,13 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 			}); uerr != nil {
 				return reconcile.Result{}, uerr
 			}
-			e.log.Info("pull failed; retrying", "container", s.c.Name, "image", s.c.Spec.Image, "attempt", attempts, "error", err.Error())
-			return reconcile.Result{RequeueAfter: e.s.PullRetryDelay << (attempts - 1)}, nil
+			r.Log.Info("pull failed; retrying", "container", s.c.Name, "image", s.c.Spec.Image, "attempt", attempts, "error", err.Error())
+			return reconcile.Result{RequeueAfter: r.Options.RetryDelay << (attempts - 1)}, nil
 		}
-		return reconcile.Result{}, e.failContainer(ctx, s.c, pullFailure(err))
+		return reconcile.Result{}, failContainer(ctx, r.Client, s.c, pullFailure(err))
 	}
-	stopped := now()
-	_, err = e.updateContainerStatus(ctx, s.c, func(c *api.Container) bool {
+	stopped := metaTime(r.Clock.Now())
+	_, err = updateStatus(ctx, r.Client, s.c, func(c *api.Container) bool {
 		if !needsPull(c) {
 			return false
 		}
@@ -147,52 +169,40 @@ func (e *Engine) reconcilePull(ctx context.Context, req reconcile.Request) (reco
 		c.Status.ImageID = info.ID
 		c.Status.PullStartedAt = started
 		c.Status.PullStoppedAt = stopped
-		setContainerKnown(c, api.ContainerStatusPulled, "")
+		setContainerKnown(c, api.ContainerStatusPulled, "", stopped.Time)
 		return true
 	})
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := e.recordImage(ctx, s.c, info); err != nil {
+	if err := r.Images.record(ctx, s.c, info, r.Clock.Now()); err != nil {
 		// Image bookkeeping only feeds image cleanup; it must not hold a task back.
-		e.log.Error(err, "record image", "image", s.c.Spec.Image)
+		r.Log.Error(err, "record image", "image", s.c.Spec.Image)
 	}
 	return reconcile.Result{}, nil
-}
-
-// failContainer stops a container for good with reason.
-func (e *Engine) failContainer(ctx context.Context, c *api.Container, reason string) error {
-	_, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
-		if desiredContainer(c) == api.ContainerStatusStopped && c.Status.Reason != "" {
-			return false
-		}
-		stopContainer(c, truncate(reason, 1024))
-		return true
-	})
-	return err
 }
 
 // getImage applies the pull behavior (spec §8): default pulls and falls back to the local
 // copy, always and once fail the task on a failed pull, prefer-cached pulls only when the
 // image is absent.
-func (e *Engine) getImage(ctx context.Context, c *api.Container, taskARN string) (runtime.ImageInfo, error) {
+func (r *PullReconciler) getImage(ctx context.Context, c *api.Container, taskARN string) (runtime.ImageInfo, error) {
 	ref := c.Spec.Image
-	switch e.s.PullBehavior {
+	switch r.Options.Behavior {
 	case PullPreferCached:
-		if info, err := e.rt.InspectImage(ctx, ref); err == nil {
+		if info, err := r.Runtime.InspectImage(ctx, ref); err == nil {
 			return info, nil
 		}
 	case PullOnce:
-		if e.pulledBefore(ctx, ref) {
-			if info, err := e.rt.InspectImage(ctx, ref); err == nil {
+		if r.pulledBefore(ctx, ref) {
+			if info, err := r.Runtime.InspectImage(ctx, ref); err == nil {
 				return info, nil
 			}
 		}
 	}
-	info, err := e.pull(ctx, c, taskARN)
-	if err != nil && !errors.Is(err, registry.ErrCredentialsPending) && (e.s.PullBehavior == PullDefault || e.s.PullBehavior == "") {
-		if local, lerr := e.rt.InspectImage(ctx, ref); lerr == nil {
-			e.log.Info("pull failed; using the cached image", "image", ref, "error", err.Error())
+	info, err := r.pull(ctx, c, taskARN)
+	if err != nil && !errors.Is(err, runtime.ErrCredentialsPending) && (r.Options.Behavior == PullDefault || r.Options.Behavior == "") {
+		if local, lerr := r.Runtime.InspectImage(ctx, ref); lerr == nil {
+			r.Log.Info("pull failed; using the cached image", "image", ref, "error", err.Error())
 			return local, nil
 		}
 	}
@@ -202,42 +212,42 @@ func (e *Engine) getImage(ctx context.Context, c *api.Container, taskARN string)
 // pull pulls once per reference and credentials at a time: ten containers of one image
 // share one pull, but a container never shares the pull, or the failure, of another one
 // authenticating differently.
-func (e *Engine) pull(ctx context.Context, c *api.Container, taskARN string) (runtime.ImageInfo, error) {
+func (r *PullReconciler) pull(ctx context.Context, c *api.Container, taskARN string) (runtime.ImageInfo, error) {
 	pctx := ctx
-	if e.s.PullTimeout > 0 {
+	if r.Options.Timeout > 0 {
 		var cancel context.CancelFunc
-		pctx, cancel = context.WithTimeout(ctx, e.s.PullTimeout)
+		pctx, cancel = context.WithTimeout(ctx, r.Options.Timeout)
 		defer cancel()
 	}
 	ref := c.Spec.Image
-	auth, err := e.authFor(pctx, c, taskARN)
+	auth, err := r.authFor(pctx, c, taskARN)
 	if err != nil {
 		return runtime.ImageInfo{}, err
 	}
 	opts := []runtime.PullOption{
-		runtime.WithManifestTimeout(e.s.ManifestPullTimeout),
-		runtime.WithInactivityTimeout(e.s.PullInactivityTimeout),
+		runtime.WithManifestTimeout(r.Options.ManifestTimeout),
+		runtime.WithInactivityTimeout(r.Options.InactivityTimeout),
 	}
 	// Concurrent pulls of one image with the same credentials share the first one's
 	// result (and its context: a caller joining it waits as long as that pull runs).
-	v, err, _ := e.pulls.Do(flightKey(ref, auth), func() (any, error) {
-		return e.rt.PullImage(pctx, ref, auth, opts...)
+	v, err, _ := r.pulls.Do(flightKey(ref, auth), func() (any, error) {
+		return r.Runtime.PullImage(pctx, ref, auth, opts...)
 	})
 	info, _ := v.(runtime.ImageInfo)
 	if err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-		return info, fmt.Errorf("%w: %w", &pullTimeoutError{after: e.s.PullTimeout}, err)
+		return info, fmt.Errorf("%w: %w", &pullTimeoutError{after: r.Options.Timeout}, err)
 	}
 	return info, err
 }
 
 // authFor returns the credentials to pull c's image with: from the AuthResolver when the
 // container has registryAuthentication, else ECS_ENGINE_AUTH_DATA for the image's registry.
-func (e *Engine) authFor(ctx context.Context, c *api.Container, taskARN string) (*runtime.Auth, error) {
+func (r *PullReconciler) authFor(ctx context.Context, c *api.Container, taskARN string) (*runtime.Auth, error) {
 	ra := c.Spec.RegistryAuth
-	if ra == nil || e.s.AuthResolver == nil {
-		return registry.EngineAuth(e.s.RegistryAuth, c.Spec.Image), nil
+	if ra == nil || r.Auth == nil {
+		return runtime.EngineAuth(r.Options.RegistryAuth, c.Spec.Image), nil
 	}
-	auth, err := e.s.AuthResolver.Auth(ctx, c.Spec.Image, ra, taskARN)
+	auth, err := r.Auth.Auth(ctx, c.Spec.Image, ra, taskARN)
 	if err != nil {
 		return nil, &authError{authType: ra.Type, err: err}
 	}
@@ -255,9 +265,9 @@ func flightKey(ref string, auth *runtime.Auth) string {
 }
 
 // pulledBefore reports whether an Image object records a successful pull of ref.
-func (e *Engine) pulledBefore(ctx context.Context, ref string) bool {
+func (r *PullReconciler) pulledBefore(ctx context.Context, ref string) bool {
 	var list api.ImageList
-	if err := e.cached.List(ctx, &list); err != nil {
+	if err := r.Cached.List(ctx, &list); err != nil {
 		return false
 	}
 	for _, im := range list.Items {
@@ -266,45 +276,4 @@ func (e *Engine) pulledBefore(ctx context.Context, ref string) bool {
 		}
 	}
 	return false
-}
-
-// recordImage creates or updates the Image object for info, noting c as a user.
-func (e *Engine) recordImage(ctx context.Context, c *api.Container, info runtime.ImageInfo) error {
-	if info.Digest == "" {
-		return nil
-	}
-	// Many containers of one image finish their pulls together; taking turns avoids a
-	// storm of conflicting writes to the one Image object.
-	e.imageMu.Lock()
-	defer e.imageMu.Unlock()
-	key := types.NamespacedName{Namespace: c.Namespace, Name: api.ImageName(info.Digest)}
-	return store.RetryOnConflict(func() error {
-		im := &api.Image{}
-		err := e.direct.Get(ctx, key, im)
-		if apierrors.IsNotFound(err) {
-			im = &api.Image{
-				ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
-				Spec:       api.ImageSpec{Digest: info.Digest},
-			}
-			if err := e.direct.Create(ctx, im); err != nil {
-				if apierrors.IsAlreadyExists(err) {
-					return apierrors.NewConflict(api.GroupVersion.WithResource("images").GroupResource(), key.Name, err)
-				}
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
-		t := now()
-		im.Status.PulledAt = t
-		im.Status.LastUsedAt = t
-		im.Status.Size = info.Size
-		if !slices.Contains(im.Status.References, c.Spec.Image) {
-			im.Status.References = append(im.Status.References, c.Spec.Image)
-		}
-		if !slices.Contains(im.Status.Users, c.Name) {
-			im.Status.Users = append(im.Status.Users, c.Name)
-		}
-		return e.direct.Status().Update(ctx, im)
-	})
 }

@@ -202,7 +202,7 @@ func (s *slowRegistry) image() string { return s.host + "/" + testenv.BusyboxRep
 func TestManifestPullTimeout(t *testing.T) {
 	reg := &slowRegistry{hangManifests: true}
 	reg.start(t)
-	h := newHarness(t, func(s *Settings) { s.ManifestPullTimeout = 300 * time.Millisecond })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.ManifestTimeout = 300 * time.Millisecond })
 	spec := sh("app", serviceCmd)
 	spec.Image = reg.image()
 	task, cs := newTask("manifest", spec)
@@ -217,7 +217,7 @@ func TestManifestPullTimeout(t *testing.T) {
 func TestPullRetriedAfterTransientFailure(t *testing.T) {
 	reg := &slowRegistry{failManifests: 2}
 	reg.start(t)
-	h := newHarness(t, func(s *Settings) { s.PullBehavior = PullAlways })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = PullAlways })
 	spec := sh("app", serviceCmd)
 	spec.Image = reg.image()
 	task, cs := newTask("flaky", spec)
@@ -232,7 +232,7 @@ func TestPullRetriedAfterTransientFailure(t *testing.T) {
 func TestPullGivesUpAfterFiveAttempts(t *testing.T) {
 	reg := &slowRegistry{failManifests: 1 << 30}
 	reg.start(t)
-	h := newHarness(t, func(s *Settings) { s.PullBehavior = PullAlways })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = PullAlways })
 	spec := sh("app", serviceCmd)
 	spec.Image = reg.image()
 	task, cs := newTask("broken", spec)
@@ -250,7 +250,10 @@ func TestPullGivesUpAfterFiveAttempts(t *testing.T) {
 func TestPullTimeoutReason(t *testing.T) {
 	reg := &slowRegistry{hangManifests: true}
 	reg.start(t)
-	h := newHarness(t, func(s *Settings) { s.PullTimeout = 300 * time.Millisecond; s.ManifestPullTimeout = time.Minute })
+	h := newHarness(t, func(s *Options, d *Deps) {
+		s.Pull.Timeout = 300 * time.Millisecond
+		s.Pull.ManifestTimeout = time.Minute
+	})
 	spec := sh("app", serviceCmd)
 	spec.Image = reg.image()
 	task, cs := newTask("timeout", spec)
@@ -268,7 +271,7 @@ func TestPullTimeoutReason(t *testing.T) {
 func TestPullInactivityTimeout(t *testing.T) {
 	reg := &slowRegistry{chunks: 1, hang: true}
 	reg.start(t)
-	h := newHarness(t, func(s *Settings) { s.PullInactivityTimeout = 500 * time.Millisecond })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.InactivityTimeout = 500 * time.Millisecond })
 	spec := sh("app", serviceCmd)
 	spec.Image = reg.image()
 	task, cs := newTask("stalled", spec)
@@ -284,7 +287,7 @@ func TestSlowPullWithProgressIsNotCancelled(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	reg := &slowRegistry{chunks: 8, pace: timeout / 3}
 	reg.start(t)
-	h := newHarness(t, func(s *Settings) { s.PullInactivityTimeout = timeout; s.PullBehavior = PullAlways })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.InactivityTimeout = timeout; s.Pull.Behavior = PullAlways })
 	spec := sh("app", serviceCmd)
 	spec.Image = reg.image()
 	task, cs := newTask("slow", spec)

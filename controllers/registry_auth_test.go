@@ -84,7 +84,7 @@ func ecrRegistryAuth() *api.RegistryAuth {
 
 func TestPullWithECRToken(t *testing.T) {
 	a := newAuthEnv(t)
-	h := newHarness(t, func(s *Settings) { s.PullBehavior = PullAlways; s.AuthResolver = a.resolver() })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = PullAlways; d.Auth = a.resolver() })
 	task, cs := authTask("ecr", ecrRegistryAuth())
 	a.giveExecutionRole(t, task, testExecKey, testExecSecret)
 	h.run(task, cs)
@@ -101,7 +101,7 @@ func TestPullWithECRToken(t *testing.T) {
 
 func TestPullWithECRTokenRefused(t *testing.T) {
 	a := newAuthEnv(t)
-	h := newHarness(t, func(s *Settings) { s.AuthResolver = a.resolver() })
+	h := newHarness(t, func(s *Options, d *Deps) { d.Auth = a.resolver() })
 	task, cs := authTask("ecrdenied", ecrRegistryAuth())
 	a.giveExecutionRole(t, task, "ASIAUNKNOWNKEY", testExecSecret)
 	h.run(task, cs)
@@ -122,7 +122,7 @@ func TestPullWithECRTokenRefused(t *testing.T) {
 
 func TestPullWithSecretsManagerCredentials(t *testing.T) {
 	a := newAuthEnv(t)
-	h := newHarness(t, func(s *Settings) { s.PullBehavior = PullAlways; s.AuthResolver = a.resolver() })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = PullAlways; d.Auth = a.resolver() })
 	asm := &api.RegistryAuth{Type: registry.TypeASM, CredentialsParameter: testSecretARN, Region: "us-west-2"}
 	task, cs := authTask("asm", asm)
 	a.giveExecutionRole(t, task, testExecKey, testExecSecret)
@@ -160,7 +160,7 @@ func (p *pendingProbe) Auth(ctx context.Context, image string, ra *api.RegistryA
 func TestPullWaitsForExecutionRoleCredentials(t *testing.T) {
 	a := newAuthEnv(t)
 	probe := &pendingProbe{AuthResolver: a.resolver(registry.WithCredentialsWait(time.Minute))}
-	h := newHarness(t, func(s *Settings) { s.AuthResolver = probe })
+	h := newHarness(t, func(s *Options, d *Deps) { d.Auth = probe })
 	task, cs := authTask("late", ecrRegistryAuth())
 	h.run(task, cs)
 	h.waitContainer("late", "app", 30*time.Second, "a pull waiting for credentials", func(*api.Container) bool {
@@ -175,8 +175,8 @@ func TestPullWaitsForExecutionRoleCredentials(t *testing.T) {
 
 func TestPullFailsWithoutExecutionRoleCredentials(t *testing.T) {
 	a := newAuthEnv(t)
-	h := newHarness(t, func(s *Settings) {
-		s.AuthResolver = a.resolver(registry.WithCredentialsWait(200 * time.Millisecond))
+	h := newHarness(t, func(s *Options, d *Deps) {
+		d.Auth = a.resolver(registry.WithCredentialsWait(200 * time.Millisecond))
 	})
 	task, cs := authTask("nocreds", ecrRegistryAuth())
 	h.run(task, cs)

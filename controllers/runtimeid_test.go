@@ -18,6 +18,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testenv"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -51,9 +52,9 @@ func (h *harness) legacyContainer(t *api.Task, c *api.Container, start bool) str
 	id := api.LegacyRuntimeID(c)
 	if err := h.rt.CreateContainer(h.ctx, runtime.ContainerConfig{
 		ID: id, Image: c.Spec.Image, Command: c.Spec.Command,
-		Labels:       api.RuntimeLabels(t, c, h.settings.Cluster, "0.0.1-old"),
+		Labels:       api.RuntimeLabels(t, c, h.opts.Create.Cluster, "0.0.1-old"),
 		LogPath:      api.ContainerLogPath(h.dir, t.Name, c.Spec.Name),
-		CgroupParent: h.settings.CgroupRoot, PrivateNetwork: true,
+		CgroupParent: h.deps.Cgroups.Path(""), PrivateNetwork: true,
 	}); err != nil {
 		h.t.Fatalf("create old-form container %s: %v", id, err)
 	}
@@ -97,7 +98,7 @@ func (h *harness) runtimeIDs() map[string]runtime.ContainerState {
 // its containers' CPU shares.
 func TestContainerRuntimeIDIsDerived(t *testing.T) {
 	root := "/ecsd-test-" + testenv.UniqueName(t, "rid")
-	h := newHarness(t, func(s *Settings) { s.CgroupRoot = root })
+	h := newHarness(t, func(s *Options, d *Deps) { d.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: root} })
 	t.Cleanup(func() {
 		for _, pattern := range []string{filepath.Join("/sys/fs/cgroup/*", root, "*"), filepath.Join("/sys/fs/cgroup/*", root)} {
 			dirs, _ := filepath.Glob(pattern)
@@ -187,7 +188,7 @@ func TestUpgradeAdoptsUnrecordedOldFormContainer(t *testing.T) {
 // killed behind the agent's back is noticed through its containerd exit event alone, both
 // under a new-form ID and under the old-form ID an older agent recorded.
 func TestRuntimeEventsFindContainersByRuntimeID(t *testing.T) {
-	h := newHarness(t, func(s *Settings) { s.RelistInterval = time.Hour })
+	h := newHarness(t, func(s *Options, d *Deps) { s.Relist.Interval = time.Hour })
 
 	// A container an older agent created, started and recorded under its old-form ID.
 	oldTask, oldCs := newTask("oldform", sh("app", serviceCmd))

@@ -12,9 +12,13 @@ import (
 	"github.com/ecsd/ecsd/store"
 )
 
+// The helpers here read and write through the store's direct client (never the cache), so
+// a reconciler never acts on a status older than its own last write. They are free
+// functions over a client rather than methods of a shared type: every reconciler passes
+// the one client it holds.
+
 // containerScope is everything a container reconciler looks at: the container, its task and
-// its siblings by container name. It is read from the store directly (not the cache), so a
-// reconciler never acts on a status older than its own last write.
+// its siblings by container name.
 type containerScope struct {
 	task     *api.Task
 	c        *api.Container
@@ -24,16 +28,16 @@ type containerScope struct {
 }
 
 // loadContainer returns nil, nil when the container or its task is gone.
-func (e *Engine) loadContainer(ctx context.Context, key types.NamespacedName) (*containerScope, error) {
+func loadContainer(ctx context.Context, cl client.Client, key types.NamespacedName) (*containerScope, error) {
 	c := &api.Container{}
-	if err := e.direct.Get(ctx, key, c); err != nil {
+	if err := cl.Get(ctx, key, c); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
 	t := &api.Task{}
-	if err := e.direct.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: c.Spec.TaskName}, t); err != nil {
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: c.Spec.TaskName}, t); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
-	sib, err := e.siblings(ctx, t)
+	sib, err := siblings(ctx, cl, t)
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +46,11 @@ func (e *Engine) loadContainer(ctx context.Context, key types.NamespacedName) (*
 }
 
 // siblings returns the task's containers by container name; missing ones are absent.
-func (e *Engine) siblings(ctx context.Context, t *api.Task) (map[string]*api.Container, error) {
+func siblings(ctx context.Context, cl client.Client, t *api.Task) (map[string]*api.Container, error) {
 	out := make(map[string]*api.Container, len(t.Spec.Containers))
 	for _, name := range t.Spec.Containers {
 		c := &api.Container{}
-		err := e.direct.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: api.ContainerName(t.Name, name)}, c)
+		err := cl.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: api.ContainerName(t.Name, name)}, c)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -58,18 +62,18 @@ func (e *Engine) siblings(ctx context.Context, t *api.Task) (map[string]*api.Con
 	return out, nil
 }
 
-// updateContainerStatus applies mutate to the freshest copy of the container and writes its
-// status, re-reading and re-applying on a conflict. mutate returns false when there is
-// nothing to write. The written object is returned.
-func (e *Engine) updateContainerStatus(ctx context.Context, c *api.Container, mutate func(*api.Container) bool) (*api.Container, error) {
-	return updateStatus(ctx, e.direct, c, mutate)
+// getTask reads the task key; a missing task is nil, nil.
+func getTask(ctx context.Context, cl client.Client, key types.NamespacedName) (*api.Task, error) {
+	t := &api.Task{}
+	if err := cl.Get(ctx, key, t); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return t, nil
 }
 
-// updateTaskStatus is updateContainerStatus for a Task.
-func (e *Engine) updateTaskStatus(ctx context.Context, t *api.Task, mutate func(*api.Task) bool) (*api.Task, error) {
-	return updateStatus(ctx, e.direct, t, mutate)
-}
-
+// updateStatus applies mutate to the freshest copy of obj and writes its status,
+// re-reading and re-applying on a conflict. mutate returns false when there is nothing to
+// write. The written object is returned.
 func updateStatus[T client.Object](ctx context.Context, c client.Client, obj T, mutate func(T) bool) (T, error) {
 	cur := obj.DeepCopyObject().(T)
 	first := true
@@ -90,4 +94,42 @@ func updateStatus[T client.Object](ctx context.Context, c client.Client, obj T, 
 		return zero, fmt.Errorf("update status of %s: %w", obj.GetName(), err)
 	}
 	return cur, nil
+}
+
+// failContainer stops a container for good with reason.
+func failContainer(ctx context.Context, cl client.Client, c *api.Container, reason string) error {
+	_, err := updateStatus(ctx, cl, c, func(c *api.Container) bool {
+		if desiredContainer(c) == api.ContainerStatusStopped && c.Status.Reason != "" {
+			return false
+		}
+		stopContainer(c, truncate(reason, 1024))
+		return true
+	})
+	return err
+}
+
+// setAttachment records an ENI attachment's status.
+func setAttachment(ctx context.Context, cl client.Client, att *api.Attachment, status, ifName string) error {
+	return store.RetryOnConflict(func() error {
+		cur := &api.Attachment{}
+		if err := cl.Get(ctx, types.NamespacedName{Namespace: att.Namespace, Name: att.Name}, cur); err != nil {
+			return client404(err)
+		}
+		if cur.Status.Status == status {
+			return nil
+		}
+		cur.Status.Status = status
+		if ifName != "" {
+			cur.Status.InterfaceName = ifName
+		}
+		return cl.Status().Update(ctx, cur)
+	})
+}
+
+// client404 treats a vanished object as done.
+func client404(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

@@ -22,13 +22,15 @@ const (
 	ReasonUnhealthy  = "Task failed container health checks"
 )
 
-func now() *metav1.Time {
-	t := metav1.NewTime(time.Now())
+// metaTime is at as a status timestamp.
+func metaTime(at time.Time) *metav1.Time {
+	t := metav1.NewTime(at)
 	return &t
 }
 
-func appendHistory(h []api.Transition, from, to, reason string) []api.Transition {
-	h = append(h, api.Transition{Time: *now(), From: from, To: to, Reason: reason})
+// appendHistory records a transition at the given time, keeping the last api.MaxHistory.
+func appendHistory(h []api.Transition, from, to, reason string, at time.Time) []api.Transition {
+	h = append(h, api.Transition{Time: metav1.NewTime(at), From: from, To: to, Reason: reason})
 	if len(h) > api.MaxHistory {
 		h = h[len(h)-api.MaxHistory:]
 	}
@@ -36,13 +38,13 @@ func appendHistory(h []api.Transition, from, to, reason string) []api.Transition
 }
 
 // setContainerKnown moves c forward to s; it never moves a container backward.
-func setContainerKnown(c *api.Container, s api.ContainerState, reason string) bool {
+func setContainerKnown(c *api.Container, s api.ContainerState, reason string, at time.Time) bool {
 	from := c.Status.KnownStatus.OrNone()
 	if !from.Before(s) {
 		return false
 	}
 	c.Status.KnownStatus = s
-	c.Status.History = appendHistory(c.Status.History, string(from), string(s), reason)
+	c.Status.History = appendHistory(c.Status.History, string(from), string(s), reason, at)
 	return true
 }
 

@@ -3,27 +3,38 @@ package controllers
 import (
 	"context"
 	"math/rand/v2"
+	"time"
 
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 )
 
-// reconcileTask owns the task-level rules (spec §6.2): it derives each container's desired
-// status from the task's, stops the task when an essential container stops, and aggregates
-// the containers' known statuses into the task's. It never calls the runtime.
-func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	t := &api.Task{}
-	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+// TaskReconciler owns the task-level rules (spec §6.2): it derives each container's desired
+// status from the task's, stops the task when an essential container stops, aggregates the
+// containers' known statuses into the task's and schedules its cleanup. It never calls the
+// runtime.
+type TaskReconciler struct {
+	Client  client.Client
+	Clock   clock.PassiveClock
+	Log     logr.Logger
+	Options TaskOptions
+}
+
+// Reconcile takes one task one step.
+func (r *TaskReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	t, err := getTask(ctx, r.Client, req.NamespacedName)
+	if err != nil || t == nil {
+		return reconcile.Result{}, err
 	}
-	sib, err := e.siblings(ctx, t)
+	sib, err := siblings(ctx, r.Client, t)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-
 	// An essential container that stopped, or will stop, takes the task down with it.
 	stopReason := ""
 	if t.Spec.Invalid != "" {
@@ -57,7 +68,7 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 		if !ok || !desiredContainer(c).Before(want) {
 			continue
 		}
-		updated, err := e.updateContainerStatus(ctx, c, func(c *api.Container) bool {
+		updated, err := updateStatus(ctx, r.Client, c, func(c *api.Container) bool {
 			if !desiredContainer(c).Before(want) {
 				return false
 			}
@@ -71,7 +82,8 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	known := aggregateKnown(t, sib)
-	updated, err := e.updateTaskStatus(ctx, t, func(t *api.Task) bool {
+	now := r.Clock.Now()
+	updated, err := updateStatus(ctx, r.Client, t, func(t *api.Task) bool {
 		changed := false
 		if stopReason != "" && t.Status.DesiredStatus != api.TaskStatusStopped {
 			t.Status.DesiredStatus = api.TaskStatusStopped
@@ -82,18 +94,18 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 			t.Status.StoppedReason = truncate(stopReason, 1024)
 			changed = true
 		}
-		changed = setTimestamps(t, sib) || changed
+		changed = setTimestamps(t, sib, now) || changed
 		if t.Status.KnownStatus.OrNone().Before(known) {
 			from := t.Status.KnownStatus.OrNone()
 			t.Status.KnownStatus = known
-			t.Status.KnownStatusTime = now()
-			t.Status.History = appendHistory(t.Status.History, string(from), string(known), t.Status.StoppedReason)
+			t.Status.KnownStatusTime = metaTime(now)
+			t.Status.History = appendHistory(t.Status.History, string(from), string(known), t.Status.StoppedReason, now)
 			changed = true
 		}
 		if t.Status.KnownStatus == api.TaskStatusStopped && t.Status.CleanupAt == nil {
-			wait := e.s.CleanupWait
-			if e.s.CleanupJitter > 0 {
-				wait += rand.N(e.s.CleanupJitter)
+			wait := r.Options.CleanupWait
+			if r.Options.CleanupJitter > 0 {
+				wait += rand.N(r.Options.CleanupJitter)
 			}
 			at := metav1.NewTime(t.Status.KnownStatusTime.Add(wait))
 			t.Status.CleanupAt = &at
@@ -105,7 +117,7 @@ func (e *Engine) reconcileTask(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	if updated.Status.KnownStatus != t.Status.KnownStatus {
-		e.log.Info("task status changed", "task", t.Spec.ARN, "from", t.Status.KnownStatus.OrNone(),
+		r.Log.Info("task status changed", "task", t.Spec.ARN, "from", t.Status.KnownStatus.OrNone(),
 			"to", updated.Status.KnownStatus, "reason", updated.Status.StoppedReason)
 	}
 	return reconcile.Result{}, nil
@@ -147,8 +159,9 @@ func aggregateKnown(t *api.Task, sib map[string]*api.Container) api.TaskState {
 	return min
 }
 
-// setTimestamps derives the task's pull and execution timestamps from its containers.
-func setTimestamps(t *api.Task, sib map[string]*api.Container) bool {
+// setTimestamps derives the task's pull and execution timestamps from its containers; now
+// stands in for the stop time of an essential container that has none.
+func setTimestamps(t *api.Task, sib map[string]*api.Container, now time.Time) bool {
 	changed := false
 	allPulled := len(sib) == len(t.Spec.Containers)
 	var pullStop *metav1.Time
@@ -169,7 +182,7 @@ func setTimestamps(t *api.Task, sib map[string]*api.Container) bool {
 		if c.Spec.Essential && c.Status.KnownStatus == api.ContainerStatusStopped && t.Status.ExecutionStoppedAt == nil {
 			at := c.Status.FinishedAt
 			if at == nil {
-				at = now()
+				at = metaTime(now)
 			}
 			t.Status.ExecutionStoppedAt = at.DeepCopy()
 			changed = true

@@ -10,9 +10,7 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/sys/unix"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -56,6 +54,7 @@ type taskNamespaces struct {
 // containers find one holder.
 type TaskNamespaces struct {
 	rt      namespaceRuntime
+	host    runtime.HostFS
 	bin     string
 	dataDir string
 	log     logr.Logger
@@ -63,9 +62,10 @@ type TaskNamespaces struct {
 }
 
 // NewTaskNamespaces returns the step; bin is ecsd-init (holderBin), "" when the host has
-// none, which makes tasks that need a holder fail with the reason.
-func NewTaskNamespaces(rt namespaceRuntime, bin, dataDir string, log logr.Logger) *TaskNamespaces {
-	return &TaskNamespaces{rt: rt, bin: bin, dataDir: dataDir, log: log}
+// none, which makes tasks that need a holder fail with the reason. host mounts the shared
+// /dev/shm.
+func NewTaskNamespaces(rt namespaceRuntime, host runtime.HostFS, bin, dataDir string, log logr.Logger) *TaskNamespaces {
+	return &TaskNamespaces{rt: rt, host: host, bin: bin, dataDir: dataDir, log: log}
 }
 
 // Ensure makes sure the task's holder runs and returns the namespaces it keeps.
@@ -128,8 +128,8 @@ func (n *TaskNamespaces) create(ctx context.Context, t *api.Task, id, dir, shm, 
 		return fmt.Errorf("task namespace holder: %w", err)
 	}
 	if shm != "" {
-		if err := mountShm(shm, max(shmBytes, defaultShmBytes)); err != nil {
-			return err
+		if err := n.host.MountTmpfs(shm, max(shmBytes, defaultShmBytes)); err != nil {
+			return fmt.Errorf("task /dev/shm: %w", err)
 		}
 	}
 	cfg := runtime.ContainerConfig{
@@ -169,8 +169,8 @@ func (n *TaskNamespaces) Release(ctx context.Context, taskName string) error {
 			return fmt.Errorf("remove task namespace holder: %w", err)
 		}
 	}
-	if err := unmountShm(filepath.Join(api.TaskNamespaceDir(n.dataDir, taskName), "shm")); err != nil {
-		return err
+	if err := n.host.Unmount(filepath.Join(api.TaskNamespaceDir(n.dataDir, taskName), "shm")); err != nil {
+		return fmt.Errorf("task /dev/shm: %w", err)
 	}
 	if found {
 		n.log.Info("removed the task's namespace holder", "task", taskName)
@@ -178,101 +178,22 @@ func (n *TaskNamespaces) Release(ctx context.Context, taskName string) error {
 	return nil
 }
 
-// mountShm mounts a tmpfs of size bytes at path unless one is already mounted there.
-func mountShm(path string, size int64) error {
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		return fmt.Errorf("task /dev/shm: %w", err)
-	}
-	if mounted, err := isMountPoint(path); err != nil || mounted {
-		return err
-	}
-	opts := "mode=1777,size=" + strconv.FormatInt(size, 10)
-	if err := unix.Mount("tmpfs", path, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
-		return fmt.Errorf("task /dev/shm: mount tmpfs at %s: %w", path, err)
-	}
-	return nil
-}
-
-// unmountShm unmounts the task's /dev/shm; absent or not mounted is success.
-func unmountShm(path string) error {
-	mounted, err := isMountPoint(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil || !mounted {
-		return err
-	}
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("task /dev/shm: unmount %s: %w", path, err)
-	}
-	return nil
-}
-
-// isMountPoint reports whether path is on another device than its parent.
-func isMountPoint(path string) (bool, error) {
-	var st, parent unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return false, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if err := unix.Stat(filepath.Dir(path), &parent); err != nil {
-		return false, &os.PathError{Op: "stat", Path: filepath.Dir(path), Err: err}
-	}
-	return st.Dev != parent.Dev, nil
-}
-
-// ensureTaskNamespaces starts the task's namespace holder (in the task's cgroup) for the
-// container about to be created, with a shared /dev/shm as large as the largest
-// sharedMemorySize of the task's containers.
-func (e *Engine) ensureTaskNamespaces(ctx context.Context, s *containerScope) (taskNamespaces, error) {
-	parent, err := e.taskCgroup(s.task, s.siblings)
-	if err != nil {
-		return taskNamespaces{}, err
-	}
-	var shm int64
-	for _, c := range s.siblings {
-		if lp := c.Spec.LinuxParameters; lp != nil {
-			shm = max(shm, lp.SharedMemorySize<<20)
-		}
-	}
-	return e.ns.Ensure(ctx, s.task, parent, shm)
-}
-
-// reconcileTaskNamespaces removes a task's namespace holder once the task has stopped: its
+// TaskNamespacesReconciler removes a task's namespace holder once the task has stopped: its
 // containers are gone, and the holder must not outlive them (it is the PID namespace's
 // init, and holds the task's /dev/shm).
-func (e *Engine) reconcileTaskNamespaces(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+type TaskNamespacesReconciler struct {
+	Client     client.Client
+	Namespaces *TaskNamespaces
+}
+
+// Reconcile releases the holder of a stopped task.
+func (r *TaskNamespacesReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	t := &api.Task{}
-	if err := e.direct.Get(ctx, req.NamespacedName, t); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, t); err != nil {
 		return reconcile.Result{}, client404(err)
 	}
 	if !t.SharesNamespaces() || t.Status.KnownStatus != api.TaskStatusStopped {
 		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{}, e.ns.Release(ctx, t.Name)
-}
-
-// sweepNamespaceHolders releases holders whose task is gone or stopped: left by a crash
-// between a task's cleanup steps, or by a task removed while the agent was down.
-func (e *Engine) sweepNamespaceHolders(ctx context.Context) {
-	rcs, err := e.rt.ListContainers(ctx)
-	if err != nil {
-		return // the orphan sweep reports a runtime that cannot list
-	}
-	for _, rc := range rcs {
-		name := rc.Labels[api.LabelNamespaceHolder]
-		if name == "" {
-			continue
-		}
-		t := &api.Task{}
-		err := e.direct.Get(ctx, types.NamespacedName{Namespace: api.Namespace, Name: name}, t)
-		switch {
-		case err == nil && t.Status.KnownStatus != api.TaskStatusStopped:
-			continue
-		case err != nil && !apierrors.IsNotFound(err):
-			continue // never remove on a guess
-		}
-		if err := e.ns.Release(ctx, name); err != nil {
-			e.log.Error(err, "release an orphaned task namespace holder", "task", name)
-		}
-	}
+	return reconcile.Result{}, r.Namespaces.Release(ctx, t.Name)
 }

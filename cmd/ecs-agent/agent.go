@@ -27,9 +27,8 @@ import (
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/internal/version"
-	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/runtime/registry"
 	"github.com/ecsd/ecsd/secrets"
 	"github.com/ecsd/ecsd/store"
@@ -187,14 +186,13 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 
-	settings := settingsFrom(cfg)
-	networkSettings(&settings, cfg, network)
-	if err := blockHostIMDS(ctx, cfg, &settings, network, log.WithName("network")); err != nil {
+	opts := controllers.OptionsFrom(cfg)
+	if err := blockHostIMDS(ctx, cfg, network, log.WithName("network")); err != nil {
 		return err
 	}
-	settings.CleanupRequiresReport = true
-	settings.Security = lsm.Default()
-	settings.HolderBinary = initPath
+	opts.Cleanup.RequiresReport = true
+	opts.Namespaces.HolderBinary = initPath
+	deps := controllers.Deps{Runtime: rt, Network: network, Cgroups: taskCgroups(cfg), HostFS: hostfs.Host{}, Security: lsm.Default()}
 	logSrc := &logCredentialsSource{reader: st.DirectClient(), creds: creds,
 		executionRole: cfg.OverrideAWSLogsExecutionRole.Enabled(), instance: be.creds}
 	if logSrc.instance == nil {
@@ -204,8 +202,7 @@ func runAgent(ctx context.Context, o options) error {
 		}
 	}
 	facts := factsFrom(id.document)
-	settings.ContainerMetadata = cfg.ContainerMetadataEnabled.Enabled()
-	settings.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
+	opts.Metadata.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
 	// One configuration for every AWS client the agent makes for tasks (ECR, Secrets
 	// Manager, SSM, S3): the SDK's endpoint settings (AWS_ENDPOINT_URL[_<SERVICE>]) apply.
 	awsClients, err := awsclient.New(ctx, awsRequestTimeout)
@@ -216,12 +213,12 @@ func runAgent(ctx context.Context, o options) error {
 	// memory only; the logger asks it for log driver secrets (LogDriverSecrets).
 	secretValues := secrets.New(secrets.Options{AWS: awsClients, Credentials: creds, Region: cfg.AWSRegion,
 		Log: log.WithName("secrets")})
-	settings.Inputs = &taskInputs{secrets: secretValues, files: envfiles.New(awsClients, nil), region: cfg.AWSRegion}
+	deps.Inputs = &taskInputs{secrets: secretValues, files: envfiles.New(awsClients, nil), region: cfg.AWSRegion}
 	// The loggers ask the agent for credentials and for log-driver secretOptions, which
 	// never go into their arguments.
-	logServer := setupLogCredentials(cfg, loggerPath, logSrc, secretValues, &settings, log.WithName("logger-credentials"))
+	logServer := setupLogCredentials(cfg, loggerPath, logSrc, secretValues, &opts.Create, log.WithName("logger-credentials"))
 	defer logServer.Close()
-	settings.TaskCleaned = func(taskARN string) {
+	deps.TaskCleaned = func(taskARN string) {
 		creds.RemoveTask(taskARN)
 		secretValues.Forget(taskARN)
 		if err := cp.tombstones.Add(taskARN); err != nil {
@@ -238,19 +235,19 @@ func runAgent(ctx context.Context, o options) error {
 		// ECR pulls without an execution role use the instance's credentials.
 		ropts = append(ropts, registry.WithAgentCredentials(be.creds))
 	}
-	settings.AuthResolver = registry.New(ropts...)
+	deps.Auth = registry.New(ropts...)
 	// Before ACS can send anything: running containers whose objects the checkpoint lost (a
 	// damaged one moved aside, records quarantined) get them back, so they keep running,
 	// are reported, and a payload for them finds them. The engine repeats this every relist.
-	if res, err := controllers.NewAdopter(st.DirectClient(), rt, settings, log.WithName("engine").WithName("adopt")).Adopt(ctx); err != nil {
+	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), deps, opts, log.WithName("engine"))
+	if res, err := eng.Adopt(ctx); err != nil {
 		log.Error(err, "adopting containers from containerd failed; the engine retries at every relist")
 	} else if res.Adopted > 0 {
 		log.Info("adopted tasks from containerd whose objects the checkpoint had lost", "tasks", res.Adopted)
 	}
-	eng := controllers.New(st.DirectClient(), st.Client(), st.Cache(), rt, settings, log.WithName("engine"))
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, stats: sampler, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
-		cgroups: cgroups.Manager{Mount: settings.CgroupMount, Root: settings.CgroupRoot}}, log.WithName("endpoints"))
+		cgroups: taskCgroups(cfg)}, log.WithName("endpoints"))
 	if err != nil {
 		return err
 	}
@@ -286,42 +283,6 @@ func runAgent(ctx context.Context, o options) error {
 		return nil
 	}
 	return err
-}
-
-// settingsFrom narrows the agent configuration to what the engine needs.
-func settingsFrom(cfg *config.Config) controllers.Settings {
-	s := controllers.DefaultSettings()
-	s.DataDir = cfg.DataDir
-	s.Cluster = cfg.Cluster
-	s.PullBehavior = controllers.PullBehavior(cfg.ImagePullBehavior)
-	s.PullTimeout = cfg.ImagePullTimeout
-	s.ManifestPullTimeout = cfg.ManifestPullTimeout
-	s.PullInactivityTimeout = cfg.ImagePullInactivityTimeout
-	s.PullDependentUpfront = cfg.DependentContainersPullUpfront.Enabled()
-	s.RegistryAuth = map[string]runtime.Auth{}
-	for host, a := range cfg.EngineAuth {
-		s.RegistryAuth[host] = runtime.Auth{Username: a.Username, Password: string(a.Password)}
-	}
-	s.CreateTimeout = cfg.ContainerCreateTimeout
-	s.StartTimeout = cfg.ContainerStartTimeout
-	s.StopTimeout = cfg.DockerStopTimeout
-	s.CleanupWait = cfg.TaskCleanupWaitDuration
-	s.CleanupJitter = cfg.TaskCleanupWaitDurationJitter
-	s.DisablePrivileged = cfg.PrivilegedDisabled.Enabled()
-	s.TaskCgroups = cfg.TaskCPUMemLimit.Enabled()
-	if cfg.CgroupPath != "" {
-		s.CgroupMount = cfg.CgroupPath
-	}
-	if cfg.CgroupCPUPeriod > 0 {
-		s.CgroupCPUPeriod = cfg.CgroupCPUPeriod
-	}
-	s.DisableHealthCheck = cfg.DisableDockerHealthCheck.Enabled()
-	s.AgentVersion = version.Version
-	s.Region = cfg.AWSRegion
-	s.HostNetNSPath = cfg.HostNetNS
-	// Without a checkpoint every start is a new instance: nothing was lost to adopt back.
-	s.DisableAdoption = !cfg.Checkpoint.Enabled()
-	return s
 }
 
 // runACSTaskFiles applies the ACS task JSON files of dir as one ACS payload each would be

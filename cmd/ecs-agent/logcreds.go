@@ -114,7 +114,7 @@ type logCredentialsServer struct {
 // setupLogCredentials opens the loggers' credentials socket and says in settings how
 // loggers reach it; when awslogs cannot work here, settings say why instead.
 func setupLogCredentials(cfg *config.Config, loggerPath string, src logcreds.CredentialsSource, secrets logcreds.SecretsSource,
-	settings *controllers.Settings, log logr.Logger) *logCredentialsServer {
+	settings *controllers.CreateOptions, log logr.Logger) *logCredentialsServer {
 	settings.CloudWatchLogsEndpoint = cloudWatchLogsEndpoint()
 	if _, err := os.Stat(filepath.Join(filepath.Dir(loggerPath), awslogsBinary)); err != nil {
 		settings.AWSLogsUnavailable = awslogsBinary + " is not installed next to " + loggerPath

@@ -11,7 +11,6 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/ecsd/ecsd/config"
-	"github.com/ecsd/ecsd/controllers"
 	"github.com/ecsd/ecsd/internal/hostsetup"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
@@ -50,11 +49,11 @@ func startNetwork(ctx context.Context, cfg *config.Config, log logr.Logger) (*cn
 // root, which an OUTPUT rule matching its cgroup v2 path refuses IMDS. Without a cgroup v2
 // hierarchy (a pure v1 host) there is no such match; the agent says so and goes on, as the
 // other modes stay blocked.
-func blockHostIMDS(ctx context.Context, cfg *config.Config, s *controllers.Settings, n *cni.Manager, log logr.Logger) error {
+func blockHostIMDS(ctx context.Context, cfg *config.Config, n *cni.Manager, log logr.Logger) error {
 	if cfg.AllowTaskIMDS.Enabled() {
 		return nil
 	}
-	path, err := taskCgroupRoot(*s)
+	path, err := taskCgroupRoot(cfg)
 	if err != nil {
 		return err
 	}
@@ -67,12 +66,21 @@ func blockHostIMDS(ctx context.Context, cfg *config.Config, s *controllers.Setti
 
 // taskCgroupRoot creates the task cgroup root and returns its cgroup v2 path ("" without
 // a v2 hierarchy).
-func taskCgroupRoot(s controllers.Settings) (string, error) {
-	path, err := cgroups.Manager{Mount: s.CgroupMount, Root: s.CgroupRoot}.EnsureRoot()
+func taskCgroupRoot(cfg *config.Config) (string, error) {
+	path, err := taskCgroups(cfg).EnsureRoot()
 	if err != nil {
 		return "", fmt.Errorf("task cgroup root: %w", err)
 	}
 	return path, nil
+}
+
+// taskCgroups is the task cgroup manager on the configured cgroup filesystem.
+func taskCgroups(cfg *config.Config) cgroups.Manager {
+	mount := cfg.CgroupPath
+	if mount == "" {
+		mount = cgroups.DefaultMount
+	}
+	return cgroups.Manager{Mount: mount, Root: cgroups.DefaultRoot}
 }
 
 // refusePlaneToTasks refuses the local control plane's port (on loopback) to task
@@ -81,7 +89,7 @@ func taskCgroupRoot(s controllers.Settings) (string, error) {
 // only their cgroup tells them from the host's processes (as for IMDS). Without a cgroup
 // v2 hierarchy there is no such match: the agent says so and goes on.
 func refusePlaneToTasks(ctx context.Context, cfg *config.Config, addr netip.AddrPort, log logr.Logger) (func(context.Context) error, error) {
-	path, err := taskCgroupRoot(settingsFrom(cfg))
+	path, err := taskCgroupRoot(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -109,17 +117,4 @@ func checkPlugins(dirs []string, names ...string) error {
 		return fmt.Errorf("CNI plugins not found: %s (Debian: apt install containernetworking-plugins)", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// networkSettings passes the network layer and its settings to the engine.
-func networkSettings(s *controllers.Settings, cfg *config.Config, n controllers.Network) {
-	s.Network = n
-	s.BridgeSubnet = cfg.BridgeSubnet
-	s.ENIWaitTimeout = cfg.ENIAttachTimeout
-	s.AWSVPCEnabled = cfg.TaskENIEnabled.Enabled() && !cfg.External.Enabled()
-	for _, p := range cfg.AWSVPCAdditionalLocalRoutes {
-		if p.Addr().Is4() {
-			s.AWSVPCAdditionalRoutes = append(s.AWSVPCAdditionalRoutes, p.String())
-		}
-	}
 }

@@ -3,14 +3,11 @@ package report
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -18,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/ctrlutil"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -26,17 +24,10 @@ import (
 // the attachment, an instance ENI goes through SubmitAttachmentStateChanges. A detach is
 // implied by the task's STOPPED.
 func (r *Reporter) attachmentController() (controller.TypedController[reconcile.Request], error) {
-	c, err := controller.NewTypedUnmanaged("report-attachments", controller.TypedOptions[reconcile.Request]{
-		Reconciler:              reconcile.Func(r.reconcileAttachment),
-		MaxConcurrentReconciles: 2,
-		RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 30*time.Second),
-		SkipNameValidation:      ptr.To(true),
-		UsePriorityQueue:        ptr.To(false),
-		NeedLeaderElection:      ptr.To(false),
-		Logger:                  r.log.WithName("attachments"),
-	})
+	c, err := ctrlutil.New("report-attachments", reconcile.Func(r.reconcileAttachment),
+		ctrlutil.Options{Workers: 2, RetryMin: time.Second, RetryMax: 30 * time.Second, Log: r.log.WithName("attachments")})
 	if err != nil {
-		return nil, fmt.Errorf("attachment report controller: %w", err)
+		return nil, err
 	}
 	if err := c.Watch(source.Kind(r.cache, &api.Attachment{}, &handler.TypedEnqueueRequestForObject[*api.Attachment]{})); err != nil {
 		return nil, err

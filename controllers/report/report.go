@@ -21,16 +21,15 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/ptr"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/ctrlutil"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -53,6 +52,8 @@ type Options struct {
 	// Concurrency bounds simultaneous submissions; zero means 10, the reference's bound.
 	Concurrency int
 	Logger      logr.Logger
+	// Clock dates the changes sent; nil is the real clock.
+	Clock clock.PassiveClock
 }
 
 // Reporter runs the report controller.
@@ -72,6 +73,9 @@ func New(direct client.Client, c cache.Cache, sub Submitter, o Options) *Reporte
 	if o.Concurrency == 0 {
 		o.Concurrency = 10
 	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
 	if o.Permanent == nil {
 		o.Permanent = func(error) bool { return false }
 	}
@@ -80,18 +84,10 @@ func New(direct client.Client, c cache.Cache, sub Submitter, o Options) *Reporte
 
 // Run starts the controller and blocks until ctx ends.
 func (r *Reporter) Run(ctx context.Context) error {
-	c, err := controller.NewTypedUnmanaged("report", controller.TypedOptions[reconcile.Request]{
-		Reconciler:              r,
-		MaxConcurrentReconciles: r.o.Concurrency,
-		// The reference agent retries a submission with 1 s → 30 s backoff, forever.
-		RateLimiter:        workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 30*time.Second),
-		SkipNameValidation: ptr.To(true),
-		UsePriorityQueue:   ptr.To(false),
-		NeedLeaderElection: ptr.To(false),
-		Logger:             r.log,
-	})
+	// The reference agent retries a submission with 1 s → 30 s backoff, forever.
+	c, err := ctrlutil.New("report", r, ctrlutil.Options{Workers: r.o.Concurrency, RetryMin: time.Second, RetryMax: 30 * time.Second, Log: r.log})
 	if err != nil {
-		return fmt.Errorf("report controller: %w", err)
+		return err
 	}
 	if err := c.Watch(source.Kind(r.cache, &api.Task{}, &handler.TypedEnqueueRequestForObject[*api.Task]{})); err != nil {
 		return err
@@ -132,7 +128,7 @@ func (r *Reporter) Reconcile(ctx context.Context, req reconcile.Request) (reconc
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	ev := nextEvent(t, cs, r.o.Cluster, time.Now(), r.o.FlushDelay)
+	ev := nextEvent(t, cs, r.o.Cluster, r.o.Clock.Now(), r.o.FlushDelay)
 	if ev == nil {
 		return reconcile.Result{}, nil
 	}

@@ -20,7 +20,9 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/controllers"
+	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/containerd"
+	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/store"
 )
 
@@ -161,9 +163,10 @@ func newEngineLauncher(ctx context.Context, address, image, ns, loggerPath strin
 	if l.rt, err = containerd.New(ctx, address, ns, containerd.WithLogBinary(loggerPath, 0)); err != nil {
 		return nil, err
 	}
-	s := controllers.DefaultSettings()
-	s.DataDir = l.dir
-	eng := controllers.New(l.st.DirectClient(), l.st.Client(), l.st.Cache(), l.rt, s, logr.Discard())
+	o := controllers.DefaultOptions()
+	o.DataDir = l.dir
+	d := controllers.Deps{Runtime: l.rt, Cgroups: cgroups.Manager{Mount: cgroups.DefaultMount, Root: cgroups.DefaultRoot}, HostFS: hostfs.Host{}}
+	eng := controllers.New(l.st.DirectClient(), l.st.Client(), l.st.Cache(), d, o, logr.Discard())
 	go func() { _ = l.st.Cache().Start(ctx) }()
 	go func() { _ = eng.Run(ctx) }()
 	if !l.st.Cache().WaitForCacheSync(ctx) {

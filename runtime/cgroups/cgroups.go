@@ -12,22 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
+
+	"github.com/ecsd/ecsd/runtime"
 )
 
-// Limits are a task's cgroup limits; zero means unlimited.
-type Limits struct {
-	// CPUQuota is the CPU time the task may use per Period (vCPUs × Period).
-	CPUQuota time.Duration
-	Period   time.Duration
-	// MemoryBytes is the hard memory limit.
-	MemoryBytes int64
-	// CPUShares is the task's cpu.shares (cpu.weight on cgroup v2, converted as runc does)
-	// for a task without a CPU quota: the sum of its containers' shares, as the reference
-	// agent sets it, so a task weighs against other tasks what its containers weighed
-	// side by side before they had a task cgroup. Zero leaves the kernel's default.
-	CPUShares uint64
-}
+// Limits are a task's cgroup limits (runtime.CgroupLimits); zero means unlimited.
+type Limits = runtime.CgroupLimits
+
+// Manager implements runtime.TaskCgroups.
+var _ runtime.TaskCgroups = Manager{}
 
 // CPU shares bounds of cgroup v1 (and of runc's conversion to cpu.weight).
 const (
@@ -41,6 +34,12 @@ func cpuWeight(shares uint64) uint64 {
 	shares = min(max(shares, minCPUShares), maxCPUShares)
 	return 1 + ((shares-2)*9999)/262142
 }
+
+// DefaultRoot is the cgroup parent of task cgroups, as the reference agent names it.
+const DefaultRoot = "/ecs"
+
+// DefaultMount is where the cgroup filesystem is usually mounted.
+const DefaultMount = "/sys/fs/cgroup"
 
 // Manager creates and removes task cgroups under Root (a cgroupfs path such as "/ecs")
 // in the cgroup filesystem mounted at Mount.

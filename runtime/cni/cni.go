@@ -55,29 +55,25 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/ecsd/ecsd/internal/netns"
+	"github.com/ecsd/ecsd/runtime"
 )
 
-// Errors callers check with errors.Is.
+// Errors callers check with errors.Is: the runtime package's, so the controllers need
+// not import this package to tell them apart.
 var (
-	// ErrPortAllocated: a requested static host port is held by another task or by a host
-	// process. The wrapping error names the port and protocol; the task is stopped with it.
-	ErrPortAllocated = errors.New("port is already allocated")
-	// ErrPortReserved: a requested static host port is in ECS_RESERVED_PORTS(_UDP).
-	ErrPortReserved = errors.New("port is reserved")
-	// ErrNoFreePorts: the dynamic range has no free port (or no free block for a range).
-	ErrNoFreePorts = errors.New("no free host port in the dynamic range")
-	// ErrENINotFound: no interface with the ENI's MAC appeared in the host namespace in time.
-	ErrENINotFound = errors.New("ENI not found")
-	// ErrInvalidRequest: the request is malformed (unknown mode, bad port, bad ID...).
-	ErrInvalidRequest = errors.New("invalid network request")
+	ErrPortAllocated  = runtime.ErrPortAllocated
+	ErrPortReserved   = runtime.ErrPortReserved
+	ErrNoFreePorts    = runtime.ErrNoFreePorts
+	ErrENINotFound    = runtime.ErrENINotFound
+	ErrInvalidRequest = runtime.ErrInvalidNetworkRequest
 )
 
 // Network modes.
 const (
-	ModeBridge = "bridge"
-	ModeNone   = "none"
-	ModeAWSVPC = "awsvpc"
-	ModeHost   = "host"
+	ModeBridge = runtime.NetworkBridge
+	ModeNone   = runtime.NetworkNone
+	ModeAWSVPC = runtime.NetworkAWSVPC
+	ModeHost   = runtime.NetworkHost
 )
 
 // Defaults applied by New to zero Options fields.
@@ -91,7 +87,7 @@ const (
 
 // DefaultBridgeSubnet is the bridge network used when Options.BridgeSubnet is zero; its first
 // address is the gateway.
-const DefaultBridgeSubnet = "172.17.0.0/16"
+const DefaultBridgeSubnet = runtime.DefaultBridgeSubnet
 
 // IMDSAddress is the instance metadata service that tasks are kept from unless AllowIMDS.
 const IMDSAddress = "169.254.169.254"
@@ -104,7 +100,7 @@ const containerIfName = "eth0"
 const EndpointsIfName = "ecs-eth1"
 
 // EndpointsAddress is where tasks reach the agent's endpoints (task metadata, credentials).
-const EndpointsAddress = "169.254.170.2"
+const EndpointsAddress = runtime.EndpointsAddress
 
 // Defaults of the awsvpc endpoints bridge: the link-local range the reference agent's
 // ecs-bridge uses, so nothing in a VPC collides with it.
@@ -148,80 +144,19 @@ type Options struct {
 	Logger logr.Logger
 }
 
-// Request asks for the network of one ID.
-type Request struct {
-	// ID is stable across agent restarts: a container's runtime ID in bridge mode, the task
-	// ID in awsvpc and none mode. It names the namespace and every piece of CNI state.
-	ID string
-	// Mode is bridge, none, awsvpc or host.
-	Mode string
-	// Ports to publish (bridge mode only).
-	Ports []PortMapping
-	// ENI is required in awsvpc mode.
-	ENI *ENI
-}
+// The request and result types are the runtime package's (runtime.Network), which
+// Manager implements; the names here keep this package's code and tests short.
+type (
+	Request     = runtime.NetworkRequest
+	PortMapping = runtime.PortMapping
+	ENI         = runtime.ENI
+	Result      = runtime.NetworkResult
+	DNS         = runtime.DNS
+	Binding     = runtime.PortBinding
+)
 
-// PortMapping publishes a container port (or range) on the host.
-type PortMapping struct {
-	ContainerPort uint16
-	// HostPort 0 means a dynamic port from Options.DynamicPorts.
-	HostPort uint16
-	// ContainerPortRange "a-b" publishes a range on an equal-sized, contiguous dynamic host
-	// range (ContainerPort and HostPort must then be 0).
-	ContainerPortRange string
-	// Protocol is "tcp" (default) or "udp".
-	Protocol string
-}
-
-// ENI describes the elastic network interface of an awsvpc task.
-type ENI struct {
-	// MAC identifies the interface in the host namespace.
-	MAC string
-	// IPv4 are the addresses in CIDR form, e.g. "10.0.0.5/24"; the first is primary.
-	IPv4 []string
-	// Gateway is the subnet gateway, used as the default route.
-	Gateway string
-	// Routes are extra destinations (CIDR) routed via Gateway.
-	Routes []string
-	// DNSServers, DNSSearch are returned in Result.DNS for the task's resolv.conf.
-	DNSServers, DNSSearch []string
-	// WaitTimeout bounds the wait for the interface to appear; default 30s.
-	WaitTimeout time.Duration
-}
-
-// Result is the network of one ID.
-type Result struct {
-	// NetNSPath is the namespace the containers join ("" in host mode).
-	NetNSPath string
-	// IPv4 is the primary address and Gateway its gateway (zero in none and host mode).
-	IPv4    netip.Addr
-	Gateway netip.Addr
-	// Bindings are the published ports, one per requested mapping (bridge mode).
-	Bindings []Binding
-	// Interface is the ENI's name in the host namespace before it was moved (awsvpc).
-	Interface string
-	// DNS is what the task's resolv.conf should hold (awsvpc: from the ENI).
-	DNS DNS
-	// EndpointsIPv4 is an awsvpc task's address on the endpoints bridge: the source address
-	// of its requests to EndpointsAddress.
-	EndpointsIPv4 netip.Addr `json:",omitzero"`
-}
-
-// DNS settings for resolv.conf.
-type DNS struct {
-	Servers []string `json:",omitempty"`
-	Search  []string `json:",omitempty"`
-}
-
-// Binding is a published port as reported to ECS (NetworkBinding).
-type Binding struct {
-	HostIP             string
-	ContainerPort      uint16 `json:",omitempty"`
-	HostPort           uint16 `json:",omitempty"`
-	ContainerPortRange string `json:",omitempty"`
-	HostPortRange      string `json:",omitempty"`
-	Protocol           string
-}
+// Manager implements runtime.Network.
+var _ runtime.Network = (*Manager)(nil)
 
 // Manager sets up and tears down networks. It is safe for concurrent use; calls for the same
 // ID are serialised.

@@ -52,7 +52,7 @@ func (r *Resolver) ecrAuth(ctx context.Context, image string, ra *api.RegistryAu
 			return nil, fmt.Errorf("%w: get authorization token: %w", ErrECR, context.Cause(ctx))
 		}
 	}
-	host := imageHost(image)
+	host := runtime.RegistryHost(image)
 	if tok.host != host {
 		return nil, fmt.Errorf("%w: the token for registry %q (region %s) is for %s, not for the image's registry %s",
 			ErrECR, ra.RegistryID, region, tok.host, host)

@@ -1,38 +1,11 @@
 package registry
 
 import (
-	"strings"
-
 	"github.com/ecsd/ecsd/runtime"
 )
 
 // EngineAuth returns the ECS_ENGINE_AUTH_DATA credentials in m for image's registry, nil if
-// there are none. Docker Hub images match "docker.io", "index.docker.io" and the legacy
-// "https://index.docker.io/v1/" keys.
+// there are none; see runtime.EngineAuth, which the controllers call directly.
 func EngineAuth(m map[string]runtime.Auth, image string) *runtime.Auth {
-	if len(m) == 0 {
-		return nil
-	}
-	host := imageHost(image)
-	for _, h := range []string{host, "https://" + host, "index." + host} {
-		if a, ok := m[h]; ok {
-			return &a
-		}
-	}
-	if host == "docker.io" {
-		if a, ok := m["https://index.docker.io/v1/"]; ok {
-			return &a
-		}
-	}
-	return nil
-}
-
-// imageHost is the registry host of a Docker-style reference: the first path component
-// when it looks like a host (has a dot or a port, or is localhost), else docker.io.
-func imageHost(image string) string {
-	host, _, found := strings.Cut(image, "/")
-	if !found || !(strings.ContainsAny(host, ".:") || host == "localhost") {
-		return "docker.io"
-	}
-	return host
+	return runtime.EngineAuth(m, image)
 }

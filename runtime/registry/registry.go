@@ -27,8 +27,8 @@ import (
 
 // Registry authentication types of a container's registryAuthentication.
 const (
-	TypeECR = "ecr"
-	TypeASM = "asm"
+	TypeECR = runtime.RegistryAuthECR
+	TypeASM = runtime.RegistryAuthASM
 )
 
 // Errors callers tell apart with errors.Is.
@@ -36,7 +36,8 @@ var (
 	// ErrCredentialsPending means the pull needs the task's execution role credentials and
 	// ACS has not delivered them yet (they come again only after the agent reconnects
 	// following a restart); the caller retries shortly.
-	ErrCredentialsPending = errors.New("waiting for the task execution role credentials")
+	// It wraps runtime.ErrCredentialsPending, which is what the controllers check.
+	ErrCredentialsPending = fmt.Errorf("%w", runtime.ErrCredentialsPending)
 	// ErrNoCredentials means the credentials the pull needs are not there and will not be
 	// waited for any longer.
 	ErrNoCredentials = errors.New("no credentials to authenticate the pull with")

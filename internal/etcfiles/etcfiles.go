@@ -1,6 +1,8 @@
-//go:build linux
-
-package cni
+// Package etcfiles renders and writes the /etc/hostname, /etc/hosts and /etc/resolv.conf a
+// task's containers get for their network, Docker's way. Rendering is a pure function so
+// the create controller's choices are unit-testable; writing needs only the agent's data
+// directory, not root.
+package etcfiles
 
 import (
 	"bufio"
@@ -11,13 +13,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ecsd/ecsd/runtime"
 )
+
+// DNS is what resolv.conf should hold.
+type DNS = runtime.DNS
 
 // FilesInput is everything the per-task /etc files depend on.
 type FilesInput struct {
 	// Hostname goes to /etc/hostname and, with IPv4, to /etc/hosts.
 	Hostname string
-	// IPv4 is the task's own address (Result.IPv4); zero in none mode.
+	// IPv4 is the task's own address (runtime.NetworkResult.IPv4); zero in none mode.
 	IPv4 netip.Addr
 	// ExtraHosts are "name:ip" entries (ECS extraHosts, Docker --add-host).
 	ExtraHosts []string
@@ -65,13 +72,13 @@ func BuildFiles(in FilesInput) (TaskFiles, error) {
 		ip, err := netip.ParseAddr(strings.TrimSpace(addr))
 		name = strings.TrimSpace(name)
 		if !ok || err != nil || name == "" || strings.ContainsAny(name, " \t\n") {
-			return TaskFiles{}, fmt.Errorf("cni: extra host %q: want name:ip: %w", e, ErrInvalidRequest)
+			return TaskFiles{}, fmt.Errorf("cni: extra host %q: want name:ip: %w", e, runtime.ErrInvalidNetworkRequest)
 		}
 		fmt.Fprintf(&h, "%s\t%s\n", ip, name)
 	}
 	for _, l := range in.Links {
 		if !l.IP.IsValid() || l.Alias == "" || strings.ContainsAny(l.Alias, " \t\n") {
-			return TaskFiles{}, fmt.Errorf("cni: link %q → %s: %w", l.Alias, l.IP, ErrInvalidRequest)
+			return TaskFiles{}, fmt.Errorf("cni: link %q → %s: %w", l.Alias, l.IP, runtime.ErrInvalidNetworkRequest)
 		}
 		fmt.Fprintf(&h, "%s\t%s\n", l.IP, l.Alias)
 	}
