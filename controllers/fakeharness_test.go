@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cni"
 	"github.com/ecsd/ecsd/runtime/fake"
 	"github.com/ecsd/ecsd/store"
 )
@@ -42,6 +44,8 @@ type fakeHarness struct {
 
 	// cleaned receives the ARN of every task the engine cleaned up (Settings.TaskCleaned).
 	cleaned chan string
+	// net is the fake network layer, when the scenario has one.
+	net *fakeNetwork
 	// onCheck is a scenario's own hook between its script and its check.
 	onCheck func()
 
@@ -432,4 +436,81 @@ func closeOnce(ch chan struct{}) {
 	default:
 		close(ch)
 	}
+}
+
+// fakeNetwork is the network layer in memory: Setup hands out addresses and host ports,
+// Teardown forgets them. failSetup, when set, fails every Setup.
+type fakeNetwork struct {
+	mu        sync.Mutex
+	nets      map[string]cni.Request
+	teardowns []string
+	failSetup error
+	next      int
+}
+
+func newFakeNetwork() *fakeNetwork { return &fakeNetwork{nets: map[string]cni.Request{}} }
+
+func (n *fakeNetwork) Setup(_ context.Context, req cni.Request) (*cni.Result, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.failSetup != nil {
+		return nil, n.failSetup
+	}
+	n.nets[req.ID] = req
+	n.next++
+	res := &cni.Result{
+		NetNSPath: "/run/netns/fake-" + req.ID,
+		IPv4:      netip.AddrFrom4([4]byte{172, 31, 0, byte(1 + n.next)}),
+		Gateway:   netip.AddrFrom4([4]byte{172, 31, 0, 1}),
+		Interface: "eth-fake",
+	}
+	for i, p := range req.Ports {
+		hp := p.HostPort
+		if hp == 0 {
+			hp = uint16(49152 + 10*n.next + i)
+		}
+		res.Bindings = append(res.Bindings, cni.Binding{HostIP: "0.0.0.0", ContainerPort: p.ContainerPort, HostPort: hp, Protocol: "tcp"})
+	}
+	return res, nil
+}
+
+func (n *fakeNetwork) Teardown(_ context.Context, id string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.nets, id)
+	n.teardowns = append(n.teardowns, id)
+	return nil
+}
+
+func (n *fakeNetwork) IDs() ([]string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for id := range n.nets {
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+func (n *fakeNetwork) tornDown(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.teardowns, id)
+}
+
+// fakeInputs serves secrets and environment files from maps; err fails every read.
+type fakeInputs struct {
+	secrets map[string]string
+	err     error
+}
+
+func (f fakeInputs) ContainerEnv(context.Context, string, map[string][]api.SecretRef, string) (map[string]string, error) {
+	return f.secrets, f.err
+}
+
+func (f fakeInputs) EnvFiles(_ context.Context, _ string, files []api.EnvironmentFile) ([]map[string]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return make([]map[string]string, len(files)), nil
 }

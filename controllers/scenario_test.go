@@ -3,7 +3,10 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +18,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cni"
 	"github.com/ecsd/ecsd/runtime/fake"
 )
 
@@ -34,6 +38,8 @@ type scenario struct {
 	script func(h *fakeHarness)
 	// check runs after the task is written.
 	check func(t *testing.T, h *fakeHarness)
+	// network gives the engine a fake network layer (h.net).
+	network *fakeNetwork
 }
 
 const tid = "t1"
@@ -43,7 +49,16 @@ func runScenarios(t *testing.T, rows []scenario) {
 	for _, sc := range rows {
 		t.Run(sc.rule, func(t *testing.T) {
 			t.Parallel()
-			h := newFakeHarness(t, sc.settings)
+			net := sc.network
+			h := newFakeHarness(t, func(s *Settings) {
+				if net != nil {
+					s.Network = net
+				}
+				if sc.settings != nil {
+					sc.settings(s)
+				}
+			})
+			h.net = net
 			if sc.script != nil {
 				sc.script(h)
 			}
@@ -51,7 +66,9 @@ func runScenarios(t *testing.T, rows []scenario) {
 			if sc.task != nil {
 				task, cs = sc.task()
 			}
-			h.run(task, cs)
+			if task != nil {
+				h.run(task, cs)
+			}
 			sc.check(t, h)
 			h.assertForwardOnly(tid)
 		})
@@ -368,8 +385,10 @@ func TestScenarioPull(t *testing.T) {
 			}
 		},
 	}, scenario{
-		rule:   "6.2 a pull failing for a reason that may pass is retried",
-		script: func(h *fakeHarness) { h.rt.FailNext(fake.MethodPullImage, errors.New("read: connection reset by peer")) },
+		rule: "6.2 a pull failing for a reason that may pass is retried",
+		script: func(h *fakeHarness) {
+			h.rt.FailNext(fake.MethodPullImage, errors.New("read: connection reset by peer"))
+		},
 		check: func(t *testing.T, h *fakeHarness) {
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			if c := h.container(tid, "app"); c.Status.PullAttempts != 1 || !strings.Contains(c.Status.LastError, "connection reset") {
@@ -422,8 +441,10 @@ func TestScenarioCreateAndStart(t *testing.T) {
 			}
 		},
 	}, {
-		rule:   "6.2 create refused because the process cannot execute: CannotStartContainerError",
-		script: func(h *fakeHarness) { h.script(tid, "app", fake.Process{ExecError: "exec /bin/sh: argument list too long"}) },
+		rule: "6.2 create refused because the process cannot execute: CannotStartContainerError",
+		script: func(h *fakeHarness) {
+			h.script(tid, "app", fake.Process{ExecError: "exec /bin/sh: argument list too long"})
+		},
 		check: func(t *testing.T, h *fakeHarness) {
 			got := stoppedWith(t, h, ReasonStart+": ")
 			if !strings.Contains(got.Status.StoppedReason, "argument list too long") {
@@ -538,8 +559,10 @@ func TestScenarioCreateAndStart(t *testing.T) {
 			}
 		},
 	}, {
-		rule:   "6.5 a process that fails to execute at start: CannotStartContainerError with the runtime's words",
-		script: func(h *fakeHarness) { h.script(tid, "app", fake.Process{StartError: `exec: "nope": executable file not found in $PATH`}) },
+		rule: "6.5 a process that fails to execute at start: CannotStartContainerError with the runtime's words",
+		script: func(h *fakeHarness) {
+			h.script(tid, "app", fake.Process{StartError: `exec: "nope": executable file not found in $PATH`})
+		},
 		check: func(t *testing.T, h *fakeHarness) {
 			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "executable file not found") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
@@ -813,9 +836,11 @@ func TestScenarioHealth(t *testing.T) {
 			}
 		},
 	}, {
-		rule:   "6.5 health: a check that cannot run counts as failed",
-		task:   withCheck(check("CMD", "probe")),
-		script: func(h *fakeHarness) { h.rt.ScriptExec(id(h), nil, fake.ExecResult{Err: errors.New("exec failed: no such process")}) },
+		rule: "6.5 health: a check that cannot run counts as failed",
+		task: withCheck(check("CMD", "probe")),
+		script: func(h *fakeHarness) {
+			h.rt.ScriptExec(id(h), nil, fake.ExecResult{Err: errors.New("exec failed: no such process")})
+		},
 		check: func(t *testing.T, h *fakeHarness) {
 			c := h.waitContainer(tid, "app", "UNHEALTHY", healthIs(api.HealthUnhealthy))
 			if c.Status.Health.ExitCode != -1 || !strings.Contains(c.Status.Health.Output, "no such process") {
@@ -850,8 +875,10 @@ func TestScenarioHealth(t *testing.T) {
 			}
 		},
 	}, {
-		rule:   "6.5 an OOM-killed container stops with OutOfMemoryError",
-		script: func(h *fakeHarness) { h.script(tid, "app", fake.Process{Exit: fake.Code(1), ExitAfter: 20 * time.Millisecond, OOM: true}) },
+		rule: "6.5 an OOM-killed container stops with OutOfMemoryError",
+		script: func(h *fakeHarness) {
+			h.script(tid, "app", fake.Process{Exit: fake.Code(1), ExitAfter: 20 * time.Millisecond, OOM: true})
+		},
 		check: func(t *testing.T, h *fakeHarness) {
 			stoppedWith(t, h, "OutOfMemoryError")
 			if c := h.container(tid, "app"); c.Status.Reason != ReasonOOM || exitCode(c) != "137" {
@@ -878,9 +905,11 @@ func TestScenarioRestartPolicy(t *testing.T) {
 		return task(app)
 	}
 	runScenarios(t, []scenario{{
-		rule:   "6.2 restart policy: an exit restarts the container in place, unreported",
-		task:   withPolicy(api.RestartPolicy{Enabled: true}),
-		script: func(h *fakeHarness) { h.script(tid, "app", fake.Process{Exit: fake.Code(5), ExitAfter: 20 * time.Millisecond, TermExitCode: fake.Code(0)}) },
+		rule: "6.2 restart policy: an exit restarts the container in place, unreported",
+		task: withPolicy(api.RestartPolicy{Enabled: true}),
+		script: func(h *fakeHarness) {
+			h.script(tid, "app", fake.Process{Exit: fake.Code(5), ExitAfter: 20 * time.Millisecond, TermExitCode: fake.Code(0)})
+		},
 		check: func(t *testing.T, h *fakeHarness) {
 			c := h.waitContainer(tid, "app", "two restarts", func(c *api.Container) bool { return c.Status.RestartCount >= 2 })
 			if c.Status.KnownStatus == api.ContainerStatusStopped || c.Status.LastRestartAt == nil {
@@ -1068,6 +1097,265 @@ func TestScenarioCleanup(t *testing.T) {
 			}
 			if !removed[h.runtimeID(tid, "app")] {
 				t.Fatalf("cleanup did not look for the container under its derived ID: %v", removed)
+			}
+		},
+	}})
+}
+
+func TestScenarioNetwork(t *testing.T) {
+	bridgeApp := func(ports ...api.PortMapping) func() (*api.Task, []*api.Container) {
+		return func() (*api.Task, []*api.Container) {
+			app := ctr("app")
+			app.PortMappings = ports
+			tk, cs := fhTask(tid, app)
+			tk.Spec.NetworkMode = "bridge"
+			return tk, cs
+		}
+	}
+	awsvpc := func() (*api.Task, []*api.Container) {
+		tk, cs := fhTask(tid, ctr("app"))
+		tk.Spec.NetworkMode = "awsvpc"
+		tk.Spec.ENIs = []string{"eni-att"}
+		return tk, cs
+	}
+	addENI := func(h *fakeHarness, mac string, expires time.Time) {
+		at := metav1.NewTime(expires)
+		att := &api.Attachment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: "eni-att"},
+			Spec: api.AttachmentSpec{AttachmentARN: "arn:aws:ecs:us-west-2:111122223333:attachment/eni-att", TaskARN: arnOf(tid),
+				MACAddress: mac, IPv4Addresses: []string{"10.0.0.5"}, SubnetGatewayIPv4: "10.0.0.1/24",
+				DomainNameServers: []string{"10.0.0.2"}, PrivateDNSName: "ip-10-0-0-5.ec2.internal", ExpiresAt: &at},
+		}
+		if err := h.st.DirectClient().Create(h.ctx, att); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	attachment := func(h *fakeHarness) *api.Attachment {
+		att := &api.Attachment{}
+		if err := h.st.DirectClient().Get(h.ctx, clientKey("eni-att"), att); err != nil {
+			h.t.Fatal(err)
+		}
+		return att
+	}
+	runScenarios(t, []scenario{{
+		rule:    "bridge: ports are published and reported as network bindings, and released when the container stops",
+		network: newFakeNetwork(),
+		task:    bridgeApp(api.PortMapping{ContainerPort: 80}, api.PortMapping{ContainerPort: 53, HostPort: 5353, Protocol: "UDP"}),
+		script:  func(h *fakeHarness) { h.script(tid, "app", runsForever) },
+		check: func(t *testing.T, h *fakeHarness) {
+			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
+			c := h.container(tid, "app")
+			if len(c.Status.NetworkBindings) != 2 || c.Status.NetworkBindings[0].HostPort == 0 || c.Status.NetworkBindings[1].HostPort != 5353 {
+				t.Fatalf("bindings %+v", c.Status.NetworkBindings)
+			}
+			if c.Status.Network == nil || c.Status.Network.IPv4Address == "" || c.Status.Network.IPv4SubnetCIDR == "" {
+				t.Fatalf("network %+v", c.Status.Network)
+			}
+			cfg, _ := h.rt.Config(c.Status.RuntimeID)
+			if cfg.NetNSPath != c.Status.Network.NetNSPath || cfg.Hostname == "" {
+				t.Fatalf("container config: netns %q hostname %q", cfg.NetNSPath, cfg.Hostname)
+			}
+			h.stopTask(tid)
+			c = h.waitContainer(tid, "app", "network released", func(c *api.Container) bool {
+				return c.Status.Network != nil && c.Status.Network.ReleasedAt != nil
+			})
+			if !h.net.tornDown(c.Status.Network.ID) {
+				t.Fatalf("network %s not torn down", c.Status.Network.ID)
+			}
+		},
+	}, {
+		rule:    "bridge: a host port already taken stops the task with CannotCreateContainerError",
+		network: &fakeNetwork{nets: map[string]cni.Request{}, failSetup: fmt.Errorf("host port 8080/tcp: %w", cni.ErrPortAllocated)},
+		task:    bridgeApp(api.PortMapping{ContainerPort: 80, HostPort: 8080}),
+		check: func(t *testing.T, h *fakeHarness) {
+			if got := stoppedWith(t, h, ReasonCreate+": "); !strings.Contains(got.Status.StoppedReason, "8080") {
+				t.Fatalf("reason %q", got.Status.StoppedReason)
+			}
+		},
+	}, {
+		rule:    "bridge: links resolve to the target's address in the container's /etc/hosts",
+		network: newFakeNetwork(),
+		task: func() (*api.Task, []*api.Container) {
+			app := ctr("app")
+			app.Links = []string{"db:database"}
+			tk, cs := fhTask(tid, app, sidecar("db"))
+			tk.Spec.NetworkMode = "bridge"
+			return tk, cs
+		},
+		script: func(h *fakeHarness) { h.script(tid, "db", runsForever) },
+		check: func(t *testing.T, h *fakeHarness) {
+			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
+			db := h.container(tid, "db")
+			cfg, _ := h.rt.Config(h.runtimeID(tid, "app"))
+			var hosts string
+			for _, m := range cfg.Mounts {
+				if m.Destination == "/etc/hosts" {
+					hosts = m.Source
+				}
+			}
+			b, err := os.ReadFile(hosts)
+			if err != nil || !strings.Contains(string(b), db.Status.Network.IPv4Address) || !strings.Contains(string(b), "database") {
+				t.Fatalf("/etc/hosts %q (%v) lacks database → %s", b, err, db.Status.Network.IPv4Address)
+			}
+		},
+	}, {
+		rule:    "awsvpc without ECS_ENABLE_TASK_ENI: refused with CannotCreateContainerError",
+		network: newFakeNetwork(),
+		task:    awsvpc,
+		check:   func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
+	}, {
+		rule:     "awsvpc: an ENI that never appears stops the task",
+		network:  newFakeNetwork(),
+		settings: func(s *Settings) { s.AWSVPCEnabled = true },
+		script:   func(h *fakeHarness) { addENI(h, "02:00:00:00:00:99", time.Now().Add(-time.Second)) },
+		task:     awsvpc,
+		check: func(t *testing.T, h *fakeHarness) {
+			if got := stoppedWith(t, h, ReasonCreate+": "); !strings.Contains(got.Status.StoppedReason, "02:00:00:00:00:99") {
+				t.Fatalf("reason %q", got.Status.StoppedReason)
+			}
+		},
+	}, {
+		rule:     "awsvpc: the task's network is set up once, its ENI ATTACHED, then torn down and DETACHED",
+		network:  newFakeNetwork(),
+		settings: func(s *Settings) { s.AWSVPCEnabled = true },
+		script: func(h *fakeHarness) {
+			mac := hostMAC(h.t)
+			addENI(h, mac, time.Now().Add(time.Hour))
+			h.script(tid, "app", runsForever)
+		},
+		task: awsvpc,
+		check: func(t *testing.T, h *fakeHarness) {
+			got := h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
+			if got.Status.Network == nil || got.Status.Network.ID != tid || got.Status.Network.IPv4SubnetCIDR != "10.0.0.0/24" {
+				t.Fatalf("task network %+v", got.Status.Network)
+			}
+			if att := attachment(h); att.Status.Status != api.AttachmentAttached {
+				t.Fatalf("attachment %+v", att.Status)
+			}
+			cfg, _ := h.rt.Config(h.runtimeID(tid, "app"))
+			if cfg.Hostname != "ip-10-0-0-5.ec2.internal" {
+				t.Fatalf("hostname %q, want the ENI's private DNS name", cfg.Hostname)
+			}
+			h.stopTask(tid)
+			h.waitTask(tid, "network released", func(t *api.Task) bool {
+				return t.Status.Network != nil && t.Status.Network.ReleasedAt != nil
+			})
+			if att := attachment(h); att.Status.Status != api.AttachmentDetached {
+				t.Fatalf("attachment %+v", att.Status)
+			}
+		},
+	}, {
+		rule: "a network no object accounts for is torn down by the sweep",
+		network: func() *fakeNetwork {
+			n := newFakeNetwork()
+			n.nets["t0-gone"] = cni.Request{ID: "t0-gone", Mode: cni.ModeBridge}
+			return n
+		}(),
+		check: func(t *testing.T, h *fakeHarness) {
+			testutil.Eventually(t, "the orphaned network torn down", func() bool { return h.net.tornDown("t0-gone") })
+		},
+	}})
+}
+
+// hostMAC is the MAC of one of the host's interfaces: an awsvpc ENI must be found on the host.
+func hostMAC(t *testing.T) string {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifs {
+		if len(i.HardwareAddr) > 0 {
+			return i.HardwareAddr.String()
+		}
+	}
+	t.Skip("this host has no interface with a MAC address to stand for an ENI")
+	return ""
+}
+
+func TestScenarioInputs(t *testing.T) {
+	withSecret := func() (*api.Task, []*api.Container) {
+		app := ctr("app")
+		app.Secrets = []api.SecretRef{{Name: "DB_PASS", ValueFrom: "arn:aws:ssm:us-west-2:111122223333:parameter/db", Provider: api.SecretProviderSSM, Target: api.SecretTargetContainer}}
+		return fhTask(tid, app, sidecar("side"))
+	}
+	runScenarios(t, []scenario{{
+		rule:     "secrets reach the container's environment and are never stored",
+		settings: func(s *Settings) { s.Inputs = fakeInputs{secrets: map[string]string{"DB_PASS": "s3cr3t-value"}} },
+		task:     withSecret,
+		check: func(t *testing.T, h *fakeHarness) {
+			h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			cfg, _ := h.rt.Config(h.runtimeID(tid, "app"))
+			if !slices.Contains(cfg.Env, "DB_PASS=s3cr3t-value") {
+				t.Fatalf("env %v", cfg.Env)
+			}
+			if c := h.container(tid, "app"); strings.Contains(fmt.Sprintf("%+v", c), "s3cr3t-value") || strings.Contains(string(cfg.Record), "s3cr3t-value") {
+				t.Fatal("a secret value was stored")
+			}
+		},
+	}, {
+		rule: "secrets that cannot be read stop the task with the reason, before any container is created",
+		settings: func(s *Settings) {
+			s.Inputs = fakeInputs{err: errors.New("ResourceInitializationError: unable to pull secrets")}
+		},
+		task: withSecret,
+		check: func(t *testing.T, h *fakeHarness) {
+			stoppedWith(t, h, "ResourceInitializationError")
+		},
+	}, {
+		rule: "secrets on an instance without the inputs reader: the task stops",
+		task: withSecret,
+		check: func(t *testing.T, h *fakeHarness) {
+			stoppedWith(t, h, "secrets and S3 environment files are not available")
+		},
+	}})
+}
+
+func TestScenarioAdoption(t *testing.T) {
+	// seed creates a runtime container as an earlier agent would have, without the engine.
+	seed := func(h *fakeHarness, id string, labels map[string]string, running bool) {
+		ctx := context.Background()
+		if _, err := h.rt.PullImage(ctx, fhImage, nil); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := h.rt.CreateContainer(ctx, runtime.ContainerConfig{ID: id, Image: fhImage, Labels: labels}); err != nil {
+			h.t.Fatal(err)
+		}
+		if running {
+			if err := h.rt.StartContainer(ctx, id); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+	}
+	none := func() (*api.Task, []*api.Container) { return nil, nil }
+	runScenarios(t, []scenario{{
+		rule: "10 a runtime container with ECS labels but no record: its task is rebuilt to be stopped with AgentStateLostError",
+		task: none,
+		check: func(t *testing.T, h *fakeHarness) {
+			seed(h, "lost-1", map[string]string{api.LabelTaskARN: arnOf("t9"), api.LabelContainerName: "app", api.LabelTaskName: "t9",
+				api.LabelFamily: "test", api.LabelRevision: "3"}, true)
+			h.restart(true)
+			got := h.waitTask("t9", "STOPPED", taskKnown(api.TaskStatusStopped))
+			if !strings.HasPrefix(got.Status.StoppedReason, "AgentStateLostError") {
+				t.Fatalf("reason %q", got.Status.StoppedReason)
+			}
+			if st, _ := h.rt.State("lost-1"); st.Status != runtime.StatusStopped {
+				t.Fatalf("the lost task's container was left %s", st.Status)
+			}
+		},
+	}, {
+		rule: "10 runtime containers without ECS labels: a stopped one is removed, a running one left alone",
+		task: none,
+		check: func(t *testing.T, h *fakeHarness) {
+			seed(h, "stray-stopped", nil, false)
+			seed(h, "stray-running", nil, true)
+			h.restart(true)
+			testutil.Eventually(t, "the stopped stray removed", func() bool {
+				_, ok := h.rt.State("stray-stopped")
+				return !ok
+			})
+			if st, ok := h.rt.State("stray-running"); !ok || st.Status != runtime.StatusRunning {
+				t.Fatalf("running stray: %+v, %v", st, ok)
 			}
 		},
 	}})
