@@ -1,0 +1,516 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testutil"
+	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/cni"
+	"github.com/ecsd/ecsd/runtime/fake"
+	"github.com/ecsd/ecsd/store"
+)
+
+// fakeHarness runs a real engine on an in-memory store and the in-memory runtime: no root,
+// no containerd, no registry. It is the unit-test counterpart of harness (integration).
+//
+// Clock: the controllers still read time.Now, so the fake runtime runs on the real clock
+// too (container timestamps must agree with the controllers' for restartAttemptPeriod and
+// startTimeout). Once the controllers take an injected clock, fakeClock below becomes
+// testutil.Clock() and is handed to both; the timing-sensitive scenarios then step it.
+type fakeHarness struct {
+	t        *testing.T
+	ctx      context.Context
+	st       *store.Store
+	rt       *fake.Runtime
+	settings Settings
+	stop     func()
+
+	// cleaned receives the ARN of every task the engine cleaned up (Settings.TaskCleaned).
+	cleaned chan string
+	// net is the fake network layer, when the scenario has one.
+	net *fakeNetwork
+	// onCheck is a scenario's own hook between its script and its check.
+	onCheck func()
+
+	mu sync.Mutex
+	// atCreate and atSignal record, at each CreateContainer and Signal call, the runtime
+	// state of every container then, by container name: what ordering rules are checked on.
+	atCreate map[string]map[string]runtime.ContainerState
+	atSignal []signalRecord
+}
+
+type signalRecord struct {
+	call   fake.Call
+	name   string
+	states map[string]runtime.ContainerState
+}
+
+// fakeClock is the clock the harness gives the fake runtime (see fakeHarness).
+func fakeClock() clock.WithDelayedExecution { return clock.RealClock{} }
+
+// fhImage is the image every scenario container uses unless it says otherwise.
+const fhImage = "registry.test/ecsd/app:1"
+
+// newFakeHarness starts an engine with unit-test settings, changed by mutate.
+func newFakeHarness(t *testing.T, mutate func(*Settings)) *fakeHarness {
+	t.Helper()
+	h := &fakeHarness{t: t, rt: fake.New(fakeClock()), atCreate: map[string]map[string]runtime.ContainerState{},
+		cleaned: make(chan string, 16)}
+	h.settings = DefaultSettings()
+	h.settings.DataDir = t.TempDir()
+	h.settings.CgroupMount = t.TempDir()
+	h.settings.TaskCgroups = false
+	h.settings.Network = nil
+	h.settings.HolderBinary = ""
+	h.settings.CleanupWait = time.Hour
+	// Events alone must drive every scenario; the relist is the safety net real engines
+	// have, and a test that only passed thanks to it would hide a lost event.
+	h.settings.RelistInterval = time.Hour
+	h.settings.PullRetryDelay = 10 * time.Millisecond
+	h.settings.StartTimeout = 5 * time.Second
+	h.settings.CreateTimeout = 5 * time.Second
+	h.settings.TaskCleaned = func(arn string) {
+		select {
+		case h.cleaned <- arn:
+		default:
+		}
+	}
+	if mutate != nil {
+		mutate(&h.settings)
+	}
+	h.rt.AddImage(runtime.ImageInfo{Ref: fhImage, Digest: digestOf(fhImage), ID: "sha256:cfg-" + fhImage, Size: 1 << 20}, nil)
+	h.rt.SetHook(fake.MethodCreateContainer, func(_ context.Context, c fake.Call) error {
+		h.record(c)
+		return nil
+	})
+	h.rt.SetHook(fake.MethodSignal, func(_ context.Context, c fake.Call) error {
+		h.record(c)
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h.ctx = ctx
+	h.start(testutil.Store(t))
+	return h
+}
+
+func digestOf(ref string) string {
+	sum := sha256.Sum256([]byte(ref))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// record notes the runtime state of every container at a create or signal call.
+func (h *fakeHarness) record(c fake.Call) {
+	states := map[string]runtime.ContainerState{}
+	for _, st := range h.rt.States() {
+		states[st.Labels[api.LabelContainerName]] = st
+	}
+	name := ""
+	if cfg, ok := h.rt.Config(c.Subject); ok {
+		name = cfg.Labels[api.LabelContainerName]
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch c.Method {
+	case fake.MethodCreateContainer:
+		h.atCreate[c.Subject] = states
+	case fake.MethodSignal:
+		h.atSignal = append(h.atSignal, signalRecord{call: c, name: name, states: states})
+	}
+}
+
+// statesAtCreate returns what the runtime looked like when the container name of task was
+// created; ok is false if it never was.
+func (h *fakeHarness) statesAtCreate(task, name string) (map[string]runtime.ContainerState, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.atCreate[h.runtimeID(task, name)]
+	return s, ok
+}
+
+// signals returns the Signal calls made to the container name, in order.
+func (h *fakeHarness) signals(name string) []signalRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []signalRecord
+	for _, s := range h.atSignal {
+		if s.name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// start runs an engine on st.
+func (h *fakeHarness) start(st *store.Store) {
+	h.t.Helper()
+	h.st = st
+	ctx, cancel := context.WithCancel(h.ctx)
+	eng := New(st.DirectClient(), st.Client(), st.Cache(), h.rt, h.settings, testutil.Logger(h.t))
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	h.stop = func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			h.t.Errorf("engine stopped with %v", err)
+		}
+	}
+	h.t.Cleanup(func() {
+		if h.stop != nil {
+			h.stop()
+			h.stop = nil
+		}
+	})
+}
+
+// restart stops the engine and starts a new one on a new store holding a copy of every
+// object, as an agent restart with its checkpoint does. lose drops all objects instead, as
+// a lost checkpoint would.
+func (h *fakeHarness) restart(lose bool) { h.restartWith(lose, nil) }
+
+// restartWith is restart with meanwhile run while no engine runs.
+func (h *fakeHarness) restartWith(lose bool, meanwhile func()) {
+	h.t.Helper()
+	h.stop()
+	h.stop = nil
+	if meanwhile != nil {
+		meanwhile()
+	}
+	var objs []client.Object
+	if !lose {
+		var tasks api.TaskList
+		var ctrs api.ContainerList
+		var imgs api.ImageList
+		for _, l := range []client.ObjectList{&tasks, &ctrs, &imgs} {
+			if err := h.st.DirectClient().List(h.ctx, l); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+		for i := range tasks.Items {
+			objs = append(objs, &tasks.Items[i])
+		}
+		for i := range ctrs.Items {
+			objs = append(objs, &ctrs.Items[i])
+		}
+		for i := range imgs.Items {
+			objs = append(objs, &imgs.Items[i])
+		}
+		for _, o := range objs {
+			o.SetResourceVersion("")
+			o.SetUID("")
+		}
+	}
+	h.start(testutil.Store(h.t, objs...))
+}
+
+// fhTask returns a task and its containers as the ECS side writes them.
+func fhTask(id string, containers ...api.ContainerSpec) (*api.Task, []*api.Container) {
+	t := &api.Task{
+		ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: id},
+		Spec: api.TaskSpec{
+			ARN:           "arn:aws:ecs:us-west-2:111122223333:task/test/" + id,
+			Family:        "test",
+			Version:       "1",
+			DesiredStatus: api.TaskStatusRunning,
+			NetworkMode:   "host",
+		},
+	}
+	var cs []*api.Container
+	for _, spec := range containers {
+		spec.TaskName = id
+		t.Spec.Containers = append(t.Spec.Containers, spec.Name)
+		cs = append(cs, &api.Container{
+			ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.ContainerName(id, spec.Name),
+				Labels: map[string]string{api.LabelTaskName: id}},
+			Spec: spec,
+		})
+	}
+	return t, cs
+}
+
+// ctr is an essential container of fhImage.
+func ctr(name string) api.ContainerSpec {
+	return api.ContainerSpec{Name: name, Image: fhImage, Essential: true}
+}
+
+// sidecar is a non-essential container of fhImage.
+func sidecar(name string) api.ContainerSpec {
+	c := ctr(name)
+	c.Essential = false
+	return c
+}
+
+func arnOf(task string) string { return "arn:aws:ecs:us-west-2:111122223333:task/test/" + task }
+
+// runtimeID is the runtime ID the engine gives container name of task.
+func (h *fakeHarness) runtimeID(task, name string) string { return api.RuntimeID(arnOf(task), name) }
+
+// script sets what container name of task does once started.
+func (h *fakeHarness) script(task, name string, p fake.Process) {
+	h.rt.ScriptContainer(h.runtimeID(task, name), p)
+}
+
+func (h *fakeHarness) run(t *api.Task, cs []*api.Container) {
+	h.t.Helper()
+	objs := []client.Object{t}
+	for _, c := range cs {
+		objs = append(objs, c)
+	}
+	if err := h.st.CreateOrUpdateAll(h.ctx, objs...); err != nil {
+		h.t.Fatalf("write task: %v", err)
+	}
+}
+
+// stopTask sets the task's desired status to STOPPED, as a StopTask from ECS does.
+func (h *fakeHarness) stopTask(id string) {
+	h.t.Helper()
+	err := store.RetryOnConflict(func() error {
+		t := h.task(id)
+		t.Spec.DesiredStatus = api.TaskStatusStopped
+		return h.st.DirectClient().Update(h.ctx, t)
+	})
+	if err != nil {
+		h.t.Fatalf("stop task: %v", err)
+	}
+}
+
+func (h *fakeHarness) task(id string) *api.Task {
+	h.t.Helper()
+	t := &api.Task{}
+	if err := h.st.DirectClient().Get(h.ctx, types.NamespacedName{Namespace: api.Namespace, Name: id}, t); err != nil {
+		h.t.Fatalf("get task %s: %v", id, err)
+	}
+	return t
+}
+
+func (h *fakeHarness) container(task, name string) *api.Container {
+	h.t.Helper()
+	c := &api.Container{}
+	if err := h.st.DirectClient().Get(h.ctx, types.NamespacedName{Namespace: api.Namespace, Name: api.ContainerName(task, name)}, c); err != nil {
+		h.t.Fatalf("get container %s/%s: %v", task, name, err)
+	}
+	return c
+}
+
+// waitTask waits until cond holds for the task and returns it; on a timeout the failure
+// shows the task's last state.
+func (h *fakeHarness) waitTask(id, what string, cond func(*api.Task) bool) *api.Task {
+	h.t.Helper()
+	var last *api.Task
+	defer func() {
+		if h.t.Failed() {
+			h.t.Logf("task %s last seen: %s", id, fhDescribe(last))
+		}
+	}()
+	testutil.Eventually(h.t, fmt.Sprintf("task %s: %s", id, what), func() bool {
+		t := &api.Task{}
+		if err := h.st.DirectClient().Get(h.ctx, types.NamespacedName{Namespace: api.Namespace, Name: id}, t); err != nil {
+			return false
+		}
+		last = t
+		return cond(t)
+	})
+	return last
+}
+
+func (h *fakeHarness) waitContainer(task, name, what string, cond func(*api.Container) bool) *api.Container {
+	h.t.Helper()
+	var last *api.Container
+	defer func() {
+		if h.t.Failed() && last != nil {
+			h.t.Logf("container %s/%s last seen: %+v", task, name, last.Status)
+		}
+	}()
+	testutil.Eventually(h.t, fmt.Sprintf("container %s/%s: %s", task, name, what), func() bool {
+		c := &api.Container{}
+		if err := h.st.DirectClient().Get(h.ctx, types.NamespacedName{Namespace: api.Namespace, Name: api.ContainerName(task, name)}, c); err != nil {
+			return false
+		}
+		last = c
+		return cond(c)
+	})
+	return last
+}
+
+// waitGone waits until the task object is deleted.
+func (h *fakeHarness) waitGone(id string) {
+	h.t.Helper()
+	testutil.Eventually(h.t, "task "+id+" cleaned up", func() bool {
+		err := h.st.DirectClient().Get(h.ctx, types.NamespacedName{Namespace: api.Namespace, Name: id}, &api.Task{})
+		return client.IgnoreNotFound(err) == nil && err != nil
+	})
+}
+
+func fhDescribe(t *api.Task) string {
+	if t == nil {
+		return "<none>"
+	}
+	return fmt.Sprintf("known=%s desired=%s/%s reason=%q", t.Status.KnownStatus, t.Spec.DesiredStatus, t.Status.DesiredStatus, t.Status.StoppedReason)
+}
+
+func taskKnown(s api.TaskState) func(*api.Task) bool {
+	return func(t *api.Task) bool { return t.Status.KnownStatus == s }
+}
+
+func ctrKnown(s api.ContainerState) func(*api.Container) bool {
+	return func(c *api.Container) bool { return c.Status.KnownStatus == s }
+}
+
+func healthIs(s api.HealthState) func(*api.Container) bool {
+	return func(c *api.Container) bool { return c.Status.Health != nil && c.Status.Health.Status == s }
+}
+
+// assertForwardOnly checks the rule that known statuses never move backward (§6.2), on the
+// task's and every container's recorded history.
+func (h *fakeHarness) assertForwardOnly(task string) {
+	h.t.Helper()
+	t := &api.Task{}
+	if err := h.st.DirectClient().Get(h.ctx, clientKey(task), t); err != nil {
+		return // cleaned up: nothing left to check
+	}
+	taskOrder := []api.TaskState{api.TaskStatusNone, api.TaskStatusManifestPulled, api.TaskStatusCreated, api.TaskStatusRunning, api.TaskStatusStopped}
+	check := func(who string, hist []api.Transition, rank func(string) int) {
+		for _, tr := range hist {
+			if strings.HasPrefix(tr.From, "health:") || tr.From == tr.To {
+				continue
+			}
+			if rank(tr.From) >= rank(tr.To) {
+				h.t.Errorf("%s moved backward: %s → %s (%q)", who, tr.From, tr.To, tr.Reason)
+			}
+		}
+	}
+	check("task "+task, t.Status.History, func(s string) int { return slices.Index(taskOrder, api.TaskState(s)) })
+	for _, name := range t.Spec.Containers {
+		c := h.container(task, name)
+		check("container "+name, c.Status.History, func(s string) int {
+			st := api.ContainerState(s)
+			n := 0
+			for _, o := range []api.ContainerState{api.ContainerStatusNone, api.ContainerStatusManifestPulled, api.ContainerStatusPulled,
+				api.ContainerStatusCreated, api.ContainerStatusRunning, api.ContainerStatusResourcesProvisioned, api.ContainerStatusStopped} {
+				if o == st {
+					return n
+				}
+				n++
+			}
+			return -1
+		})
+	}
+}
+
+func exitCode(c *api.Container) string {
+	if c.Status.ExitCode == nil {
+		return "<nil>"
+	}
+	return fmt.Sprint(*c.Status.ExitCode)
+}
+
+func clientKey(name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: api.Namespace, Name: name}
+}
+
+// dataPath is a path under the engine's data directory.
+func (h *fakeHarness) dataPath(elem ...string) string {
+	return filepath.Join(append([]string{h.settings.DataDir}, elem...)...)
+}
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// fakeNetwork is the network layer in memory: Setup hands out addresses and host ports,
+// Teardown forgets them. failSetup, when set, fails every Setup.
+type fakeNetwork struct {
+	mu        sync.Mutex
+	nets      map[string]cni.Request
+	teardowns []string
+	failSetup error
+	next      int
+}
+
+func newFakeNetwork() *fakeNetwork { return &fakeNetwork{nets: map[string]cni.Request{}} }
+
+func (n *fakeNetwork) Setup(_ context.Context, req cni.Request) (*cni.Result, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.failSetup != nil {
+		return nil, n.failSetup
+	}
+	n.nets[req.ID] = req
+	n.next++
+	res := &cni.Result{
+		NetNSPath: "/run/netns/fake-" + req.ID,
+		IPv4:      netip.AddrFrom4([4]byte{172, 31, 0, byte(1 + n.next)}),
+		Gateway:   netip.AddrFrom4([4]byte{172, 31, 0, 1}),
+		Interface: "eth-fake",
+	}
+	for i, p := range req.Ports {
+		hp := p.HostPort
+		if hp == 0 {
+			hp = uint16(49152 + 10*n.next + i)
+		}
+		res.Bindings = append(res.Bindings, cni.Binding{HostIP: "0.0.0.0", ContainerPort: p.ContainerPort, HostPort: hp, Protocol: "tcp"})
+	}
+	return res, nil
+}
+
+func (n *fakeNetwork) Teardown(_ context.Context, id string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.nets, id)
+	n.teardowns = append(n.teardowns, id)
+	return nil
+}
+
+func (n *fakeNetwork) IDs() ([]string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for id := range n.nets {
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+func (n *fakeNetwork) tornDown(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.teardowns, id)
+}
+
+// fakeInputs serves secrets and environment files from maps; err fails every read.
+type fakeInputs struct {
+	secrets map[string]string
+	err     error
+}
+
+func (f fakeInputs) ContainerEnv(context.Context, string, map[string][]api.SecretRef, string) (map[string]string, error) {
+	return f.secrets, f.err
+}
+
+func (f fakeInputs) EnvFiles(_ context.Context, _ string, files []api.EnvironmentFile) ([]map[string]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return make([]map[string]string, len(files)), nil
+}
