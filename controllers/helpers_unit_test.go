@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -79,3 +80,25 @@ func unitExit(code int32) func(*api.Container) {
 }
 
 func unitNotEssential(c *api.Container) { c.Spec.Essential = false }
+
+// unitRuntime is the few runtime calls the unit-tested helpers make, each answered by a
+// function of the test; any other call panics (on the nil embedded interface), which shows
+// a helper doing more than the test expects.
+type unitRuntime struct {
+	runtime.Runtime
+	pull             func(ctx context.Context, ref string, auth *runtime.Auth) (runtime.ImageInfo, error)
+	inspectImage     func(ref string) (runtime.ImageInfo, error)
+	inspectContainer func(id string) (runtime.ContainerState, error)
+}
+
+func (r *unitRuntime) PullImage(ctx context.Context, ref string, auth *runtime.Auth, _ ...runtime.PullOption) (runtime.ImageInfo, error) {
+	return r.pull(ctx, ref, auth)
+}
+
+func (r *unitRuntime) InspectImage(_ context.Context, ref string) (runtime.ImageInfo, error) {
+	return r.inspectImage(ref)
+}
+
+func (r *unitRuntime) InspectContainer(_ context.Context, id string) (runtime.ContainerState, error) {
+	return r.inspectContainer(id)
+}
