@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
@@ -325,5 +326,25 @@ func TestEnsureNetworkModes(t *testing.T) {
 	c.Spec.PortMappings = []api.PortMapping{{ContainerPort: 80}}
 	if _, err := e.ensureNetwork(context.Background(), &containerScope{task: task, c: c}); err == nil || !strings.HasPrefix(err.Error(), "network setup: ") {
 		t.Fatalf("a failing setup: %v, want a network setup error", err)
+	}
+}
+
+func TestClient404TreatsAVanishedObjectAsDone(t *testing.T) {
+	gone := apierrors.NewNotFound(api.GroupVersion.WithResource("attachments").GroupResource(), "eni-1")
+	if err := client404(gone); err != nil {
+		t.Errorf("not found: %v, want done", err)
+	}
+	other := errors.New("store closed")
+	if err := client404(other); err != other {
+		t.Errorf("other error: %v, want it kept", err)
+	}
+}
+
+func TestInterfaceWithMAC(t *testing.T) {
+	e := unitEngine(t, DefaultSettings(), nil)
+	// A locally administered address no real interface has: the ENI is not attached yet.
+	// (An empty MAC would match the loopback; payload and cni validation refuse one first.)
+	if e.interfaceWithMAC("02:ec:5d:00:00:99") {
+		t.Error("found an interface with a MAC nothing has")
 	}
 }
