@@ -164,7 +164,7 @@ func aggregateKnown(t *api.Task, sib map[string]*api.Container) api.TaskState {
 func setTimestamps(t *api.Task, sib map[string]*api.Container, now time.Time) bool {
 	changed := false
 	allPulled := len(sib) == len(t.Spec.Containers)
-	var pullStop *metav1.Time
+	var pullStop, execStop *metav1.Time
 	for _, name := range t.Spec.Containers {
 		c, ok := sib[name]
 		if !ok {
@@ -179,14 +179,21 @@ func setTimestamps(t *api.Task, sib map[string]*api.Container, now time.Time) bo
 		} else if pullStop == nil || pullStop.Before(c.Status.PullStoppedAt) {
 			pullStop = c.Status.PullStoppedAt
 		}
+		// The first essential container to stop ends the execution: when several are
+		// found stopped in one pass, the earliest finish counts, not definition order.
 		if c.Spec.Essential && c.Status.KnownStatus == api.ContainerStatusStopped && t.Status.ExecutionStoppedAt == nil {
 			at := c.Status.FinishedAt
 			if at == nil {
 				at = metaTime(now)
 			}
-			t.Status.ExecutionStoppedAt = at.DeepCopy()
-			changed = true
+			if execStop == nil || at.Before(execStop) {
+				execStop = at
+			}
 		}
+	}
+	if execStop != nil {
+		t.Status.ExecutionStoppedAt = execStop.DeepCopy()
+		changed = true
 	}
 	if allPulled && pullStop != nil && t.Status.PullStoppedAt == nil {
 		t.Status.PullStoppedAt = pullStop.DeepCopy()
