@@ -17,7 +17,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cni"
+	"github.com/ecsd/ecsd/runtime/fake"
 )
 
 // unitAdoptRuntime is the runtime as the Adopter sees it: a list of containers and the
@@ -44,17 +44,6 @@ func (r *unitAdoptRuntime) InspectImage(_ context.Context, ref string) (runtime.
 	return runtime.ImageInfo{Ref: ref, Digest: "sha256:d-" + ref, ID: "sha256:i-" + ref}, nil
 }
 
-// unitNetworkLookup is a network layer that still knows the networks it set up.
-type unitNetworkLookup struct {
-	unitNetwork
-	results map[string]*cni.Result
-}
-
-func (n unitNetworkLookup) Lookup(id string) (*cni.Result, bool, error) {
-	r, ok := n.results[id]
-	return r, ok, nil
-}
-
 // unitRuntimeContainer is the runtime container of container cname of the unit task.
 func unitRuntimeContainer(task *api.Task, cname string, status runtime.Status) runtime.ContainerState {
 	return runtime.ContainerState{
@@ -73,11 +62,10 @@ type unitAdoption struct {
 	err error
 }
 
-func unitAdopt(t *testing.T, s Settings, rt *unitAdoptRuntime, objs ...client.Object) unitAdoption {
+func unitAdopt(t *testing.T, o Options, network runtime.Network, rt *unitAdoptRuntime, objs ...client.Object) unitAdoption {
 	t.Helper()
 	st := testutil.Store(t, objs...)
-	a := NewAdopter(st.DirectClient(), rt, s, testutil.Logger(t))
-	a.now = testutil.Clock().Now
+	a := NewAdopter(st.DirectClient(), rt, network, o.DataDir, o.Network, o.Adopt, testutil.Clock(), testutil.Logger(t))
 	res, err := a.Adopt(context.Background())
 	return unitAdoption{st: st.DirectClient(), a: a, res: res, err: err}
 }
@@ -144,7 +132,7 @@ func TestAdoptRebuildsATaskFromItsRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := unitRuntimeContainer(task, "app", runtime.StatusRunning)
-	u := unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}})
+	u := unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}})
 	if u.err != nil || u.res.Adopted != 1 || len(u.res.Orphans) != 0 {
 		t.Fatalf("Adopt = %+v, %v; want one task adopted, no orphans", u.res, u.err)
 	}
@@ -179,7 +167,7 @@ func TestAdoptWithoutARecordStopsTheTaskSayingWhy(t *testing.T) {
 	running.Labels[api.LabelCluster] = task.Spec.ClusterARN
 	oom := unitRuntimeContainer(task, "side", runtime.StatusStopped)
 	oom.ExitCode, oom.OOMKilled, oom.FinishedAt = 137, true, testutil.Epoch().Add(time.Minute)
-	u := unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{
+	u := unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{
 		containers: []runtime.ContainerState{running, oom},
 		records:    map[string][]byte{running.ID: nil, oom.ID: []byte("{corrupt")},
 	})
@@ -218,7 +206,7 @@ func TestAdoptSortsRuntimeContainers(t *testing.T) {
 	unlabelled := runtime.ContainerState{ID: "made-by-hand", Status: runtime.StatusStopped}
 	legacy := runtime.ContainerState{ID: side.Name, Status: runtime.StatusCreated} // an older agent's old-form ID
 	holder := runtime.ContainerState{ID: api.NamespaceHolderID(task.Name), Labels: map[string]string{api.LabelNamespaceHolder: task.Name}}
-	u := unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{containers: []runtime.ContainerState{owned, duplicate, claimed, unlabelled, legacy, holder}}, task, app, side)
+	u := unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{containers: []runtime.ContainerState{owned, duplicate, claimed, unlabelled, legacy, holder}}, task, app, side)
 	if u.err != nil || u.res.Adopted != 0 {
 		t.Fatalf("Adopt = %+v, %v; want nothing adopted", u.res, u.err)
 	}
@@ -238,7 +226,7 @@ func TestAdoptStrayContainerOfAKnownTask(t *testing.T) {
 	rcSide := unitRuntimeContainer(task, "side", runtime.StatusRunning)
 	stray := unitRuntimeContainer(task, "extra", runtime.StatusStopped)
 	// The task and app survive; side's record was quarantined.
-	u := unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{
+	u := unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{
 		containers: []runtime.ContainerState{rcSide, stray},
 		records:    map[string][]byte{rcSide.ID: rec, stray.ID: rec},
 	}, task, app)
@@ -266,7 +254,7 @@ func TestAdoptRebuildsAMissingTaskForItsContainers(t *testing.T) {
 	}
 	rc := unitRuntimeContainer(task, "app", runtime.StatusRunning)
 	app.Status.RuntimeID = rc.ID
-	u := unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}}, app, side)
+	u := unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}}, app, side)
 	if u.err != nil || u.res.Adopted != 1 {
 		t.Fatalf("Adopt = %+v, %v", u.res, u.err)
 	}
@@ -282,7 +270,7 @@ func TestAdoptRebuildsAMissingTaskForItsContainers(t *testing.T) {
 // the runtime and has nothing to rebuild it from stops at once, so its task stops too.
 func TestAdoptNeverCreatedContainerWithoutARecord(t *testing.T) {
 	task, _, _ := unitTaskObjects()
-	u := unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{}, task)
+	u := unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{}, task)
 	if u.err != nil || u.res.Adopted != 1 {
 		t.Fatalf("Adopt = %+v, %v", u.res, u.err)
 	}
@@ -295,7 +283,7 @@ func TestAdoptNeverCreatedContainerWithoutARecord(t *testing.T) {
 	// A stopped task may miss its containers: cleanup deletes them first.
 	stopped := task.DeepCopy()
 	stopped.Status.KnownStatus = api.TaskStatusStopped
-	u = unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{}, stopped)
+	u = unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{}, stopped)
 	if u.err != nil || u.res.Adopted != 0 {
 		t.Fatalf("stopped task: Adopt = %+v, %v; want nothing", u.res, u.err)
 	}
@@ -311,18 +299,21 @@ func TestAdoptBridgeNetworkComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := unitRuntimeContainer(task, "app", runtime.StatusRunning)
-	s := DefaultSettings()
-	s.BridgeSubnet = netip.MustParsePrefix("10.200.0.1/16")
-	s.Network = unitNetworkLookup{results: map[string]*cni.Result{app.Name: {
-		NetNSPath: "/run/netns/app", IPv4: netip.MustParseAddr("10.200.0.9"),
-		Bindings: []cni.Binding{{HostIP: "0.0.0.0", ContainerPort: 80, HostPort: 32770, Protocol: "tcp"}},
-	}}}
-	u := unitAdopt(t, s, &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}})
+	o := unitOptions(t)
+	o.Network.BridgeSubnet = netip.MustParsePrefix("10.200.0.1/16")
+	// The network layer still knows the network it set up before the agent restarted.
+	net := fake.NewNetwork()
+	res, err := net.Setup(context.Background(), runtime.NetworkRequest{ID: app.Name, Mode: runtime.NetworkBridge,
+		Ports: []runtime.PortMapping{{ContainerPort: 80, HostPort: 32770, Protocol: "tcp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := unitAdopt(t, o, net, &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}})
 	if u.err != nil {
 		t.Fatal(u.err)
 	}
 	c := u.container(t, "app")
-	if n := c.Status.Network; n == nil || n.IPv4Address != "10.200.0.9" || n.IPv4SubnetCIDR != "10.200.0.0/16" || n.NetNSPath != "/run/netns/app" {
+	if n := c.Status.Network; n == nil || n.IPv4Address != res.IPv4.String() || n.IPv4SubnetCIDR != "10.200.0.0/16" || n.NetNSPath != res.NetNSPath {
 		t.Fatalf("network %+v", n)
 	}
 	if b := c.Status.NetworkBindings; len(b) != 1 || b[0].HostPort != 32770 {
@@ -334,9 +325,9 @@ func TestAdoptDisabledTreatsUnownedContainersAsOrphans(t *testing.T) {
 	task, app, side := unitTaskObjects()
 	rec, _ := encodeAdoptionRecord(task, unitSiblings(app, side))
 	rc := unitRuntimeContainer(task, "app", runtime.StatusStopped)
-	s := DefaultSettings()
-	s.DisableAdoption = true
-	u := unitAdopt(t, s, &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}})
+	o := unitOptions(t)
+	o.Adopt.Disable = true
+	u := unitAdopt(t, o, nil, &unitAdoptRuntime{containers: []runtime.ContainerState{rc}, records: map[string][]byte{rc.ID: rec}})
 	if u.err != nil || u.res.Adopted != 0 || !slices.Equal(orphanIDs(u.res), []string{rc.ID}) {
 		t.Fatalf("Adopt = %+v, %v; want the container as an orphan", u.res, u.err)
 	}
@@ -346,7 +337,7 @@ func TestAdoptDisabledTreatsUnownedContainersAsOrphans(t *testing.T) {
 }
 
 func TestAdoptRuntimeListFailure(t *testing.T) {
-	u := unitAdopt(t, DefaultSettings(), &unitAdoptRuntime{listErr: fmt.Errorf("dial: %w", runtime.ErrUnavailable)})
+	u := unitAdopt(t, unitOptions(t), nil, &unitAdoptRuntime{listErr: fmt.Errorf("dial: %w", runtime.ErrUnavailable)})
 	if !errors.Is(u.err, runtime.ErrUnavailable) {
 		t.Fatalf("err = %v, want the runtime's", u.err)
 	}

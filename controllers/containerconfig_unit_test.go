@@ -7,27 +7,34 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/metadatafile"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/fake"
 )
 
-// unitConfigSettings are settings for containerConfig that touch nothing outside dataDir:
-// no task cgroups (they write cgroupfs), no network layer.
-func unitConfigSettings(t *testing.T) Settings {
-	s := DefaultSettings()
-	s.DataDir = t.TempDir()
-	s.TaskCgroups = false
-	return s
+// unitSetup is what the create reconciler of a containerConfig test is built from.
+type unitSetup struct {
+	o Options
+	d Deps
+}
+
+// unitConfigSettings are options for containerConfig that touch nothing outside dataDir:
+// no task cgroups, no network layer.
+func unitConfigSettings(t *testing.T) unitSetup {
+	o := unitOptions(t)
+	o.Create.TaskCgroups = false
+	return unitSetup{o: o}
 }
 
 // unitConfig resolves c of task (with its siblings) the way the create step does.
-func unitConfig(t *testing.T, s Settings, task *api.Task, c *api.Container, in containerInputs, siblings ...*api.Container) (runtime.ContainerConfig, error) {
+func unitConfig(t *testing.T, s unitSetup, task *api.Task, c *api.Container, in containerInputs, siblings ...*api.Container) (runtime.ContainerConfig, error) {
 	t.Helper()
 	sib := unitSiblings(append([]*api.Container{c}, siblings...)...)
 	scope := &containerScope{task: task, c: c, siblings: sib}
-	return unitEngine(t, s, nil).containerConfig(scope, api.ContainerRuntimeID(task, c), in)
+	return unitCreate(t, nil, s.o, s.d).containerConfig(scope, api.ContainerRuntimeID(task, c), in)
 }
 
 func unitEnvMap(env []string) map[string]string {
@@ -125,7 +132,7 @@ func TestContainerConfigEnvironment(t *testing.T) {
 				tc.mut(task, c)
 			}
 			s := unitConfigSettings(t)
-			s.Region = tc.region
+			s.o.Create.Region = tc.region
 			cfg, err := unitConfig(t, s, task, c, tc.in)
 			if err != nil {
 				t.Fatal(err)
@@ -189,8 +196,8 @@ func TestContainerConfigDefinition(t *testing.T) {
 		}
 	})
 	s := unitConfigSettings(t)
-	s.Cluster = "prod"
-	s.AgentVersion = "9.9.9"
+	s.o.Create.Cluster = "prod"
+	s.o.Create.AgentVersion = "9.9.9"
 	cfg, err := unitConfig(t, s, task, c, containerInputs{})
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +217,7 @@ func TestContainerConfigDefinition(t *testing.T) {
 		{"cpu shares", cfg.CPUShares, uint64(256)},
 		{"shm size (MiB→bytes)", cfg.ShmSize, int64(128 << 20)},
 		{"sysctl", cfg.Sysctls["net.core.somaxconn"], "1024"},
-		{"log path", cfg.LogPath, api.ContainerLogPath(s.DataDir, task.Name, "app")},
+		{"log path", cfg.LogPath, api.ContainerLogPath(s.o.DataDir, task.Name, "app")},
 		{"privileged", cfg.Privileged, false},
 		{"label team", cfg.Labels["team"], "blue"},
 		{"label task ARN", cfg.Labels[api.LabelTaskARN], task.Spec.ARN},
@@ -269,11 +276,11 @@ func TestContainerConfigCPUShares(t *testing.T) {
 func TestContainerConfigRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		settings func(*Settings)
+		settings func(*unitSetup)
 		mut      func(*api.Task, *api.Container)
 		want     string
 	}{
-		{"privileged with ECS_DISABLE_PRIVILEGED", func(s *Settings) { s.DisablePrivileged = true },
+		{"privileged with ECS_DISABLE_PRIVILEGED", func(s *unitSetup) { s.o.Create.DisablePrivileged = true },
 			func(_ *api.Task, c *api.Container) { c.Spec.Privileged = true },
 			"privileged containers are disabled on this instance (ECS_DISABLE_PRIVILEGED)"},
 		{"a negative ulimit", nil,
@@ -284,7 +291,7 @@ func TestContainerConfigRefusals(t *testing.T) {
 		{"an unknown log driver", nil,
 			func(_ *api.Task, c *api.Container) { c.Spec.LogConfig = &api.LogConfig{Driver: "splunk"} },
 			`log driver "splunk" is not supported`},
-		{"awslogs without the agent's credentials socket", func(s *Settings) { s.AWSLogsUnavailable = "no region configured" },
+		{"awslogs without the agent's credentials socket", func(s *unitSetup) { s.o.Create.AWSLogsUnavailable = "no region configured" },
 			func(_ *api.Task, c *api.Container) {
 				c.Spec.LogConfig = &api.LogConfig{Driver: "awslogs", Options: map[string]string{"awslogs-group": "g"}}
 			},
@@ -390,13 +397,13 @@ func TestContainerConfigMounts(t *testing.T) {
 			mut: func(c *api.Container) {
 				c.Spec.MountPoints = []api.MountPoint{{SourceVolume: "scratch", ContainerPath: "/scratch"}}
 			},
-			want: []runtime.Mount{{Type: "bind", Source: api.TaskVolumePath(s.DataDir, unitTaskName, "scratch"), Destination: "/scratch", Options: []string{"rbind", "rw"}}},
+			want: []runtime.Mount{{Type: "bind", Source: api.TaskVolumePath(s.o.DataDir, unitTaskName, "scratch"), Destination: "/scratch", Options: []string{"rbind", "rw"}}},
 		},
 		{
 			name: "volumesFrom mounts the source's volumes at the same paths, read-only ones stay read-only",
 			mut:  func(c *api.Container) { c.Spec.VolumesFrom = []api.VolumeFrom{{SourceContainer: "data"}} },
 			want: []runtime.Mount{
-				{Type: "bind", Source: api.TaskVolumePath(s.DataDir, unitTaskName, "cache"), Destination: "/cache", Options: []string{"rbind", "rw"}},
+				{Type: "bind", Source: api.TaskVolumePath(s.o.DataDir, unitTaskName, "cache"), Destination: "/cache", Options: []string{"rbind", "rw"}},
 				{Type: "bind", Source: hostDir, Destination: "/ro", Options: []string{"rbind", "ro"}},
 			},
 		},
@@ -406,7 +413,7 @@ func TestContainerConfigMounts(t *testing.T) {
 				c.Spec.VolumesFrom = []api.VolumeFrom{{SourceContainer: "data", ReadOnly: true}}
 			},
 			want: []runtime.Mount{
-				{Type: "bind", Source: api.TaskVolumePath(s.DataDir, unitTaskName, "cache"), Destination: "/cache", Options: []string{"rbind", "ro"}},
+				{Type: "bind", Source: api.TaskVolumePath(s.o.DataDir, unitTaskName, "cache"), Destination: "/cache", Options: []string{"rbind", "ro"}},
 				{Type: "bind", Source: hostDir, Destination: "/ro", Options: []string{"rbind", "ro"}},
 			},
 		},
@@ -451,7 +458,7 @@ func TestContainerConfigNetworkModes(t *testing.T) {
 		task := unitTask("app")
 		task.Spec.NetworkMode = tc.mode
 		s := unitConfigSettings(t)
-		s.HostNetNSPath = "/run/netns/agent"
+		s.o.Network.HostNetNSPath = "/run/netns/agent"
 		cfg, err := unitConfig(t, s, task, unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning), containerInputs{})
 		if err != nil {
 			t.Fatalf("mode %q: %v", tc.mode, err)
@@ -463,27 +470,26 @@ func TestContainerConfigNetworkModes(t *testing.T) {
 }
 
 // TestContainerConfigTaskCgroup: every task gets its own cgroup under the root, with the
-// task's limits, or the sum of its containers' shares when it has no CPU limit. A cgroup
-// v2 hierarchy is faked in a directory (cgroup.controllers marks it unified).
+// task's limits, or the sum of its containers' shares when it has no CPU limit (what the
+// cgroup files say is runtime/cgroups' business).
 func TestContainerConfigTaskCgroup(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		taskCPU float64
 		taskMem int64
-		files   map[string]string
+		want    runtime.CgroupLimits
 	}{
-		{"task CPU and memory limits", 0.25, 1024, map[string]string{"cpu.max": "25000 100000", "memory.max": "1073741824"}},
-		// Shares 2 (app, cpu 0) + 1024 (side) = 1026 → weight 1 + (1024*9999)/262142 = 40.
-		{"no task CPU: the sum of the containers' shares", 0, 0, map[string]string{"cpu.weight": "40"}},
+		{"task CPU and memory limits", 0.25, 1024,
+			runtime.CgroupLimits{CPUQuota: 25 * time.Millisecond, Period: 100 * time.Millisecond, MemoryBytes: 1 << 30}},
+		// Shares 2 (app, cpu 0, raised to the minimum) + 1024 (side).
+		{"no task CPU: the sum of the containers' shares", 0, 0, runtime.CgroupLimits{Period: 100 * time.Millisecond, CPUShares: 1026}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mount := t.TempDir()
-			if err := os.WriteFile(filepath.Join(mount, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			cg := &fake.Cgroups{}
 			s := unitConfigSettings(t)
-			s.TaskCgroups = true
-			s.CgroupMount = mount
+			s.o.Create.TaskCgroups = true
+			s.o.Create.CgroupCPUPeriod = 100 * time.Millisecond
+			s.d.Cgroups = cg
 			task := unitTask("app", "side")
 			task.Spec.CPU, task.Spec.Memory = tc.taskCPU, tc.taskMem
 			side := unitContainer("side", api.ContainerStatusPulled, api.ContainerStatusRunning, func(c *api.Container) { c.Spec.CPU = 1024 })
@@ -494,11 +500,8 @@ func TestContainerConfigTaskCgroup(t *testing.T) {
 			if want := "/ecs/" + unitTaskName; cfg.CgroupParent != want {
 				t.Errorf("cgroup parent %q, want %q (tools read the container ID from /ecs/<task>/<id>)", cfg.CgroupParent, want)
 			}
-			for f, want := range tc.files {
-				b, err := os.ReadFile(filepath.Join(mount, "ecs", unitTaskName, f))
-				if err != nil || string(b) != want {
-					t.Errorf("%s = %q (%v), want %q", f, b, err, want)
-				}
+			if got, ok := cg.Limits(unitTaskName); !ok || got != tc.want {
+				t.Errorf("task cgroup limits %+v (made %v), want %+v", got, ok, tc.want)
 			}
 		})
 	}
@@ -525,10 +528,10 @@ func TestContainerConfigLogDriverNone(t *testing.T) {
 // TestLogDriverEnv: what the log driver learns about the container and the agent; only
 // secrets aimed at the log driver are its secret options.
 func TestLogDriverEnv(t *testing.T) {
-	s := DefaultSettings()
-	s.Region = "eu-west-1"
-	s.CloudWatchLogsEndpoint = "http://127.0.0.1:4566"
-	s.LogCredentialsSocket = "/run/ecsd/logcreds.sock"
+	s := unitConfigSettings(t)
+	s.o.Create.Region = "eu-west-1"
+	s.o.Create.CloudWatchLogsEndpoint = "http://127.0.0.1:4566"
+	s.o.Create.LogCredentialsSocket = "/run/ecsd/logcreds.sock"
 	task := unitTask("app")
 	c := unitContainer("app", "", "", func(c *api.Container) {
 		c.Spec.Secrets = []api.SecretRef{
@@ -537,7 +540,7 @@ func TestLogDriverEnv(t *testing.T) {
 			{Name: "awslogs-endpoint", Target: api.SecretTargetLogDriver},
 		}
 	})
-	env := unitEngine(t, s, nil).logDriverEnv(task, c, "rid")
+	env := unitCreate(t, nil, s.o, s.d).logDriverEnv(task, c, "rid")
 	if env.TaskARN != task.Spec.ARN || env.TaskID != unitTaskName || env.Container != "app" || env.RuntimeID != "rid" ||
 		env.Region != "eu-west-1" || env.Endpoint != "http://127.0.0.1:4566" || env.CredentialsSocket != "/run/ecsd/logcreds.sock" {
 		t.Errorf("log driver env %+v", env)
@@ -554,13 +557,13 @@ func TestLogDriverEnv(t *testing.T) {
 // before the container, mounted read-only, and the container is told where.
 func TestContainerConfigMetadataFile(t *testing.T) {
 	s := unitConfigSettings(t)
-	s.ContainerMetadata = true
+	s.o.Metadata.Enabled = true
 	c := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning, func(c *api.Container) { c.Spec.EndpointID = "ep-9" })
 	cfg, err := unitConfig(t, s, unitTask("app"), c, containerInputs{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := metadatafile.Dir(s.DataDir, unitTaskName, "app")
+	dir, err := metadatafile.Dir(s.o.DataDir, unitTaskName, "app")
 	if err != nil {
 		t.Fatal(err)
 	}

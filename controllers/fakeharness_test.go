@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,12 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cni"
 	"github.com/ecsd/ecsd/runtime/fake"
 	"github.com/ecsd/ecsd/store"
 )
@@ -30,22 +29,28 @@ import (
 // fakeHarness runs a real engine on an in-memory store and the in-memory runtime: no root,
 // no containerd, no registry. It is the unit-test counterpart of harness (integration).
 //
-// Clock: the controllers still read time.Now, so the fake runtime runs on the real clock
-// too (container timestamps must agree with the controllers' for restartAttemptPeriod and
-// startTimeout). Once the controllers take an injected clock, fakeClock below becomes
-// testutil.Clock() and is handed to both; the timing-sensitive scenarios then step it.
+// Clock: the engine (Deps.Clock) and the fake runtime share one clock. It is the real clock
+// unless a scenario asks for a fake one (fakeClock): then grace periods, health intervals,
+// restart periods, startTimeouts and cleanup waits pass when the test steps it (advance),
+// not in real time.
 type fakeHarness struct {
-	t        *testing.T
-	ctx      context.Context
-	st       *store.Store
-	rt       *fake.Runtime
-	settings Settings
-	stop     func()
+	t    *testing.T
+	ctx  context.Context
+	st   *store.Store
+	rt   *fake.Runtime
+	eng  *Engine
+	opts Options
+	deps Deps
+	stop func()
+	// clk is the fake clock, when the scenario runs on one; nil is the real clock.
+	clk *clocktesting.FakeClock
 
-	// cleaned receives the ARN of every task the engine cleaned up (Settings.TaskCleaned).
+	// cleaned receives the ARN of every task the engine cleaned up (Deps.TaskCleaned).
 	cleaned chan string
 	// net is the fake network layer, when the scenario has one.
-	net *fakeNetwork
+	net *fake.Network
+	// host is the fake host filesystem: /dev/shm mounts, ENIs found by MAC.
+	host *fake.HostFS
 	// onCheck is a scenario's own hook between its script and its check.
 	onCheck func()
 
@@ -62,38 +67,46 @@ type signalRecord struct {
 	states map[string]runtime.ContainerState
 }
 
-// fakeClock is the clock the harness gives the fake runtime (see fakeHarness).
-func fakeClock() clock.WithDelayedExecution { return clock.RealClock{} }
-
 // fhImage is the image every scenario container uses unless it says otherwise.
 const fhImage = "registry.test/ecsd/app:1"
 
-// newFakeHarness starts an engine with unit-test settings, changed by mutate.
-func newFakeHarness(t *testing.T, mutate func(*Settings)) *fakeHarness {
+// newFakeHarness starts an engine with unit-test options and fakes, changed by mutate; with
+// a fake clock (fakeClock true) the engine and the runtime read testutil.Clock().
+func newFakeHarness(t *testing.T, fakeClock bool, mutate func(*Options, *Deps)) *fakeHarness {
 	t.Helper()
-	h := &fakeHarness{t: t, rt: fake.New(fakeClock()), atCreate: map[string]map[string]runtime.ContainerState{},
-		cleaned: make(chan string, 16)}
-	h.settings = DefaultSettings()
-	h.settings.DataDir = t.TempDir()
-	h.settings.CgroupMount = t.TempDir()
-	h.settings.TaskCgroups = false
-	h.settings.Network = nil
-	h.settings.HolderBinary = ""
-	h.settings.CleanupWait = time.Hour
+	// clk is what both the engine (tickers) and the fake runtime (scripted exits) need.
+	var clk interface {
+		clock.WithTicker
+		clock.WithDelayedExecution
+	} = clock.RealClock{}
+	h := &fakeHarness{t: t, atCreate: map[string]map[string]runtime.ContainerState{},
+		cleaned: make(chan string, 16), host: &fake.HostFS{}}
+	if fakeClock {
+		h.clk = testutil.Clock()
+		clk = h.clk
+	}
+	h.rt = fake.New(clk)
+	h.opts = DefaultOptions()
+	h.opts.DataDir = t.TempDir()
+	h.opts.Create.TaskCgroups = false
+	h.opts.Namespaces.HolderBinary = ""
+	h.opts.Task.CleanupWait = time.Hour
+	h.opts.Task.CleanupJitter = 0
 	// Events alone must drive every scenario; the relist is the safety net real engines
 	// have, and a test that only passed thanks to it would hide a lost event.
-	h.settings.RelistInterval = time.Hour
-	h.settings.PullRetryDelay = 10 * time.Millisecond
-	h.settings.StartTimeout = 5 * time.Second
-	h.settings.CreateTimeout = 5 * time.Second
-	h.settings.TaskCleaned = func(arn string) {
-		select {
-		case h.cleaned <- arn:
-		default:
-		}
-	}
+	h.opts.Relist.Interval = time.Hour
+	h.opts.Pull.RetryDelay = 10 * time.Millisecond
+	h.opts.Start.Timeout = 5 * time.Second
+	h.opts.Create.Timeout = 5 * time.Second
+	h.deps = Deps{Runtime: h.rt, Cgroups: &fake.Cgroups{}, HostFS: h.host, Clock: clk,
+		TaskCleaned: func(arn string) {
+			select {
+			case h.cleaned <- arn:
+			default:
+			}
+		}}
 	if mutate != nil {
-		mutate(&h.settings)
+		mutate(&h.opts, &h.deps)
 	}
 	h.rt.AddImage(runtime.ImageInfo{Ref: fhImage, Digest: digestOf(fhImage), ID: "sha256:cfg-" + fhImage, Size: 1 << 20}, nil)
 	h.rt.SetHook(fake.MethodCreateContainer, func(_ context.Context, c fake.Call) error {
@@ -163,7 +176,8 @@ func (h *fakeHarness) start(st *store.Store) {
 	h.t.Helper()
 	h.st = st
 	ctx, cancel := context.WithCancel(h.ctx)
-	eng := New(st.DirectClient(), st.Client(), st.Cache(), h.rt, h.settings, testutil.Logger(h.t))
+	eng := New(st.DirectClient(), st.Client(), st.Cache(), h.deps, h.opts, testutil.Logger(h.t))
+	h.eng = eng
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 	h.stop = func() {
@@ -427,7 +441,7 @@ func clientKey(name string) types.NamespacedName {
 
 // dataPath is a path under the engine's data directory.
 func (h *fakeHarness) dataPath(elem ...string) string {
-	return filepath.Join(append([]string{h.settings.DataDir}, elem...)...)
+	return filepath.Join(append([]string{h.opts.DataDir}, elem...)...)
 }
 
 func closeOnce(ch chan struct{}) {
@@ -438,64 +452,9 @@ func closeOnce(ch chan struct{}) {
 	}
 }
 
-// fakeNetwork is the network layer in memory: Setup hands out addresses and host ports,
-// Teardown forgets them. failSetup, when set, fails every Setup.
-type fakeNetwork struct {
-	mu        sync.Mutex
-	nets      map[string]cni.Request
-	teardowns []string
-	failSetup error
-	next      int
-}
-
-func newFakeNetwork() *fakeNetwork { return &fakeNetwork{nets: map[string]cni.Request{}} }
-
-func (n *fakeNetwork) Setup(_ context.Context, req cni.Request) (*cni.Result, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.failSetup != nil {
-		return nil, n.failSetup
-	}
-	n.nets[req.ID] = req
-	n.next++
-	res := &cni.Result{
-		NetNSPath: "/run/netns/fake-" + req.ID,
-		IPv4:      netip.AddrFrom4([4]byte{172, 31, 0, byte(1 + n.next)}),
-		Gateway:   netip.AddrFrom4([4]byte{172, 31, 0, 1}),
-		Interface: "eth-fake",
-	}
-	for i, p := range req.Ports {
-		hp := p.HostPort
-		if hp == 0 {
-			hp = uint16(49152 + 10*n.next + i)
-		}
-		res.Bindings = append(res.Bindings, cni.Binding{HostIP: "0.0.0.0", ContainerPort: p.ContainerPort, HostPort: hp, Protocol: "tcp"})
-	}
-	return res, nil
-}
-
-func (n *fakeNetwork) Teardown(_ context.Context, id string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	delete(n.nets, id)
-	n.teardowns = append(n.teardowns, id)
-	return nil
-}
-
-func (n *fakeNetwork) IDs() ([]string, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var out []string
-	for id := range n.nets {
-		out = append(out, id)
-	}
-	return out, nil
-}
-
-func (n *fakeNetwork) tornDown(id string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Contains(n.teardowns, id)
+// tornDown reports whether the fake network layer was asked to tear down id.
+func (h *fakeHarness) tornDown(id string) bool {
+	return h.net.Called("teardown " + id)
 }
 
 // fakeInputs serves secrets and environment files from maps; err fails every read.

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 // TestHealthParamsOf covers how a Docker-shaped health check becomes a command to run
@@ -39,10 +40,8 @@ func TestHealthParamsOf(t *testing.T) {
 			want: &healthParams{cmd: []string{"true"}, interval: 5 * time.Second, timeout: 2 * time.Second, startPeriod: time.Minute, retries: 10}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := DefaultSettings()
-			s.DisableHealthCheck = tc.disabled
-			e := unitEngine(t, s, nil)
-			got := e.healthParamsOf(unitContainer("app", api.ContainerStatusRunning, api.ContainerStatusRunning, func(c *api.Container) { c.Spec.HealthCheck = tc.hc }))
+			got := healthParamsOf(unitContainer("app", api.ContainerStatusRunning, api.ContainerStatusRunning,
+				func(c *api.Container) { c.Spec.HealthCheck = tc.hc }), HealthOptions{Disable: tc.disabled})
 			switch {
 			case tc.want == nil && got != nil:
 				t.Fatalf("a check would run: %+v", got)
@@ -60,7 +59,7 @@ func TestHealthParamsOf(t *testing.T) {
 // TestNextHealthCheck: a check is due an interval after the start, then an interval after
 // the last check.
 func TestNextHealthCheck(t *testing.T) {
-	e := unitEngine(t, DefaultSettings(), nil)
+	e := &HealthReconciler{Clock: testutil.Clock(), Options: DefaultOptions().Health}
 	check := func(c *api.Container) {
 		c.Spec.HealthCheck = &api.HealthCheck{Test: []string{"CMD", "true"}, Interval: metav1.Duration{Duration: 30 * time.Second}}
 	}

@@ -6,22 +6,49 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/fake"
 )
 
-// Builders and the one Engine constructor of the unit tests (files *_unit_test.go). They
-// need no root, no containerd and no network namespace. Names start with "unit" so they
-// cannot collide with the integration tests' helpers in the same package.
+// Builders of the unit tests (files *_unit_test.go) and the reconcilers they call helpers
+// of, built from Options and Deps the way New builds them, on testutil.Clock(). They need
+// no root, no containerd and no network namespace. Names start with "unit" so they cannot
+// collide with the integration tests' helpers in the same package.
 
-// unitEngine is the only place the unit tests build an Engine: the methods they call read
-// settings (and, for a few, the runtime rt). When the Engine is split into one type per
-// reconciler, this is the one function to change.
-func unitEngine(t *testing.T, s Settings, rt runtime.Runtime) *Engine {
+// unitOptions are DefaultOptions with a data directory of the test's own.
+func unitOptions(t *testing.T) Options {
 	t.Helper()
-	return &Engine{s: s, rt: rt, log: testutil.Logger(t)}
+	o := DefaultOptions()
+	o.DataDir = t.TempDir()
+	return o
+}
+
+// unitCreate is the create reconciler over cl (nil for helpers that read no objects); a
+// nil d.Cgroups or d.HostFS is an in-memory fake.
+func unitCreate(t *testing.T, cl client.Client, o Options, d Deps) *CreateReconciler {
+	t.Helper()
+	if d.Cgroups == nil {
+		d.Cgroups = &fake.Cgroups{}
+	}
+	if d.HostFS == nil {
+		d.HostFS = &fake.HostFS{}
+	}
+	log := testutil.Logger(t)
+	return &CreateReconciler{Client: cl, Cached: cl, Runtime: d.Runtime, Network: d.Network, HostFS: d.HostFS, Cgroups: d.Cgroups,
+		Namespaces: NewTaskNamespaces(d.Runtime, d.HostFS, o.Namespaces.HolderBinary, o.DataDir, log),
+		Inputs:     d.Inputs, Security: d.Security, Clock: testutil.Clock(), Log: log, DataDir: o.DataDir, Options: o.Create,
+		NetworkOptions: o.Network, Metadata: o.Metadata}
+}
+
+// unitPull is the pull reconciler over rt and cl.
+func unitPull(t *testing.T, cl client.Client, o Options, d Deps) *PullReconciler {
+	t.Helper()
+	return &PullReconciler{Client: cl, Cached: cl, Runtime: d.Runtime, Auth: d.Auth, Images: NewImageUsers(cl),
+		Clock: testutil.Clock(), Log: testutil.Logger(t), Options: o.Pull}
 }
 
 // unitTaskName is the task ID of the tasks the builders make.
@@ -69,9 +96,9 @@ func unitAt(d time.Duration) *metav1.Time {
 	return &t
 }
 
-// unitAgo is time.Now()-d, for the functions that still read the machine's clock.
+// unitAgo is d before testutil.Epoch(), the time of testutil.Clock().
 func unitAgo(d time.Duration) *metav1.Time {
-	t := metav1.NewTime(time.Now().Add(-d))
+	t := metav1.NewTime(testutil.Epoch().Add(-d))
 	return &t
 }
 

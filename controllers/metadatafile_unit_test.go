@@ -29,57 +29,47 @@ func TestMountMetadataFile(t *testing.T) {
 	task, c := unitTask("app"), unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning)
 
 	t.Run("off: nothing mounted, nothing written", func(t *testing.T) {
-		s := DefaultSettings()
-		s.DataDir = t.TempDir()
+		dataDir := t.TempDir()
 		var cfg runtime.ContainerConfig
-		if err := unitEngine(t, s, nil).mountMetadataFile(task, c, &cfg); err != nil {
+		if err := mountMetadataFile(dataDir, MetadataOptions{}, task, c, &cfg); err != nil {
 			t.Fatal(err)
 		}
 		if len(cfg.Mounts) != 0 || len(cfg.Env) != 0 {
 			t.Fatalf("cfg %+v", cfg)
 		}
-		if _, err := os.Stat(filepath.Join(s.DataDir, "metadata")); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(dataDir, "metadata")); !os.IsNotExist(err) {
 			t.Fatalf("metadata directory written with the feature off: %v", err)
 		}
 	})
 	t.Run("a data directory that is not absolute cannot be a mount source", func(t *testing.T) {
-		s := DefaultSettings()
-		s.DataDir = "relative/data"
-		s.ContainerMetadata = true
 		var cfg runtime.ContainerConfig
-		err := unitEngine(t, s, nil).mountMetadataFile(task, c, &cfg)
+		err := mountMetadataFile("relative/data", MetadataOptions{Enabled: true}, task, c, &cfg)
 		if err == nil || !strings.Contains(err.Error(), "container metadata file") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("a task ID that is not one path element is refused", func(t *testing.T) {
-		s := DefaultSettings()
-		s.DataDir = t.TempDir()
-		s.ContainerMetadata = true
 		bad := task.DeepCopy()
 		bad.Name = "../escape"
 		var cfg runtime.ContainerConfig
-		if err := unitEngine(t, s, nil).mountMetadataFile(bad, c, &cfg); err == nil {
+		if err := mountMetadataFile(t.TempDir(), MetadataOptions{Enabled: true}, bad, c, &cfg); err == nil {
 			t.Fatal("a task ID with a path separator was written")
 		}
 	})
 }
 
 // TestWriteMetadataReady: once the container runs, its file says READY; a write that fails
-// does not fail the container.
+// is an error the start reconciler logs.
 func TestWriteMetadataReady(t *testing.T) {
-	s := DefaultSettings()
-	s.DataDir = t.TempDir()
-	s.ContainerMetadata = true
-	s.Cluster = "prod"
-	e := unitEngine(t, s, nil)
+	dataDir := t.TempDir()
+	on := MetadataOptions{Enabled: true, Instance: metadatafile.Instance{Cluster: "prod"}}
 	task := unitTask("app")
 	c := unitContainer("app", api.ContainerStatusCreated, api.ContainerStatusRunning, func(c *api.Container) { c.Status.RuntimeID = "rid-7" })
 	var cfg runtime.ContainerConfig
-	if err := e.mountMetadataFile(task, c, &cfg); err != nil {
+	if err := mountMetadataFile(dataDir, on, task, c, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	dir, _ := metadatafile.Dir(s.DataDir, task.Name, "app")
+	dir, _ := metadatafile.Dir(dataDir, task.Name, "app")
 	read := func() map[string]any {
 		b, err := os.ReadFile(filepath.Join(dir, metadatafile.FileName))
 		if err != nil {
@@ -94,18 +84,23 @@ func TestWriteMetadataReady(t *testing.T) {
 	if m := read(); m["MetadataFileStatus"] != nil {
 		t.Fatalf("first file says %v, want no status (INITIAL)", m["MetadataFileStatus"])
 	}
-	e.writeMetadataReady(task, c)
+	if err := writeMetadataReady(dataDir, on, task, c); err != nil {
+		t.Fatal(err)
+	}
 	if m := read(); m["MetadataFileStatus"] != metadatafile.StatusReady {
 		t.Fatalf("after start the file says %v, want READY: %v", m["MetadataFileStatus"], m)
 	}
 
 	bad := task.DeepCopy()
 	bad.Name = "../escape"
-	e.writeMetadataReady(bad, c) // logged, never a panic or a failed container
+	if err := writeMetadataReady(dataDir, on, bad, c); err == nil {
+		t.Error("a task ID with a path separator was written")
+	}
 
-	s.ContainerMetadata = false
-	off := unitEngine(t, s, nil)
-	off.writeMetadataReady(task, unitContainer("other", "", "")) // off: nothing written
+	// off: nothing written
+	if err := writeMetadataReady(dataDir, MetadataOptions{}, task, unitContainer("other", "", "")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "other")); !os.IsNotExist(err) {
 		t.Fatalf("file written with the feature off: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cni"
+	"github.com/ecsd/ecsd/runtime/fake"
 )
 
 func TestSplitGateway(t *testing.T) {
@@ -49,11 +49,11 @@ func TestNetworkError(t *testing.T) {
 		err        error
 		definition bool
 	}{
-		{fmt.Errorf("host port 8080: %w", cni.ErrPortAllocated), true},
-		{fmt.Errorf("host port 22: %w", cni.ErrPortReserved), true},
-		{cni.ErrNoFreePorts, true},
-		{fmt.Errorf("mode x: %w", cni.ErrInvalidRequest), true},
-		{fmt.Errorf("mac 02:00: %w", cni.ErrENINotFound), true},
+		{fmt.Errorf("host port 8080: %w", runtime.ErrPortAllocated), true},
+		{fmt.Errorf("host port 22: %w", runtime.ErrPortReserved), true},
+		{runtime.ErrNoFreePorts, true},
+		{fmt.Errorf("mode x: %w", runtime.ErrInvalidNetworkRequest), true},
+		{fmt.Errorf("mac 02:00: %w", runtime.ErrENINotFound), true},
 		{errors.New("netlink: operation not permitted"), false},
 	} {
 		got := networkError(tc.err)
@@ -70,22 +70,22 @@ func TestNetworkError(t *testing.T) {
 }
 
 func TestNetworkStatusAndBindings(t *testing.T) {
-	res := &cni.Result{
+	res := &runtime.NetworkResult{
 		NetNSPath: "/run/netns/x", Interface: "eth1",
 		IPv4: netip.MustParseAddr("172.17.0.5"), Gateway: netip.MustParseAddr("172.17.0.1"),
 		EndpointsIPv4: netip.MustParseAddr("169.254.172.9"),
-		Bindings: []cni.Binding{
+		Bindings: []runtime.PortBinding{
 			{HostIP: "0.0.0.0", ContainerPort: 80, HostPort: 32768, Protocol: "tcp"},
 			{HostIP: "0.0.0.0", ContainerPortRange: "9000-9001", HostPortRange: "40000-40001", Protocol: "udp"},
 		},
 	}
-	n := networkStatus(cni.ModeBridge, "c1", res, "172.17.0.0/16")
+	n := networkStatus(runtime.NetworkBridge, "c1", res, "172.17.0.0/16")
 	want := api.NetworkStatus{Mode: "bridge", ID: "c1", NetNSPath: "/run/netns/x", InterfaceName: "eth1", IPv4Address: "172.17.0.5",
 		IPv4Gateway: "172.17.0.1", IPv4SubnetCIDR: "172.17.0.0/16", EndpointIPv4Address: "169.254.172.9"}
 	if *n != want {
 		t.Errorf("networkStatus = %+v, want %+v", *n, want)
 	}
-	empty := networkStatus(cni.ModeAWSVPC, "t", &cni.Result{NetNSPath: "/run/netns/t"}, "")
+	empty := networkStatus(runtime.NetworkAWSVPC, "t", &runtime.NetworkResult{NetNSPath: "/run/netns/t"}, "")
 	if empty.IPv4Address != "" || empty.IPv4Gateway != "" || empty.EndpointIPv4Address != "" {
 		t.Errorf("zero addresses reported as %+v", empty)
 	}
@@ -123,18 +123,18 @@ func TestNeedsRelease(t *testing.T) {
 }
 
 func TestBridgeSubnetAndResolvConfDefaults(t *testing.T) {
-	e := unitEngine(t, DefaultSettings(), nil)
-	if got := e.bridgeSubnet(); got != cni.DefaultBridgeSubnet {
+	e := unitCreate(t, nil, unitOptions(t), Deps{})
+	if got := e.NetworkOptions.bridgeSubnet(); got != runtime.DefaultBridgeSubnet {
 		t.Errorf("default bridge subnet %q", got)
 	}
 	if got := e.hostResolvConf(); got != "/etc/resolv.conf" {
 		t.Errorf("default resolv.conf %q", got)
 	}
-	s := DefaultSettings()
-	s.BridgeSubnet = netip.MustParsePrefix("10.99.3.7/16")
-	s.HostResolvConf = "/tmp/resolv.conf"
-	e = unitEngine(t, s, nil)
-	if got := e.bridgeSubnet(); got != "10.99.0.0/16" {
+	o := unitOptions(t)
+	o.Network.BridgeSubnet = netip.MustParsePrefix("10.99.3.7/16")
+	o.Network.HostResolvConf = "/tmp/resolv.conf"
+	e = unitCreate(t, nil, o, Deps{})
+	if got := e.NetworkOptions.bridgeSubnet(); got != "10.99.0.0/16" {
 		t.Errorf("bridge subnet %q, want the masked 10.99.0.0/16", got)
 	}
 	if got := e.hostResolvConf(); got != "/tmp/resolv.conf" {
@@ -145,25 +145,13 @@ func TestBridgeSubnetAndResolvConfDefaults(t *testing.T) {
 	}
 }
 
-// unitNetwork is a network layer the unit tests never call: joinNetwork only needs one to
-// be configured.
-type unitNetwork struct{}
-
-func (unitNetwork) Setup(context.Context, cni.Request) (*cni.Result, error) {
-	return nil, errors.New("unitNetwork: Setup is not expected")
-}
-func (unitNetwork) Teardown(context.Context, string) error {
-	return errors.New("unitNetwork: Teardown is not expected")
-}
-func (unitNetwork) IDs() ([]string, error) { return nil, nil }
-
 // TestJoinNetworkBridge: a bridge container joins the namespace recorded in its status and
 // gets /etc/hosts, /etc/hostname and /etc/resolv.conf for it, links included.
 func TestJoinNetworkBridge(t *testing.T) {
 	s := unitConfigSettings(t)
-	s.Network = unitNetwork{}
-	s.HostResolvConf = filepath.Join(t.TempDir(), "resolv.conf")
-	if err := os.WriteFile(s.HostResolvConf, []byte("nameserver 10.0.0.2\nsearch corp.example\n"), 0o644); err != nil {
+	s.d.Network = &fake.Network{}
+	s.o.Network.HostResolvConf = filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(s.o.Network.HostResolvConf, []byte("nameserver 10.0.0.2\nsearch corp.example\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	db := unitContainer("db", api.ContainerStatusRunning, api.ContainerStatusRunning, func(c *api.Container) {
@@ -214,8 +202,8 @@ func TestJoinNetworkBridge(t *testing.T) {
 
 func TestJoinNetworkBridgeWaitsAndRefuses(t *testing.T) {
 	s := unitConfigSettings(t)
-	s.Network = unitNetwork{}
-	s.HostResolvConf = filepath.Join(t.TempDir(), "missing")
+	s.d.Network = &fake.Network{}
+	s.o.Network.HostResolvConf = filepath.Join(t.TempDir(), "missing")
 	withNet := func(c *api.Container) {
 		c.Status.Network = &api.NetworkStatus{Mode: "bridge", ID: c.Name, NetNSPath: "/run/netns/app", IPv4Address: "172.17.0.8"}
 	}
@@ -258,8 +246,8 @@ func TestJoinNetworkBridgeWaitsAndRefuses(t *testing.T) {
 // definition's DNS settings winning.
 func TestJoinNetworkAWSVPC(t *testing.T) {
 	s := unitConfigSettings(t)
-	s.Network = unitNetwork{}
-	s.HostResolvConf = filepath.Join(t.TempDir(), "missing")
+	s.d.Network = &fake.Network{}
+	s.o.Network.HostResolvConf = filepath.Join(t.TempDir(), "missing")
 	task := unitTask("app")
 	task.Spec.NetworkMode = "awsvpc"
 	task.Status.Network = &api.NetworkStatus{Mode: "awsvpc", ID: unitTaskName, NetNSPath: "/run/netns/task", IPv4Address: "10.0.1.20"}
@@ -301,14 +289,13 @@ func TestEnsureNetworkModes(t *testing.T) {
 	c := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning)
 	task := unitTask("app")
 	task.Spec.NetworkMode = "awsvpc"
-	e := unitEngine(t, DefaultSettings(), nil)
+	e := unitCreate(t, nil, unitOptions(t), Deps{})
 	got, err := e.ensureNetwork(context.Background(), &containerScope{task: task, c: c})
 	if err != nil || got != c {
 		t.Fatalf("no network layer: %v, %v; want the container unchanged", got, err)
 	}
-	s := DefaultSettings()
-	s.Network = unitNetwork{}
-	e = unitEngine(t, s, nil)
+	// A network layer that fails every setup: the modes that need none never call it.
+	e = unitCreate(t, nil, unitOptions(t), Deps{Network: &fake.Network{SetupErr: errors.New("setup is not expected")}})
 	if _, err := e.ensureNetwork(context.Background(), &containerScope{task: task, c: c}); !errors.Is(err, errInvalidDefinition) || !strings.Contains(err.Error(), "ECS_ENABLE_TASK_ENI=true") {
 		t.Fatalf("awsvpc without task ENI support: %v", err)
 	}
@@ -337,14 +324,5 @@ func TestClient404TreatsAVanishedObjectAsDone(t *testing.T) {
 	other := errors.New("store closed")
 	if err := client404(other); err != other {
 		t.Errorf("other error: %v, want it kept", err)
-	}
-}
-
-func TestInterfaceWithMAC(t *testing.T) {
-	e := unitEngine(t, DefaultSettings(), nil)
-	// A locally administered address no real interface has: the ENI is not attached yet.
-	// (An empty MAC would match the loopback; payload and cni validation refuse one first.)
-	if e.interfaceWithMAC("02:ec:5d:00:00:99") {
-		t.Error("found an interface with a MAC nothing has")
 	}
 }

@@ -171,9 +171,9 @@ func TestGetImagePullBehavior(t *testing.T) {
 					return runtime.ImageInfo{}, fmt.Errorf("image %s: %w", ref, runtime.ErrNotFound)
 				},
 			}
-			s := DefaultSettings()
-			s.PullBehavior = tc.behavior
-			e := unitEngine(t, s, rt)
+			o := unitOptions(t)
+			o.Pull.Behavior = tc.behavior
+			e := unitPull(t, nil, o, Deps{Runtime: rt})
 			got, err := e.getImage(context.Background(), unitContainer("app", "", api.ContainerStatusRunning), "arn:task")
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
@@ -196,9 +196,9 @@ func TestPullTimeoutIsADockerTimeoutError(t *testing.T) {
 		<-ctx.Done()
 		return runtime.ImageInfo{}, fmt.Errorf("pull: %w", ctx.Err())
 	}}
-	s := DefaultSettings()
-	s.PullTimeout = 20 * time.Millisecond
-	e := unitEngine(t, s, rt)
+	o := unitOptions(t)
+	o.Pull.Timeout = 20 * time.Millisecond
+	e := unitPull(t, nil, o, Deps{Runtime: rt})
 	_, err := e.pull(context.Background(), unitContainer("app", "", api.ContainerStatusRunning), "arn:task")
 	if retryablePull(err) {
 		t.Errorf("a pull timeout is retried: %v", err)
@@ -249,12 +249,13 @@ func TestAuthFor(t *testing.T) {
 			&unitAuthResolver{err: errors.New("AccessDeniedException")}, "", "CannotPullECRContainerError: AccessDeniedException"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := DefaultSettings()
-			s.RegistryAuth = engineAuth
+			o := unitOptions(t)
+			o.Pull.RegistryAuth = engineAuth
+			var d Deps
 			if tc.resolver != nil {
-				s.AuthResolver = tc.resolver
+				d.Auth = tc.resolver
 			}
-			e := unitEngine(t, s, nil)
+			e := unitPull(t, nil, o, d)
 			auth, err := e.authFor(context.Background(), tc.c, "arn:task/1")
 			if tc.wantErr != "" {
 				if err == nil || retryablePull(err) || pullFailure(err) != tc.wantErr {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
-	"github.com/ecsd/ecsd/runtime/cni"
 	"github.com/ecsd/ecsd/runtime/fake"
 )
 
@@ -30,8 +28,11 @@ import (
 // scenario is one row: a task (id "t1"), what the runtime does, what the test does once
 // the task is written, and what must hold.
 type scenario struct {
-	rule     string
-	settings func(*Settings)
+	rule string
+	// settings changes the harness's options and fakes.
+	settings func(*Options, *Deps)
+	// fakeClock runs the engine and the runtime on a fake clock the check steps (h.advance).
+	fakeClock bool
 	// task returns the task to run; nil runs one essential container "app".
 	task func() (*api.Task, []*api.Container)
 	// script runs before the task is written: runtime scripts and faults.
@@ -39,7 +40,7 @@ type scenario struct {
 	// check runs after the task is written.
 	check func(t *testing.T, h *fakeHarness)
 	// network gives the engine a fake network layer (h.net).
-	network *fakeNetwork
+	network *fake.Network
 }
 
 const tid = "t1"
@@ -50,12 +51,12 @@ func runScenarios(t *testing.T, rows []scenario) {
 		t.Run(sc.rule, func(t *testing.T) {
 			t.Parallel()
 			net := sc.network
-			h := newFakeHarness(t, func(s *Settings) {
+			h := newFakeHarness(t, sc.fakeClock, func(o *Options, d *Deps) {
 				if net != nil {
-					s.Network = net
+					d.Network = net
 				}
 				if sc.settings != nil {
-					sc.settings(s)
+					sc.settings(o, d)
 				}
 			})
 			h.net = net
@@ -308,7 +309,7 @@ func TestScenarioPull(t *testing.T) {
 	for _, b := range []PullBehavior{PullDefault, PullAlways, PullOnce, PullPreferCached} {
 		rows = append(rows, scenario{
 			rule:     "6.2 pull behavior " + string(b) + ": an image that is nowhere stops the task",
-			settings: func(s *Settings) { s.PullBehavior = b },
+			settings: func(o *Options, _ *Deps) { o.Pull.Behavior = b },
 			task:     missingTask,
 			check: func(t *testing.T, h *fakeHarness) {
 				stoppedWith(t, h, ReasonPull+":")
@@ -329,7 +330,7 @@ func TestScenarioPull(t *testing.T) {
 		}
 		rows = append(rows, scenario{
 			rule:     rule,
-			settings: func(s *Settings) { s.PullBehavior = tc.b },
+			settings: func(o *Options, _ *Deps) { o.Pull.Behavior = tc.b },
 			task:     cachedTask,
 			script:   cachedOnly,
 			check: func(t *testing.T, h *fakeHarness) {
@@ -346,7 +347,7 @@ func TestScenarioPull(t *testing.T) {
 	}
 	rows = append(rows, scenario{
 		rule:     "8 pull behavior once: an image pulled before is not pulled again",
-		settings: func(s *Settings) { s.PullBehavior = PullOnce },
+		settings: func(o *Options, _ *Deps) { o.Pull.Behavior = PullOnce },
 		check: func(t *testing.T, h *fakeHarness) {
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			h.rt.RemoveRegistryImage(fhImage)
@@ -359,7 +360,7 @@ func TestScenarioPull(t *testing.T) {
 		},
 	}, scenario{
 		rule:     "6.2 pull with the registry's credentials (ECS_ENGINE_AUTH_DATA) runs",
-		settings: func(s *Settings) { s.RegistryAuth = map[string]runtime.Auth{"registry.test": good} },
+		settings: func(o *Options, _ *Deps) { o.Pull.RegistryAuth = map[string]runtime.Auth{"registry.test": good} },
 		script:   func(h *fakeHarness) { h.rt.AddImage(runtime.ImageInfo{Ref: private, Digest: digestOf(private)}, &good) },
 		task: func() (*api.Task, []*api.Container) {
 			app := ctr("app")
@@ -369,8 +370,8 @@ func TestScenarioPull(t *testing.T) {
 		check: func(t *testing.T, h *fakeHarness) { h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning)) },
 	}, scenario{
 		rule: "6.2 pull refused for wrong credentials stops the task without retrying",
-		settings: func(s *Settings) {
-			s.RegistryAuth = map[string]runtime.Auth{"registry.test": {Username: "ecsd", Password: "wrong"}}
+		settings: func(o *Options, _ *Deps) {
+			o.Pull.RegistryAuth = map[string]runtime.Auth{"registry.test": {Username: "ecsd", Password: "wrong"}}
 		},
 		script: func(h *fakeHarness) { h.rt.AddImage(runtime.ImageInfo{Ref: private, Digest: digestOf(private)}, &good) },
 		task: func() (*api.Task, []*api.Container) {
@@ -397,12 +398,12 @@ func TestScenarioPull(t *testing.T) {
 		},
 	}, scenario{
 		rule:     "6.4 pull timeout (ECS_IMAGE_PULL_TIMEOUT) stops the task with DockerTimeoutError",
-		settings: func(s *Settings) { s.PullTimeout = 50 * time.Millisecond },
+		settings: func(o *Options, _ *Deps) { o.Pull.Timeout = 50 * time.Millisecond },
 		script:   func(h *fakeHarness) { h.rt.SetLatency(fake.MethodPullImage, time.Hour) },
 		check:    func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonTimeout+":") },
 	}, scenario{
 		rule:     "6.3 ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT pulls while waiting on ordering",
-		settings: func(s *Settings) { s.PullDependentUpfront = true },
+		settings: func(o *Options, _ *Deps) { o.Pull.DependentUpfront = true },
 		task: func() (*api.Task, []*api.Container) {
 			app := ctr("app")
 			app.DependsOn = []api.Dependency{{ContainerName: "init", Condition: api.ConditionComplete}}
@@ -453,7 +454,7 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		},
 	}, {
 		rule:     "6.4 create timeout (ECS_CONTAINER_CREATE_TIMEOUT): DockerTimeoutError",
-		settings: func(s *Settings) { s.CreateTimeout = 50 * time.Millisecond },
+		settings: func(o *Options, _ *Deps) { o.Create.Timeout = 50 * time.Millisecond },
 		script:   func(h *fakeHarness) { h.rt.SetLatency(fake.MethodCreateContainer, time.Hour) },
 		check: func(t *testing.T, h *fakeHarness) {
 			got := stoppedWith(t, h, ReasonTimeout+": ")
@@ -473,7 +474,7 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		},
 	}, {
 		rule:     "6.2 definition error (privileged with ECS_DISABLE_PRIVILEGED): CannotCreateContainerError",
-		settings: func(s *Settings) { s.DisablePrivileged = true },
+		settings: func(o *Options, _ *Deps) { o.Create.DisablePrivileged = true },
 		task:     withSpec(func(c *api.ContainerSpec, _ *api.Task) { c.Privileged = true }),
 		check:    func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
 	}, {
@@ -489,9 +490,9 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		check: func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
 	}, {
 		rule: "6.2 task volumes and container settings reach the runtime",
-		settings: func(s *Settings) {
-			s.ContainerMetadata = true
-			s.Region = "us-test-1"
+		settings: func(o *Options, _ *Deps) {
+			o.Metadata.Enabled = true
+			o.Create.Region = "us-test-1"
 		},
 		task: withSpec(func(c *api.ContainerSpec, tk *api.Task) {
 			tk.Spec.NetworkMode = "none"
@@ -526,7 +527,7 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		},
 	}, {
 		rule:     "6.2 a start error is retried, then stops the container with CannotStartContainerError",
-		settings: func(s *Settings) { s.StartTimeout = 100 * time.Millisecond },
+		settings: func(o *Options, _ *Deps) { o.Start.Timeout = 100 * time.Millisecond },
 		script: func(h *fakeHarness) {
 			boom := errors.New("OCI runtime start failed: cgroup busy")
 			h.rt.FailNext(fake.MethodStartContainer, boom, boom, boom, boom, boom)
@@ -551,7 +552,7 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		},
 	}, {
 		rule:     "6.4 start timeout (ECS_CONTAINER_START_TIMEOUT): DockerTimeoutError",
-		settings: func(s *Settings) { s.StartTimeout = 50 * time.Millisecond },
+		settings: func(o *Options, _ *Deps) { o.Start.Timeout = 50 * time.Millisecond },
 		script:   func(h *fakeHarness) { h.rt.SetLatency(fake.MethodStartContainer, time.Hour) },
 		check: func(t *testing.T, h *fakeHarness) {
 			if got := stoppedWith(t, h, ReasonTimeout+": "); !strings.Contains(got.Status.StoppedReason, "transition to started") {
@@ -762,7 +763,7 @@ func TestScenarioStopTimeout(t *testing.T) {
 		},
 	}, {
 		rule:     "6.4 SIGTERM ignored: SIGKILL after the container's stopTimeout, not the default",
-		settings: func(s *Settings) { s.StopTimeout = time.Hour },
+		settings: func(o *Options, _ *Deps) { o.Stop.Timeout = time.Hour },
 		task: func() (*api.Task, []*api.Container) {
 			app := ctr("app")
 			app.StopTimeout = 1
@@ -776,7 +777,7 @@ func TestScenarioStopTimeout(t *testing.T) {
 		},
 	}, {
 		rule:     "6.4 SIGTERM ignored: SIGKILL after ECS_CONTAINER_STOP_TIMEOUT when the container sets none",
-		settings: func(s *Settings) { s.StopTimeout = 300 * time.Millisecond },
+		settings: func(o *Options, _ *Deps) { o.Stop.Timeout = 300 * time.Millisecond },
 		script:   func(h *fakeHarness) { h.script(tid, "app", fake.Process{IgnoreTERM: true}) },
 		check: func(t *testing.T, h *fakeHarness) {
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
@@ -792,7 +793,7 @@ func TestScenarioStopTimeout(t *testing.T) {
 				return ctx.Err()
 			})
 		},
-		settings: func(s *Settings) { s.StartTimeout = time.Hour },
+		settings: func(o *Options, _ *Deps) { o.Start.Timeout = time.Hour },
 		check: func(t *testing.T, h *fakeHarness) {
 			h.waitContainer(tid, "app", "CREATED", ctrKnown(api.ContainerStatusCreated))
 			h.stopTask(tid)
@@ -866,7 +867,7 @@ func TestScenarioHealth(t *testing.T) {
 		},
 	}, {
 		rule:     "6.5 health: ECS_DISABLE_DOCKER_HEALTH_CHECK runs no check",
-		settings: func(s *Settings) { s.DisableHealthCheck = true },
+		settings: func(o *Options, _ *Deps) { o.Health.Disable = true },
 		task:     withCheck(check("CMD", "probe")),
 		check: func(t *testing.T, h *fakeHarness) {
 			c := h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
@@ -1039,10 +1040,10 @@ func TestScenarioRecovery(t *testing.T) {
 func TestScenarioCleanup(t *testing.T) {
 	runScenarios(t, []scenario{{
 		rule: "7 cleanup after CleanupWait removes the containers, their files and the task",
-		settings: func(s *Settings) {
-			s.CleanupWait = 50 * time.Millisecond
-			s.CleanupJitter = 10 * time.Millisecond
-			s.ContainerMetadata = true
+		settings: func(o *Options, _ *Deps) {
+			o.Task.CleanupWait = 50 * time.Millisecond
+			o.Task.CleanupJitter = 10 * time.Millisecond
+			o.Metadata.Enabled = true
 		},
 		task: func() (*api.Task, []*api.Container) {
 			tk, cs := fhTask(tid, ctr("app"))
@@ -1083,7 +1084,7 @@ func TestScenarioCleanup(t *testing.T) {
 		},
 	}, {
 		rule:     "7 cleanup of a task whose containers were never created",
-		settings: func(s *Settings) { s.CleanupWait = 0 },
+		settings: func(o *Options, _ *Deps) { o.Task.CleanupWait = 0 },
 		task: func() (*api.Task, []*api.Container) {
 			tk, cs := fhTask(tid, ctr("app"))
 			tk.Spec.DesiredStatus = api.TaskStatusStopped
@@ -1139,7 +1140,7 @@ func TestScenarioNetwork(t *testing.T) {
 	}
 	runScenarios(t, []scenario{{
 		rule:    "bridge: ports are published and reported as network bindings, and released when the container stops",
-		network: newFakeNetwork(),
+		network: fake.NewNetwork(),
 		task:    bridgeApp(api.PortMapping{ContainerPort: 80}, api.PortMapping{ContainerPort: 53, HostPort: 5353, Protocol: "UDP"}),
 		script:  func(h *fakeHarness) { h.script(tid, "app", runsForever) },
 		check: func(t *testing.T, h *fakeHarness) {
@@ -1159,13 +1160,13 @@ func TestScenarioNetwork(t *testing.T) {
 			c = h.waitContainer(tid, "app", "network released", func(c *api.Container) bool {
 				return c.Status.Network != nil && c.Status.Network.ReleasedAt != nil
 			})
-			if !h.net.tornDown(c.Status.Network.ID) {
+			if !h.tornDown(c.Status.Network.ID) {
 				t.Fatalf("network %s not torn down", c.Status.Network.ID)
 			}
 		},
 	}, {
 		rule:    "bridge: a host port already taken stops the task with CannotCreateContainerError",
-		network: &fakeNetwork{nets: map[string]cni.Request{}, failSetup: fmt.Errorf("host port 8080/tcp: %w", cni.ErrPortAllocated)},
+		network: &fake.Network{SetupErr: fmt.Errorf("host port 8080/tcp: %w", runtime.ErrPortAllocated)},
 		task:    bridgeApp(api.PortMapping{ContainerPort: 80, HostPort: 8080}),
 		check: func(t *testing.T, h *fakeHarness) {
 			if got := stoppedWith(t, h, ReasonCreate+": "); !strings.Contains(got.Status.StoppedReason, "8080") {
@@ -1174,7 +1175,7 @@ func TestScenarioNetwork(t *testing.T) {
 		},
 	}, {
 		rule:    "bridge: links resolve to the target's address in the container's /etc/hosts",
-		network: newFakeNetwork(),
+		network: fake.NewNetwork(),
 		task: func() (*api.Task, []*api.Container) {
 			app := ctr("app")
 			app.Links = []string{"db:database"}
@@ -1200,13 +1201,13 @@ func TestScenarioNetwork(t *testing.T) {
 		},
 	}, {
 		rule:    "awsvpc without ECS_ENABLE_TASK_ENI: refused with CannotCreateContainerError",
-		network: newFakeNetwork(),
+		network: fake.NewNetwork(),
 		task:    awsvpc,
 		check:   func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
 	}, {
 		rule:     "awsvpc: an ENI that never appears stops the task",
-		network:  newFakeNetwork(),
-		settings: func(s *Settings) { s.AWSVPCEnabled = true },
+		network:  fake.NewNetwork(),
+		settings: func(o *Options, _ *Deps) { o.Network.AWSVPCEnabled = true },
 		script:   func(h *fakeHarness) { addENI(h, "02:00:00:00:00:99", time.Now().Add(-time.Second)) },
 		task:     awsvpc,
 		check: func(t *testing.T, h *fakeHarness) {
@@ -1216,10 +1217,11 @@ func TestScenarioNetwork(t *testing.T) {
 		},
 	}, {
 		rule:     "awsvpc: the task's network is set up once, its ENI ATTACHED, then torn down and DETACHED",
-		network:  newFakeNetwork(),
-		settings: func(s *Settings) { s.AWSVPCEnabled = true },
+		network:  fake.NewNetwork(),
+		settings: func(o *Options, _ *Deps) { o.Network.AWSVPCEnabled = true },
 		script: func(h *fakeHarness) {
-			mac := hostMAC(h.t)
+			mac := "02:00:00:00:00:05"
+			h.host.AddInterface(mac)
 			addENI(h, mac, time.Now().Add(time.Hour))
 			h.script(tid, "app", runsForever)
 		},
@@ -1246,31 +1248,17 @@ func TestScenarioNetwork(t *testing.T) {
 		},
 	}, {
 		rule: "a network no object accounts for is torn down by the sweep",
-		network: func() *fakeNetwork {
-			n := newFakeNetwork()
-			n.nets["t0-gone"] = cni.Request{ID: "t0-gone", Mode: cni.ModeBridge}
+		network: func() *fake.Network {
+			n := fake.NewNetwork()
+			if _, err := n.Setup(context.Background(), runtime.NetworkRequest{ID: "t0-gone", Mode: runtime.NetworkBridge}); err != nil {
+				panic(err)
+			}
 			return n
 		}(),
 		check: func(t *testing.T, h *fakeHarness) {
-			testutil.Eventually(t, "the orphaned network torn down", func() bool { return h.net.tornDown("t0-gone") })
+			testutil.Eventually(t, "the orphaned network torn down", func() bool { return h.tornDown("t0-gone") })
 		},
 	}})
-}
-
-// hostMAC is the MAC of one of the host's interfaces: an awsvpc ENI must be found on the host.
-func hostMAC(t *testing.T) string {
-	t.Helper()
-	ifs, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, i := range ifs {
-		if len(i.HardwareAddr) > 0 {
-			return i.HardwareAddr.String()
-		}
-	}
-	t.Skip("this host has no interface with a MAC address to stand for an ENI")
-	return ""
 }
 
 func TestScenarioInputs(t *testing.T) {
@@ -1280,9 +1268,11 @@ func TestScenarioInputs(t *testing.T) {
 		return fhTask(tid, app, sidecar("side"))
 	}
 	runScenarios(t, []scenario{{
-		rule:     "secrets reach the container's environment and are never stored",
-		settings: func(s *Settings) { s.Inputs = fakeInputs{secrets: map[string]string{"DB_PASS": "s3cr3t-value"}} },
-		task:     withSecret,
+		rule: "secrets reach the container's environment and are never stored",
+		settings: func(_ *Options, d *Deps) {
+			d.Inputs = fakeInputs{secrets: map[string]string{"DB_PASS": "s3cr3t-value"}}
+		},
+		task: withSecret,
 		check: func(t *testing.T, h *fakeHarness) {
 			h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
 			cfg, _ := h.rt.Config(h.runtimeID(tid, "app"))
@@ -1295,8 +1285,8 @@ func TestScenarioInputs(t *testing.T) {
 		},
 	}, {
 		rule: "secrets that cannot be read stop the task with the reason, before any container is created",
-		settings: func(s *Settings) {
-			s.Inputs = fakeInputs{err: errors.New("ResourceInitializationError: unable to pull secrets")}
+		settings: func(_ *Options, d *Deps) {
+			d.Inputs = fakeInputs{err: errors.New("ResourceInitializationError: unable to pull secrets")}
 		},
 		task: withSecret,
 		check: func(t *testing.T, h *fakeHarness) {

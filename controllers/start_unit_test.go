@@ -34,7 +34,7 @@ func TestRecordExit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := unitContainer("app", api.ContainerStatusRunning, api.ContainerStatusRunning)
 			c.Status.Reason = tc.reason
-			if !recordExit(c, tc.st) {
+			if !recordExit(c, tc.st, testutil.Epoch()) {
 				t.Fatal("recordExit reported no change")
 			}
 			if c.Status.KnownStatus != api.ContainerStatusStopped {
@@ -58,15 +58,16 @@ func TestRecordExit(t *testing.T) {
 
 func TestRecordExitWithoutFinishTimeUsesNow(t *testing.T) {
 	c := unitContainer("app", api.ContainerStatusRunning, api.ContainerStatusRunning)
-	recordExit(c, runtime.ContainerState{Status: runtime.StatusStopped})
-	if f := c.Status.FinishedAt; f == nil || time.Since(f.Time) > time.Minute || time.Since(f.Time) < 0 {
+	now := testutil.Epoch().Add(time.Hour)
+	recordExit(c, runtime.ContainerState{Status: runtime.StatusStopped}, now)
+	if f := c.Status.FinishedAt; f == nil || !f.Time.Equal(now) {
 		t.Fatalf("finishedAt %v, want now", f)
 	}
 }
 
 func TestRecordExitIsIdempotent(t *testing.T) {
 	c := unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped, unitExit(0))
-	if recordExit(c, runtime.ContainerState{Status: runtime.StatusStopped, ExitCode: 9}) {
+	if recordExit(c, runtime.ContainerState{Status: runtime.StatusStopped, ExitCode: 9}, testutil.Epoch()) {
 		t.Fatal("a second exit of a STOPPED container changed it")
 	}
 	if *c.Status.ExitCode != 0 || len(c.Status.History) != 0 {
@@ -76,7 +77,6 @@ func TestRecordExitIsIdempotent(t *testing.T) {
 
 // TestShouldRestart covers the restart policy rows of spec §6.2.
 func TestShouldRestart(t *testing.T) {
-	e := unitEngine(t, DefaultSettings(), nil)
 	start := testutil.Epoch()
 	exitAfter := func(code int32, ran time.Duration) runtime.ContainerState {
 		return runtime.ContainerState{Status: runtime.StatusStopped, ExitCode: code, FinishedAt: start.Add(ran)}
@@ -115,7 +115,7 @@ func TestShouldRestart(t *testing.T) {
 		{"desired STOPPED: never restarted", unitContainer("app", running, api.ContainerStatusStopped, policy(enabled(0))), exitAfter(1, time.Hour), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := e.shouldRestart(tc.c, tc.st); got != tc.want {
+			if got := shouldRestart(tc.c, tc.st); got != tc.want {
 				t.Fatalf("shouldRestart = %v, want %v", got, tc.want)
 			}
 		})

@@ -10,9 +10,7 @@ import (
 // TestStopTimeout covers spec §6.4: a container's own stopTimeout, else
 // ECS_CONTAINER_STOP_TIMEOUT.
 func TestStopTimeout(t *testing.T) {
-	s := DefaultSettings()
-	s.StopTimeout = 45 * time.Second
-	e := unitEngine(t, s, nil)
+	e := &StopReconciler{Options: StopOptions{Timeout: 45 * time.Second}}
 	for _, tc := range []struct {
 		name    string
 		seconds int64

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 // TestAggregateKnown covers the task known status rule of spec §6.2: each container's known
@@ -174,7 +175,7 @@ func TestSetTimestamps(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			changed := setTimestamps(tc.task, unitSiblings(tc.containers...))
+			changed := setTimestamps(tc.task, unitSiblings(tc.containers...), testutil.Epoch())
 			if changed != tc.changed {
 				t.Errorf("changed = %v, want %v", changed, tc.changed)
 			}
@@ -199,11 +200,11 @@ func TestSetTimestamps(t *testing.T) {
 // finish time (it vanished) stops the task's execution now.
 func TestSetTimestampsEssentialStoppedWithoutFinishTime(t *testing.T) {
 	task := unitTask("a")
-	before := time.Now().Add(-time.Second)
-	if !setTimestamps(task, unitSiblings(unitContainer("a", api.ContainerStatusStopped, api.ContainerStatusStopped))) {
+	now := testutil.Epoch().Add(time.Hour)
+	if !setTimestamps(task, unitSiblings(unitContainer("a", api.ContainerStatusStopped, api.ContainerStatusStopped)), now) {
 		t.Fatal("no change")
 	}
-	if at := task.Status.ExecutionStoppedAt; at == nil || at.Time.Before(before) || time.Since(at.Time) > time.Minute {
+	if at := task.Status.ExecutionStoppedAt; at == nil || !at.Time.Equal(now) {
 		t.Fatalf("executionStoppedAt = %v, want now", at)
 	}
 }

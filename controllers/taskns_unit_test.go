@@ -12,6 +12,7 @@ import (
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
+	"github.com/ecsd/ecsd/runtime/fake"
 )
 
 // unitHolderRuntime is the runtime as TaskNamespaces sees it, holding at most one holder.
@@ -100,7 +101,7 @@ func TestTaskNamespacesEnsure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dataDir := t.TempDir()
-			n := NewTaskNamespaces(tc.rt, tc.bin, dataDir, testutil.Logger(t))
+			n := NewTaskNamespaces(tc.rt, &fake.HostFS{}, tc.bin, dataDir, testutil.Logger(t))
 			ns, err := n.Ensure(context.Background(), tc.task, "/ecs/"+unitTaskName, 0)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(strings.ToUpper(err.Error()), strings.ToUpper(tc.wantErr)) {
@@ -144,7 +145,7 @@ func TestTaskNamespacesRelease(t *testing.T) {
 		{"a failed remove", &unitHolderRuntime{state: &runtime.ContainerState{}, removeErr: errors.New("busy")}, []string{"inspect", "remove"}, "remove task namespace holder: busy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := NewTaskNamespaces(tc.rt, "/usr/bin/ecsd-init", t.TempDir(), testutil.Logger(t))
+			n := NewTaskNamespaces(tc.rt, &fake.HostFS{}, "/usr/bin/ecsd-init", t.TempDir(), testutil.Logger(t))
 			err := n.Release(context.Background(), unitTaskName)
 			if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)

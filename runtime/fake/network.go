@@ -104,3 +104,11 @@ func copyResult(r *runtime.NetworkResult) *runtime.NetworkResult {
 	c.Bindings = slices.Clone(r.Bindings)
 	return &c
 }
+
+// Called reports whether call ("setup ID" or "teardown ID") was made; unlike reading Calls,
+// it is safe while the engine is still calling.
+func (n *Network) Called(call string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.Calls, call)
+}
