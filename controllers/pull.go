@@ -126,7 +126,7 @@ func (r *PullReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if !r.Options.DependentUpfront {
 		v := checkDependencies(s.c, s.siblings, r.Clock.Now())
 		if v.failure != "" {
-			return reconcile.Result{}, failContainer(ctx, r.Client, s.c, v.failure)
+			return reconcile.Result{}, failDependent(ctx, r.Client, s.c, v.failure)
 		}
 		if !v.ok {
 			return reconcile.Result{RequeueAfter: v.recheckIn}, nil

@@ -590,6 +590,18 @@ func TestScenarioDependsOn(t *testing.T) {
 			t.Fatalf("when app was created, %s was %+v (found %v)", dep, st, found)
 		}
 	}
+	// dependentFailed asserts the terminal dependency failure rule (§6.3): app is STOPPED
+	// with exit code 143 and reason, and was never created.
+	dependentFailed := func(t *testing.T, h *fakeHarness, reason string) {
+		t.Helper()
+		c := h.waitContainer(tid, "app", "STOPPED", ctrKnown(api.ContainerStatusStopped))
+		if c.Status.ExitCode == nil || *c.Status.ExitCode != 143 || !strings.HasPrefix(c.Status.Reason, reason+": ") {
+			t.Fatalf("app stopped with exit code %s reason %q, want 143 and %s", exitCode(c), c.Status.Reason, reason)
+		}
+		if _, created := h.statesAtCreate(tid, "app"); created {
+			t.Fatal("app was created although its dependency failed for good")
+		}
+	}
 	withDB := func() api.ContainerSpec {
 		db := sidecar("db")
 		db.HealthCheck = healthy
@@ -637,9 +649,20 @@ func TestScenarioDependsOn(t *testing.T) {
 			if !strings.Contains(got.Status.StoppedReason, "exited with code 4") {
 				t.Fatalf("reason %q does not name the failed dependency", got.Status.StoppedReason)
 			}
-			if _, created := h.statesAtCreate(tid, "app"); created {
-				t.Fatal("app was created although its SUCCESS dependency failed")
+			dependentFailed(t, h, ReasonStart)
+		},
+	}, {
+		rule: "6.3 START on a dependency that will never start (its pull failed): the dependent is STOPPED",
+		task: func() (*api.Task, []*api.Container) {
+			side := sidecar("side")
+			side.Image = "registry.test/ecsd/missing:1"
+			return dependent(side, api.ConditionStart)()
+		},
+		check: func(t *testing.T, h *fakeHarness) {
+			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "will never start") {
+				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
+			dependentFailed(t, h, ReasonStart)
 		},
 	}, {
 		rule: "6.3 HEALTHY: the dependent waits for its dependency's health check to pass",
@@ -661,6 +684,7 @@ func TestScenarioDependsOn(t *testing.T) {
 			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "no health check") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
+			dependentFailed(t, h, ReasonStart)
 		},
 	}, {
 		rule: "6.3 the dependency's startTimeout elapsed: the dependent is STOPPED",
@@ -677,6 +701,7 @@ func TestScenarioDependsOn(t *testing.T) {
 			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "startTimeout of 1s") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
+			dependentFailed(t, h, ReasonStart)
 		},
 	}, {
 		rule: "6.3 a dependency that does not exist: TaskDependencyError",
@@ -685,7 +710,10 @@ func TestScenarioDependsOn(t *testing.T) {
 			app.DependsOn = []api.Dependency{{ContainerName: "ghost", Condition: api.ConditionStart}}
 			return fhTask(tid, app)
 		},
-		check: func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonDependency+": ") },
+		check: func(t *testing.T, h *fakeHarness) {
+			stoppedWith(t, h, ReasonDependency+": ")
+			dependentFailed(t, h, ReasonDependency)
+		},
 	}, {
 		rule: "6.3 implicit dependencies: volumesFrom ⇒ CREATE, links ⇒ START",
 		task: func() (*api.Task, []*api.Container) {

@@ -108,6 +108,31 @@ func failContainer(ctx context.Context, cl client.Client, c *api.Container, reas
 	return err
 }
 
+// dependencyExitCode is what a container stopped by a terminal dependency failure reports:
+// 143, killed by SIGTERM, as the reference agent does (spec §6.3), so ECS and the task
+// metadata show an exit code for a container that never ran.
+const dependencyExitCode = 143
+
+// failDependent stops for good a container whose dependencies can never be met, with
+// reason and dependencyExitCode. The code is set before the stop step moves it to STOPPED,
+// which keeps it: the container never ran, so the runtime has no exit code to report.
+func failDependent(ctx context.Context, cl client.Client, c *api.Container, reason string) error {
+	_, err := updateStatus(ctx, cl, c, func(c *api.Container) bool {
+		changed := false
+		if c.Status.ExitCode == nil && c.Status.StartedAt == nil {
+			code := int32(dependencyExitCode)
+			c.Status.ExitCode = &code
+			changed = true
+		}
+		if desiredContainer(c) != api.ContainerStatusStopped || c.Status.Reason == "" {
+			stopContainer(c, truncate(reason, 1024))
+			changed = true
+		}
+		return changed
+	})
+	return err
+}
+
 // setAttachment records an ENI attachment's status.
 func setAttachment(ctx context.Context, cl client.Client, att *api.Attachment, status, ifName string) error {
 	return store.RetryOnConflict(func() error {
