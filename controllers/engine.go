@@ -70,7 +70,7 @@ func New(direct, cached client.Client, c cache.Cache, d Deps, o Options, log log
 	e := &Engine{cached: cached, cache: c, log: log,
 		adopter: NewAdopter(direct, d.Runtime, d.Network, o.DataDir, o.Network, o.Adopt, clk, log.WithName("adopt"))}
 	e.containers = []phase{
-		{"pull", 8, needsPull, &PullReconciler{Client: direct, Cached: cached, Runtime: d.Runtime, Auth: d.Auth, Images: images,
+		{"pull", 8, needsPull, &PullReconciler{Client: direct, Runtime: d.Runtime, Auth: d.Auth, Images: images,
 			Clock: clk, Log: log.WithName("pull"), Options: o.Pull}},
 		{"create", 8, needsCreate, &CreateReconciler{Client: direct, Cached: cached, Runtime: d.Runtime, Network: d.Network,
 			HostFS: d.HostFS, Cgroups: d.Cgroups, Namespaces: ns, Inputs: d.Inputs, Security: d.Security, Clock: clk,

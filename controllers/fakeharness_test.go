@@ -194,6 +194,31 @@ func (h *fakeHarness) start(st *store.Store) {
 	})
 }
 
+// advance steps the fake clock by d and has every reconciler look at every object again:
+// their RequeueAfter waits are controller-runtime's real-time ones, so without this a grace
+// period that has passed on the fake clock would only be noticed when the real one has.
+func (h *fakeHarness) advance(d time.Duration) {
+	h.t.Helper()
+	if h.clk == nil {
+		h.t.Fatal("advance needs a scenario with fakeClock")
+	}
+	h.clk.Step(d)
+	var tasks api.TaskList
+	var ctrs api.ContainerList
+	if err := h.st.DirectClient().List(h.ctx, &tasks); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.st.DirectClient().List(h.ctx, &ctrs); err != nil {
+		h.t.Fatal(err)
+	}
+	for i := range tasks.Items {
+		h.eng.enqueueAll(client.ObjectKeyFromObject(&tasks.Items[i]))
+	}
+	for i := range ctrs.Items {
+		h.eng.enqueueAll(client.ObjectKeyFromObject(&ctrs.Items[i]))
+	}
+}
+
 // restart stops the engine and starts a new one on a new store holding a copy of every
 // object, as an agent restart with its checkpoint does. lose drops all objects instead, as
 // a lost checkpoint would.

@@ -47,7 +47,7 @@ func unitCreate(t *testing.T, cl client.Client, o Options, d Deps) *CreateReconc
 // unitPull is the pull reconciler over rt and cl.
 func unitPull(t *testing.T, cl client.Client, o Options, d Deps) *PullReconciler {
 	t.Helper()
-	return &PullReconciler{Client: cl, Cached: cl, Runtime: d.Runtime, Auth: d.Auth, Images: NewImageUsers(cl),
+	return &PullReconciler{Client: cl, Runtime: d.Runtime, Auth: d.Auth, Images: NewImageUsers(cl),
 		Clock: testutil.Clock(), Log: testutil.Logger(t), Options: o.Pull}
 }
 

@@ -102,9 +102,10 @@ type pullRuntime interface {
 // PullReconciler owns → PULLED: it gets the image per ECS_IMAGE_PULL_BEHAVIOR, records the
 // digest and keeps the Image object's bookkeeping for image cleanup.
 type PullReconciler struct {
-	Client client.Client
-	// Cached answers "was this image pulled before" (PullOnce) from the informer cache.
-	Cached  client.Reader
+	// Client is the store's direct client: "was this image pulled before" (PullOnce) must
+	// see the Image object a pull just recorded, which the informer cache may not have yet,
+	// or a task started right after another one pulls the image again.
+	Client  client.Client
 	Runtime pullRuntime
 	// Auth resolves registryAuthentication; nil pulls with Options.RegistryAuth.
 	Auth    AuthResolver
@@ -267,7 +268,7 @@ func flightKey(ref string, auth *runtime.Auth) string {
 // pulledBefore reports whether an Image object records a successful pull of ref.
 func (r *PullReconciler) pulledBefore(ctx context.Context, ref string) bool {
 	var list api.ImageList
-	if err := r.Cached.List(ctx, &list); err != nil {
+	if err := r.Client.List(ctx, &list); err != nil {
 		return false
 	}
 	for _, im := range list.Items {

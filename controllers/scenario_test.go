@@ -652,14 +652,14 @@ func TestScenarioDependsOn(t *testing.T) {
 			dependentFailed(t, h, ReasonStart)
 		},
 	}, {
-		rule: "6.3 START on a dependency that will never start (its pull failed): the dependent is STOPPED",
+		rule: "6.3 CREATE on a dependency that will never be created (its pull failed): the dependent is STOPPED",
 		task: func() (*api.Task, []*api.Container) {
 			side := sidecar("side")
 			side.Image = "registry.test/ecsd/missing:1"
-			return dependent(side, api.ConditionStart)()
+			return dependent(side, api.ConditionCreate)()
 		},
 		check: func(t *testing.T, h *fakeHarness) {
-			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "will never start") {
+			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "will never be created") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
 			dependentFailed(t, h, ReasonStart)
@@ -687,10 +687,11 @@ func TestScenarioDependsOn(t *testing.T) {
 			dependentFailed(t, h, ReasonStart)
 		},
 	}, {
-		rule: "6.3 the dependency's startTimeout elapsed: the dependent is STOPPED",
+		rule:      "6.3 the dependency's startTimeout elapsed: the dependent is STOPPED",
+		fakeClock: true,
 		task: func() (*api.Task, []*api.Container) {
 			db := withDB()
-			db.StartTimeout = 1
+			db.StartTimeout = 120
 			return dependent(db, api.ConditionHealthy)()
 		},
 		script: func(h *fakeHarness) {
@@ -698,7 +699,13 @@ func TestScenarioDependsOn(t *testing.T) {
 			h.rt.ScriptExec(h.runtimeID(tid, "db"), nil, fake.ExecResult{ExitCode: 1, Output: "not yet"})
 		},
 		check: func(t *testing.T, h *fakeHarness) {
-			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "startTimeout of 1s") {
+			h.waitContainer(tid, "db", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			h.advance(119 * time.Second)
+			if app := h.container(tid, "app"); desiredContainer(app) == api.ContainerStatusStopped {
+				t.Fatalf("app stopped before its dependency's startTimeout: %q", app.Status.Reason)
+			}
+			h.advance(time.Second)
+			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "startTimeout of 120s") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
 			dependentFailed(t, h, ReasonStart)
@@ -759,8 +766,18 @@ func TestScenarioDependsOn(t *testing.T) {
 }
 
 func TestScenarioStopTimeout(t *testing.T) {
+	// graceBetween stops the task, steps the fake clock through the grace once SIGTERM is
+	// sent, and checks SIGKILL came no earlier, on the runtime's (fake) clock.
 	graceBetween := func(t *testing.T, h *fakeHarness, want time.Duration) {
 		t.Helper()
+		h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
+		h.stopTask(tid)
+		h.waitContainer(tid, "app", "SIGTERM sent", func(c *api.Container) bool { return c.Status.StopRequestedAt != nil })
+		h.advance(want - time.Millisecond)
+		if sig := h.signals("app"); len(sig) != 1 {
+			t.Fatalf("signals %+v before the grace passed, want SIGTERM alone", sig)
+		}
+		h.advance(time.Millisecond)
 		c := h.waitContainer(tid, "app", "STOPPED", ctrKnown(api.ContainerStatusStopped))
 		if exitCode(c) != "137" {
 			t.Fatalf("exit code %s, want 137 (SIGKILL)", exitCode(c))
@@ -790,28 +807,21 @@ func TestScenarioStopTimeout(t *testing.T) {
 			}
 		},
 	}, {
-		rule:     "6.4 SIGTERM ignored: SIGKILL after the container's stopTimeout, not the default",
-		settings: func(o *Options, _ *Deps) { o.Stop.Timeout = time.Hour },
+		rule:      "6.4 SIGTERM ignored: SIGKILL after the container's stopTimeout, not the default",
+		fakeClock: true,
+		settings:  func(o *Options, _ *Deps) { o.Stop.Timeout = time.Hour },
 		task: func() (*api.Task, []*api.Container) {
 			app := ctr("app")
-			app.StopTimeout = 1
+			app.StopTimeout = 90
 			return fhTask(tid, app)
 		},
 		script: func(h *fakeHarness) { h.script(tid, "app", fake.Process{IgnoreTERM: true}) },
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			h.stopTask(tid)
-			graceBetween(t, h, time.Second)
-		},
+		check:  func(t *testing.T, h *fakeHarness) { graceBetween(t, h, 90*time.Second) },
 	}, {
-		rule:     "6.4 SIGTERM ignored: SIGKILL after ECS_CONTAINER_STOP_TIMEOUT when the container sets none",
-		settings: func(o *Options, _ *Deps) { o.Stop.Timeout = 300 * time.Millisecond },
-		script:   func(h *fakeHarness) { h.script(tid, "app", fake.Process{IgnoreTERM: true}) },
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			h.stopTask(tid)
-			graceBetween(t, h, 300*time.Millisecond)
-		},
+		rule:      "6.4 SIGTERM ignored: SIGKILL after ECS_CONTAINER_STOP_TIMEOUT (default 30s) when the container sets none",
+		fakeClock: true,
+		script:    func(h *fakeHarness) { h.script(tid, "app", fake.Process{IgnoreTERM: true}) },
+		check:     func(t *testing.T, h *fakeHarness) { graceBetween(t, h, 30*time.Second) },
 	}, {
 		rule: "6.4 a container stopped before it started has nothing to signal",
 		script: func(h *fakeHarness) {
@@ -1067,10 +1077,11 @@ func TestScenarioRecovery(t *testing.T) {
 
 func TestScenarioCleanup(t *testing.T) {
 	runScenarios(t, []scenario{{
-		rule: "7 cleanup after CleanupWait removes the containers, their files and the task",
+		rule:      "7 cleanup after CleanupWait removes the containers, their files and the task",
+		fakeClock: true,
 		settings: func(o *Options, _ *Deps) {
-			o.Task.CleanupWait = 50 * time.Millisecond
-			o.Task.CleanupJitter = 10 * time.Millisecond
+			o.Task.CleanupWait = 3 * time.Hour
+			o.Task.CleanupJitter = time.Hour
 			o.Metadata.Enabled = true
 		},
 		task: func() (*api.Task, []*api.Container) {
@@ -1081,11 +1092,19 @@ func TestScenarioCleanup(t *testing.T) {
 		},
 		script: func(h *fakeHarness) { h.script(tid, "app", exitsWith(0, 20*time.Millisecond)) },
 		check: func(t *testing.T, h *fakeHarness) {
+			h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			h.advance(20 * time.Millisecond) // the scripted exit
 			got := h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
-			if got.Status.CleanupAt == nil || got.Status.CleanupAt.Sub(got.Status.KnownStatusTime.Time) < 50*time.Millisecond {
-				t.Fatalf("cleanup at %v for a task stopped at %v", got.Status.CleanupAt, got.Status.KnownStatusTime)
+			wait := got.Status.CleanupAt.Sub(got.Status.KnownStatusTime.Time)
+			if got.Status.CleanupAt == nil || wait < 3*time.Hour || wait >= 4*time.Hour {
+				t.Fatalf("cleanup at %v for a task stopped at %v, want CleanupWait plus at most the jitter", got.Status.CleanupAt, got.Status.KnownStatusTime)
 			}
 			taskDir := h.dataPath("tasks", tid)
+			h.advance(wait - time.Second)
+			if _, err := os.Stat(taskDir); err != nil {
+				t.Fatalf("task directory gone before CleanupAt: %v", err)
+			}
+			h.advance(time.Second)
 			h.waitGone(tid)
 			if len(h.rt.States()) != 0 {
 				t.Fatalf("runtime containers left: %+v", h.rt.States())
