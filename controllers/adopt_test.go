@@ -186,6 +186,11 @@ func TestAdoptWithoutRecordStopsAndReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	arn := "arn:aws:ecs:us-west-2:111122223333:task/test/legacy"
+	// The engine is stopped while the containers are made: an adoption pass between a
+	// create and its start would find a container that never ran, and rightly stop it
+	// without an exit code, which is not the case under test.
+	h.stop()
+	h.stop = nil
 	for _, c := range []struct{ name, cmd string }{{"run", serviceCmd}, {"done", "exit 7"}} {
 		cfg := runtime.ContainerConfig{
 			ID: "legacy-" + c.name, Image: testenv.BusyboxImage(), Command: []string{"sh", "-c", c.cmd},
@@ -200,6 +205,7 @@ func TestAdoptWithoutRecordStopsAndReports(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	h.start()
 	got := h.waitTask("legacy", time.Minute, "STOPPED", known(api.TaskStatusStopped))
 	if !strings.HasPrefix(got.Status.StoppedReason, ReasonStateLost) || got.Spec.ARN != arn || got.Spec.Family != "old" {
 		t.Fatalf("task made for record-less containers: arn %q family %q reason %q", got.Spec.ARN, got.Spec.Family, got.Status.StoppedReason)
@@ -272,6 +278,10 @@ func TestAdoptionDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	arn := "arn:aws:ecs:us-west-2:111122223333:task/test/earlier"
+	// As in TestAdoptWithoutRecordStopsAndReports, the engine is stopped while the
+	// containers are made, so a sweep cannot remove one between its create and its start.
+	h.stop()
+	h.stop = nil
 	for _, c := range []struct{ name, cmd string }{{"run", serviceCmd}, {"done", "exit 0"}} {
 		cfg := runtime.ContainerConfig{
 			ID: "earlier-" + c.name, Image: testenv.BusyboxImage(), Command: []string{"sh", "-c", c.cmd},
@@ -285,6 +295,7 @@ func TestAdoptionDisabled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	h.start()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		m := h.runtimeByName()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ecsd/ecsd/internal/metadatafile"
 	"os"
 
 	"github.com/go-logr/logr"
@@ -14,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/metadatafile"
 	"github.com/ecsd/ecsd/runtime"
 )
 

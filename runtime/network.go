@@ -33,6 +33,11 @@ const (
 // the gateway.
 const DefaultBridgeSubnet = "172.17.0.0/16"
 
+// EndpointsIfName is the interface of an awsvpc task's leg to the agent's endpoints; it
+// carries no task traffic, so metrics leave it out, as the reference agent counts the ENI
+// alone.
+const EndpointsIfName = "ecs-eth1"
+
 // EndpointsAddress is where tasks reach the agent's endpoints (task metadata, credentials).
 const EndpointsAddress = "169.254.170.2"
 

@@ -11,9 +11,8 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
-	"k8s.io/klog/v2"
-
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ecsd/ecsd/internal/netns"
-	"github.com/ecsd/ecsd/runtime/cni"
+	"github.com/ecsd/ecsd/runtime"
 )
 
 // ReadNetworkStats returns the counters of every interface in the network namespace at
@@ -34,7 +34,7 @@ func ReadNetworkStats(path string) (map[string]NetworkStats, error) {
 	}
 	// An awsvpc task's leg to the agent carries only its metadata requests, not task
 	// traffic; the reference agent counts the ENI alone.
-	delete(out, cni.EndpointsIfName)
+	delete(out, runtime.EndpointsIfName)
 	return out, nil
 }
 

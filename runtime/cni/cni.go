@@ -95,9 +95,8 @@ const IMDSAddress = "169.254.169.254"
 // containerIfName is the interface name inside every task namespace.
 const containerIfName = "eth0"
 
-// EndpointsIfName is an awsvpc task's leg to the agent's endpoints; it carries no task
-// traffic, so metrics leave it out.
-const EndpointsIfName = "ecs-eth1"
+// EndpointsIfName is runtime.EndpointsIfName, the awsvpc task's leg to the endpoints.
+const EndpointsIfName = runtime.EndpointsIfName
 
 // EndpointsAddress is where tasks reach the agent's endpoints (task metadata, credentials).
 const EndpointsAddress = runtime.EndpointsAddress
