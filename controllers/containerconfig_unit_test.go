@@ -24,6 +24,7 @@ type unitSetup struct {
 // unitConfigSettings are options for containerConfig that touch nothing outside dataDir:
 // no task cgroups, no network layer.
 func unitConfigSettings(t *testing.T) unitSetup {
+	t.Helper()
 	o := unitOptions(t)
 	o.Create.TaskCgroups = false
 	return unitSetup{o: o}
@@ -34,7 +35,7 @@ func unitConfig(t *testing.T, s unitSetup, task *api.Task, c *api.Container, in 
 	t.Helper()
 	sib := unitSiblings(append([]*api.Container{c}, siblings...)...)
 	scope := &containerScope{task: task, c: c, siblings: sib}
-	return unitCreate(t, nil, s.o, s.d).containerConfig(scope, api.ContainerRuntimeID(task, c), in)
+	return unitCreate(t, s.o, s.d).containerConfig(scope, api.ContainerRuntimeID(task, c), in)
 }
 
 func unitEnvMap(env []string) map[string]string {
@@ -540,7 +541,7 @@ func TestLogDriverEnv(t *testing.T) {
 			{Name: "awslogs-endpoint", Target: api.SecretTargetLogDriver},
 		}
 	})
-	env := unitCreate(t, nil, s.o, s.d).logDriverEnv(task, c, "rid")
+	env := unitCreate(t, s.o, s.d).logDriverEnv(task, c, "rid")
 	if env.TaskARN != task.Spec.ARN || env.TaskID != unitTaskName || env.Container != "app" || env.RuntimeID != "rid" ||
 		env.Region != "eu-west-1" || env.Endpoint != "http://127.0.0.1:4566" || env.CredentialsSocket != "/run/ecsd/logcreds.sock" {
 		t.Errorf("log driver env %+v", env)

@@ -149,12 +149,12 @@ func (h *fakeHarness) record(c fake.Call) {
 	}
 }
 
-// statesAtCreate returns what the runtime looked like when the container name of task was
-// created; ok is false if it never was.
-func (h *fakeHarness) statesAtCreate(task, name string) (map[string]runtime.ContainerState, bool) {
+// statesAtAppCreate returns what the runtime looked like when container "app" of the
+// scenario's task was created; ok is false if it never was.
+func (h *fakeHarness) statesAtAppCreate() (map[string]runtime.ContainerState, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s, ok := h.atCreate[h.runtimeID(task, name)]
+	s, ok := h.atCreate[h.runtimeID("app")]
 	return s, ok
 }
 
@@ -298,12 +298,12 @@ func sidecar(name string) api.ContainerSpec {
 
 func arnOf(task string) string { return "arn:aws:ecs:us-west-2:111122223333:task/test/" + task }
 
-// runtimeID is the runtime ID the engine gives container name of task.
-func (h *fakeHarness) runtimeID(task, name string) string { return api.RuntimeID(arnOf(task), name) }
+// runtimeID is the runtime ID the engine gives container name of the scenario's task.
+func (h *fakeHarness) runtimeID(name string) string { return api.RuntimeID(arnOf(tid), name) }
 
-// script sets what container name of task does once started.
-func (h *fakeHarness) script(task, name string, p fake.Process) {
-	h.rt.ScriptContainer(h.runtimeID(task, name), p)
+// script sets what container name of the scenario's task does once started.
+func (h *fakeHarness) script(name string, p fake.Process) {
+	h.rt.ScriptContainer(h.runtimeID(name), p)
 }
 
 func (h *fakeHarness) run(t *api.Task, cs []*api.Container) {
@@ -317,11 +317,11 @@ func (h *fakeHarness) run(t *api.Task, cs []*api.Container) {
 	}
 }
 
-// stopTask sets the task's desired status to STOPPED, as a StopTask from ECS does.
-func (h *fakeHarness) stopTask(id string) {
+// stopTask sets the scenario task's desired status to STOPPED, as a StopTask from ECS does.
+func (h *fakeHarness) stopTask() {
 	h.t.Helper()
 	err := store.RetryOnConflict(func() error {
-		t := h.task(id)
+		t := h.task()
 		t.Spec.DesiredStatus = api.TaskStatusStopped
 		return h.st.DirectClient().Update(h.ctx, t)
 	})
@@ -330,7 +330,9 @@ func (h *fakeHarness) stopTask(id string) {
 	}
 }
 
-func (h *fakeHarness) task(id string) *api.Task {
+// task is the scenario's task as stored now.
+func (h *fakeHarness) task() *api.Task {
+	id := tid
 	h.t.Helper()
 	t := &api.Task{}
 	if err := h.st.DirectClient().Get(h.ctx, types.NamespacedName{Namespace: api.Namespace, Name: id}, t); err != nil {
@@ -369,8 +371,10 @@ func (h *fakeHarness) waitTask(id, what string, cond func(*api.Task) bool) *api.
 	return last
 }
 
-func (h *fakeHarness) waitContainer(task, name, what string, cond func(*api.Container) bool) *api.Container {
+// waitContainer waits until cond holds for container name of the scenario's task.
+func (h *fakeHarness) waitContainer(name, what string, cond func(*api.Container) bool) *api.Container {
 	h.t.Helper()
+	task := tid
 	var last *api.Container
 	defer func() {
 		if h.t.Failed() && last != nil {

@@ -27,9 +27,9 @@ func unitOptions(t *testing.T) Options {
 	return o
 }
 
-// unitCreate is the create reconciler over cl (nil for helpers that read no objects); a
+// unitCreate is the create reconciler of the helpers that read no objects (no client); a
 // nil d.Cgroups or d.HostFS is an in-memory fake.
-func unitCreate(t *testing.T, cl client.Client, o Options, d Deps) *CreateReconciler {
+func unitCreate(t *testing.T, o Options, d Deps) *CreateReconciler {
 	t.Helper()
 	if d.Cgroups == nil {
 		d.Cgroups = &fake.Cgroups{}
@@ -38,7 +38,7 @@ func unitCreate(t *testing.T, cl client.Client, o Options, d Deps) *CreateReconc
 		d.HostFS = &fake.HostFS{}
 	}
 	log := testutil.Logger(t)
-	return &CreateReconciler{Client: cl, Cached: cl, Runtime: d.Runtime, Network: d.Network, HostFS: d.HostFS, Cgroups: d.Cgroups,
+	return &CreateReconciler{Runtime: d.Runtime, Network: d.Network, HostFS: d.HostFS, Cgroups: d.Cgroups,
 		Namespaces: NewTaskNamespaces(d.Runtime, d.HostFS, o.Namespaces.HolderBinary, o.DataDir, log),
 		Inputs:     d.Inputs, Security: d.Security, Clock: testutil.Clock(), Log: log, DataDir: o.DataDir, Options: o.Create,
 		NetworkOptions: o.Network, Metadata: o.Metadata}

@@ -23,7 +23,7 @@ func TestPendingOr(t *testing.T) {
 		t.Errorf("pendingOr(%v) = %v, want it to be errInputsPending and keep its cause", pending, got)
 	}
 	final := errors.New("ResourceNotFoundException: Secrets Manager can't find the specified secret")
-	if got := pendingOr(final); got != final {
+	if got := pendingOr(final); got != final { //nolint:errorlint // the very same error, not one wrapping it
 		t.Errorf("pendingOr(%v) = %v, want the error unchanged: it is the task's stop reason", final, got)
 	}
 }
@@ -70,7 +70,7 @@ func TestReadInputs(t *testing.T) {
 	plain := unitContainer("plain", api.ContainerStatusPulled, api.ContainerStatusRunning)
 
 	t.Run("without an inputs reader, secrets are refused", func(t *testing.T) {
-		e := unitCreate(t, nil, unitOptions(t), Deps{})
+		e := unitCreate(t, unitOptions(t), Deps{})
 		app := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning, withSecrets("DB_PASSWORD"))
 		_, err := e.readInputs(context.Background(), &containerScope{task: task, c: app, siblings: unitSiblings(app, side, plain)})
 		if err == nil || errors.Is(err, errInputsPending) || !strings.Contains(err.Error(), "secrets and S3 environment files are not available on this instance") {
@@ -78,7 +78,7 @@ func TestReadInputs(t *testing.T) {
 		}
 	})
 	t.Run("without an inputs reader, S3 environment files are refused", func(t *testing.T) {
-		e := unitCreate(t, nil, unitOptions(t), Deps{})
+		e := unitCreate(t, unitOptions(t), Deps{})
 		app := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning, s3file)
 		if _, err := e.readInputs(context.Background(), &containerScope{task: task, c: app}); err == nil {
 			t.Fatal("an S3 environment file was read without credentials")
@@ -89,7 +89,7 @@ func TestReadInputs(t *testing.T) {
 		if err := os.WriteFile(path, []byte("# comment\nMODE=dev\nLEVEL=3\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		e := unitCreate(t, nil, unitOptions(t), Deps{})
+		e := unitCreate(t, unitOptions(t), Deps{})
 		app := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning, func(c *api.Container) {
 			c.Spec.EnvironmentFiles = []api.EnvironmentFile{{Type: envfiles.TypeLocal, Value: path}}
 		})
@@ -104,7 +104,7 @@ func TestReadInputs(t *testing.T) {
 	t.Run("a task's secrets are read together, for every container that has some", func(t *testing.T) {
 		u := &unitInputs{env: map[string]string{"DB_PASSWORD": "pw"}, files: []map[string]string{{"A": "1"}}}
 		app := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning, withSecrets("DB_PASSWORD"))
-		in, err := unitCreate(t, nil, unitOptions(t), Deps{Inputs: u}).readInputs(context.Background(), &containerScope{task: task, c: app, siblings: unitSiblings(app, side, plain)})
+		in, err := unitCreate(t, unitOptions(t), Deps{Inputs: u}).readInputs(context.Background(), &containerScope{task: task, c: app, siblings: unitSiblings(app, side, plain)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ func TestReadInputs(t *testing.T) {
 	})
 	t.Run("a container without secrets does not read them", func(t *testing.T) {
 		u := &unitInputs{}
-		if _, err := unitCreate(t, nil, unitOptions(t), Deps{Inputs: u}).readInputs(context.Background(), &containerScope{task: task, c: plain}); err != nil {
+		if _, err := unitCreate(t, unitOptions(t), Deps{Inputs: u}).readInputs(context.Background(), &containerScope{task: task, c: plain}); err != nil {
 			t.Fatal(err)
 		}
 		if slices.ContainsFunc(u.asked, func(a string) bool { return strings.HasPrefix(a, "env") }) {
@@ -140,7 +140,7 @@ func TestReadInputs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning, withSecrets("DB_PASSWORD"))
-			_, err := unitCreate(t, nil, unitOptions(t), Deps{Inputs: tc.u}).readInputs(context.Background(), &containerScope{task: task, c: app})
+			_, err := unitCreate(t, unitOptions(t), Deps{Inputs: tc.u}).readInputs(context.Background(), &containerScope{task: task, c: app})
 			if errors.Is(err, errInputsPending) != tc.pending {
 				t.Fatalf("err = %v, pending %v, want pending %v", err, !tc.pending, tc.pending)
 			}

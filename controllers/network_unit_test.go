@@ -123,7 +123,7 @@ func TestNeedsRelease(t *testing.T) {
 }
 
 func TestBridgeSubnetAndResolvConfDefaults(t *testing.T) {
-	e := unitCreate(t, nil, unitOptions(t), Deps{})
+	e := unitCreate(t, unitOptions(t), Deps{})
 	if got := e.NetworkOptions.bridgeSubnet(); got != runtime.DefaultBridgeSubnet {
 		t.Errorf("default bridge subnet %q", got)
 	}
@@ -133,7 +133,7 @@ func TestBridgeSubnetAndResolvConfDefaults(t *testing.T) {
 	o := unitOptions(t)
 	o.Network.BridgeSubnet = netip.MustParsePrefix("10.99.3.7/16")
 	o.Network.HostResolvConf = "/tmp/resolv.conf"
-	e = unitCreate(t, nil, o, Deps{})
+	e = unitCreate(t, o, Deps{})
 	if got := e.NetworkOptions.bridgeSubnet(); got != "10.99.0.0/16" {
 		t.Errorf("bridge subnet %q, want the masked 10.99.0.0/16", got)
 	}
@@ -289,13 +289,13 @@ func TestEnsureNetworkModes(t *testing.T) {
 	c := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning)
 	task := unitTask("app")
 	task.Spec.NetworkMode = "awsvpc"
-	e := unitCreate(t, nil, unitOptions(t), Deps{})
+	e := unitCreate(t, unitOptions(t), Deps{})
 	got, err := e.ensureNetwork(context.Background(), &containerScope{task: task, c: c})
 	if err != nil || got != c {
 		t.Fatalf("no network layer: %v, %v; want the container unchanged", got, err)
 	}
 	// A network layer that fails every setup: the modes that need none never call it.
-	e = unitCreate(t, nil, unitOptions(t), Deps{Network: &fake.Network{SetupErr: errors.New("setup is not expected")}})
+	e = unitCreate(t, unitOptions(t), Deps{Network: &fake.Network{SetupErr: errors.New("setup is not expected")}})
 	if _, err := e.ensureNetwork(context.Background(), &containerScope{task: task, c: c}); !errors.Is(err, errInvalidDefinition) || !strings.Contains(err.Error(), "ECS_ENABLE_TASK_ENI=true") {
 		t.Fatalf("awsvpc without task ENI support: %v", err)
 	}
@@ -322,7 +322,7 @@ func TestClient404TreatsAVanishedObjectAsDone(t *testing.T) {
 		t.Errorf("not found: %v, want done", err)
 	}
 	other := errors.New("store closed")
-	if err := client404(other); err != other {
+	if err := client404(other); err != other { //nolint:errorlint // the very same error, not one wrapping it
 		t.Errorf("other error: %v, want it kept", err)
 	}
 }

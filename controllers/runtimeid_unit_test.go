@@ -75,7 +75,7 @@ func TestChooseRuntimeID(t *testing.T) {
 			}}
 			c := c.DeepCopy()
 			c.Status.RuntimeID = tc.recorded
-			id, adopt, err := unitCreate(t, nil, unitOptions(t), Deps{Runtime: rt}).chooseRuntimeID(context.Background(), &containerScope{task: task, c: c})
+			id, adopt, err := unitCreate(t, unitOptions(t), Deps{Runtime: rt}).chooseRuntimeID(context.Background(), &containerScope{task: task, c: c})
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || id != "" {
 					t.Fatalf("got %q, %v; want no ID and %v", id, err, tc.wantErr)

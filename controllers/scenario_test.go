@@ -38,7 +38,7 @@ type scenario struct {
 	// script runs before the task is written: runtime scripts and faults.
 	script func(h *fakeHarness)
 	// check runs after the task is written.
-	check func(t *testing.T, h *fakeHarness)
+	check func(h *fakeHarness)
 	// network gives the engine a fake network layer (h.net).
 	network *fake.Network
 }
@@ -70,7 +70,7 @@ func runScenarios(t *testing.T, rows []scenario) {
 			if task != nil {
 				h.run(task, cs)
 			}
-			sc.check(t, h)
+			sc.check(h)
 			h.assertForwardOnly(tid)
 		})
 	}
@@ -101,10 +101,11 @@ func stoppedWith(t *testing.T, h *fakeHarness, wantPrefix string) *api.Task {
 func TestScenarioTransitions(t *testing.T) {
 	runScenarios(t, []scenario{{
 		rule: "6.2 one container runs and its task becomes RUNNING",
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			c := h.container(tid, "app")
-			if c.Status.KnownStatus != api.ContainerStatusRunning || c.Status.RuntimeID != h.runtimeID(tid, "app") ||
+			if c.Status.KnownStatus != api.ContainerStatusRunning || c.Status.RuntimeID != h.runtimeID("app") ||
 				c.Status.ImageDigest != digestOf(fhImage) || c.Status.StartedAt == nil || c.Status.CreatedAt == nil {
 				t.Fatalf("container status %+v", c.Status)
 			}
@@ -127,7 +128,8 @@ func TestScenarioTransitions(t *testing.T) {
 			tk.Spec.DesiredStatus = api.TaskStatusStopped
 			return tk, cs
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 			if n := len(h.rt.Calls(fake.MethodPullImage)) + len(h.rt.Calls(fake.MethodCreateContainer)); n != 0 {
 				t.Fatalf("%d pull/create calls for a task that never should run", n)
@@ -143,12 +145,13 @@ func TestScenarioTransitions(t *testing.T) {
 			app.DependsOn = []api.Dependency{{ContainerName: "init", Condition: api.ConditionComplete}}
 			return fhTask(tid, app, sidecar("init"))
 		},
-		script: func(h *fakeHarness) { h.script(tid, "init", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "init", "RUNNING", ctrKnown(api.ContainerStatusRunning))
-			h.stopTask(tid)
+		script: func(h *fakeHarness) { h.script("init", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("init", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			h.stopTask()
 			h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
-			if _, created := h.statesAtCreate(tid, "app"); created {
+			if _, created := h.statesAtAppCreate(); created {
 				t.Fatal("the waiting container was created after the task was stopped")
 			}
 			if c := h.container(tid, "app"); c.Status.KnownStatus != api.ContainerStatusStopped {
@@ -159,10 +162,11 @@ func TestScenarioTransitions(t *testing.T) {
 		rule: "6.2 an essential container exits: task desired STOPPED and the other containers stopped",
 		task: task(ctr("main"), sidecar("side")),
 		script: func(h *fakeHarness) {
-			h.script(tid, "main", exitsWith(1, 50*time.Millisecond))
-			h.script(tid, "side", runsForever)
+			h.script("main", exitsWith(1, 50*time.Millisecond))
+			h.script("side", runsForever)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := stoppedWith(t, h, ReasonEssential)
 			if got.Status.DesiredStatus != api.TaskStatusStopped || got.Status.ExecutionStoppedAt == nil {
 				t.Fatalf("task status %+v", got.Status)
@@ -179,11 +183,12 @@ func TestScenarioTransitions(t *testing.T) {
 		rule: "6.2 a non-essential container exits: the task keeps running",
 		task: task(ctr("app"), sidecar("side")),
 		script: func(h *fakeHarness) {
-			h.script(tid, "app", runsForever)
-			h.script(tid, "side", exitsWith(2, 0))
+			h.script("app", runsForever)
+			h.script("side", exitsWith(2, 0))
 		},
-		check: func(t *testing.T, h *fakeHarness) {
-			side := h.waitContainer(tid, "side", "STOPPED", ctrKnown(api.ContainerStatusStopped))
+		check: func(h *fakeHarness) {
+			t := h.t
+			side := h.waitContainer("side", "STOPPED", ctrKnown(api.ContainerStatusStopped))
 			if exitCode(side) != "2" {
 				t.Fatalf("side exit code %s, want 2", exitCode(side))
 			}
@@ -201,7 +206,7 @@ func TestScenarioTransitions(t *testing.T) {
 		script: func(h *fakeHarness) {
 			release := make(chan struct{})
 			h.rt.SetHook(fake.MethodStartContainer, func(ctx context.Context, c fake.Call) error {
-				if c.Subject != h.runtimeID(tid, "slow") {
+				if c.Subject != h.runtimeID("slow") {
 					return nil
 				}
 				select {
@@ -214,9 +219,10 @@ func TestScenarioTransitions(t *testing.T) {
 			h.t.Cleanup(func() { closeOnce(release) })
 			h.onCheck = func() { closeOnce(release) }
 		},
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
-			h.waitContainer(tid, "slow", "CREATED", ctrKnown(api.ContainerStatusCreated))
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			h.waitContainer("slow", "CREATED", ctrKnown(api.ContainerStatusCreated))
 			got := h.waitTask(tid, "CREATED", taskKnown(api.TaskStatusCreated))
 			if got.Status.KnownStatus != api.TaskStatusCreated {
 				t.Fatalf("task %s with one container RUNNING and one CREATED, want CREATED", fhDescribe(got))
@@ -232,10 +238,11 @@ func TestScenarioTransitions(t *testing.T) {
 			tk.Status.KnownStatus = api.TaskStatusRunning
 			return tk, cs
 		},
-		script: func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
-			got := h.task(tid)
+		script: func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			got := h.task()
 			if got.Status.KnownStatus != api.TaskStatusRunning || len(got.Status.History) != 0 {
 				t.Fatalf("task moved from RUNNING: %s, history %+v", fhDescribe(got), got.Status.History)
 			}
@@ -244,12 +251,13 @@ func TestScenarioTransitions(t *testing.T) {
 		rule: "6.2 task desired status STOPPED stops every container",
 		task: task(ctr("a"), ctr("b")),
 		script: func(h *fakeHarness) {
-			h.script(tid, "a", runsForever)
-			h.script(tid, "b", runsForever)
+			h.script("a", runsForever)
+			h.script("b", runsForever)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			h.stopTask(tid)
+			h.stopTask()
 			got := h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 			if got.Status.StoppedReason != "" {
 				t.Fatalf("a StopTask carries ECS's reason; the engine added %q", got.Status.StoppedReason)
@@ -268,7 +276,8 @@ func TestScenarioTransitions(t *testing.T) {
 			tk.Spec.DesiredStatus = api.TaskStatusStopped
 			return tk, nil
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, "UnrecogniedTaskError: Error loading task")
 		},
 	}, {
@@ -276,7 +285,8 @@ func TestScenarioTransitions(t *testing.T) {
 		script: func(h *fakeHarness) {
 			h.rt.FailNext(fake.MethodStartContainer, runtime.ErrUnavailable, runtime.ErrUnavailable)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			if c := h.container(tid, "app"); c.Status.StartAttempts != 0 || c.Status.Reason != "" {
 				t.Fatalf("an unavailable runtime counted as a failed start: %+v", c.Status)
@@ -311,7 +321,8 @@ func TestScenarioPull(t *testing.T) {
 			rule:     "6.2 pull behavior " + string(b) + ": an image that is nowhere stops the task",
 			settings: func(o *Options, _ *Deps) { o.Pull.Behavior = b },
 			task:     missingTask,
-			check: func(t *testing.T, h *fakeHarness) {
+			check: func(h *fakeHarness) {
+				t := h.t
 				stoppedWith(t, h, ReasonPull+":")
 				if c := h.container(tid, "app"); c.Status.PullAttempts != 0 {
 					t.Fatalf("a missing image was retried: %+v", c.Status)
@@ -333,7 +344,8 @@ func TestScenarioPull(t *testing.T) {
 			settings: func(o *Options, _ *Deps) { o.Pull.Behavior = tc.b },
 			task:     cachedTask,
 			script:   cachedOnly,
-			check: func(t *testing.T, h *fakeHarness) {
+			check: func(h *fakeHarness) {
+				t := h.t
 				if tc.runs {
 					h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 				} else {
@@ -348,7 +360,8 @@ func TestScenarioPull(t *testing.T) {
 	rows = append(rows, scenario{
 		rule:     "8 pull behavior once: an image pulled before is not pulled again",
 		settings: func(o *Options, _ *Deps) { o.Pull.Behavior = PullOnce },
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			h.rt.RemoveRegistryImage(fhImage)
 			tk, cs := fhTask("t2", ctr("app"))
@@ -367,7 +380,7 @@ func TestScenarioPull(t *testing.T) {
 			app.Image = private
 			return fhTask(tid, app)
 		},
-		check: func(t *testing.T, h *fakeHarness) { h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning)) },
+		check: func(h *fakeHarness) { h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning)) },
 	}, scenario{
 		rule: "6.2 pull refused for wrong credentials stops the task without retrying",
 		settings: func(o *Options, _ *Deps) {
@@ -379,7 +392,8 @@ func TestScenarioPull(t *testing.T) {
 			app.Image = private
 			return fhTask(tid, app)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, ReasonPull+":")
 			if n := h.rt.Pulls(private); n != 1 {
 				t.Fatalf("%d pulls, want 1 (refused credentials are final)", n)
@@ -390,7 +404,8 @@ func TestScenarioPull(t *testing.T) {
 		script: func(h *fakeHarness) {
 			h.rt.FailNext(fake.MethodPullImage, errors.New("read: connection reset by peer"))
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			if c := h.container(tid, "app"); c.Status.PullAttempts != 1 || !strings.Contains(c.Status.LastError, "connection reset") {
 				t.Fatalf("container %+v", c.Status)
@@ -400,7 +415,7 @@ func TestScenarioPull(t *testing.T) {
 		rule:     "6.4 pull timeout (ECS_IMAGE_PULL_TIMEOUT) stops the task with DockerTimeoutError",
 		settings: func(o *Options, _ *Deps) { o.Pull.Timeout = 50 * time.Millisecond },
 		script:   func(h *fakeHarness) { h.rt.SetLatency(fake.MethodPullImage, time.Hour) },
-		check:    func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonTimeout+":") },
+		check:    func(h *fakeHarness) { stoppedWith(h.t, h, ReasonTimeout+":") },
 	}, scenario{
 		rule:     "6.3 ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT pulls while waiting on ordering",
 		settings: func(o *Options, _ *Deps) { o.Pull.DependentUpfront = true },
@@ -409,11 +424,12 @@ func TestScenarioPull(t *testing.T) {
 			app.DependsOn = []api.Dependency{{ContainerName: "init", Condition: api.ConditionComplete}}
 			return fhTask(tid, app, sidecar("init"))
 		},
-		script: func(h *fakeHarness) { h.script(tid, "init", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "init", "RUNNING", ctrKnown(api.ContainerStatusRunning))
-			h.waitContainer(tid, "app", "PULLED while init runs", ctrKnown(api.ContainerStatusPulled))
-			if _, created := h.statesAtCreate(tid, "app"); created {
+		script: func(h *fakeHarness) { h.script("init", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("init", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			h.waitContainer("app", "PULLED while init runs", ctrKnown(api.ContainerStatusPulled))
+			if _, created := h.statesAtAppCreate(); created {
 				t.Fatal("app was created before its COMPLETE dependency exited")
 			}
 		},
@@ -435,7 +451,8 @@ func TestScenarioCreateAndStart(t *testing.T) {
 	runScenarios(t, []scenario{{
 		rule:   "6.2 create error: container STOPPED with CannotCreateContainerError",
 		script: func(h *fakeHarness) { h.rt.FailNext(fake.MethodCreateContainer, errors.New("no space left on device")) },
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, ReasonCreate+": ")
 			if c := h.container(tid, "app"); c.Status.KnownStatus != api.ContainerStatusStopped || !strings.Contains(c.Status.Reason, "no space left") {
 				t.Fatalf("container %+v", c.Status)
@@ -444,9 +461,10 @@ func TestScenarioCreateAndStart(t *testing.T) {
 	}, {
 		rule: "6.2 create refused because the process cannot execute: CannotStartContainerError",
 		script: func(h *fakeHarness) {
-			h.script(tid, "app", fake.Process{ExecError: "exec /bin/sh: argument list too long"})
+			h.script("app", fake.Process{ExecError: "exec /bin/sh: argument list too long"})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := stoppedWith(t, h, ReasonStart+": ")
 			if !strings.Contains(got.Status.StoppedReason, "argument list too long") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
@@ -456,7 +474,8 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		rule:     "6.4 create timeout (ECS_CONTAINER_CREATE_TIMEOUT): DockerTimeoutError",
 		settings: func(o *Options, _ *Deps) { o.Create.Timeout = 50 * time.Millisecond },
 		script:   func(h *fakeHarness) { h.rt.SetLatency(fake.MethodCreateContainer, time.Hour) },
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := stoppedWith(t, h, ReasonTimeout+": ")
 			if !strings.Contains(got.Status.StoppedReason, "transition to created") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
@@ -467,7 +486,8 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		task: withSpec(func(c *api.ContainerSpec, _ *api.Task) {
 			c.MountPoints = []api.MountPoint{{SourceVolume: "nope", ContainerPath: "/x"}}
 		}),
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			if got := stoppedWith(t, h, ReasonCreate+": "); !strings.Contains(got.Status.StoppedReason, "nope") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
@@ -476,18 +496,18 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		rule:     "6.2 definition error (privileged with ECS_DISABLE_PRIVILEGED): CannotCreateContainerError",
 		settings: func(o *Options, _ *Deps) { o.Create.DisablePrivileged = true },
 		task:     withSpec(func(c *api.ContainerSpec, _ *api.Task) { c.Privileged = true }),
-		check:    func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
+		check:    func(h *fakeHarness) { stoppedWith(h.t, h, ReasonCreate+": ") },
 	}, {
 		rule: "6.2 definition error (bridge port mappings without a network layer): CannotCreateContainerError",
 		task: withSpec(func(c *api.ContainerSpec, tk *api.Task) {
 			tk.Spec.NetworkMode = "bridge"
 			c.PortMappings = []api.PortMapping{{ContainerPort: 80, HostPort: 8080}}
 		}),
-		check: func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
+		check: func(h *fakeHarness) { stoppedWith(h.t, h, ReasonCreate+": ") },
 	}, {
 		rule:  "6.2 pidMode task without ecsd-init: CannotCreateContainerError",
 		task:  withSpec(func(_ *api.ContainerSpec, tk *api.Task) { tk.Spec.PIDMode = "task" }),
-		check: func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
+		check: func(h *fakeHarness) { stoppedWith(h.t, h, ReasonCreate+": ") },
 	}, {
 		rule: "6.2 task volumes and container settings reach the runtime",
 		settings: func(o *Options, _ *Deps) {
@@ -503,9 +523,10 @@ func TestScenarioCreateAndStart(t *testing.T) {
 			c.LinuxParameters = &api.LinuxParameters{InitProcessEnabled: true, Tmpfs: []api.Tmpfs{{ContainerPath: "/tmp", Size: 8}}}
 			c.Ulimits = []api.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}}
 		}),
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			cfg, ok := h.rt.Config(h.runtimeID(tid, "app"))
+			cfg, ok := h.rt.Config(h.runtimeID("app"))
 			if !ok || !cfg.PrivateNetwork || !cfg.Init || len(cfg.Ulimits) != 1 {
 				t.Fatalf("config %+v", cfg)
 			}
@@ -532,7 +553,8 @@ func TestScenarioCreateAndStart(t *testing.T) {
 			boom := errors.New("OCI runtime start failed: cgroup busy")
 			h.rt.FailNext(fake.MethodStartContainer, boom, boom, boom, boom, boom)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := stoppedWith(t, h, ReasonStart+": ")
 			if !strings.Contains(got.Status.StoppedReason, "cgroup busy") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
@@ -544,7 +566,8 @@ func TestScenarioCreateAndStart(t *testing.T) {
 	}, {
 		rule:   "6.2 one failed start within the start timeout is retried and the task runs",
 		script: func(h *fakeHarness) { h.rt.FailNext(fake.MethodStartContainer, errors.New("transient")) },
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			if c := h.container(tid, "app"); c.Status.StartAttempts != 1 {
 				t.Fatalf("start attempts %d, want 1", c.Status.StartAttempts)
@@ -554,7 +577,8 @@ func TestScenarioCreateAndStart(t *testing.T) {
 		rule:     "6.4 start timeout (ECS_CONTAINER_START_TIMEOUT): DockerTimeoutError",
 		settings: func(o *Options, _ *Deps) { o.Start.Timeout = 50 * time.Millisecond },
 		script:   func(h *fakeHarness) { h.rt.SetLatency(fake.MethodStartContainer, time.Hour) },
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			if got := stoppedWith(t, h, ReasonTimeout+": "); !strings.Contains(got.Status.StoppedReason, "transition to started") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
@@ -562,9 +586,10 @@ func TestScenarioCreateAndStart(t *testing.T) {
 	}, {
 		rule: "6.5 a process that fails to execute at start: CannotStartContainerError with the runtime's words",
 		script: func(h *fakeHarness) {
-			h.script(tid, "app", fake.Process{StartError: `exec: "nope": executable file not found in $PATH`})
+			h.script("app", fake.Process{StartError: `exec: "nope": executable file not found in $PATH`})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "executable file not found") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
@@ -583,8 +608,8 @@ func TestScenarioDependsOn(t *testing.T) {
 	// created.
 	depStateAtCreate := func(t *testing.T, h *fakeHarness, dep string, ok func(runtime.ContainerState) bool) {
 		t.Helper()
-		h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
-		states, created := h.statesAtCreate(tid, "app")
+		h.waitContainer("app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+		states, created := h.statesAtAppCreate()
 		st, found := states[dep]
 		if !created || !found || !ok(st) {
 			t.Fatalf("when app was created, %s was %+v (found %v)", dep, st, found)
@@ -594,11 +619,11 @@ func TestScenarioDependsOn(t *testing.T) {
 	// with exit code 143 and reason, and was never created.
 	dependentFailed := func(t *testing.T, h *fakeHarness, reason string) {
 		t.Helper()
-		c := h.waitContainer(tid, "app", "STOPPED", ctrKnown(api.ContainerStatusStopped))
+		c := h.waitContainer("app", "STOPPED", ctrKnown(api.ContainerStatusStopped))
 		if c.Status.ExitCode == nil || *c.Status.ExitCode != 143 || !strings.HasPrefix(c.Status.Reason, reason+": ") {
 			t.Fatalf("app stopped with exit code %s reason %q, want 143 and %s", exitCode(c), c.Status.Reason, reason)
 		}
-		if _, created := h.statesAtCreate(tid, "app"); created {
+		if _, created := h.statesAtAppCreate(); created {
 			t.Fatal("app was created although its dependency failed for good")
 		}
 	}
@@ -610,22 +635,25 @@ func TestScenarioDependsOn(t *testing.T) {
 	runScenarios(t, []scenario{{
 		rule:   "6.3 CREATE: the dependent is created after its dependency",
 		task:   dependent(sidecar("init"), api.ConditionCreate),
-		script: func(h *fakeHarness) { h.script(tid, "init", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("init", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			depStateAtCreate(t, h, "init", func(st runtime.ContainerState) bool { return st.ID != "" })
 		},
 	}, {
 		rule:   "6.3 START: the dependent is created once its dependency runs",
 		task:   dependent(sidecar("side"), api.ConditionStart),
-		script: func(h *fakeHarness) { h.script(tid, "side", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("side", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			depStateAtCreate(t, h, "side", func(st runtime.ContainerState) bool { return st.Status == runtime.StatusRunning })
 		},
 	}, {
 		rule:   "6.3 COMPLETE: the dependent waits for its dependency to exit with any code",
 		task:   dependent(sidecar("migrate"), api.ConditionComplete),
-		script: func(h *fakeHarness) { h.script(tid, "migrate", exitsWith(3, 50*time.Millisecond)) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("migrate", exitsWith(3, 50*time.Millisecond)) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			depStateAtCreate(t, h, "migrate", func(st runtime.ContainerState) bool {
 				return st.Status == runtime.StatusStopped && st.ExitCode == 3
 			})
@@ -634,8 +662,9 @@ func TestScenarioDependsOn(t *testing.T) {
 	}, {
 		rule:   "6.3 SUCCESS: the dependent waits for its dependency to exit 0",
 		task:   dependent(sidecar("setup"), api.ConditionSuccess),
-		script: func(h *fakeHarness) { h.script(tid, "setup", exitsWith(0, 50*time.Millisecond)) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("setup", exitsWith(0, 50*time.Millisecond)) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			depStateAtCreate(t, h, "setup", func(st runtime.ContainerState) bool {
 				return st.Status == runtime.StatusStopped && st.ExitCode == 0
 			})
@@ -643,8 +672,9 @@ func TestScenarioDependsOn(t *testing.T) {
 	}, {
 		rule:   "6.3 SUCCESS with a non-zero exit: the dependent is STOPPED for good, never created",
 		task:   dependent(sidecar("setup"), api.ConditionSuccess),
-		script: func(h *fakeHarness) { h.script(tid, "setup", exitsWith(4, 0)) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("setup", exitsWith(4, 0)) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := stoppedWith(t, h, ReasonStart+": ")
 			if !strings.Contains(got.Status.StoppedReason, "exited with code 4") {
 				t.Fatalf("reason %q does not name the failed dependency", got.Status.StoppedReason)
@@ -658,7 +688,8 @@ func TestScenarioDependsOn(t *testing.T) {
 			side.Image = "registry.test/ecsd/missing:1"
 			return dependent(side, api.ConditionCreate)()
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "will never be created") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
@@ -668,10 +699,11 @@ func TestScenarioDependsOn(t *testing.T) {
 		rule: "6.3 HEALTHY: the dependent waits for its dependency's health check to pass",
 		task: dependent(withDB(), api.ConditionHealthy),
 		script: func(h *fakeHarness) {
-			h.script(tid, "db", runsForever)
-			h.rt.ScriptExec(h.runtimeID(tid, "db"), nil, fake.ExecResult{ExitCode: 0, Output: "ok"})
+			h.script("db", runsForever)
+			h.rt.ScriptExec(h.runtimeID("db"), nil, fake.ExecResult{ExitCode: 0, Output: "ok"})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			depStateAtCreate(t, h, "db", func(st runtime.ContainerState) bool { return st.Status == runtime.StatusRunning })
 			if db := h.container(tid, "db"); db.Status.Health == nil || db.Status.Health.Status != api.HealthHealthy {
 				t.Fatalf("db health %+v", db.Status.Health)
@@ -680,7 +712,8 @@ func TestScenarioDependsOn(t *testing.T) {
 	}, {
 		rule: "6.3 HEALTHY on a dependency without a health check: terminal failure",
 		task: dependent(sidecar("db"), api.ConditionHealthy),
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			if got := stoppedWith(t, h, ReasonStart+": "); !strings.Contains(got.Status.StoppedReason, "no health check") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
@@ -695,11 +728,12 @@ func TestScenarioDependsOn(t *testing.T) {
 			return dependent(db, api.ConditionHealthy)()
 		},
 		script: func(h *fakeHarness) {
-			h.script(tid, "db", runsForever)
-			h.rt.ScriptExec(h.runtimeID(tid, "db"), nil, fake.ExecResult{ExitCode: 1, Output: "not yet"})
+			h.script("db", runsForever)
+			h.rt.ScriptExec(h.runtimeID("db"), nil, fake.ExecResult{ExitCode: 1, Output: "not yet"})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "db", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("db", "RUNNING", ctrKnown(api.ContainerStatusRunning))
 			h.advance(119 * time.Second)
 			if app := h.container(tid, "app"); desiredContainer(app) == api.ContainerStatusStopped {
 				t.Fatalf("app stopped before its dependency's startTimeout: %q", app.Status.Reason)
@@ -717,7 +751,8 @@ func TestScenarioDependsOn(t *testing.T) {
 			app.DependsOn = []api.Dependency{{ContainerName: "ghost", Condition: api.ConditionStart}}
 			return fhTask(tid, app)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, ReasonDependency+": ")
 			dependentFailed(t, h, ReasonDependency)
 		},
@@ -732,10 +767,11 @@ func TestScenarioDependsOn(t *testing.T) {
 			return tk, cs
 		},
 		script: func(h *fakeHarness) {
-			h.script(tid, "data", runsForever)
-			h.script(tid, "side", runsForever)
+			h.script("data", runsForever)
+			h.script("side", runsForever)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			depStateAtCreate(t, h, "data", func(st runtime.ContainerState) bool { return st.ID != "" })
 			depStateAtCreate(t, h, "side", func(st runtime.ContainerState) bool { return st.Status == runtime.StatusRunning })
 		},
@@ -747,12 +783,13 @@ func TestScenarioDependsOn(t *testing.T) {
 			return fhTask(tid, app, sidecar("side"))
 		},
 		script: func(h *fakeHarness) {
-			h.script(tid, "app", runsForever)
-			h.script(tid, "side", runsForever)
+			h.script("app", runsForever)
+			h.script("side", runsForever)
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			h.stopTask(tid)
+			h.stopTask()
 			h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 			sig := h.signals("side")
 			if len(sig) == 0 {
@@ -771,14 +808,14 @@ func TestScenarioStopTimeout(t *testing.T) {
 	graceBetween := func(t *testing.T, h *fakeHarness, want time.Duration) {
 		t.Helper()
 		h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-		h.stopTask(tid)
-		h.waitContainer(tid, "app", "SIGTERM sent", func(c *api.Container) bool { return c.Status.StopRequestedAt != nil })
+		h.stopTask()
+		h.waitContainer("app", "SIGTERM sent", func(c *api.Container) bool { return c.Status.StopRequestedAt != nil })
 		h.advance(want - time.Millisecond)
 		if sig := h.signals("app"); len(sig) != 1 {
 			t.Fatalf("signals %+v before the grace passed, want SIGTERM alone", sig)
 		}
 		h.advance(time.Millisecond)
-		c := h.waitContainer(tid, "app", "STOPPED", ctrKnown(api.ContainerStatusStopped))
+		c := h.waitContainer("app", "STOPPED", ctrKnown(api.ContainerStatusStopped))
 		if exitCode(c) != "137" {
 			t.Fatalf("exit code %s, want 137 (SIGKILL)", exitCode(c))
 		}
@@ -792,10 +829,11 @@ func TestScenarioStopTimeout(t *testing.T) {
 	}
 	runScenarios(t, []scenario{{
 		rule:   "6.4 SIGTERM honoured: the container stops with its own exit code, no SIGKILL",
-		script: func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			h.stopTask(tid)
+			h.stopTask()
 			h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 			if c := h.container(tid, "app"); exitCode(c) != "0" || c.Status.StopRequestedAt == nil {
 				t.Fatalf("container %+v", c.Status)
@@ -815,13 +853,13 @@ func TestScenarioStopTimeout(t *testing.T) {
 			app.StopTimeout = 90
 			return fhTask(tid, app)
 		},
-		script: func(h *fakeHarness) { h.script(tid, "app", fake.Process{IgnoreTERM: true}) },
-		check:  func(t *testing.T, h *fakeHarness) { graceBetween(t, h, 90*time.Second) },
+		script: func(h *fakeHarness) { h.script("app", fake.Process{IgnoreTERM: true}) },
+		check:  func(h *fakeHarness) { graceBetween(h.t, h, 90*time.Second) },
 	}, {
 		rule:      "6.4 SIGTERM ignored: SIGKILL after ECS_CONTAINER_STOP_TIMEOUT (default 30s) when the container sets none",
 		fakeClock: true,
-		script:    func(h *fakeHarness) { h.script(tid, "app", fake.Process{IgnoreTERM: true}) },
-		check:     func(t *testing.T, h *fakeHarness) { graceBetween(t, h, 30*time.Second) },
+		script:    func(h *fakeHarness) { h.script("app", fake.Process{IgnoreTERM: true}) },
+		check:     func(h *fakeHarness) { graceBetween(h.t, h, 30*time.Second) },
 	}, {
 		rule: "6.4 a container stopped before it started has nothing to signal",
 		script: func(h *fakeHarness) {
@@ -832,9 +870,10 @@ func TestScenarioStopTimeout(t *testing.T) {
 			})
 		},
 		settings: func(o *Options, _ *Deps) { o.Start.Timeout = time.Hour },
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "app", "CREATED", ctrKnown(api.ContainerStatusCreated))
-			h.stopTask(tid)
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("app", "CREATED", ctrKnown(api.ContainerStatusCreated))
+			h.stopTask()
 			h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 			if n := len(h.signals("app")); n != 0 {
 				t.Fatalf("%d signals to a container that never started", n)
@@ -852,25 +891,26 @@ func TestScenarioHealth(t *testing.T) {
 		app.HealthCheck = hc
 		return task(app)
 	}
-	id := func(h *fakeHarness) string { return h.runtimeID(tid, "app") }
+	id := func(h *fakeHarness) string { return h.runtimeID("app") }
 	runScenarios(t, []scenario{{
 		rule: "6.5 health: HEALTHY from a passing check, UNHEALTHY after retries consecutive failures",
 		task: withCheck(check("CMD-SHELL", "curl -f localhost")),
 		script: func(h *fakeHarness) {
 			h.rt.ScriptExec(id(h), []string{"/bin/sh", "-c", "curl -f localhost"}, fake.ExecResult{ExitCode: 0, Output: "ok\n"})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
-			c := h.waitContainer(tid, "app", "HEALTHY", healthIs(api.HealthHealthy))
+		check: func(h *fakeHarness) {
+			t := h.t
+			c := h.waitContainer("app", "HEALTHY", healthIs(api.HealthHealthy))
 			if c.Status.Health.Output != "ok" || c.Status.Health.ExitCode != 0 {
 				t.Fatalf("health %+v", c.Status.Health)
 			}
 			h.rt.ScriptExec(id(h), []string{"/bin/sh", "-c", "curl -f localhost"}, fake.ExecResult{ExitCode: 7, Output: "connection refused"})
-			c = h.waitContainer(tid, "app", "UNHEALTHY", healthIs(api.HealthUnhealthy))
+			c = h.waitContainer("app", "UNHEALTHY", healthIs(api.HealthUnhealthy))
 			if c.Status.Health.ExitCode != 7 || c.Status.Health.Output != "connection refused" || c.Status.Health.FailingStreak < 2 {
 				t.Fatalf("health %+v", c.Status.Health)
 			}
 			// Health is reported, not acted on: the task keeps running.
-			if got := h.task(tid); got.Status.KnownStatus != api.TaskStatusRunning || got.Status.DesiredStatus == api.TaskStatusStopped {
+			if got := h.task(); got.Status.KnownStatus != api.TaskStatusRunning || got.Status.DesiredStatus == api.TaskStatusStopped {
 				t.Fatalf("unhealthy container stopped the task: %s", fhDescribe(got))
 			}
 		},
@@ -880,8 +920,9 @@ func TestScenarioHealth(t *testing.T) {
 		script: func(h *fakeHarness) {
 			h.rt.ScriptExec(id(h), nil, fake.ExecResult{Err: errors.New("exec failed: no such process")})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
-			c := h.waitContainer(tid, "app", "UNHEALTHY", healthIs(api.HealthUnhealthy))
+		check: func(h *fakeHarness) {
+			t := h.t
+			c := h.waitContainer("app", "UNHEALTHY", healthIs(api.HealthUnhealthy))
 			if c.Status.Health.ExitCode != -1 || !strings.Contains(c.Status.Health.Output, "no such process") {
 				t.Fatalf("health %+v", c.Status.Health)
 			}
@@ -894,9 +935,10 @@ func TestScenarioHealth(t *testing.T) {
 			return withCheck(hc)()
 		},
 		script: func(h *fakeHarness) { h.rt.ScriptExec(id(h), nil, fake.ExecResult{ExitCode: 1}) },
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			testutil.Eventually(t, "three failed checks", func() bool { return len(h.rt.Calls(fake.MethodExec)) >= 3 })
-			c := h.waitContainer(tid, "app", "a recorded failed check", func(c *api.Container) bool {
+			c := h.waitContainer("app", "a recorded failed check", func(c *api.Container) bool {
 				return c.Status.Health != nil && c.Status.Health.CheckedAt != nil && c.Status.Health.ExitCode == 1
 			})
 			if c.Status.Health.Status != api.HealthUnknown || c.Status.Health.FailingStreak != 0 {
@@ -907,8 +949,9 @@ func TestScenarioHealth(t *testing.T) {
 		rule:     "6.5 health: ECS_DISABLE_DOCKER_HEALTH_CHECK runs no check",
 		settings: func(o *Options, _ *Deps) { o.Health.Disable = true },
 		task:     withCheck(check("CMD", "probe")),
-		check: func(t *testing.T, h *fakeHarness) {
-			c := h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+		check: func(h *fakeHarness) {
+			t := h.t
+			c := h.waitContainer("app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
 			if c.Status.Health != nil || len(h.rt.Calls(fake.MethodExec)) != 0 {
 				t.Fatalf("health %+v, %d execs", c.Status.Health, len(h.rt.Calls(fake.MethodExec)))
 			}
@@ -916,9 +959,10 @@ func TestScenarioHealth(t *testing.T) {
 	}, {
 		rule: "6.5 an OOM-killed container stops with OutOfMemoryError",
 		script: func(h *fakeHarness) {
-			h.script(tid, "app", fake.Process{Exit: fake.Code(1), ExitAfter: 20 * time.Millisecond, OOM: true})
+			h.script("app", fake.Process{Exit: fake.Code(1), ExitAfter: 20 * time.Millisecond, OOM: true})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, "OutOfMemoryError")
 			if c := h.container(tid, "app"); c.Status.Reason != ReasonOOM || exitCode(c) != "137" {
 				t.Fatalf("container %+v", c.Status)
@@ -926,8 +970,9 @@ func TestScenarioHealth(t *testing.T) {
 		},
 	}, {
 		rule:   "6.5 the exit code and finish time are recorded",
-		script: func(h *fakeHarness) { h.script(tid, "app", exitsWith(42, 20*time.Millisecond)) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", exitsWith(42, 20*time.Millisecond)) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := stoppedWith(t, h, ReasonEssential)
 			c := h.container(tid, "app")
 			if exitCode(c) != "42" || c.Status.FinishedAt == nil || got.Status.ExecutionStoppedAt == nil {
@@ -947,24 +992,26 @@ func TestScenarioRestartPolicy(t *testing.T) {
 		rule: "6.2 restart policy: an exit restarts the container in place, unreported",
 		task: withPolicy(api.RestartPolicy{Enabled: true}),
 		script: func(h *fakeHarness) {
-			h.script(tid, "app", fake.Process{Exit: fake.Code(5), ExitAfter: 20 * time.Millisecond, TermExitCode: fake.Code(0)})
+			h.script("app", fake.Process{Exit: fake.Code(5), ExitAfter: 20 * time.Millisecond, TermExitCode: fake.Code(0)})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
-			c := h.waitContainer(tid, "app", "two restarts", func(c *api.Container) bool { return c.Status.RestartCount >= 2 })
+		check: func(h *fakeHarness) {
+			t := h.t
+			c := h.waitContainer("app", "two restarts", func(c *api.Container) bool { return c.Status.RestartCount >= 2 })
 			if c.Status.KnownStatus == api.ContainerStatusStopped || c.Status.LastRestartAt == nil {
 				t.Fatalf("container %+v", c.Status)
 			}
-			if got := h.task(tid); got.Status.KnownStatus != api.TaskStatusRunning {
+			if got := h.task(); got.Status.KnownStatus != api.TaskStatusRunning {
 				t.Fatalf("task %s", fhDescribe(got))
 			}
-			h.stopTask(tid)
+			h.stopTask()
 			h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 		},
 	}, {
 		rule:   "6.2 restart policy: an ignored exit code stops the container",
 		task:   withPolicy(api.RestartPolicy{Enabled: true, IgnoredExitCodes: []int32{5}}),
-		script: func(h *fakeHarness) { h.script(tid, "app", exitsWith(5, 20*time.Millisecond)) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", exitsWith(5, 20*time.Millisecond)) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, ReasonEssential)
 			if c := h.container(tid, "app"); c.Status.RestartCount != 0 || exitCode(c) != "5" {
 				t.Fatalf("container %+v", c.Status)
@@ -973,8 +1020,9 @@ func TestScenarioRestartPolicy(t *testing.T) {
 	}, {
 		rule:   "6.2 restart policy: an exit within restartAttemptPeriod of the start is not restarted",
 		task:   withPolicy(api.RestartPolicy{Enabled: true, RestartAttemptPeriod: 60}),
-		script: func(h *fakeHarness) { h.script(tid, "app", exitsWith(5, 20*time.Millisecond)) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", exitsWith(5, 20*time.Millisecond)) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, ReasonEssential)
 			if c := h.container(tid, "app"); c.Status.RestartCount != 0 {
 				t.Fatalf("restarted %d times within the attempt period", c.Status.RestartCount)
@@ -984,7 +1032,7 @@ func TestScenarioRestartPolicy(t *testing.T) {
 		rule: "6.2 restart policy: a failed restart records the exit",
 		task: withPolicy(api.RestartPolicy{Enabled: true}),
 		script: func(h *fakeHarness) {
-			h.script(tid, "app", exitsWith(5, 20*time.Millisecond))
+			h.script("app", exitsWith(5, 20*time.Millisecond))
 			var starts atomic.Int32
 			h.rt.SetHook(fake.MethodStartContainer, func(context.Context, fake.Call) error {
 				if starts.Add(1) > 1 {
@@ -993,7 +1041,8 @@ func TestScenarioRestartPolicy(t *testing.T) {
 				return nil
 			})
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, ReasonEssential)
 			if c := h.container(tid, "app"); exitCode(c) != "5" || c.Status.RestartCount != 0 {
 				t.Fatalf("container %+v", c.Status)
@@ -1005,10 +1054,11 @@ func TestScenarioRestartPolicy(t *testing.T) {
 func TestScenarioRecovery(t *testing.T) {
 	runScenarios(t, []scenario{{
 		rule:   "6.6 a container that vanished while the agent was down: ContainerVanishedError",
-		script: func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			h.restartWith(false, func() { h.rt.Vanish(h.runtimeID(tid, "app")) })
+			h.restartWith(false, func() { h.rt.Vanish(h.runtimeID("app")) })
 			stoppedWith(t, h, "ContainerVanishedError")
 			if c := h.container(tid, "app"); c.Status.Reason != ReasonVanished {
 				t.Fatalf("container %+v", c.Status)
@@ -1016,8 +1066,9 @@ func TestScenarioRecovery(t *testing.T) {
 		},
 	}, {
 		rule:   "6.6 a running container survives an agent restart untouched",
-		script: func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			h.restart(false)
 			// The new engine looks at the container (an inspect) and leaves it running.
@@ -1028,16 +1079,17 @@ func TestScenarioRecovery(t *testing.T) {
 			if n := len(h.rt.Calls(fake.MethodStartContainer)) + len(h.rt.Calls(fake.MethodSignal)); n != 1 {
 				t.Fatalf("%d start/signal calls, want only the first start", n)
 			}
-			if got := h.task(tid); got.Status.KnownStatus != api.TaskStatusRunning {
+			if got := h.task(); got.Status.KnownStatus != api.TaskStatusRunning {
 				t.Fatalf("task %s", fhDescribe(got))
 			}
 		},
 	}, {
 		rule:   "6.6 a container that exited while the agent was down is recorded with its exit code",
-		script: func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
-			h.restartWith(false, func() { h.rt.Exit(h.runtimeID(tid, "app"), 3) })
+			h.restartWith(false, func() { h.rt.Exit(h.runtimeID("app"), 3) })
 			stoppedWith(t, h, ReasonEssential)
 			if c := h.container(tid, "app"); exitCode(c) != "3" {
 				t.Fatalf("exit code %s, want 3", exitCode(c))
@@ -1045,31 +1097,33 @@ func TestScenarioRecovery(t *testing.T) {
 		},
 	}, {
 		rule:   "10 a lost checkpoint: the task is rebuilt from the runtime and keeps running",
-		script: func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			h.restart(true)
 			got := h.waitTask(tid, "adopted RUNNING", taskKnown(api.TaskStatusRunning))
 			if got.Spec.ARN != arnOf(tid) {
 				t.Fatalf("adopted task %+v", got.Spec)
 			}
-			if c := h.container(tid, "app"); c.Status.RuntimeID != h.runtimeID(tid, "app") {
+			if c := h.container(tid, "app"); c.Status.RuntimeID != h.runtimeID("app") {
 				t.Fatalf("adopted container %+v", c.Status)
 			}
 			// The adopted task still stops like any other.
-			h.stopTask(tid)
+			h.stopTask()
 			h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 		},
 	}, {
 		rule:   "events: a broken event stream is resubscribed and events flow again",
-		script: func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			testutil.Eventually(t, "a subscription", func() bool { return h.rt.Subscriptions() >= 1 })
 			h.rt.BreakEvents(errors.New("stream reset"))
 			testutil.Eventually(t, "a second subscription", func() bool { return h.rt.Subscriptions() >= 2 })
 			// The relist is an hour away: only an event can tell the engine.
-			h.rt.Exit(h.runtimeID(tid, "app"), 9)
+			h.rt.Exit(h.runtimeID("app"), 9)
 			stoppedWith(t, h, ReasonEssential)
 		},
 	}})
@@ -1090,9 +1144,10 @@ func TestScenarioCleanup(t *testing.T) {
 			cs[0].Spec.MountPoints = []api.MountPoint{{SourceVolume: "data", ContainerPath: "/data"}}
 			return tk, cs
 		},
-		script: func(h *fakeHarness) { h.script(tid, "app", exitsWith(0, 20*time.Millisecond)) },
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+		script: func(h *fakeHarness) { h.script("app", exitsWith(0, 20*time.Millisecond)) },
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
 			h.advance(20 * time.Millisecond) // the scripted exit
 			got := h.waitTask(tid, "STOPPED", taskKnown(api.TaskStatusStopped))
 			wait := got.Status.CleanupAt.Sub(got.Status.KnownStatusTime.Time)
@@ -1137,13 +1192,14 @@ func TestScenarioCleanup(t *testing.T) {
 			tk.Spec.DesiredStatus = api.TaskStatusStopped
 			return tk, cs
 		},
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitGone(tid)
 			removed := map[string]bool{}
 			for _, c := range h.rt.Calls(fake.MethodRemoveContainer) {
 				removed[c.Subject] = true
 			}
-			if !removed[h.runtimeID(tid, "app")] {
+			if !removed[h.runtimeID("app")] {
 				t.Fatalf("cleanup did not look for the container under its derived ID: %v", removed)
 			}
 		},
@@ -1189,8 +1245,9 @@ func TestScenarioNetwork(t *testing.T) {
 		rule:    "bridge: ports are published and reported as network bindings, and released when the container stops",
 		network: fake.NewNetwork(),
 		task:    bridgeApp(api.PortMapping{ContainerPort: 80}, api.PortMapping{ContainerPort: 53, HostPort: 5353, Protocol: "UDP"}),
-		script:  func(h *fakeHarness) { h.script(tid, "app", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script:  func(h *fakeHarness) { h.script("app", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			c := h.container(tid, "app")
 			if len(c.Status.NetworkBindings) != 2 || c.Status.NetworkBindings[0].HostPort == 0 || c.Status.NetworkBindings[1].HostPort != 5353 {
@@ -1203,8 +1260,8 @@ func TestScenarioNetwork(t *testing.T) {
 			if cfg.NetNSPath != c.Status.Network.NetNSPath || cfg.Hostname == "" {
 				t.Fatalf("container config: netns %q hostname %q", cfg.NetNSPath, cfg.Hostname)
 			}
-			h.stopTask(tid)
-			c = h.waitContainer(tid, "app", "network released", func(c *api.Container) bool {
+			h.stopTask()
+			c = h.waitContainer("app", "network released", func(c *api.Container) bool {
 				return c.Status.Network != nil && c.Status.Network.ReleasedAt != nil
 			})
 			if !h.tornDown(c.Status.Network.ID) {
@@ -1215,7 +1272,8 @@ func TestScenarioNetwork(t *testing.T) {
 		rule:    "bridge: a host port already taken stops the task with CannotCreateContainerError",
 		network: &fake.Network{SetupErr: fmt.Errorf("host port 8080/tcp: %w", runtime.ErrPortAllocated)},
 		task:    bridgeApp(api.PortMapping{ContainerPort: 80, HostPort: 8080}),
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			if got := stoppedWith(t, h, ReasonCreate+": "); !strings.Contains(got.Status.StoppedReason, "8080") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
@@ -1230,11 +1288,12 @@ func TestScenarioNetwork(t *testing.T) {
 			tk.Spec.NetworkMode = "bridge"
 			return tk, cs
 		},
-		script: func(h *fakeHarness) { h.script(tid, "db", runsForever) },
-		check: func(t *testing.T, h *fakeHarness) {
+		script: func(h *fakeHarness) { h.script("db", runsForever) },
+		check: func(h *fakeHarness) {
+			t := h.t
 			h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			db := h.container(tid, "db")
-			cfg, _ := h.rt.Config(h.runtimeID(tid, "app"))
+			cfg, _ := h.rt.Config(h.runtimeID("app"))
 			var hosts string
 			for _, m := range cfg.Mounts {
 				if m.Destination == "/etc/hosts" {
@@ -1250,14 +1309,15 @@ func TestScenarioNetwork(t *testing.T) {
 		rule:    "awsvpc without ECS_ENABLE_TASK_ENI: refused with CannotCreateContainerError",
 		network: fake.NewNetwork(),
 		task:    awsvpc,
-		check:   func(t *testing.T, h *fakeHarness) { stoppedWith(t, h, ReasonCreate+": ") },
+		check:   func(h *fakeHarness) { stoppedWith(h.t, h, ReasonCreate+": ") },
 	}, {
 		rule:     "awsvpc: an ENI that never appears stops the task",
 		network:  fake.NewNetwork(),
 		settings: func(o *Options, _ *Deps) { o.Network.AWSVPCEnabled = true },
 		script:   func(h *fakeHarness) { addENI(h, "02:00:00:00:00:99", time.Now().Add(-time.Second)) },
 		task:     awsvpc,
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			if got := stoppedWith(t, h, ReasonCreate+": "); !strings.Contains(got.Status.StoppedReason, "02:00:00:00:00:99") {
 				t.Fatalf("reason %q", got.Status.StoppedReason)
 			}
@@ -1270,10 +1330,11 @@ func TestScenarioNetwork(t *testing.T) {
 			mac := "02:00:00:00:00:05"
 			h.host.AddInterface(mac)
 			addENI(h, mac, time.Now().Add(time.Hour))
-			h.script(tid, "app", runsForever)
+			h.script("app", runsForever)
 		},
 		task: awsvpc,
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			got := h.waitTask(tid, "RUNNING", taskKnown(api.TaskStatusRunning))
 			if got.Status.Network == nil || got.Status.Network.ID != tid || got.Status.Network.IPv4SubnetCIDR != "10.0.0.0/24" {
 				t.Fatalf("task network %+v", got.Status.Network)
@@ -1281,11 +1342,11 @@ func TestScenarioNetwork(t *testing.T) {
 			if att := attachment(h); att.Status.Status != api.AttachmentAttached {
 				t.Fatalf("attachment %+v", att.Status)
 			}
-			cfg, _ := h.rt.Config(h.runtimeID(tid, "app"))
+			cfg, _ := h.rt.Config(h.runtimeID("app"))
 			if cfg.Hostname != "ip-10-0-0-5.ec2.internal" {
 				t.Fatalf("hostname %q, want the ENI's private DNS name", cfg.Hostname)
 			}
-			h.stopTask(tid)
+			h.stopTask()
 			h.waitTask(tid, "network released", func(t *api.Task) bool {
 				return t.Status.Network != nil && t.Status.Network.ReleasedAt != nil
 			})
@@ -1302,7 +1363,8 @@ func TestScenarioNetwork(t *testing.T) {
 			}
 			return n
 		}(),
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			testutil.Eventually(t, "the orphaned network torn down", func() bool { return h.tornDown("t0-gone") })
 		},
 	}})
@@ -1320,9 +1382,10 @@ func TestScenarioInputs(t *testing.T) {
 			d.Inputs = fakeInputs{secrets: map[string]string{"DB_PASS": "s3cr3t-value"}}
 		},
 		task: withSecret,
-		check: func(t *testing.T, h *fakeHarness) {
-			h.waitContainer(tid, "app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
-			cfg, _ := h.rt.Config(h.runtimeID(tid, "app"))
+		check: func(h *fakeHarness) {
+			t := h.t
+			h.waitContainer("app", "RUNNING", ctrKnown(api.ContainerStatusRunning))
+			cfg, _ := h.rt.Config(h.runtimeID("app"))
 			if !slices.Contains(cfg.Env, "DB_PASS=s3cr3t-value") {
 				t.Fatalf("env %v", cfg.Env)
 			}
@@ -1336,13 +1399,15 @@ func TestScenarioInputs(t *testing.T) {
 			d.Inputs = fakeInputs{err: errors.New("ResourceInitializationError: unable to pull secrets")}
 		},
 		task: withSecret,
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, "ResourceInitializationError")
 		},
 	}, {
 		rule: "secrets on an instance without the inputs reader: the task stops",
 		task: withSecret,
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			stoppedWith(t, h, "secrets and S3 environment files are not available")
 		},
 	}})
@@ -1368,7 +1433,8 @@ func TestScenarioAdoption(t *testing.T) {
 	runScenarios(t, []scenario{{
 		rule: "10 a runtime container with ECS labels but no record: its task is rebuilt to be stopped with AgentStateLostError",
 		task: none,
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			seed(h, "lost-1", map[string]string{api.LabelTaskARN: arnOf("t9"), api.LabelContainerName: "app", api.LabelTaskName: "t9",
 				api.LabelFamily: "test", api.LabelRevision: "3"}, true)
 			h.restart(true)
@@ -1383,7 +1449,8 @@ func TestScenarioAdoption(t *testing.T) {
 	}, {
 		rule: "10 runtime containers without ECS labels: a stopped one is removed, a running one left alone",
 		task: none,
-		check: func(t *testing.T, h *fakeHarness) {
+		check: func(h *fakeHarness) {
+			t := h.t
 			seed(h, "stray-stopped", nil, false)
 			seed(h, "stray-running", nil, true)
 			h.restart(true)

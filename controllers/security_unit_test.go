@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,8 @@ func TestApplySecurityOptionsHostAnswers(t *testing.T) {
 		so     *api.SecurityOptions
 		host   *unitHostSecurity
 		reason string
-		check  func(*testing.T, runtime.ContainerConfig, *unitHostSecurity)
+		// check returns what is wrong with the resolved config, or nil.
+		check func(runtime.ContainerConfig, *unitHostSecurity) error
 	}{
 		{
 			name:   "a profile lookup that fails refuses the container with the cause",
@@ -55,33 +57,36 @@ func TestApplySecurityOptionsHostAnswers(t *testing.T) {
 			name: "a loaded profile is applied, with no-new-privileges and seccomp unconfined",
 			so:   &api.SecurityOptions{AppArmorProfile: "mine", NoNewPrivileges: true, Seccomp: "unconfined"},
 			host: &unitHostSecurity{apparmor: true, loaded: map[string]bool{"mine": true}},
-			check: func(t *testing.T, cfg runtime.ContainerConfig, _ *unitHostSecurity) {
+			check: func(cfg runtime.ContainerConfig, _ *unitHostSecurity) error {
 				if cfg.AppArmorProfile != "mine" || !cfg.NoNewPrivileges || !cfg.SeccompUnconfined {
-					t.Errorf("cfg %+v", cfg)
+					return fmt.Errorf("cfg %+v", cfg)
 				}
+				return nil
 			},
 		},
 		{
 			name: "a seccomp profile other than unconfined keeps the default filter",
 			so:   &api.SecurityOptions{Seccomp: "default"},
 			host: &unitHostSecurity{},
-			check: func(t *testing.T, cfg runtime.ContainerConfig, _ *unitHostSecurity) {
+			check: func(cfg runtime.ContainerConfig, _ *unitHostSecurity) error {
 				if cfg.SeccompUnconfined {
-					t.Error("seccomp filter dropped")
+					return errors.New("seccomp filter dropped")
 				}
+				return nil
 			},
 		},
 		{
 			name: "SELinux labels are seeded with the container's runtime ID",
 			so:   &api.SecurityOptions{SELinuxLabel: []string{"type:spc_t", "level:s0:c1,c2"}},
 			host: &unitHostSecurity{selinux: true},
-			check: func(t *testing.T, cfg runtime.ContainerConfig, h *unitHostSecurity) {
+			check: func(cfg runtime.ContainerConfig, h *unitHostSecurity) error {
 				if !slices.Equal(h.seeds, []string{"rid-1"}) || !slices.Equal(h.options[0], []string{"type:spc_t", "level:s0:c1,c2"}) {
-					t.Errorf("labeller asked seeds %v options %v", h.seeds, h.options)
+					return fmt.Errorf("labeller asked seeds %v options %v", h.seeds, h.options)
 				}
 				if cfg.SELinuxLabel != "proc:type:spc_t,level:s0:c1,c2" || cfg.SELinuxMountLabel != "file:rid-1" {
-					t.Errorf("labels %q %q", cfg.SELinuxLabel, cfg.SELinuxMountLabel)
+					return fmt.Errorf("labels %q %q", cfg.SELinuxLabel, cfg.SELinuxMountLabel)
 				}
+				return nil
 			},
 		},
 		{
@@ -94,10 +99,11 @@ func TestApplySecurityOptionsHostAnswers(t *testing.T) {
 			name: "label:disable never asks the labeller",
 			so:   &api.SecurityOptions{SELinuxLabel: []string{"disable"}},
 			host: &unitHostSecurity{},
-			check: func(t *testing.T, cfg runtime.ContainerConfig, h *unitHostSecurity) {
+			check: func(cfg runtime.ContainerConfig, h *unitHostSecurity) error {
 				if len(h.seeds) != 0 || cfg.SELinuxLabel != "" {
-					t.Errorf("labelled a disabled container: %v %q", h.seeds, cfg.SELinuxLabel)
+					return fmt.Errorf("labelled a disabled container: %v %q", h.seeds, cfg.SELinuxLabel)
 				}
+				return nil
 			},
 		},
 	} {
@@ -113,7 +119,9 @@ func TestApplySecurityOptionsHostAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.check(t, cfg, tc.host)
+			if err := tc.check(cfg, tc.host); err != nil {
+				t.Error(err)
+			}
 		})
 	}
 }
