@@ -28,6 +28,7 @@ const (
 
 // serve accepts connections on l until it is closed, answering each with reply.
 func serve(t *testing.T, l net.Listener) {
+	t.Helper()
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {

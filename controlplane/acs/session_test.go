@@ -92,6 +92,7 @@ type fakeACS struct {
 }
 
 func newFakeACS(t *testing.T) (*fakeACS, *httptest.Server) {
+	t.Helper()
 	f := &fakeACS{conns: make(chan *websocket.Conn, 4), reqs: make(chan *http.Request, 4)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("containerInstanceArn") == "arn:inactive" {

@@ -24,6 +24,7 @@ import (
 // testOptions are a session's options against f, publishing from a sampler of r's
 // containers reading src (steadyStats if nil) every 2 ms until the test ends.
 func testOptions(t *testing.T, f *fakeTCS, r client.Reader, src stats.StatsSource) Options {
+	t.Helper()
 	return Options{
 		Config: wssession.Config{
 			Endpoint:             func(context.Context) (string, error) { return f.srv.URL + "/tcs", nil },

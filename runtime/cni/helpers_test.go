@@ -125,6 +125,7 @@ func (h *testHost) newManager(opts Options) *Manager {
 }
 
 func ctx(t *testing.T) context.Context {
+	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c

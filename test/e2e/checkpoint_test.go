@@ -69,6 +69,7 @@ var checkpointDamages = []checkpointDamage{
 	{"truncated", func(_ *testing.T, b []byte) []byte { return b[:len(b)/2] }},
 	{"zero-filled meta pages", func(_ *testing.T, b []byte) []byte { clear(b[:8192]); return b }},
 	{"bit-flipped", func(t *testing.T, b []byte) []byte {
+		t.Helper()
 		// One bit in the root page's header (what the agent walks first), and one in the
 		// middle of the file for good measure.
 		root, ps := rootPage(t, b)

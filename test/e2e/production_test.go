@@ -32,6 +32,7 @@ const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 // motoCLI runs the AWS CLI against the moto server at url, as an operator setting up
 // resources would, and returns its output.
 func motoCLI(t *testing.T, url string) func(args ...string) []byte {
+	t.Helper()
 	return func(args ...string) []byte {
 		t.Helper()
 		cmd := exec.Command("aws", append([]string{"--endpoint-url", url, "--region", testenv.MotoRegion, "--output", "json"}, args...)...)
