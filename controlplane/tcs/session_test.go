@@ -46,7 +46,7 @@ func testOptions(t *testing.T, f *fakeTCS, r client.Reader, src stats.StatsSourc
 }
 
 // run starts a session and stops it when the test ends.
-func run(t *testing.T, o Options) *Session {
+func run(t *testing.T, o Options) {
 	t.Helper()
 	s, err := New(o)
 	if err != nil {
@@ -61,7 +61,6 @@ func run(t *testing.T, o Options) *Session {
 			t.Errorf("Run = %v, want context.Canceled", err)
 		}
 	})
-	return s
 }
 
 func withTasks(n int) func(frameIn) bool {
