@@ -56,12 +56,13 @@ func (a *authEnv) resolver(opts ...registry.Option) *registry.Resolver {
 	}, opts...)...)
 }
 
-// giveExecutionRole stores execution role credentials for task, as a payload from ACS does.
-func (a *authEnv) giveExecutionRole(t *testing.T, task *api.Task, key, secret string) {
+// giveExecutionRole stores execution role credentials (access key key, secret
+// testExecSecret) for task, as a payload from ACS does.
+func (a *authEnv) giveExecutionRole(t *testing.T, task *api.Task, key string) {
 	t.Helper()
 	err := a.creds.Set(credentials.Entry{
 		ID: "creds-" + task.Name, TaskARN: task.Spec.ARN, RoleARN: "arn:aws:iam::111122223333:role/exec",
-		RoleType: credentials.TaskExecution, AccessKeyID: key, SecretAccessKey: secret, SessionToken: testExecSession,
+		RoleType: credentials.TaskExecution, AccessKeyID: key, SecretAccessKey: testExecSecret, SessionToken: testExecSession,
 		Expiration: time.Now().Add(time.Hour),
 	})
 	if err != nil {
@@ -86,7 +87,7 @@ func TestPullWithECRToken(t *testing.T) {
 	a := newAuthEnv(t)
 	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = PullAlways; d.Auth = a.resolver() })
 	task, cs := authTask("ecr", ecrRegistryAuth())
-	a.giveExecutionRole(t, task, testExecKey, testExecSecret)
+	a.giveExecutionRole(t, task, testExecKey)
 	h.run(task, cs)
 	h.waitTask("ecr", time.Minute, "RUNNING", known(api.TaskStatusRunning))
 
@@ -103,7 +104,7 @@ func TestPullWithECRTokenRefused(t *testing.T) {
 	a := newAuthEnv(t)
 	h := newHarness(t, func(s *Options, d *Deps) { d.Auth = a.resolver() })
 	task, cs := authTask("ecrdenied", ecrRegistryAuth())
-	a.giveExecutionRole(t, task, "ASIAUNKNOWNKEY", testExecSecret)
+	a.giveExecutionRole(t, task, "ASIAUNKNOWNKEY")
 	h.run(task, cs)
 	got := h.waitTask("ecrdenied", time.Minute, "STOPPED", known(api.TaskStatusStopped))
 	reason := h.container("ecrdenied", "app").Status.Reason
@@ -125,7 +126,7 @@ func TestPullWithSecretsManagerCredentials(t *testing.T) {
 	h := newHarness(t, func(s *Options, d *Deps) { s.Pull.Behavior = PullAlways; d.Auth = a.resolver() })
 	asm := &api.RegistryAuth{Type: registry.TypeASM, CredentialsParameter: testSecretARN, Region: "us-west-2"}
 	task, cs := authTask("asm", asm)
-	a.giveExecutionRole(t, task, testExecKey, testExecSecret)
+	a.giveExecutionRole(t, task, testExecKey)
 	h.run(task, cs)
 	h.waitTask("asm", time.Minute, "RUNNING", known(api.TaskStatusRunning))
 	if calls := a.fake.CallsTo(registrytest.TargetGetSecretValue); len(calls) != 1 || calls[0].AccessKeyID != testExecKey {
@@ -135,7 +136,7 @@ func TestPullWithSecretsManagerCredentials(t *testing.T) {
 	// A secret that is not {"username","password"} stops the task without quoting it.
 	a.fake.SetSecret(testSecretARN, `{"user":"`+testenv.AuthUser()+`","pass":"`+testenv.AuthPassword()+`"}`)
 	task, cs = authTask("asmbad", asm)
-	a.giveExecutionRole(t, task, testExecKey, testExecSecret)
+	a.giveExecutionRole(t, task, testExecKey)
 	h.run(task, cs)
 	got := h.waitTask("asmbad", time.Minute, "STOPPED", known(api.TaskStatusStopped))
 	if !strings.HasPrefix(got.Status.StoppedReason, ReasonPull+":") || strings.Contains(got.Status.StoppedReason, testenv.AuthPassword()) {
@@ -169,7 +170,7 @@ func TestPullWaitsForExecutionRoleCredentials(t *testing.T) {
 	if c := h.container("late", "app"); c.Status.KnownStatus.OrNone() != api.ContainerStatusNone || c.Status.Reason != "" {
 		t.Fatalf("container moved on without credentials: %+v", c.Status)
 	}
-	a.giveExecutionRole(t, task, testExecKey, testExecSecret)
+	a.giveExecutionRole(t, task, testExecKey)
 	h.waitTask("late", time.Minute, "RUNNING", known(api.TaskStatusRunning))
 }
 

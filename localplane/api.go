@@ -104,7 +104,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
-			ae = errServer(err).(*apiError)
+			ae = errServer(err)
 		}
 		log.V(1).Info("ECS API request failed", "code", ae.code, "message", ae.msg, "duration", time.Since(start))
 		writeJSON(w, requestID, ae.status, struct {

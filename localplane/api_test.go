@@ -95,10 +95,10 @@ func TestRegisterContainerInstance(t *testing.T) {
 			t.Errorf("attribute %s = %q (present %v), want %q", k, got, ok, v)
 		}
 	}
-	if mem := resourceValue(ci.RegisteredResources, "MEMORY"); mem != 512 {
+	if mem := memoryValue(ci.RegisteredResources); mem != 512 {
 		t.Errorf("registered MEMORY %d, want 512", mem)
 	}
-	if mem := resourceValue(ci.RemainingResources, "MEMORY"); mem != 512 {
+	if mem := memoryValue(ci.RemainingResources); mem != 512 {
 		t.Errorf("remaining MEMORY %d, want 512", mem)
 	}
 
@@ -124,9 +124,9 @@ func TestRegisterContainerInstance(t *testing.T) {
 	}
 }
 
-func resourceValue(rs []types.Resource, name string) int32 {
+func memoryValue(rs []types.Resource) int32 {
 	for _, r := range rs {
-		if aws.ToString(r.Name) == name {
+		if aws.ToString(r.Name) == "MEMORY" {
 			return r.IntegerValue
 		}
 	}
@@ -216,7 +216,7 @@ func TestRunTaskPlacement(t *testing.T) {
 
 	p.connect(t, "prod", instance, false)
 	task := p.runTask(t, "prod", small)
-	got := p.describeTask(t, "prod", task)
+	got := p.describeTask(t, task)
 	if aws.ToString(got.LastStatus) != "PENDING" || aws.ToString(got.DesiredStatus) != "RUNNING" ||
 		aws.ToString(got.ContainerInstanceArn) != instance || aws.ToString(got.Group) != "family:small" ||
 		len(got.Containers) != 1 || aws.ToString(got.Containers[0].Name) != "app" || got.CreatedAt == nil {
@@ -244,9 +244,9 @@ func TestRunTaskPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	ci := di.ContainerInstances[0]
-	if !ci.AgentConnected || ci.PendingTasksCount != 1 || resourceValue(ci.RemainingResources, "MEMORY") != 624 {
+	if !ci.AgentConnected || ci.PendingTasksCount != 1 || memoryValue(ci.RemainingResources) != 624 {
 		t.Fatalf("instance: connected %v pending %d remaining memory %d", ci.AgentConnected, ci.PendingTasksCount,
-			resourceValue(ci.RemainingResources, "MEMORY"))
+			memoryValue(ci.RemainingResources))
 	}
 	for _, r := range ci.RemainingResources {
 		if aws.ToString(r.Name) == "PORTS" && !slices.Contains(r.StringSetValue, "8080") {

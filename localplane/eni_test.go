@@ -20,11 +20,11 @@ import (
 	"github.com/ecsd/ecsd/controlplane/payload"
 )
 
-// registerAWSVPCTaskDef registers a one-container awsvpc definition of family.
-func (p *plane) registerAWSVPCTaskDef(t *testing.T, family string) string {
+// registerAWSVPCTaskDef registers a one-container awsvpc definition of family "vpc".
+func (p *plane) registerAWSVPCTaskDef(t *testing.T) string {
 	t.Helper()
 	out, err := p.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
-		Family:      aws.String(family),
+		Family:      aws.String("vpc"),
 		NetworkMode: types.NetworkModeAwsvpc,
 		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("busybox"),
 			Memory: aws.Int32(64), PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(80)}}}},
@@ -79,7 +79,7 @@ func TestAWSVPCRequiresNetworkConfiguration(t *testing.T) {
 	ctx := context.Background()
 	instance := p.setup(t, "prod")
 	p.connect(t, "prod", instance, false)
-	vpcDef := p.registerAWSVPCTaskDef(t, "vpc")
+	vpcDef := p.registerAWSVPCTaskDef(t)
 	bridgeDef := p.registerTaskDef(t, "web", 64, 0)
 
 	for name, tc := range map[string]struct {
@@ -120,7 +120,7 @@ func TestAWSVPCTaskENILifecycle(t *testing.T) {
 	ctx := context.Background()
 	instance := p.setup(t, "prod")
 	a := p.connect(t, "prod", instance, false)
-	def := p.registerAWSVPCTaskDef(t, "vpc")
+	def := p.registerAWSVPCTaskDef(t)
 
 	run := p.runAWSVPCTask(t, def)
 	task := aws.ToString(run.TaskArn)
@@ -156,7 +156,7 @@ func TestAWSVPCTaskENILifecycle(t *testing.T) {
 	}
 
 	// DescribeTasks shows the ENI as the task's attachment and each container's interface.
-	got := p.describeTask(t, "prod", task)
+	got := p.describeTask(t, task)
 	id, status, details := eniOf(t, got)
 	want := map[string]string{"subnetId": "subnet-0a", "networkInterfaceId": eni.EC2ID, "macAddress": eni.MacAddress,
 		"privateDnsName": eni.PrivateDNSName, "privateIPv4Address": "10.199.0.4"}
@@ -179,7 +179,7 @@ func TestAWSVPCTaskENILifecycle(t *testing.T) {
 		Attachments: []types.AttachmentStateChange{{AttachmentArn: aws.String(eni.AttachmentArn), Status: aws.String("ATTACHED")}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, status, _ := eniOf(t, p.describeTask(t, "prod", task)); status != "ATTACHED" {
+	if _, status, _ := eniOf(t, p.describeTask(t, task)); status != "ATTACHED" {
 		t.Fatalf("after the agent's ack: %s, want ATTACHED", status)
 	}
 
@@ -188,7 +188,7 @@ func TestAWSVPCTaskENILifecycle(t *testing.T) {
 		Status: aws.String("STOPPED"), Reason: aws.String("done")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, status, d := eniOf(t, p.describeTask(t, "prod", task)); status != "DELETED" || d["privateIPv4Address"] != "10.199.0.4" {
+	if _, status, d := eniOf(t, p.describeTask(t, task)); status != "DELETED" || d["privateIPv4Address"] != "10.199.0.4" {
 		t.Fatalf("after STOPPED: %s %v, want DELETED with its details", status, d)
 	}
 	third := p.runAWSVPCTask(t, def)
@@ -205,7 +205,7 @@ func TestAWSVPCTaskENILifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, status, _ := eniOf(t, p.describeTask(t, "prod", secondID)); status != "DELETED" {
+	if _, status, _ := eniOf(t, p.describeTask(t, secondID)); status != "DELETED" {
 		t.Fatalf("after DETACHED: %s, want DELETED", status)
 	}
 	if _, _, d := eniOf(t, p.runAWSVPCTask(t, def)); d["privateIPv4Address"] != "10.199.0.5" {
@@ -230,7 +230,7 @@ func TestAWSVPCSubnetFull(t *testing.T) {
 	p := newPlane(t, Options{ENISubnet: netip.MustParsePrefix("192.168.7.0/29"), ENIDNSServers: []string{"192.168.7.2"}, ENIDomainName: []string{}})
 	instance := p.setup(t, "prod")
 	a := p.connect(t, "prod", instance, false)
-	def := p.registerAWSVPCTaskDef(t, "vpc")
+	def := p.registerAWSVPCTaskDef(t)
 	for _, want := range []string{"192.168.7.4", "192.168.7.5", "192.168.7.6"} {
 		if _, _, d := eniOf(t, p.runAWSVPCTask(t, def)); d["privateIPv4Address"] != want {
 			t.Fatalf("ENI %v, want address %s", d, want)
@@ -252,14 +252,14 @@ func TestAWSVPCStateSurvivesRestart(t *testing.T) {
 	p1 := newPlane(t, opts)
 	instance := p1.setup(t, "prod")
 	p1.connect(t, "prod", instance, false)
-	def := p1.registerAWSVPCTaskDef(t, "vpc")
+	def := p1.registerAWSVPCTaskDef(t)
 	task := aws.ToString(p1.runAWSVPCTask(t, def).TaskArn)
 	arn := p1.attachmentARN(t, task)
 	if _, err := p1.ecs.SubmitAttachmentStateChanges(context.Background(), &ecs.SubmitAttachmentStateChangesInput{Cluster: aws.String("prod"),
 		Attachments: []types.AttachmentStateChange{{AttachmentArn: aws.String(arn), Status: aws.String("ATTACHED")}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, before := eniOf(t, p1.describeTask(t, "prod", task))
+	_, _, before := eniOf(t, p1.describeTask(t, task))
 	if err := p1.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestAWSVPCStateSurvivesRestart(t *testing.T) {
 		Cluster: aws.String("prod"), ContainerInstanceArn: aws.String(instance), TotalResources: testResources()}); err != nil {
 		t.Fatal(err)
 	}
-	_, status, after := eniOf(t, p2.describeTask(t, "prod", task))
+	_, status, after := eniOf(t, p2.describeTask(t, task))
 	if status != "ATTACHED" || !maps.Equal(before, after) {
 		t.Fatalf("ENI after restart %s %v, want ATTACHED %v", status, after, before)
 	}

@@ -44,7 +44,8 @@ func errClusterNotFound() error {
 	return newAPIError("ClusterNotFoundException", http.StatusBadRequest, "Cluster not found.")
 }
 
-// errServer is a failure of the control plane itself (HTTP 500, retried by clients).
-func errServer(err error) error {
+// errServer is a failure of the control plane itself (HTTP 500, retried by clients). It
+// returns the concrete type because its one caller, the handler, answers with its fields.
+func errServer(err error) *apiError {
 	return newAPIError("ServerException", http.StatusInternalServerError, "%s", err.Error())
 }

@@ -145,6 +145,7 @@ func readJSON(t *testing.T, path string, v any) {
 
 // models are both ECS models the coverage is checked against (see testdata/README.md).
 func models(t *testing.T) map[string]modelStructs {
+	t.Helper()
 	return map[string]modelStructs{
 		"api-2":  loadAPI2(t, "testdata/ecs-api-2.json"),
 		"smithy": loadSmithy(t, "testdata/ecs-taskdef-smithy.json"),

@@ -119,7 +119,7 @@ func (s *Server) listClusters(_ context.Context, in *listClustersRequest) (*list
 		}
 	})
 	sort.Strings(arns)
-	p, next, err := page(arns, in.paging, 100, 100)
+	p, next, err := page(arns, in.paging)
 	if err != nil {
 		return nil, err
 	}

@@ -190,7 +190,7 @@ func (s *Server) listContainerInstances(_ context.Context, in *listContainerInst
 	if err != nil {
 		return nil, err
 	}
-	p, next, err := page(arns, in.paging, 100, 100)
+	p, next, err := page(arns, in.paging)
 	if err != nil {
 		return nil, err
 	}

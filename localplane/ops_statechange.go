@@ -2,6 +2,7 @@ package localplane
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -215,7 +216,11 @@ func (s *Server) submitContainerStateChange(_ context.Context, in *ContainerStat
 		}
 		t, err := s.reportedTask(st, in.Cluster, in.Task)
 		if err != nil {
-			return errClient("%s", err.(*apiError).msg)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return errClient("%s", ae.msg)
+			}
+			return err
 		}
 		cr := t.container(in.ContainerName)
 		if cr == nil {

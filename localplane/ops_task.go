@@ -340,7 +340,7 @@ func (s *Server) listTasks(_ context.Context, in *listTasksRequest) (*listTasksR
 	for i, t := range tasks {
 		arns[i] = t.ARN
 	}
-	p, next, err := page(arns, in.paging, 100, 100)
+	p, next, err := page(arns, in.paging)
 	if err != nil {
 		return nil, err
 	}

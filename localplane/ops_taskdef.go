@@ -263,7 +263,7 @@ func (s *Server) listTaskDefinitions(_ context.Context, in *listTaskDefinitionsR
 	for i, e := range entries {
 		arns[i] = e.arn
 	}
-	p, next, err := page(arns, in.paging, 100, 100)
+	p, next, err := page(arns, in.paging)
 	if err != nil {
 		return nil, err
 	}

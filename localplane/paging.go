@@ -6,9 +6,13 @@ import (
 	"strings"
 )
 
+// maxPageSize is both the default and the largest maxResults of every list operation the
+// plane serves, as in ECS.
+const maxPageSize = 100
+
 // page returns one page of items: nextToken is the decimal offset of the page (opaque to
-// clients, as ECS's tokens are), maxResults defaults to def and is capped at max.
-func page(items []string, p paging, def, max int) ([]string, string, error) {
+// clients, as ECS's tokens are), maxResults defaults to and is capped at maxPageSize.
+func page(items []string, p paging) ([]string, string, error) {
 	start := 0
 	if p.NextToken != "" {
 		n, ok := parseOffset(p.NextToken)
@@ -17,10 +21,10 @@ func page(items []string, p paging, def, max int) ([]string, string, error) {
 		}
 		start = n
 	}
-	size := def
+	size := maxPageSize
 	if p.MaxResults != nil {
-		if *p.MaxResults < 1 || int(*p.MaxResults) > max {
-			return nil, "", errInvalidParameter("maxResults must be between 1 and %d.", max)
+		if *p.MaxResults < 1 || int(*p.MaxResults) > maxPageSize {
+			return nil, "", errInvalidParameter("maxResults must be between 1 and %d.", maxPageSize)
 		}
 		size = int(*p.MaxResults)
 	}

@@ -51,7 +51,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err != nil || aws.ToString(out.ContainerInstance.ContainerInstanceArn) != instance {
 		t.Fatalf("re-registration after restart: %v %v", out, err)
 	}
-	if got := p2.describeTask(t, "prod", task); aws.ToString(got.DesiredStatus) != "RUNNING" || aws.ToString(got.TaskDefinitionArn) != def {
+	if got := p2.describeTask(t, task); aws.ToString(got.DesiredStatus) != "RUNNING" || aws.ToString(got.TaskDefinitionArn) != def {
 		t.Fatalf("task after restart: %+v", got)
 	}
 	a = p2.connect(t, "prod", instance, false)

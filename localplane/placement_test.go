@@ -12,11 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 )
 
-// registerInstance registers one more instance of the test resources in cluster with attrs.
-func (p *plane) registerInstance(t *testing.T, cluster string, attrs []types.Attribute) string {
+// registerInstance registers one more instance of the test resources in cluster prod with attrs.
+func (p *plane) registerInstance(t *testing.T, attrs []types.Attribute) string {
 	t.Helper()
 	out, err := p.ecs.RegisterContainerInstance(context.Background(), &ecs.RegisterContainerInstanceInput{
-		Cluster: aws.String(cluster), TotalResources: testResources(), Attributes: attrs})
+		Cluster: aws.String("prod"), TotalResources: testResources(), Attributes: attrs})
 	if err != nil {
 		t.Fatalf("RegisterContainerInstance: %v", err)
 	}
@@ -41,10 +41,10 @@ func TestRunTaskSpreadsAcrossInstances(t *testing.T) {
 	p := newPlane(t, Options{HeartbeatInterval: time.Hour, ManifestInterval: time.Hour})
 	ctx := context.Background()
 	a := p.setup(t, "prod")
-	b := p.registerInstance(t, "prod", agentAttributes(t))
-	c := p.registerInstance(t, "prod", agentAttributes(t))
-	offline := p.registerInstance(t, "prod", agentAttributes(t))
-	bare := p.registerInstance(t, "prod", nil)
+	b := p.registerInstance(t, agentAttributes(t))
+	c := p.registerInstance(t, agentAttributes(t))
+	offline := p.registerInstance(t, agentAttributes(t))
+	bare := p.registerInstance(t, nil)
 	for _, in := range []string{a, b, c, bare} {
 		p.connect(t, "prod", in, false)
 	}
@@ -100,7 +100,7 @@ func TestRunTaskSpreadRespectsResources(t *testing.T) {
 	p := newPlane(t, Options{HeartbeatInterval: time.Hour, ManifestInterval: time.Hour})
 	ctx := context.Background()
 	a := p.setup(t, "prod")
-	b := p.registerInstance(t, "prod", agentAttributes(t))
+	b := p.registerInstance(t, agentAttributes(t))
 	for _, in := range []string{a, b} {
 		p.connect(t, "prod", in, false)
 	}

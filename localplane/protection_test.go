@@ -271,7 +271,7 @@ func TestTaskProtectionByTaskRole(t *testing.T) {
 					t.Errorf("%s: error code %q, want AccessDeniedException", name, code)
 				}
 			}
-			if got := p.describeTask(t, "prod", task); aws.ToString(got.DesiredStatus) != "RUNNING" {
+			if got := p.describeTask(t, task); aws.ToString(got.DesiredStatus) != "RUNNING" {
 				t.Fatalf("a refused StopTask stopped the task: %s", aws.ToString(got.DesiredStatus))
 			}
 			var gp taskProtectionResponse

@@ -151,7 +151,7 @@ func TestRunTaskNotSavedPlacesNothing(t *testing.T) {
 	if _, err := p.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("prod"), Task: aws.String(placed[0])}); !isServerException(err) {
 		t.Fatalf("StopTask with an unwritable state: %v, want ServerException", err)
 	}
-	if got := p.describeTask(t, "prod", placed[0]); aws.ToString(got.DesiredStatus) != "RUNNING" {
+	if got := p.describeTask(t, placed[0]); aws.ToString(got.DesiredStatus) != "RUNNING" {
 		t.Fatalf("task after the failed StopTask: desired %s", aws.ToString(got.DesiredStatus))
 	}
 	repair()
@@ -330,7 +330,7 @@ func TestLaunchTypes(t *testing.T) {
 	if pt := a.payload().Tasks[0]; pt.LaunchType != "EC2" {
 		t.Errorf("payload to the EC2 instance: launchType %q", pt.LaunchType)
 	}
-	if got := p.describeTask(t, "prod", aws.ToString(defaulted[0].TaskArn)); got.LaunchType != types.LaunchTypeEc2 {
+	if got := p.describeTask(t, aws.ToString(defaulted[0].TaskArn)); got.LaunchType != types.LaunchTypeEc2 {
 		t.Errorf("DescribeTasks launch type %s", got.LaunchType)
 	}
 	count := func(lt types.LaunchType) int {

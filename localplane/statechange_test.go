@@ -31,7 +31,7 @@ func TestTaskStateFollowsReports(t *testing.T) {
 		Containers: []types.ContainerStateChange{{ContainerName: aws.String("app"), Status: aws.String("RUNNING"),
 			RuntimeId: aws.String("abc123"), ImageDigest: aws.String("sha256:feed"),
 			NetworkBindings: []types.NetworkBinding{{BindIP: aws.String("0.0.0.0"), ContainerPort: aws.Int32(80), HostPort: aws.Int32(8080), Protocol: types.TransportProtocolTcp}}}}})
-	got := p.describeTask(t, "prod", task)
+	got := p.describeTask(t, task)
 	c := got.Containers[0]
 	if aws.ToString(got.LastStatus) != "RUNNING" || got.StartedAt == nil || got.PullStartedAt == nil ||
 		aws.ToString(c.LastStatus) != "RUNNING" || aws.ToString(c.RuntimeId) != "abc123" ||
@@ -40,14 +40,14 @@ func TestTaskStateFollowsReports(t *testing.T) {
 	}
 	// A late PENDING never takes it back.
 	submit(&ecs.SubmitTaskStateChangeInput{Task: aws.String(task), Status: aws.String("PENDING")})
-	if s := aws.ToString(p.describeTask(t, "prod", task).LastStatus); s != "RUNNING" {
+	if s := aws.ToString(p.describeTask(t, task).LastStatus); s != "RUNNING" {
 		t.Fatalf("after a late PENDING: %s", s)
 	}
 	submit(&ecs.SubmitTaskStateChangeInput{Task: aws.String(task), Status: aws.String("STOPPED"),
 		ExecutionStoppedAt: aws.Time(p.now()),
 		Containers: []types.ContainerStateChange{{ContainerName: aws.String("app"), Status: aws.String("STOPPED"),
 			ExitCode: aws.Int32(3), Reason: aws.String("exited")}}})
-	got = p.describeTask(t, "prod", task)
+	got = p.describeTask(t, task)
 	if aws.ToString(got.LastStatus) != "STOPPED" || aws.ToString(got.DesiredStatus) != "STOPPED" ||
 		got.StopCode != types.TaskStopCodeEssentialContainerExited ||
 		aws.ToString(got.StoppedReason) != "Essential container in task exited" || got.StoppedAt == nil ||
@@ -70,7 +70,7 @@ func TestTaskStateFollowsReports(t *testing.T) {
 		t.Fatalf("ListTasks(STOPPED) = %v %v", l, err)
 	}
 	submit(&ecs.SubmitTaskStateChangeInput{Task: aws.String(task2), Status: aws.String("STOPPED"), Reason: aws.String("ignored")})
-	got = p.describeTask(t, "prod", task2)
+	got = p.describeTask(t, task2)
 	if got.StopCode != types.TaskStopCodeUserInitiated || aws.ToString(got.StoppedReason) != "Task stopped by user" {
 		t.Fatalf("user-stopped task after the agent's report: %s %q", got.StopCode, aws.ToString(got.StoppedReason))
 	}
@@ -80,7 +80,7 @@ func TestTaskStateFollowsReports(t *testing.T) {
 	submit(&ecs.SubmitTaskStateChangeInput{Task: aws.String(task3), Status: aws.String("STOPPED"),
 		Containers: []types.ContainerStateChange{{ContainerName: aws.String("app"), Status: aws.String("STOPPED"),
 			Reason: aws.String("CannotPullContainerError: no such image")}}})
-	got = p.describeTask(t, "prod", task3)
+	got = p.describeTask(t, task3)
 	if got.StopCode != types.TaskStopCodeTaskFailedToStart || aws.ToString(got.StoppedReason) != "CannotPullContainerError: no such image" {
 		t.Fatalf("failed start: %s %q", got.StopCode, aws.ToString(got.StoppedReason))
 	}

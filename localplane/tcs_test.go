@@ -128,7 +128,7 @@ func TestTCS(t *testing.T) {
 		t.Fatalf("recorded message %s: %v", frames[0].Message, err)
 	}
 
-	got := p.describeTask(t, "prod", task)
+	got := p.describeTask(t, task)
 	if got.Containers[0].HealthStatus != "HEALTHY" || got.HealthStatus != "HEALTHY" {
 		t.Fatalf("health: container %s task %s", got.Containers[0].HealthStatus, got.HealthStatus)
 	}

@@ -22,7 +22,10 @@ func benchStores() []struct {
 		opts func(b *testing.B) []Option
 	}{
 		{"memory", func(*testing.B) []Option { return nil }},
-		{"checkpoint", func(b *testing.B) []Option { return []Option{WithCheckpoint(dbPath(b))} }},
+		{"checkpoint", func(b *testing.B) []Option {
+			b.Helper()
+			return []Option{WithCheckpoint(dbPath(b))}
+		}},
 	}
 }
 

@@ -23,7 +23,10 @@ func TestConcurrentStatusWrites(t *testing.T) {
 		opts func(t *testing.T) []Option
 	}{
 		{"memory", func(*testing.T) []Option { return nil }},
-		{"checkpoint", func(t *testing.T) []Option { return []Option{WithCheckpoint(dbPath(t))} }},
+		{"checkpoint", func(t *testing.T) []Option {
+			t.Helper()
+			return []Option{WithCheckpoint(dbPath(t))}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const (

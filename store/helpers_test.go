@@ -33,7 +33,10 @@ func newStore(t testing.TB, opts ...Option) *Store {
 	return s
 }
 
-func dbPath(t testing.TB) string { return filepath.Join(t.TempDir(), "ecsd.db") }
+func dbPath(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "ecsd.db")
+}
 
 func task(name string) *v1alpha1.Task {
 	return &v1alpha1.Task{

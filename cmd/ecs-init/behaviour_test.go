@@ -19,6 +19,9 @@ import (
 // reached.
 const reply = "ecsd-agent"
 
+// endpoint is the task credentials endpoint the redirect rules are about.
+const endpoint = "169.254.170.2:80"
+
 // Generous bounds for single operations that normally finish in microseconds; reaching one
 // fails the test, nothing waits for them to pass.
 const (
@@ -28,6 +31,7 @@ const (
 
 // serve accepts connections on l until it is closed, answering each with reply.
 func serve(t *testing.T, l net.Listener) {
+	t.Helper()
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
@@ -89,14 +93,14 @@ func mustReach(t *testing.T, n *netns, addr string) {
 	}
 }
 
-// mustFail fails unless a connection from n to addr fails with want.
-func mustFail(t *testing.T, n *netns, addr string, want error) {
+// mustFail fails unless a connection from n to the endpoint fails with want.
+func mustFail(t *testing.T, n *netns, want error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
-	got, err := call(ctx, n, addr)
+	got, err := call(ctx, n, endpoint)
 	if !errors.Is(err, want) {
-		t.Errorf("from %s to %s: %q, %v; want error %v", n.name, addr, got, err, want)
+		t.Errorf("from %s to %s: %q, %v; want error %v", n.name, endpoint, got, err, want)
 	}
 }
 
@@ -194,10 +198,9 @@ func TestTrafficReachesTheAgent(t *testing.T) {
 	listen(t, tp.host, ":51678")
 	dir := t.TempDir()
 	env := baseEnv(t, dir)
-	const endpoint = "169.254.170.2:80"
 
-	mustFail(t, tp.host, endpoint, syscall.ECONNREFUSED) // off answers: nothing redirects yet
-	mustFail(t, tp.task, endpoint, syscall.ECONNREFUSED)
+	mustFail(t, tp.host, syscall.ECONNREFUSED) // off answers: nothing redirects yet
+	mustFail(t, tp.task, syscall.ECONNREFUSED)
 	mustReach(t, tp.off, "10.98.0.1:51678") // nothing blocks introspection yet
 
 	tp.host.mustEcsInit(t, env, "pre-start", "--root", filepath.Join(dir, "root"))
@@ -212,8 +215,8 @@ func TestTrafficReachesTheAgent(t *testing.T) {
 	mustBeDropped(t, tp.off, tp.host, 6, "[fd00:98::1]:51678", ruleIntroDrop)
 
 	tp.host.mustEcsInit(t, env, "post-stop")
-	mustFail(t, tp.host, endpoint, syscall.ECONNREFUSED)
-	mustFail(t, tp.task, endpoint, syscall.ECONNREFUSED)
+	mustFail(t, tp.host, syscall.ECONNREFUSED)
+	mustFail(t, tp.task, syscall.ECONNREFUSED)
 	mustReach(t, tp.off, "10.98.0.1:51678")
 	mustReach(t, tp.off, "[fd00:98::1]:51678")
 }

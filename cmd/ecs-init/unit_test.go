@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,7 +160,7 @@ func verify(t *testing.T, dir, text string) (string, bool) {
 	cmd := exec.Command("systemd-analyze", "verify", "--man=no", path)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	out, err := cmd.CombinedOutput()
-	if _, notRun := err.(*exec.Error); notRun {
+	if execErr := (*exec.Error)(nil); errors.As(err, &execErr) {
 		t.Fatalf("systemd-analyze: %v (install systemd)", err)
 	}
 	return strings.TrimSpace(string(out)), err == nil

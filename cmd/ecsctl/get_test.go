@@ -149,6 +149,9 @@ func isHeader(l string) bool { return strings.HasPrefix(l, "NAME ") }
 func TestGetOutputFormats(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t)
+	// The check closures are their cases' subtest bodies; Helper() would report failures at
+	// tc.check instead of at the assertion that failed.
+	//nolint:thelper // table check closures are subtest bodies, not helpers
 	tests := []struct {
 		name string
 		args []string

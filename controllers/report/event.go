@@ -38,7 +38,7 @@ func nextEvent(t *api.Task, cs []*api.Container, cluster string, now time.Time, 
 	var entries []types.ContainerStateChange
 	var newest time.Time
 	for _, c := range cs {
-		cstatus, ok := containerNext(c, status)
+		cstatus, ok := containerNext(c)
 		if !ok {
 			continue
 		}
@@ -96,11 +96,9 @@ func networkReleased(t *api.Task, cs []*api.Container) bool {
 	return true
 }
 
-// containerNext is the status to send for c alongside a task event of status taskStatus
-// ("" for a container-only flush): RUNNING first if it ran and ECS has not heard so, then
-// STOPPED. A container never reaches ECS as STOPPED before its task is reported RUNNING
-// unless the task itself is being reported STOPPED.
-func containerNext(c *api.Container, taskStatus api.TaskState) (api.ContainerState, bool) {
+// containerNext is the status to send for c, whatever the task event it goes with: RUNNING
+// first if it ran and ECS has not heard so, then STOPPED.
+func containerNext(c *api.Container) (api.ContainerState, bool) {
 	known, sent := c.Status.KnownStatus.OrNone(), c.Status.SentStatus.OrNone()
 	if sent.Before(api.ContainerStatusRunning) && known.AtLeast(api.ContainerStatusRunning) && c.Status.StartedAt != nil {
 		return api.ContainerStatusRunning, true

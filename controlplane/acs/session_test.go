@@ -92,6 +92,7 @@ type fakeACS struct {
 }
 
 func newFakeACS(t *testing.T) (*fakeACS, *httptest.Server) {
+	t.Helper()
 	f := &fakeACS{conns: make(chan *websocket.Conn, 4), reqs: make(chan *http.Request, 4)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("containerInstanceArn") == "arn:inactive" {
@@ -113,7 +114,7 @@ func newFakeACS(t *testing.T) (*fakeACS, *httptest.Server) {
 	return f, srv
 }
 
-func startSession(t *testing.T, srv *httptest.Server, a Applier, arn string) (context.CancelFunc, chan error) {
+func startSession(t *testing.T, srv *httptest.Server, a Applier, arn string) {
 	t.Helper()
 	s, err := New(Options{
 		Config: wssession.Config{
@@ -139,7 +140,6 @@ func startSession(t *testing.T, srv *httptest.Server, a Applier, arn string) (co
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return cancel, done
 }
 
 func send(t *testing.T, c *websocket.Conn, m payload.Message) {

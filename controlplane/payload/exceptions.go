@@ -86,21 +86,21 @@ func exceptionTypes() []string {
 		TypeAccessDeniedException, TypeBadRequestException, TypeServerException}
 }
 
-// newException returns an empty exception value for a type name, or nil.
-func newException(typ string) error {
+// newException returns an exception value for a type name carrying msg, or nil.
+func newException(typ, msg string) error {
 	switch typ {
 	case TypeServerException:
-		return &ServerException{}
+		return &ServerException{Message: msg}
 	case TypeBadRequestException:
-		return &BadRequestException{}
+		return &BadRequestException{Message: msg}
 	case TypeInvalidClusterException:
-		return &InvalidClusterException{}
+		return &InvalidClusterException{Message: msg}
 	case TypeInvalidInstanceException:
-		return &InvalidInstanceException{}
+		return &InvalidInstanceException{Message: msg}
 	case TypeAccessDeniedException:
-		return &AccessDeniedException{}
+		return &AccessDeniedException{Message: msg}
 	case TypeInactiveInstanceException:
-		return &InactiveInstanceException{}
+		return &InactiveInstanceException{Message: msg}
 	}
 	return nil
 }
@@ -117,24 +117,5 @@ func DecodeErrorBody(body []byte) error {
 	if !ok {
 		return nil
 	}
-	ex := newException(typ)
-	setExceptionMessage(ex, msg)
-	return ex
-}
-
-func setExceptionMessage(ex error, msg string) {
-	switch e := ex.(type) {
-	case *ServerException:
-		e.Message = msg
-	case *BadRequestException:
-		e.Message = msg
-	case *InvalidClusterException:
-		e.Message = msg
-	case *InvalidInstanceException:
-		e.Message = msg
-	case *AccessDeniedException:
-		e.Message = msg
-	case *InactiveInstanceException:
-		e.Message = msg
-	}
+	return newException(typ, msg)
 }

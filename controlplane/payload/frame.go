@@ -98,7 +98,7 @@ func newMessage(typ string) any {
 	case TypePollRequest:
 		return &PollRequest{}
 	}
-	if ex := newException(typ); ex != nil {
+	if ex := newException(typ, ""); ex != nil {
 		return ex
 	}
 	return nil

@@ -18,6 +18,9 @@ func TestToObjectsMapping(t *testing.T) {
 		cs   []*v1alpha1.Container
 	}
 	web := func(r result) v1alpha1.ContainerSpec { return r.cs[0].Spec }
+	// The check closures are each case's test body, run once inside its subtest; Helper()
+	// would report failures at tc.check instead of at the assertion that failed.
+	//nolint:thelper // table check closures are subtest bodies, not helpers
 	for _, tc := range []struct {
 		name   string
 		opts   Options

@@ -40,6 +40,7 @@ type fakeTCS struct {
 }
 
 func newFakeTCS(t *testing.T) *fakeTCS {
+	t.Helper()
 	f := &fakeTCS{t: t, reqs: make(chan *http.Request, 16), conns: make(chan *websocket.Conn, 16), frames: make(chan frameIn, 4096),
 		closed: make(chan error, 16)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))

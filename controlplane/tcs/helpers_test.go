@@ -68,15 +68,15 @@ type testCtr struct {
 	restarts  int32
 }
 
-// addTask stores a task with the given known status and containers.
-func addTask(t testing.TB, st *store.Store, id string, status api.TaskState, ctrs ...testCtr) {
+// addTask stores a RUNNING task with the given containers (setTaskStatus moves it on).
+func addTask(t testing.TB, st *store.Store, id string, ctrs ...testCtr) {
 	t.Helper()
 	ctx := context.Background()
 	task := &api.Task{
 		ObjectMeta: metav1.ObjectMeta{Name: id, Namespace: api.Namespace},
 		Spec: api.TaskSpec{ARN: taskARN(id), ClusterARN: "arn:aws:ecs:us-west-2:111122223333:cluster/prod",
 			Family: "web", Version: "3", DesiredStatus: api.TaskStatusRunning},
-		Status: api.TaskStatus{KnownStatus: status},
+		Status: api.TaskStatus{KnownStatus: api.TaskStatusRunning},
 	}
 	for _, c := range ctrs {
 		task.Spec.Containers = append(task.Spec.Containers, c.name)

@@ -24,6 +24,7 @@ import (
 // testOptions are a session's options against f, publishing from a sampler of r's
 // containers reading src (steadyStats if nil) every 2 ms until the test ends.
 func testOptions(t *testing.T, f *fakeTCS, r client.Reader, src stats.StatsSource) Options {
+	t.Helper()
 	return Options{
 		Config: wssession.Config{
 			Endpoint:             func(context.Context) (string, error) { return f.srv.URL + "/tcs", nil },
@@ -45,7 +46,7 @@ func testOptions(t *testing.T, f *fakeTCS, r client.Reader, src stats.StatsSourc
 }
 
 // run starts a session and stops it when the test ends.
-func run(t *testing.T, o Options) *Session {
+func run(t *testing.T, o Options) {
 	t.Helper()
 	s, err := New(o)
 	if err != nil {
@@ -60,7 +61,6 @@ func run(t *testing.T, o Options) *Session {
 			t.Errorf("Run = %v, want context.Canceled", err)
 		}
 	})
-	return s
 }
 
 func withTasks(n int) func(frameIn) bool {
@@ -73,7 +73,7 @@ func TestPublishMetricsAndHealth(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
 	since := metav1.NewTime(epoch.Add(-time.Hour))
-	addTask(t, st, "t1", api.TaskStatusRunning,
+	addTask(t, st, "t1",
 		testCtr{name: "app", checked: true, health: &api.Health{Status: api.HealthHealthy, Since: &since}})
 	o := testOptions(t, f, st.DirectClient(), newFakeStats(steadyStats))
 	connected := make(chan bool, 4)
@@ -141,7 +141,7 @@ func TestPublishBatches(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
 	for i := range 25 {
-		addTask(t, st, fmt.Sprintf("t%02d", i), api.TaskStatusRunning, testCtr{name: "app", checked: true})
+		addTask(t, st, fmt.Sprintf("t%02d", i), testCtr{name: "app", checked: true})
 	}
 	o := testOptions(t, f, st.DirectClient(), newFakeStats(steadyStats))
 	root := 42.0
@@ -228,7 +228,7 @@ func TestPublishIdle(t *testing.T) {
 func TestDisableMetrics(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
-	addTask(t, st, "t1", api.TaskStatusRunning, testCtr{name: "app", checked: true})
+	addTask(t, st, "t1", testCtr{name: "app", checked: true})
 	o := testOptions(t, f, st.DirectClient(), nil)
 	o.DisableMetrics = true
 	run(t, o)
@@ -253,7 +253,7 @@ func TestDisableMetrics(t *testing.T) {
 func TestDisableHealth(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
-	addTask(t, st, "t1", api.TaskStatusRunning, testCtr{name: "app", checked: true})
+	addTask(t, st, "t1", testCtr{name: "app", checked: true})
 	o := testOptions(t, f, st.DirectClient(), newFakeStats(steadyStats))
 	o.DisableHealth = true
 	run(t, o)
@@ -273,7 +273,7 @@ func TestDisableHealth(t *testing.T) {
 func TestReconnectAfterDrop(t *testing.T) {
 	f := newFakeTCS(t)
 	st := newStore(t)
-	addTask(t, st, "t1", api.TaskStatusRunning, testCtr{name: "app"})
+	addTask(t, st, "t1", testCtr{name: "app"})
 	var ups atomic.Int32
 	o := testOptions(t, f, st.DirectClient(), newFakeStats(steadyStats))
 	o.OnConnected = func(up bool) {

@@ -127,6 +127,7 @@ type server struct {
 }
 
 func newServer(t *testing.T) *server {
+	t.Helper()
 	s := &server{conns: make(chan *websocket.Conn, 8)}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

@@ -131,8 +131,8 @@ func (b *benchBackend) runTasks(ctx context.Context, def string, count int) ([]s
 	return arns, nil
 }
 
-// reported waits until the backend received status for every task and returns when the
-// last of those reports arrived.
+// reported waits until the backend received status for every task, or ctx ends, and
+// returns when the last of those reports arrived.
 func (b *benchBackend) reported(ctx context.Context, arns []string, status string) (time.Time, error) {
 	want := map[string]bool{}
 	for _, a := range arns {
@@ -156,7 +156,11 @@ func (b *benchBackend) reported(ctx context.Context, arns []string, status strin
 		if time.Now().After(deadline) {
 			return last, fmt.Errorf("%d of %d tasks reported %s after 3m", len(got), len(want), status)
 		}
-		time.Sleep(2 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return last, fmt.Errorf("%d of %d tasks reported %s: %w", len(got), len(want), status, context.Cause(ctx))
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 }
 

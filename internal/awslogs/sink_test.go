@@ -32,6 +32,7 @@ type fakeAPI struct {
 }
 
 func newFake(t *testing.T) *fakeAPI {
+	t.Helper()
 	return &fakeAPI{t: t, groups: map[string]bool{"g": true}, streams: map[string]bool{}}
 }
 
@@ -123,6 +124,7 @@ func (f *fakeAPI) nBatches() int {
 }
 
 func newSink(t *testing.T, f *fakeAPI, mod func(*Config)) *Sink {
+	t.Helper()
 	cfg := Config{API: f, Group: "g", Stream: "s", FlushInterval: 20 * time.Millisecond,
 		Backoff: backoff.Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond, Factor: 2}}
 	if mod != nil {

@@ -74,6 +74,7 @@ func cases(t *testing.T) map[string]struct {
 	cfg  *config.Config
 	host Host
 } {
+	t.Helper()
 	type c = struct {
 		cfg  *config.Config
 		host Host

@@ -30,6 +30,7 @@ func Clock() *clocktesting.FakeClock { return clocktesting.NewFakeClock(Epoch())
 
 // Logger returns a logger that writes through t, at verbosity 0.
 func Logger(t *testing.T) logr.Logger {
+	t.Helper()
 	return testr.NewWithOptions(t, testr.Options{Verbosity: 0})
 }
 

@@ -125,13 +125,14 @@ func (h *testHost) newManager(opts Options) *Manager {
 }
 
 func ctx(t *testing.T) context.Context {
+	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
 
 // serveTCP answers every connection accepted in namespace ns on addr with reply.
-func serveTCP(t *testing.T, ns, addr, reply string) net.Listener {
+func serveTCP(t *testing.T, ns, addr, reply string) {
 	t.Helper()
 	ln, err := netns.Listen(ns, "tcp", addr)
 	if err != nil {
@@ -148,7 +149,6 @@ func serveTCP(t *testing.T, ns, addr, reply string) net.Listener {
 			c.Close()
 		}
 	}()
-	return ln
 }
 
 // serveUDP answers every datagram received in ns on addr with reply.

@@ -281,6 +281,7 @@ func nsInode(t *testing.T, path string) string {
 // removeCgroup removes a test cgroup parent from every hierarchy (runc removes only the
 // container's own cgroup).
 func removeCgroup(t *testing.T, parent string) {
+	t.Helper()
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
 	for _, d := range dirs {
 		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {

@@ -43,7 +43,7 @@ func TestWrapErr(t *testing.T) {
 				t.Errorf("message = %q", err.Error())
 			}
 			for _, s := range []error{runtime.ErrNotFound, runtime.ErrAlreadyExists, runtime.ErrUnauthorized, runtime.ErrUnavailable} {
-				if got := errors.Is(err, s); got != (s == tt.want) {
+				if got := errors.Is(err, s); got != errors.Is(tt.want, s) {
 					t.Errorf("errors.Is(%v, %v) = %v", err, s, got)
 				}
 			}

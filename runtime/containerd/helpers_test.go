@@ -67,6 +67,7 @@ func cleanupNamespace(t testing.TB, r *Runtime) {
 }
 
 func testCtx(t testing.TB) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx

@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -84,7 +85,7 @@ func (w *pullWatchdog) stop() { w.cancel(nil) }
 // cancelled the pull, so the reason says why rather than just "context canceled". A nil
 // watchdog (no inactivity timeout) returns err unchanged.
 func (w *pullWatchdog) explain(ctx context.Context, err error) error {
-	if w != nil && err != nil && context.Cause(ctx) == w.cause {
+	if w != nil && err != nil && errors.Is(context.Cause(ctx), w.cause) {
 		return fmt.Errorf("%w: %w", w.cause, err)
 	}
 	return err

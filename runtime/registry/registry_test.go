@@ -77,7 +77,7 @@ func newEnv(t *testing.T, opts ...registry.Option) *env {
 		Username: "AWS", Password: registryPassword,
 		ProxyEndpoint: "https://127.0.0.1:5001", ExpiresAt: e.clock.Now().Add(12 * time.Hour),
 	})
-	e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", execKey, execSecret, execSession)
+	e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", execKey, execSecret)
 	e.r = registry.New(append([]registry.Option{
 		registry.WithCredentials(e.creds),
 		registry.WithAgentCredentials(awscreds.NewStaticCredentialsProvider(agentKey, agentSecret, "")),
@@ -88,11 +88,12 @@ func newEnv(t *testing.T, opts ...registry.Option) *env {
 	return e
 }
 
-func (e *env) setExecCreds(t *testing.T, task, role, key, secret, session string) {
+// setExecCreds gives task execution-role credentials (with session token execSession).
+func (e *env) setExecCreds(t *testing.T, task, role, key, secret string) {
 	t.Helper()
 	err := e.creds.Set(credentials.Entry{
 		ID: "id-" + task + role, TaskARN: task, RoleARN: role, RoleType: credentials.TaskExecution,
-		AccessKeyID: key, SecretAccessKey: secret, SessionToken: session,
+		AccessKeyID: key, SecretAccessKey: secret, SessionToken: execSession,
 		Expiration: e.clock.Now().Add(6 * time.Hour),
 	})
 	if err != nil {
@@ -167,14 +168,14 @@ func TestECRTokenCache(t *testing.T) {
 	}
 
 	// Another task with the same execution role shares the token; another role does not.
-	e.setExecCreds(t, otherTask, "arn:aws:iam::111122223333:role/exec", execKey, execSecret, execSession)
+	e.setExecCreds(t, otherTask, "arn:aws:iam::111122223333:role/exec", execKey, execSecret)
 	if _, err := e.r.Auth(ctx, image, ecrAuth(true), otherTask); err != nil {
 		t.Fatal(err)
 	}
 	if n := fetches(); n != 1 {
 		t.Fatalf("same role: %d fetches, want 1", n)
 	}
-	e.setExecCreds(t, otherTask, "arn:aws:iam::111122223333:role/other", execKey, execSecret, execSession)
+	e.setExecCreds(t, otherTask, "arn:aws:iam::111122223333:role/other", execKey, execSecret)
 	if _, err := e.r.Auth(ctx, image, ecrAuth(true), otherTask); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestECRTokenCache(t *testing.T) {
 		ExpiresAt: e.clock.Now().Add(24 * time.Hour)})
 	e.clock.Add(12*time.Hour - registry.DefaultTokenMargin - time.Second)
 	// ACS has refreshed the execution role credentials meanwhile.
-	e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", execKey, execSecret, execSession)
+	e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", execKey, execSecret)
 	a, err := e.r.Auth(ctx, image, ecrAuth(true), taskARN)
 	if err != nil || a.Password != registryPassword || fetches() != 4 {
 		t.Fatalf("just before the margin: auth %v, err %v, %d fetches; want the cached token", a != nil, err, fetches())
@@ -240,7 +241,7 @@ func TestECRRefusedAndMalformed(t *testing.T) {
 	ctx := context.Background()
 	t.Run("unknown key", func(t *testing.T) {
 		e := newEnv(t)
-		e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", "ASIAUNKNOWN", "s3cr3t-pw", execSession)
+		e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", "ASIAUNKNOWN", "s3cr3t-pw")
 		_, err := e.r.Auth(ctx, image, ecrAuth(true), taskARN)
 		if !errors.Is(err, registry.ErrECR) || !strings.Contains(err.Error(), "UnrecognizedClientException") {
 			t.Fatalf("err = %v, want ErrECR naming the refusal", err)
@@ -249,7 +250,7 @@ func TestECRRefusedAndMalformed(t *testing.T) {
 	})
 	t.Run("wrong secret", func(t *testing.T) {
 		e := newEnv(t)
-		e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", execKey, "s3cr3t-pw", execSession)
+		e.setExecCreds(t, taskARN, "arn:aws:iam::111122223333:role/exec", execKey, "s3cr3t-pw")
 		_, err := e.r.Auth(ctx, image, ecrAuth(true), taskARN)
 		if !errors.Is(err, registry.ErrECR) || !strings.Contains(err.Error(), "signature") {
 			t.Fatalf("err = %v, want ErrECR for a bad signature", err)
@@ -292,7 +293,7 @@ func TestExecutionCredentialsWait(t *testing.T) {
 			t.Fatalf("after %s: err = %v, want ErrCredentialsPending", step, err)
 		}
 	}
-	e.setExecCreds(t, late, "arn:aws:iam::111122223333:role/exec", execKey, execSecret, execSession)
+	e.setExecCreds(t, late, "arn:aws:iam::111122223333:role/exec", execKey, execSecret)
 	if _, err := e.r.Auth(ctx, image, ecrAuth(true), late); err != nil {
 		t.Fatalf("credentials arrived within the wait: %v", err)
 	}

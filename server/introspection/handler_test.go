@@ -118,6 +118,7 @@ func newStore(t *testing.T) *store.Store {
 }
 
 func newHandler(t *testing.T, mutate ...func(*Options)) http.Handler {
+	t.Helper()
 	o := Options{
 		Reader:               newStore(t),
 		Cluster:              "prod",

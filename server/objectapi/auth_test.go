@@ -38,7 +38,7 @@ func rawGet(t *testing.T, url, auth, accept string) (int, http.Header, []byte) {
 // 401 with a Bearer challenge, and the body says how to get the token.
 func TestUnauthenticatedRefused(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	e.writeLog("web1", "app", "DB_PASS=hunter2\n")
+	e.writeLog("DB_PASS=hunter2\n")
 	paths := []string{"/api", "/apis", groupPath, nsPath + "/tasks", nsPath + "/containers",
 		nsPath + "/containers/web1-app", nsPath + "/containers?watch=true", logPath, logPath + "?follow=true",
 		"/api/v1/namespaces/ecs", groupPath + "/nonsense"}
@@ -79,7 +79,7 @@ func TestHostCallerReadsNoTaskSecrets(t *testing.T) {
 	app := webApp()
 	app.Spec.Environment = map[string]string{"DB_PASS": "hunter2"} // a name the redaction misses
 	e := newEnv(t, webTask(), app, batchTask(), batchJob(), image(), attachment(), instance())
-	e.writeLog("web1", "app", "secret output\n")
+	e.writeLog("secret output\n")
 	host := true
 	e.h.o.HostCaller = func(*http.Request) bool { return host }
 	for _, tc := range []struct {

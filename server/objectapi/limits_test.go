@@ -59,7 +59,7 @@ func TestWatchLimit(t *testing.T) {
 // Log follows have their own bound.
 func TestFollowLimit(t *testing.T) {
 	e := limitedEnv(t, Limits{MaxFollows: 1, MaxFollowsPerClient: 1})
-	e.writeLog("web1", "app", "line\n")
+	e.writeLog("line\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := e.open(ctx, logPath+"?follow=true", "")

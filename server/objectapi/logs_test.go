@@ -18,10 +18,10 @@ import (
 	"github.com/ecsd/ecsd/internal/containerlog"
 )
 
-// writeLog creates the log file of container name of task with content.
-func (e *env) writeLog(task, name, content string) string {
+// writeLog creates the log file of container app of task web1 with content.
+func (e *env) writeLog(content string) string {
 	e.t.Helper()
-	path := api.ContainerLogPath(e.dataDir, task, name)
+	path := api.ContainerLogPath(e.dataDir, "web1", "app")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		e.t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ const logPath = nsPath + "/containers/web1-app/log"
 
 func TestLog(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	e.writeLog("web1", "app", "one\ntwo\nthree\nfour\n")
+	e.writeLog("one\ntwo\nthree\nfour\n")
 	for _, tc := range []struct{ query, want string }{
 		{"", "one\ntwo\nthree\nfour\n"},
 		{"?tailLines=2", "three\nfour\n"},
@@ -113,7 +113,7 @@ func readUntil(t *testing.T, r io.Reader, got *bytes.Buffer, want string) {
 // output was sent.
 func TestLogFollowUntilContainerStops(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	path := e.writeLog("web1", "app", "one\ntwo\n")
+	path := e.writeLog("one\ntwo\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := e.open(ctx, logPath+"?follow=true&tailLines=1", "")
@@ -137,7 +137,7 @@ func TestLogFollowUntilContainerStops(t *testing.T) {
 // follow ends when the log file is removed (task cleanup).
 func TestLogFollowEndsWhenLogRemoved(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	path := e.writeLog("web1", "app", "one\n")
+	path := e.writeLog("one\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := e.open(ctx, logPath+"?follow=1", "")
@@ -154,7 +154,7 @@ func TestLogFollowEndsWhenLogRemoved(t *testing.T) {
 // follow ends when the client goes away: the handler returns and the server can close.
 func TestLogFollowEndsWithClient(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	e.writeLog("web1", "app", "one\n")
+	e.writeLog("one\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	s := e.open(ctx, logPath+"?follow=true", "")
 	var got bytes.Buffer
@@ -200,7 +200,7 @@ func TestTailOffset(t *testing.T) {
 // A full read includes the files rotated away, oldest first; a tail reads the current one.
 func TestLogAcrossRotation(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	path := e.writeLog("web1", "app", "")
+	path := e.writeLog("")
 	_ = os.Remove(path)
 	sink := containerlog.NewFileSink(path, 8, 3)
 	defer sink.Close()
@@ -222,7 +222,7 @@ func TestLogAcrossRotation(t *testing.T) {
 // more than once between two looks.
 func TestLogFollowAcrossRotation(t *testing.T) {
 	e := newEnv(t, fixture()...)
-	path := e.writeLog("web1", "app", "")
+	path := e.writeLog("")
 	sink := containerlog.NewFileSink(path, 16, 5)
 	defer sink.Close()
 	write := func(s string) {

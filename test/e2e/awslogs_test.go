@@ -42,7 +42,7 @@ func awslogsHost(t *testing.T, moto string) *agentHost {
 
 // addAWSLogsTask writes an ACS task file with an execution role and one essential
 // container "main" running script with logConfiguration awslogs and options.
-func (h *agentHost) addAWSLogsTask(id, script string, options map[string]string) string {
+func (h *agentHost) addAWSLogsTask(id, script string, options map[string]string) {
 	h.t.Helper()
 	arn := "arn:aws:ecs:local:000000000000:task/e2e/" + id
 	hostConfig, _ := json.Marshal(map[string]any{"LogConfig": map[string]any{"Type": "awslogs", "Config": options}})
@@ -74,7 +74,6 @@ func (h *agentHost) addAWSLogsTask(id, script string, options map[string]string)
 	if err := os.WriteFile(filepath.Join(h.tasks, id+".json"), b, 0o644); err != nil {
 		h.t.Fatal(err)
 	}
-	return arn
 }
 
 // motoLogs is a CloudWatch Logs client of moto.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -69,6 +70,7 @@ var checkpointDamages = []checkpointDamage{
 	{"truncated", func(_ *testing.T, b []byte) []byte { return b[:len(b)/2] }},
 	{"zero-filled meta pages", func(_ *testing.T, b []byte) []byte { clear(b[:8192]); return b }},
 	{"bit-flipped", func(t *testing.T, b []byte) []byte {
+		t.Helper()
 		// One bit in the root page's header (what the agent walks first), and one in the
 		// middle of the file for good measure.
 		root, ps := rootPage(t, b)
@@ -286,7 +288,7 @@ func exitCodeOf(err error) int {
 	if err == nil {
 		return 0
 	}
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return ee.ExitCode()
 	}
 	return -1

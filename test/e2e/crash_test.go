@@ -41,16 +41,16 @@ func (h *agentHost) stopAgent() {
 	}
 }
 
-// setDesired rewrites task id's file with a new desired status; the agent reads it on its
-// next start, as it would a new ACS payload for a task it already has.
-func (h *agentHost) setDesired(id, status string) {
+// setDesiredStopped rewrites task id's file with desired status STOPPED; the agent reads it
+// on its next start, as it would a new ACS payload for a task it already has.
+func (h *agentHost) setDesiredStopped(id string) {
 	h.t.Helper()
 	p := filepath.Join(h.tasks, id+".json")
 	b, err := os.ReadFile(p)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	s := strings.Replace(string(b), `"desiredStatus":"RUNNING"`, `"desiredStatus":"`+status+`"`, 1)
+	s := strings.Replace(string(b), `"desiredStatus":"RUNNING"`, `"desiredStatus":"STOPPED"`, 1)
 	if s == string(b) {
 		h.t.Fatalf("task file %s has no RUNNING desired status: %s", p, b)
 	}
@@ -289,7 +289,7 @@ func TestAgentSIGKILLWhileStopping(t *testing.T) {
 	// SIGTERM to a container and durably recorded StopRequestedAt: its first requeue is the
 	// full grace period (the app's stopTimeout, the side's default ECS_CONTAINER_STOP_TIMEOUT).
 	for _, id := range ids {
-		h.setDesired(id, "STOPPED")
+		h.setDesiredStopped(id)
 	}
 	h.env = append(h.env, "ECS_LOGLEVEL=debug")
 	off := h.logSize()
@@ -461,7 +461,7 @@ func TestAgentSIGKILLWhileCleaningUp(t *testing.T) {
 	}
 
 	for _, id := range ids {
-		h.setDesired(id, "STOPPED")
+		h.setDesiredStopped(id)
 	}
 	var remaining []string // tasks the checkpoint still holds after the last kill
 	// Kill the agent twice during cleanup: as soon as the cleanup controller has removed
@@ -666,7 +666,7 @@ func TestAgentCleanupReleasesEveryImageUser(t *testing.T) {
 	}
 
 	for _, id := range ids {
-		h.setDesired(id, "STOPPED")
+		h.setDesiredStopped(id)
 	}
 	off := h.logSize()
 	h.start()

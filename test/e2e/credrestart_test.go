@@ -59,8 +59,8 @@ func newACSGate(t *testing.T, b *backend) *acsGate {
 }
 
 // waitTaskLine waits until the task container's log holds, at or after byte offset from,
-// a line match accepts, and returns the line and the offset just past it.
-func (h *agentHost) waitTaskLine(t *testing.T, taskID, container string, from int, what string, match func(string) bool) (string, int) {
+// a line match accepts, and returns the offset just past it.
+func (h *agentHost) waitTaskLine(t *testing.T, taskID, container string, from int, what string, match func(string) bool) int {
 	t.Helper()
 	path := filepath.Join(h.dir, "data", "tasks", taskID, "logs", container+".log")
 	deadline := time.Now().Add(time.Minute)
@@ -73,7 +73,7 @@ func (h *agentHost) waitTaskLine(t *testing.T, taskID, container string, from in
 			for sc.Scan() {
 				off += len(sc.Bytes()) + 1
 				if match(sc.Text()) {
-					return sc.Text(), off
+					return off
 				}
 			}
 		}
@@ -129,7 +129,7 @@ func TestCredentialsUninitializedAfterRestart(t *testing.T) {
 	h.start()
 
 	const uninitialized = `probe=503 {"code":"CredentialsUninitialized","message":"CredentialsV2Request: Credentials uninitialized for ID","HTTPErrorCode":503}`
-	_, after503 := h.waitTaskLine(t, id, "app", len(before), "a 503 CredentialsUninitialized answer",
+	after503 := h.waitTaskLine(t, id, "app", len(before), "a 503 CredentialsUninitialized answer",
 		func(l string) bool { return l == uninitialized })
 
 	// Meanwhile the host (not the owning task), asking for the same ID, gets exactly the

@@ -254,7 +254,7 @@ func TestNetworkSIGKILLMidSetup(t *testing.T) {
 	h.start()
 	h.waitRuntime("warm-up task running", running("warm-web"))
 	h.stopAgent()
-	h.setDesired("warm", "STOPPED")
+	h.setDesiredStopped("warm")
 	h.start()
 	gone("warm-up task cleaned up")
 	h.stopAgent()
@@ -287,7 +287,7 @@ func TestNetworkSIGKILLMidSetup(t *testing.T) {
 	}
 	h.stopAgent()
 	for _, id := range ids {
-		h.setDesired(id, "STOPPED")
+		h.setDesiredStopped(id)
 	}
 	h.start()
 	gone("tasks cleaned up")

@@ -32,6 +32,7 @@ const ecrHost = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 // motoCLI runs the AWS CLI against the moto server at url, as an operator setting up
 // resources would, and returns its output.
 func motoCLI(t *testing.T, url string) func(args ...string) []byte {
+	t.Helper()
 	return func(args ...string) []byte {
 		t.Helper()
 		cmd := exec.Command("aws", append([]string{"--endpoint-url", url, "--region", testenv.MotoRegion, "--output", "json"}, args...)...)
@@ -103,8 +104,8 @@ func runPlaneTask(t *testing.T, plane *ecs.Client, def *ecs.RegisterTaskDefiniti
 	return aws.ToString(out.Tasks[0].TaskArn)
 }
 
-// waitPlaneTask waits until the plane reports the task in status, returning it.
-func waitPlaneTask(t *testing.T, h *agentHost, plane *ecs.Client, arn, status string, timeout time.Duration) types.Task {
+// waitPlaneTask waits until the plane reports the task in status.
+func waitPlaneTask(t *testing.T, h *agentHost, plane *ecs.Client, arn, status string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last types.Task
@@ -113,7 +114,7 @@ func waitPlaneTask(t *testing.T, h *agentHost, plane *ecs.Client, arn, status st
 		if err == nil && len(d.Tasks) == 1 {
 			last = d.Tasks[0]
 			if aws.ToString(last.LastStatus) == status {
-				return last
+				return
 			}
 			if aws.ToString(last.LastStatus) == "STOPPED" {
 				t.Fatalf("task %s stopped (reason %q), want %s; agent log:\n%s", arn, aws.ToString(last.StoppedReason), status, h.agentLog())

@@ -45,8 +45,9 @@ func (l *lister) ListTagsForResource(ctx context.Context, arn string) (map[strin
 	return l.fn(ctx, arn)
 }
 
-func (l *lister) count(arn string) int32 {
-	n, ok := l.calls.Load(arn)
+// count is how many times taskARN's tags were listed.
+func (l *lister) count() int32 {
+	n, ok := l.calls.Load(taskARN)
 	if !ok {
 		return 0
 	}
@@ -101,16 +102,16 @@ func TestCachesForTTL(t *testing.T) {
 		}
 		got["team"] = "mutated by the caller"
 	}
-	if n := l.count(taskARN); n != 1 {
+	if n := l.count(); n != 1 {
 		t.Errorf("%d ECS calls within the TTL, want 1", n)
 	}
 	clk.Add(DefaultTTL - time.Second)
-	if got, _ := c.ListTags(ctx, taskARN); got["team"] != "a" || l.count(taskARN) != 1 {
-		t.Errorf("just before expiry: %v after %d calls; want the cached copy unmodified", got, l.count(taskARN))
+	if got, _ := c.ListTags(ctx, taskARN); got["team"] != "a" || l.count() != 1 {
+		t.Errorf("just before expiry: %v after %d calls; want the cached copy unmodified", got, l.count())
 	}
 	clk.Add(time.Second)
-	if _, err := c.ListTags(ctx, taskARN); err != nil || l.count(taskARN) != 2 {
-		t.Errorf("after the TTL: %v, %d calls; want a second call", err, l.count(taskARN))
+	if _, err := c.ListTags(ctx, taskARN); err != nil || l.count() != 2 {
+		t.Errorf("after the TTL: %v, %d calls; want a second call", err, l.count())
 	}
 }
 
@@ -122,7 +123,7 @@ func TestEmptyTagsAreCachedToo(t *testing.T) {
 			t.Fatalf("ListTags = %v, %v", got, err)
 		}
 	}
-	if n := l.count(taskARN); n != 1 {
+	if n := l.count(); n != 1 {
 		t.Errorf("%d ECS calls, want 1", n)
 	}
 }
@@ -147,7 +148,7 @@ func TestErrorsAreCachedBriefly(t *testing.T) {
 			t.Fatalf("ListTags err = %v, want %v", err, boom)
 		}
 	}
-	if n := l.count(taskARN); n != 1 {
+	if n := l.count(); n != 1 {
 		t.Errorf("%d ECS calls while the error is cached, want 1", n)
 	}
 	if got := lg.all(); strings.Count(got, `"msg"="tag lookup failed`) != 1 || !strings.Contains(got, taskARN) || !strings.Contains(got, "Rate exceeded") {
@@ -155,8 +156,8 @@ func TestErrorsAreCachedBriefly(t *testing.T) {
 	}
 	fail.Store(false)
 	clk.Add(DefaultErrorTTL)
-	if got, err := c.ListTags(ctx, taskARN); err != nil || got["k"] != "v" || l.count(taskARN) != 2 {
-		t.Errorf("after ErrorTTL: %v, %v, %d calls; want the tags from a second call", got, err, l.count(taskARN))
+	if got, err := c.ListTags(ctx, taskARN); err != nil || got["k"] != "v" || l.count() != 2 {
+		t.Errorf("after ErrorTTL: %v, %v, %d calls; want the tags from a second call", got, err, l.count())
 	}
 }
 
@@ -214,8 +215,8 @@ func TestCallerGivesUp(t *testing.T) {
 	if tags := <-got; tags["k"] != "v" {
 		t.Errorf("second caller got %v", tags)
 	}
-	if tags, err := c.ListTags(context.Background(), taskARN); err != nil || tags["k"] != "v" || l.count(taskARN) != 1 {
-		t.Errorf("cached answer %v, %v after %d calls; want k=v from one call", tags, err, l.count(taskARN))
+	if tags, err := c.ListTags(context.Background(), taskARN); err != nil || tags["k"] != "v" || l.count() != 1 {
+		t.Errorf("cached answer %v, %v after %d calls; want k=v from one call", tags, err, l.count())
 	}
 }
 
@@ -249,7 +250,7 @@ func TestConcurrentMissesShareOneCall(t *testing.T) {
 			t.Errorf("a caller got %v", tags)
 		}
 	}
-	if n := l.count(taskARN); n != 1 {
+	if n := l.count(); n != 1 {
 		t.Errorf("%d ECS calls for 20 concurrent callers, want 1", n)
 	}
 }
