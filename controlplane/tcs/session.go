@@ -86,20 +86,26 @@ func New(o Options) (*Session, error) {
 		o.Now = time.Now
 	}
 	s := &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger, now: o.Now}
-	var err error
-	s.engine, err = wssession.New(wssession.Options{
-		Config:   o.Config,
-		Name:     "TCS",
-		Protocol: protocol{s},
-		Timers:   s.timers.Timers,
-		Publish:  s.timers.PublishInterval,
-		MaxFrame: maxServerFrame,
-		Queue:    writeQueue,
-	})
+	engine, err := wssession.New(s.engineOptions())
 	if err != nil {
 		return nil, err
 	}
+	s.engine = engine
 	return s, nil
+}
+
+// engineOptions run TCS on the session engine. Unlike ACS, TCS speaks first: it publishes
+// on the engine's tick, with a send queue sized for one full publish (writeQueue).
+func (s *Session) engineOptions() wssession.Options {
+	return wssession.Options{
+		Name:     "TCS",
+		Protocol: protocol{s},
+		Config:   s.o.Config,
+		Timers:   s.timers.Timers,
+		Publish:  s.timers.PublishInterval,
+		Queue:    writeQueue,
+		MaxFrame: maxServerFrame,
+	}
 }
 
 // Run connects, publishes and reconnects until ctx ends, and returns ctx's error. The
