@@ -14,8 +14,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/ecsd/ecsd/internal/awslogs"
+	"github.com/ecsd/ecsd/internal/logcredsapi"
 	"github.com/ecsd/ecsd/internal/loggercmd"
-	"github.com/ecsd/ecsd/server/logcreds"
 )
 
 // awslogsFlags are the awslogs driver's arguments (see awslogs.Flag*).
@@ -61,7 +61,7 @@ func (a *awslogsFlags) New(errorf func(string, ...any)) (loggercmd.ShipSink, err
 	if a.socket == "" || a.task == "" {
 		return nil, fmt.Errorf("awslogs: --%s and --%s are required", awslogs.FlagCredentials, awslogs.FlagTask)
 	}
-	agent := logcreds.NewClient(a.socket)
+	agent := logcredsapi.NewClient(a.socket)
 	if a.secretOptions {
 		if err := a.mergeSecretOptions(agent); err != nil {
 			return nil, err
@@ -106,7 +106,7 @@ func (a *awslogsFlags) New(errorf func(string, ...any)) (loggercmd.ShipSink, err
 }
 
 // mergeSecretOptions takes the driver options the agent resolved from secretOptions.
-func (a *awslogsFlags) mergeSecretOptions(agent *logcreds.Client) error {
+func (a *awslogsFlags) mergeSecretOptions(agent *logcredsapi.Client) error {
 	if a.container == "" {
 		return fmt.Errorf("awslogs: --%s is required with --%s", awslogs.FlagContainer, awslogs.FlagSecretOptions)
 	}

@@ -9,12 +9,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"k8s.io/utils/clock"
 
-	"github.com/ecsd/ecsd/server/logcreds"
+	"github.com/ecsd/ecsd/internal/logcredsapi"
 )
 
-// CredentialsGetter fetches a task's credentials (*logcreds.Client).
+// CredentialsGetter fetches a task's credentials (*logcredsapi.Client).
 type CredentialsGetter interface {
-	Credentials(ctx context.Context, taskARN string) (logcreds.Credentials, error)
+	Credentials(ctx context.Context, taskARN string) (logcredsapi.Credentials, error)
 }
 
 // Provider is the sink's aws.CredentialsProvider: the task's credentials from the agent's
@@ -27,7 +27,7 @@ type Provider struct {
 	Clock   clock.Clock
 
 	mu   sync.Mutex
-	cur  logcreds.Credentials
+	cur  logcredsapi.Credentials
 	have bool
 }
 
@@ -67,7 +67,7 @@ func (p *Provider) awsCreds(expires time.Time) aws.Credentials {
 }
 
 // refreshAt is when to ask for c's successor.
-func refreshAt(c logcreds.Credentials, now time.Time) time.Time {
+func refreshAt(c logcredsapi.Credentials, now time.Time) time.Time {
 	if c.Expiration.IsZero() {
 		return now.Add(noExpiry)
 	}

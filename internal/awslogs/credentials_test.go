@@ -8,16 +8,16 @@ import (
 
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/ecsd/ecsd/server/logcreds"
+	"github.com/ecsd/ecsd/internal/logcredsapi"
 )
 
 type fakeGetter struct {
-	c   logcreds.Credentials
+	c   logcredsapi.Credentials
 	err error
 	n   int
 }
 
-func (f *fakeGetter) Credentials(context.Context, string) (logcreds.Credentials, error) {
+func (f *fakeGetter) Credentials(context.Context, string) (logcredsapi.Credentials, error) {
 	f.n++
 	return f.c, f.err
 }
@@ -27,7 +27,7 @@ func (f *fakeGetter) Credentials(context.Context, string) (logcreds.Credentials,
 func TestProviderKeepsCredentialsWhileTheAgentIsDown(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clk := clocktesting.NewFakeClock(now)
-	g := &fakeGetter{c: logcreds.Credentials{AccessKeyID: "A", SecretAccessKey: "S", Expiration: now.Add(time.Hour)}}
+	g := &fakeGetter{c: logcredsapi.Credentials{AccessKeyID: "A", SecretAccessKey: "S", Expiration: now.Add(time.Hour)}}
 	p := &Provider{Getter: g, TaskARN: "t", Clock: clk}
 	c, err := p.Retrieve(context.Background())
 	if err != nil || c.AccessKeyID != "A" || !c.Expires.Equal(now.Add(55*time.Minute)) {

@@ -25,26 +25,15 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/ecsd/ecsd/internal/logcredsapi"
 )
 
-// Credentials are AWS credentials for a logger. Their text is never logged.
-type Credentials struct {
-	AccessKeyID     string    `json:"AccessKeyId"`
-	SecretAccessKey string    `json:"SecretAccessKey"`
-	SessionToken    string    `json:"Token,omitempty"`
-	Expiration      time.Time `json:"Expiration,omitzero"`
-}
-
-// String keeps the secret members out of logs.
-func (c Credentials) String() string {
-	return fmt.Sprintf("{expiration:%s}", c.Expiration.UTC().Format(time.RFC3339))
-}
-
-// GoString keeps %#v from printing the secrets.
-func (c Credentials) GoString() string { return "logcreds.Credentials" + c.String() }
+// Credentials are AWS credentials for a logger (logcredsapi.Credentials, the type the
+// loggers' client decodes).
+type Credentials = logcredsapi.Credentials
 
 // ErrUnknownTask is returned by a source for a task it does not know (or that has no
 // container logging to AWS); the server answers 404.

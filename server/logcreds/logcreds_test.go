@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/ecsd/ecsd/internal/logcredsapi"
 )
 
 type fakeCreds map[string]Credentials
@@ -34,7 +36,7 @@ func (fakeSecrets) LogDriverSecrets(_ context.Context, task, ctr string) (map[st
 	return map[string]string{"awslogs-group": task + "/" + ctr}, nil
 }
 
-func serve(t *testing.T, secrets SecretsSource) (*Client, string) {
+func serve(t *testing.T, secrets SecretsSource) (*logcredsapi.Client, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "d", "s.sock")
 	ln, err := Listen(path)
@@ -45,7 +47,7 @@ func serve(t *testing.T, secrets SecretsSource) (*Client, string) {
 	srv := &http.Server{Handler: Handler(fakeCreds{"arn:t/1": {AccessKeyID: "AK", SecretAccessKey: "S", SessionToken: "T", Expiration: exp}}, secrets, logr.Discard())}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return NewClient(path), path
+	return logcredsapi.NewClient(path), path
 }
 
 func TestCredentials(t *testing.T) {
@@ -55,14 +57,14 @@ func TestCredentials(t *testing.T) {
 	if err != nil || got.AccessKeyID != "AK" || got.SecretAccessKey != "S" || got.SessionToken != "T" || got.Expiration.Year() != 2030 {
 		t.Fatalf("Credentials = %v, %v", got, err)
 	}
-	if _, err := c.Credentials(ctx, "arn:t/other"); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Credentials(ctx, "arn:t/other"); !errors.Is(err, logcredsapi.ErrNotFound) {
 		t.Errorf("unknown task: %v", err)
 	}
 	opts, err := c.SecretOptions(ctx, "arn:t/1", "web")
 	if err != nil || opts["awslogs-group"] != "arn:t/1/web" {
 		t.Errorf("SecretOptions = %v, %v", opts, err)
 	}
-	if _, err := c.SecretOptions(ctx, "broken", "web"); err == nil || errors.Is(err, ErrNotFound) {
+	if _, err := c.SecretOptions(ctx, "broken", "web"); err == nil || errors.Is(err, logcredsapi.ErrNotFound) {
 		t.Errorf("failing source: %v", err)
 	}
 	fi, err := os.Stat(path)

@@ -1,4 +1,8 @@
-package logcreds
+// Package logcredsapi is the client side of the agent's credentials socket for container
+// loggers (server/logcreds serves it): the Credentials a logger gets and the Client it
+// asks with. It is apart from the server so the loggers, and the log drivers the
+// controllers configure, need nothing of the agent's servers.
+package logcredsapi
 
 import (
 	"context"
@@ -11,6 +15,22 @@ import (
 	"net/url"
 	"time"
 )
+
+// Credentials are AWS credentials for a logger. Their text is never logged.
+type Credentials struct {
+	AccessKeyID     string    `json:"AccessKeyId"`
+	SecretAccessKey string    `json:"SecretAccessKey"`
+	SessionToken    string    `json:"Token,omitempty"`
+	Expiration      time.Time `json:"Expiration,omitzero"`
+}
+
+// String keeps the secret members out of logs.
+func (c Credentials) String() string {
+	return fmt.Sprintf("{expiration:%s}", c.Expiration.UTC().Format(time.RFC3339))
+}
+
+// GoString keeps %#v from printing the secrets.
+func (c Credentials) GoString() string { return "logcreds.Credentials" + c.String() }
 
 // Client asks the agent's credentials socket; ecsd-logger uses it.
 type Client struct {
