@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 func TestACSHandshake(t *testing.T) {
@@ -111,14 +112,14 @@ func TestACSPayloadResentUntilAcked(t *testing.T) {
 
 	// And on a new session, at once.
 	p.DropSessions()
-	waitFor(t, "the session to end", func() bool { return p.Sessions() == 0 })
+	testutil.Eventually(t, "the session to end", func() bool { return p.Sessions() == 0 })
 	a = p.connect(t, "prod", instance, false)
 	resent := a.payload()
 	if resent.Tasks[0].Arn != task || resent.SeqNum <= again.SeqNum {
 		t.Fatalf("payload after reconnect = %+v", resent)
 	}
 	a.send(&payload.AckRequest{Cluster: resent.ClusterArn, ContainerInstance: resent.ContainerInstanceArn, MessageID: resent.MessageID})
-	waitFor(t, "the acknowledgement", func() bool {
+	testutil.Eventually(t, "the acknowledgement", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.st.Tasks[task].AckedDesired == "RUNNING"
@@ -126,7 +127,7 @@ func TestACSPayloadResentUntilAcked(t *testing.T) {
 
 	// Acknowledged: a new session gets nothing until the task changes, then only the stop.
 	p.DropSessions()
-	waitFor(t, "the session to end", func() bool { return p.Sessions() == 0 })
+	testutil.Eventually(t, "the session to end", func() bool { return p.Sessions() == 0 })
 	a = p.connect(t, "prod", instance, false)
 	if _, err := p.ecs.StopTask(context.Background(), &ecs.StopTaskInput{Cluster: aws.String("prod"), Task: aws.String(task)}); err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestACSHeartbeatTimeout(t *testing.T) {
 	if n != missedHeartbeats {
 		t.Fatalf("session closed after %d heartbeats, want %d", n, missedHeartbeats)
 	}
-	waitFor(t, "the session to be gone", func() bool { return p.Sessions() == 0 })
+	testutil.Eventually(t, "the session to be gone", func() bool { return p.Sessions() == 0 })
 }
 
 func TestACSCredentials(t *testing.T) {
@@ -239,7 +240,7 @@ func TestACSCredentials(t *testing.T) {
 
 	// A session opened with sendCredentials=true gets every credential set at once.
 	p.DropSessions()
-	waitFor(t, "the session to end", func() bool { return p.Sessions() == 0 })
+	testutil.Eventually(t, "the session to end", func() bool { return p.Sessions() == 0 })
 	a = p.connect(t, "prod", instance, true)
 	byRole := map[string]*payload.IAMRoleCredentialsMessage{}
 	for range 2 {

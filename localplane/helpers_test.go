@@ -24,6 +24,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
 	"github.com/ecsd/ecsd/internal/capability"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 const (
@@ -81,20 +82,6 @@ func ecsClient(url, key, secret string) *ecs.Client {
 		Credentials:      staticCreds(key, secret),
 		RetryMaxAttempts: 1,
 	})
-}
-
-// waitFor polls cond until it holds or waitTimeout passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 // agentAttributes are the attributes ecsd's agent registers under ecs-init on a host with
@@ -228,7 +215,7 @@ func (p *plane) connectAgent(t *testing.T, cluster, instance string, sendCredent
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go a.read()
 	t.Cleanup(func() { close(a.stop); a.conn.CloseNow(); <-a.done })
-	waitFor(t, "the ACS session to register", func() bool { return p.agentConnected(instance) })
+	testutil.Eventually(t, "the ACS session to register", func() bool { return p.agentConnected(instance) })
 	return a
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 func TestStateSurvivesRestart(t *testing.T) {
@@ -26,7 +27,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	task := p1.runTask(t, "prod", def)
 	msg := a.payload()
 	a.send(&payload.AckRequest{MessageID: msg.MessageID})
-	waitFor(t, "the acknowledgement", func() bool {
+	testutil.Eventually(t, "the acknowledgement", func() bool {
 		p1.mu.Lock()
 		defer p1.mu.Unlock()
 		return p1.st.Tasks[task].AckedDesired == "RUNNING"

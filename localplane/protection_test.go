@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +17,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
-
-// testClock is a settable clock near real time: SigV4 signatures made with the real clock
-// must stay within sigv4.MaxSkew of it, so tests only move it by minutes.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // rawCall makes a signed ECS API call and returns the status, the error type ("" on
 // success) and the body, for requests the SDK would refuse to send.
@@ -96,7 +75,11 @@ func (p *plane) protectionTask(t *testing.T, cluster string) (string, *payload.I
 }
 
 func TestTaskProtection(t *testing.T) {
-	clock := newTestClock()
+	// The plane verifies SigV4 signatures, made with the real clock, against this one, so it
+	// starts at real time rather than testutil.Epoch and only moves by minutes (within
+	// sigv4.MaxSkew).
+	clock := testutil.Clock()
+	clock.SetTime(time.Now())
 	path := filepath.Join(t.TempDir(), "state.json")
 	opts := Options{StatePath: path, Now: clock.Now, HeartbeatInterval: time.Hour, ManifestInterval: time.Hour}
 	p := newPlane(t, opts)
@@ -153,7 +136,7 @@ func TestTaskProtection(t *testing.T) {
 	if err != nil || len(up.ProtectedTasks) != 1 || !near(up.ProtectedTasks[0].ExpirationDate, clock.Now().Add(time.Minute)) {
 		t.Fatalf("UpdateTaskProtection for 1 minute: %+v %v", up, err)
 	}
-	clock.Advance(61 * time.Second)
+	clock.Step(61 * time.Second)
 	if pt := get(p, task).ProtectedTasks; len(pt) != 1 || pt[0].ProtectionEnabled || pt[0].ExpirationDate != nil {
 		t.Fatalf("protection after expiry %+v", pt)
 	}

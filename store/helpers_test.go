@@ -65,7 +65,9 @@ func container(taskName, name string) *v1alpha1.Container {
 	}
 }
 
-// eventually polls cond until it holds or the timeout passes; never a fixed sleep.
+// eventually polls cond until it holds or the timeout passes; never a fixed sleep. It is
+// testutil.Eventually's twin, kept because these tests are in package store and testutil
+// imports store: importing it here would be a cycle.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,

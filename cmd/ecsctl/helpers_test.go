@@ -275,20 +275,6 @@ func (b *syncBuffer) waitFor(t *testing.T, what string, cond func(string) bool) 
 	}
 }
 
-// waitUntil polls cond (for state outside ecsctl's output) until it holds.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 var spaces = regexp.MustCompile(`[ \t]+`)
 
 // squeeze collapses runs of blanks so assertions do not depend on column widths.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/internal/version"
 )
 
@@ -184,7 +185,7 @@ func TestInterruptEndsHungRequest(t *testing.T) {
 	})
 	defer close(hang)
 	b := e.start(t, "get", "tasks")
-	waitUntil(t, "the list request", func() bool { return len(e.requestsTo("/apis/ecs.ecsd.io/v1alpha1/namespaces/ecs/tasks")) > 0 })
+	testutil.Eventually(t, "the list request", func() bool { return len(e.requestsTo("/apis/ecs.ecsd.io/v1alpha1/namespaces/ecs/tasks")) > 0 })
 	if code := b.stop(t); code != 0 {
 		t.Errorf("interrupted get exited %d; stderr %q", code, b.errOut.String())
 	}

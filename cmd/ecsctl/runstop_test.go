@@ -19,6 +19,7 @@ import (
 
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
+	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/localplane"
 	"github.com/ecsd/ecsd/localplane/access"
 )
@@ -157,7 +158,7 @@ func (p *localPlane) connectAgent(t *testing.T, instance string) {
 		}
 	}()
 	t.Cleanup(func() { conn.CloseNow(); <-done })
-	waitUntil(t, "the agent's ACS session to be registered", func() bool {
+	testutil.Eventually(t, "the agent's ACS session to be registered", func() bool {
 		out, err := p.ecs.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{
 			Cluster: aws.String(testCluster), ContainerInstances: []string{instance}})
 		return err == nil && len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 // rowsStarting are the squeezed lines of out that start with prefix.
@@ -78,7 +79,7 @@ func TestGetWatchOnly(t *testing.T) {
 	e := newEnv(t)
 	e.seed(t)
 	b := e.start(t, "get", "containers", "--watch-only", "-o", "custom-columns=NAME:.metadata.name,KNOWN:.status.knownStatus")
-	waitUntil(t, "the watch to start", func() bool { return len(e.watchRequests()) == 1 })
+	testutil.Eventually(t, "the watch to start", func() bool { return len(e.watchRequests()) == 1 })
 	e.create(t, &api.Container{ObjectMeta: objMeta("late1-main", nil), Spec: api.ContainerSpec{TaskName: "late1", Name: "main", Image: "x"},
 		Status: api.ContainerStatus{KnownStatus: api.ContainerStatusPulled}})
 	out := b.out.waitFor(t, "the new container", func(s string) bool { return strings.Contains(s, "late1-main") })
@@ -121,7 +122,7 @@ func TestGetWatchResumes(t *testing.T) {
 	b.out.waitFor(t, "late1", func(s string) bool { return len(rowsStarting(s, "late1 ")) == 1 })
 
 	close(cut)
-	waitUntil(t, "the watch to be opened again", func() bool { return len(e.watchRequests()) == 2 })
+	testutil.Eventually(t, "the watch to be opened again", func() bool { return len(e.watchRequests()) == 2 })
 	if rv := e.watchRequests()[1].URL.Query().Get("resourceVersion"); rv != late.ResourceVersion {
 		t.Errorf("the watch resumed from resourceVersion %q, want %q (late1's)", rv, late.ResourceVersion)
 	}

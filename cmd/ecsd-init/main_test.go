@@ -9,7 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 var bin string
@@ -68,7 +69,7 @@ func TestForwardsSignals(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, err := os.Stat(ready); return err == nil })
+	testutil.Eventually(t, "the child to install its trap", func() bool { _, err := os.Stat(ready); return err == nil })
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if got := exitCode(t, cmd.Wait()); got != 7 {
 		t.Fatalf("exit %d after SIGTERM, want the child's 7", got)
@@ -85,17 +86,17 @@ func TestReapsOrphans(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	var pid int
-	waitFor(t, func() bool {
+	testutil.Eventually(t, "the orphan's pid file", func() bool {
 		b, err := os.ReadFile(pidFile)
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err == nil && pid > 0
 	})
 	// The orphan's parent becomes the init...
-	waitFor(t, func() bool {
+	testutil.Eventually(t, "the orphan to be re-parented to the init", func() bool {
 		return statField(pid, 2) == strconv.Itoa(cmd.Process.Pid) || statField(pid, 0) == ""
 	})
 	// ...and once it exits it is gone entirely, not a zombie.
-	waitFor(t, func() bool { return statField(pid, 0) == "" })
+	testutil.Eventually(t, "the orphan to be reaped", func() bool { return statField(pid, 0) == "" })
 }
 
 func TestPause(t *testing.T) {
@@ -103,7 +104,7 @@ func TestPause(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return statField(cmd.Process.Pid, 1) == "S" })
+	testutil.Eventually(t, "the pause process to sleep", func() bool { return statField(cmd.Process.Pid, 1) == "S" })
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if got := exitCode(t, cmd.Wait()); got != 0 {
 		t.Fatalf("pause exit %d after SIGTERM, want 0", got)
@@ -127,15 +128,4 @@ func statField(pid, i int) string {
 		return ""
 	}
 	return fields[i]
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

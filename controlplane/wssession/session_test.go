@@ -21,6 +21,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/wsclient"
 	"github.com/ecsd/ecsd/controlplane/wsframe"
 	"github.com/ecsd/ecsd/internal/backoff"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 // msg is the test protocol's only shape: a frame type and an empty message.
@@ -226,23 +227,11 @@ func run(t *testing.T, s *Session) {
 	})
 }
 
-// eventually waits until cond holds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // waiters waits until the fake clock has n timers waiting: the serve loop's (lifetime,
 // inactivity, and the publish ticker if any) or the reconnect wait's one.
 func waiters(t *testing.T, clk *clocktesting.FakeClock, n int) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d timers", n), func() bool { return clk.Waiters() == n })
+	testutil.Eventually(t, fmt.Sprintf("%d timers", n), func() bool { return clk.Waiters() == n })
 }
 
 func write(t *testing.T, c *websocket.Conn, data string) {
@@ -368,7 +357,7 @@ func TestInactivity(t *testing.T) {
 		t.Fatalf("close status %v, want a policy violation", st)
 	}
 	// Not a clean close: the next connection waits for the backoff's first delay.
-	eventually(t, "the session to go down", func() bool { return downs.Load() == 1 })
+	testutil.Eventually(t, "the session to go down", func() bool { return downs.Load() == 1 })
 	waiters(t, clk, 1)
 	if n := srv.dialCount(); n != 1 {
 		t.Fatalf("%d dials before the backoff elapsed", n)
@@ -424,7 +413,7 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("the reconnect wait ended before %s", d)
 		}
 		clk.Step(time.Millisecond)
-		eventually(t, "the next dial", func() bool { return srv.dialCount() == n+1 })
+		testutil.Eventually(t, "the next dial", func() bool { return srv.dialCount() == n+1 })
 	}
 	waitThenDial(time.Second)
 	waitThenDial(2 * time.Second)
@@ -439,7 +428,7 @@ func TestBackoff(t *testing.T) {
 	if _, st := read(t, c); st != websocket.StatusNormalClosure {
 		t.Fatalf("close status %v after the handler's error", st)
 	}
-	eventually(t, "the session to go down", func() bool { return downs.Load() == 1 })
+	testutil.Eventually(t, "the session to go down", func() bool { return downs.Load() == 1 })
 	waiters(t, clk, 1)
 	clk.Step(time.Second) // the backoff starts over: 1 s, not 8 s
 	srv.conn(t)

@@ -9,31 +9,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/ecsd/ecsd/internal/testutil"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // listDir returns the names in dir, sorted.
 func listDir(t *testing.T, dir string) []string {
@@ -68,10 +48,18 @@ func write(t *testing.T, r *RotatingFile, s string) {
 
 var start = time.Date(2026, 11, 22, 13, 10, 0, 0, time.UTC)
 
+// startClock is a fake clock at start: rotated files are named by the hour, so every test
+// begins at the same known one.
+func startClock() *clocktesting.FakeClock {
+	c := testutil.Clock()
+	c.SetTime(start)
+	return c
+}
+
 func TestSizeRollover(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ecs-agent.log")
-	clock := &fakeClock{t: start}
+	clock := startClock()
 	r, err := OpenRotatingFile(path, RotateOptions{Rollover: RolloverSize, MaxSize: 100, MaxBackups: 3, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +67,7 @@ func TestSizeRollover(t *testing.T) {
 	line := strings.Repeat("x", 29) + "\n" // 30 bytes: three fit in 100, the fourth rotates
 	for i := range 12 {
 		write(t, r, fmt.Sprintf("%02d%s", i, line[2:]))
-		clock.Advance(time.Second)
+		clock.Step(time.Second)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
@@ -114,7 +102,7 @@ func TestSizeRollover(t *testing.T) {
 	}
 	for i := 12; i < 21; i++ {
 		write(t, r, fmt.Sprintf("%02d%s", i, line[2:]))
-		clock.Advance(time.Second)
+		clock.Step(time.Second)
 	}
 	_ = r.Close()
 	want = []string{
@@ -131,7 +119,7 @@ func TestSizeRollover(t *testing.T) {
 func TestSizeRolloverSameSecond(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.log")
-	clock := &fakeClock{t: start}
+	clock := startClock()
 	r, err := OpenRotatingFile(path, RotateOptions{MaxSize: 10, MaxBackups: 2, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +141,7 @@ func TestSizeRolloverSameSecond(t *testing.T) {
 func TestOversizedWriteIsKeptWhole(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.log")
-	r, err := OpenRotatingFile(path, RotateOptions{MaxSize: 10, Now: (&fakeClock{t: start}).Now})
+	r, err := OpenRotatingFile(path, RotateOptions{MaxSize: 10, Now: startClock().Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,15 +156,15 @@ func TestOversizedWriteIsKeptWhole(t *testing.T) {
 func TestHourlyRollover(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ecs-agent.log")
-	clock := &fakeClock{t: start} // 13:10
+	clock := startClock() // 13:10
 	r, err := OpenRotatingFile(path, RotateOptions{Rollover: RolloverHourly, MaxSize: 1, MaxBackups: 2, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(t, r, "a 13:10\n")
-	clock.Set(start.Add(40 * time.Minute)) // 13:50, same hour; size is ignored
+	clock.SetTime(start.Add(40 * time.Minute)) // 13:50, same hour; size is ignored
 	write(t, r, "b 13:50\n")
-	clock.Set(time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)) // exactly on the boundary
+	clock.SetTime(time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)) // exactly on the boundary
 	write(t, r, "c 14:00\n")
 	if got := listDir(t, dir); !slices.Equal(got, []string{"ecs-agent.log", "ecs-agent.log.2026-11-22-13"}) {
 		t.Fatalf("files = %v", got)
@@ -185,9 +173,9 @@ func TestHourlyRollover(t *testing.T) {
 		t.Errorf("13:00 file = %q", got)
 	}
 	// 15:00 passes without writes; the 14:00 file is rotated under its own hour at 16:05.
-	clock.Set(time.Date(2026, 11, 22, 16, 5, 0, 0, time.UTC))
+	clock.SetTime(time.Date(2026, 11, 22, 16, 5, 0, 0, time.UTC))
 	write(t, r, "d 16:05\n")
-	clock.Set(time.Date(2026, 11, 22, 17, 0, 1, 0, time.UTC))
+	clock.SetTime(time.Date(2026, 11, 22, 17, 0, 1, 0, time.UTC))
 	write(t, r, "e 17:00\n")
 	_ = r.Close()
 	want := []string{"ecs-agent.log", "ecs-agent.log.2026-11-22-14", "ecs-agent.log.2026-11-22-16"}
@@ -212,7 +200,7 @@ func TestHourlyRolloverAfterRestart(t *testing.T) {
 	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: start}
+	clock := startClock()
 	r, err := OpenRotatingFile(path, RotateOptions{Rollover: RolloverHourly, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -235,14 +223,14 @@ func TestRolloverNoneAndUnrelatedFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clock := &fakeClock{t: start}
+	clock := startClock()
 	r, err := OpenRotatingFile(path, RotateOptions{Rollover: RolloverNone, MaxSize: 1, MaxBackups: 1, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
 		write(t, r, "xxxx\n")
-		clock.Advance(time.Hour)
+		clock.Step(time.Hour)
 	}
 	_ = r.Close()
 	if got := readFile(t, path); got != strings.Repeat("xxxx\n", 5) {
@@ -267,9 +255,9 @@ func TestRolloverNoneAndUnrelatedFiles(t *testing.T) {
 func TestConcurrentWrites(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.log")
-	clock := &fakeClock{t: start}
+	clock := startClock()
 	r, err := OpenRotatingFile(path, RotateOptions{MaxSize: 4096, MaxBackups: 1000, Now: func() time.Time {
-		clock.Advance(time.Millisecond) // distinct stamps are not required, but keep time moving
+		clock.Step(time.Millisecond) // distinct stamps are not required, but keep time moving
 		return clock.Now()
 	}})
 	if err != nil {
@@ -314,7 +302,7 @@ func TestConcurrentWrites(t *testing.T) {
 func TestNewWithRotatingFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "agent.log")
-	clock := &fakeClock{t: start}
+	clock := startClock()
 	l, closeFn, err := New(Options{
 		Level: "none", FileLevel: "info", File: path, RolloverType: "hourly", MaxRollCount: 5, Now: clock.Now,
 	})
@@ -322,7 +310,7 @@ func TestNewWithRotatingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Info("first")
-	clock.Advance(time.Hour)
+	clock.Step(time.Hour)
 	l.Info("second")
 	if err := closeFn(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
 )
 
@@ -284,18 +285,6 @@ func TestSamplerRuntimeErrors(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // TestSamplerRun runs the loop on a fake clock: a container is sampled at once; one started
 // later is sampled at the next discovery tick (a second), without resampling the first
 // before its interval is up; at the interval both are sampled again and rates appear; Run
@@ -309,11 +298,11 @@ func TestSamplerRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
-	waitFor(t, "first sample", func() bool { _, ok := c.ContainerStats("rid-app", false); return ok })
+	testutil.Eventually(t, "first sample", func() bool { _, ok := c.ContainerStats("rid-app", false); return ok })
 	setStatus(t, r, "t1-late", func(s *api.ContainerStatus) { s.KnownStatus, s.RuntimeID = api.ContainerStatusRunning, "rid-late" })
 	// The ticker exists: Run makes it before its first pass.
 	clock.Step(time.Second)
-	waitFor(t, "prompt sample of a new container", func() bool { _, ok := c.ContainerStats("rid-late", false); return ok })
+	testutil.Eventually(t, "prompt sample of a new container", func() bool { _, ok := c.ContainerStats("rid-late", false); return ok })
 	if n := rt.calls.count("rid-app"); n != 1 {
 		t.Errorf("rid-app sampled %d times within its interval", n)
 	}
@@ -322,7 +311,7 @@ func TestSamplerRun(t *testing.T) {
 	for range 9 {
 		clock.Step(time.Second)
 	}
-	waitFor(t, "a network rate", func() bool {
+	testutil.Eventually(t, "a network rate", func() bool {
 		d, ok := c.ContainerStats("rid-app", true)
 		return ok && d.(StatsV4).NetworkRateStats != nil && d.(StatsV4).NetworkRateStats.RxBytesPerSec > 0
 	})

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
 )
 
@@ -333,7 +334,7 @@ func TestConcurrencyBound(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Sample(context.Background()) }()
 	for left := 6; left > 0; left-- {
-		waitFor(t, "reads in flight", func() bool { return rt.current() == min(left, 2) })
+		testutil.Eventually(t, "reads in flight", func() bool { return rt.current() == min(left, 2) })
 		rt.release <- struct{}{}
 	}
 	if err := <-done; err != nil {

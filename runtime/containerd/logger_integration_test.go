@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecsd/ecsd/internal/containerlog"
 	"github.com/ecsd/ecsd/internal/testenv"
+	"github.com/ecsd/ecsd/internal/testutil"
 )
 
 // testLoggerPath is ecsd-logger built for this package's tests by TestMain: every test
@@ -62,7 +63,7 @@ func TestLogOnFullFilesystemNeverBlocksTheContainer(t *testing.T) {
 	cfg := busybox(t, "sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /tmp/rounds; head -c 16384 /dev/zero | tr '\0' x; echo " round $i"; sleep 0.01; done`)
 	cfg.LogPath = filepath.Join(dir, "logs", cfg.ID+".log")
 	run(t, r, cfg)
-	waitUntil(t, "the first rounds in the log", func() bool {
+	testutil.EventuallyWithin(t, time.Minute, "the first rounds in the log", func() bool {
 		b, _ := os.ReadFile(cfg.LogPath)
 		return strings.Contains(string(b), " round 2\n")
 	})
@@ -72,18 +73,18 @@ func TestLogOnFullFilesystemNeverBlocksTheContainer(t *testing.T) {
 		n, _ := strconv.Atoi(execOK(t, r, cfg.ID, "cat", "/tmp/rounds"))
 		return n
 	}
-	waitUntil(t, "the logger to report dropping for lack of space", func() bool {
+	testutil.EventuallyWithin(t, time.Minute, "the logger to report dropping for lack of space", func() bool {
 		st, err := containerlog.ReadStatus(cfg.LogPath)
 		return err == nil && st.Dropping && st.NoSpace && st.DroppedBytes > 0
 	})
 	// 200 rounds are 3.2 MiB: 50 times a pipe's capacity, three times the logger's buffer.
 	start := rounds()
-	waitUntil(t, "the container to write 200 more rounds while the disk is full", func() bool { return rounds() >= start+200 })
+	testutil.EventuallyWithin(t, time.Minute, "the container to write 200 more rounds while the disk is full", func() bool { return rounds() >= start+200 })
 
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the marker and new output in the log", func() bool {
+	testutil.EventuallyWithin(t, time.Minute, "the marker and new output in the log", func() bool {
 		b, _ := os.ReadFile(cfg.LogPath)
 		i := strings.Index(string(b), containerlog.MarkerPrefix+"dropped ")
 		return i >= 0 && strings.Contains(string(b[i:]), "no space left on device") && strings.Contains(string(b[i:]), " round ")
@@ -103,17 +104,5 @@ func TestLogOnFullFilesystemNeverBlocksTheContainer(t *testing.T) {
 	log := finalLog(t, r, cfg)
 	if !strings.Contains(log, containerlog.MarkerPrefix) {
 		t.Fatal("marker missing from the final log")
-	}
-}
-
-// waitUntil polls cond until it holds, failing the test after a minute.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

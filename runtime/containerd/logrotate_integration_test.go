@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecsd/ecsd/internal/containerlog"
+	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/runtime"
 )
 
@@ -31,7 +32,7 @@ func TestLogRotationBoundsTheDisk(t *testing.T) {
 		t.Fatalf("container exited with %d", st.ExitCode)
 	}
 	start := time.Now()
-	waitUntil(t, "the logger to take all of the output", func() bool {
+	testutil.EventuallyWithin(t, time.Minute, "the logger to take all of the output", func() bool {
 		st, err := containerlog.ReadStatus(cfg.LogPath)
 		if time.Since(start) > 50*time.Second {
 			t.Logf("status %+v, %v", st, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/sigv4"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/testutil"
 	"github.com/ecsd/ecsd/localplane"
 	"github.com/ecsd/ecsd/server/agentapi"
 	"github.com/ecsd/ecsd/server/metadata"
@@ -184,21 +185,8 @@ func (p *plane) connectACS(t *testing.T, instance string) <-chan payload.Frame {
 		}
 	}()
 	t.Cleanup(func() { conn.CloseNow(); <-done })
-	waitFor(t, "the ACS session", func() bool { return p.Sessions() > 0 })
+	testutil.Eventually(t, "the ACS session", func() bool { return p.Sessions() > 0 })
 	return frames
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 // store returns a fake reader holding, for each taskObj, a Task with its ARN and role
