@@ -92,6 +92,9 @@ func run(args []string) int {
 
 // pause holds on until asked to stop, reaping whatever is re-parented to it.
 func pause(sigs <-chan os.Signal) int {
+	// Said only once SIGTERM is ours (run subscribed before calling): a caller that waits
+	// for this line knows a SIGTERM now stops the holder cleanly, not by the default action.
+	fmt.Fprintln(os.Stderr, "ecsd-init: holding the namespaces until SIGTERM")
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGTERM, syscall.SIGINT:

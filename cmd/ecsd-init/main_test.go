@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ecsd/ecsd/internal/testutil"
 )
@@ -101,11 +104,31 @@ func TestReapsOrphans(t *testing.T) {
 
 func TestPause(t *testing.T) {
 	cmd := exec.Command(bin, "--pause")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, "the pause process to sleep", func() bool { return statField(cmd.Process.Pid, 1) == "S" })
+	// A sleeping process is not enough: a Go program sleeps in its runtime's start-up too,
+	// before its handler is installed. The holder says when SIGTERM is its own.
+	ready, drained := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(drained)
+		r := bufio.NewReader(stderr)
+		if _, err := r.ReadString('\n'); err == nil {
+			close(ready)
+		}
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(testutil.DefaultTimeout):
+		t.Fatal("the pause process never said it was holding")
+	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	<-drained // the pipe is read to its end before Wait closes it
 	if got := exitCode(t, cmd.Wait()); got != 0 {
 		t.Fatalf("pause exit %d after SIGTERM, want 0", got)
 	}
