@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -122,29 +121,9 @@ func (h *harness) purge() {
 	}
 }
 
-// newTask returns a task and its containers in the shape the ECS side writes them.
+// newTask is fhTask (the fake harness's, untagged): one builder of tasks for both harnesses.
 func newTask(id string, containers ...api.ContainerSpec) (*api.Task, []*api.Container) {
-	t := &api.Task{
-		ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: id},
-		Spec: api.TaskSpec{
-			ARN:           "arn:aws:ecs:us-west-2:111122223333:task/test/" + id,
-			Family:        "test",
-			Version:       "1",
-			DesiredStatus: api.TaskStatusRunning,
-			NetworkMode:   "host",
-		},
-	}
-	var cs []*api.Container
-	for _, spec := range containers {
-		spec.TaskName = id
-		t.Spec.Containers = append(t.Spec.Containers, spec.Name)
-		cs = append(cs, &api.Container{
-			ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.ContainerName(id, spec.Name),
-				Labels: map[string]string{api.LabelTaskName: id}},
-			Spec: spec,
-		})
-	}
-	return t, cs
+	return fhTask(id, containers...)
 }
 
 func (h *harness) run(t *api.Task, cs []*api.Container) {
