@@ -321,7 +321,8 @@ func (r *Runtime) state(ctx context.Context, info containers.Container, proc *ta
 		st.StartedAt, _ = time.Parse(time.RFC3339Nano, v)
 	}
 	if v, ok := r.startedAt.Load(info.ID); ok {
-		// A start whose label is still being written is newer than any label.
+		// This process's own start is never older than the label (which may still be
+		// being written).
 		st.StartedAt = v.(time.Time)
 	}
 	if proc == nil {
@@ -360,6 +361,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	ctx = r.withNS(ctx)
 	c, err := r.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
+		r.startedAt.Delete(id)
 		return nil
 	} else if err != nil {
 		return wrapErr(err, "remove container %s", id)
@@ -370,6 +372,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return wrapErr(err, "remove container %s", id)
 	}
+	r.startedAt.Delete(id)
 	r.log.V(1).Info("removed container", "container", id)
 	return nil
 }

@@ -37,8 +37,9 @@ type Runtime struct {
 	initOnce sync.Once
 	initBin  string
 
-	// startedAt holds start times whose label write (off the start path) has not completed,
-	// so that an inspection in between still sees when the container started.
+	// startedAt holds the last start time of each container this process started, until the
+	// container is removed. The label written off the start path is only read for
+	// containers started before this process (an agent restart).
 	startedAt sync.Map // container ID → time.Time
 
 	clientLog *clog.Entry

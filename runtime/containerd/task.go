@@ -189,12 +189,13 @@ func (r *Runtime) startTask(ctx context.Context, c client.Container, t client.Ta
 	// One update records this run's start and clears the previous run's OOM verdict. It is
 	// a metadata write (an fsync inside containerd), so it happens off the start path: the
 	// agent's own status already has the start time, the label only serves rebuilding
-	// state from containerd.
+	// state from containerd after an agent restart. The in-memory time stays until the
+	// container is removed: dropping it when the label lands would let a read that loaded
+	// the record before the write see neither.
 	r.startedAt.Store(id, started)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		defer r.startedAt.CompareAndDelete(id, started)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		if _, err := c.SetLabels(lctx, map[string]string{
