@@ -55,7 +55,11 @@ type harness struct {
 	pings    int
 }
 
-func newHarness(t *testing.T, timeout time.Duration) *harness {
+// timeout is the watchdog timeout the harness runs with: a check every 30 s.
+const timeout = time.Minute
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
 	h := &harness{t: t, clk: clocktesting.NewFakeClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)),
 		checks: make(chan chan error, 8), outcomes: make(chan outcome, 8)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -141,7 +145,7 @@ func (h *harness) outcome(want outcome, pings int) {
 // (not before), each passing one followed by a ping; a failing check, or one still
 // running when the next period starts, sends nothing, and its late answer neither.
 func TestRunPingsEveryHalfTimeoutWhileHealthy(t *testing.T) {
-	h := newHarness(t, time.Minute)
+	h := newHarness(t)
 	h.check() <- nil
 	h.outcome(outcome{pinged: true}, 1)
 
