@@ -78,10 +78,15 @@ test: govet build ## Run every test, unit and integration (needs root and `make 
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) -tags integration -race $(RACE_PKGS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) -tags integration $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|localplane|credentials)($$|/)')
 
+# run and bench say what they do as they go: setup prints a line per part, and the build, a
+# minute or more of silence on a busy machine otherwise, runs as a step (hack/step.sh).
 .PHONY: bench
-bench: build ## Measure raw containerd vs the agent's launch latency, and the agent's memory.
+bench: ## Measure raw containerd vs the agent's launch latency, and the agent's memory.
+	@bash hack/step.sh "make build" $(MAKE) --no-print-directory build
 	bash hack/bench.sh
 
 .PHONY: run
-run: setup build ## Start containerd and the agent in local mode with the sample tasks.
+run: ## Start containerd and the agent in local mode with the sample tasks.
+	@$(MAKE) --no-print-directory setup
+	@bash hack/step.sh "make build" $(MAKE) --no-print-directory build
 	bash hack/run-local.sh

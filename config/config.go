@@ -245,7 +245,8 @@ type Config struct {
 	AgentHealthcheckHost string `env:"ECS_AGENT_HEALTHCHECK_HOST"`
 	// EnableRuntimeStats exposes pprof on the introspection port.
 	EnableRuntimeStats BooleanDefaultFalse `env:"ECS_ENABLE_RUNTIME_STATS"`
-	// PrometheusMetricsEnabled serves metrics on 51680 and reserves that port.
+	// PrometheusMetricsEnabled serves metrics on 51680 (all addresses, as the reference
+	// agent) and reserves that port.
 	PrometheusMetricsEnabled BooleanDefaultFalse `env:"ECS_ENABLE_PROMETHEUS_METRICS"`
 
 	// --- Security and devices ---
@@ -328,6 +329,10 @@ type Config struct {
 	// and run as the holder of pidMode/ipcMode "task" namespaces. Empty: ecsd-init next to
 	// the agent's executable, else the host's tini-static or catatonit for initProcessEnabled.
 	InitPath string `env:"ECSD_INIT_PATH,trim"`
+	// HealthcheckACSGrace is how long ACS may stay disconnected before the agent's health
+	// (ecs-agent --healthcheck) says unhealthy: a disconnection the reconnect backoff
+	// (2 min at most, plus a 30 s handshake) normally repairs must not fail the check.
+	HealthcheckACSGrace time.Duration `env:"ECSD_HEALTHCHECK_ACS_GRACE"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`
@@ -357,6 +362,9 @@ const (
 	DefaultRegistryConfigPath          = "/etc/containerd/certs.d"
 	DefaultLocalCredentialsFile        = "/var/lib/ecs/ecsd/local-plane.json"
 	PrometheusMetricsPort       uint16 = 51680
+	// DefaultHealthcheckACSGrace is ECSD_HEALTHCHECK_ACS_GRACE's default: twice the ACS
+	// reconnect backoff's ceiling (2 min) plus its handshake timeout (30 s), rounded up.
+	DefaultHealthcheckACSGrace = 5 * time.Minute
 
 	defaultTaskCleanupWaitDuration  = 3 * time.Hour
 	minTaskCleanupWaitDuration      = time.Second
@@ -454,5 +462,6 @@ func baseDefaults() *Config {
 		APITokenFile:                        DefaultAPITokenFile,
 		RegistryConfigPath:                  DefaultRegistryConfigPath,
 		LocalCredentialsFile:                DefaultLocalCredentialsFile,
+		HealthcheckACSGrace:                 DefaultHealthcheckACSGrace,
 	}
 }

@@ -43,8 +43,6 @@ func noEffectVariables() map[string]string {
 		"ECS_LOG_DRIVER":                             agentContainer,
 		"ECS_LOG_OPTS":                               agentContainer,
 		"ECS_ENABLE_FIRELENS_ASYNC":                  "ecsd does not support FireLens (firelensConfiguration is refused)",
-		"ECS_AGENT_HEALTHCHECK_HOST":                 "ecsd has no --healthcheck probe",
-		"ECS_ENABLE_PROMETHEUS_METRICS":              "ecsd does not serve Prometheus metrics",
 		"ECS_ENABLE_GPU_SUPPORT":                     "ecsd does not support GPUs (resourceRequirements are refused)",
 		"ECS_NVIDIA_RUNTIME":                         "ecsd does not support GPUs",
 		"ECS_ENABLE_INF_SUPPORT":                     "ecsd does not support Inferentia devices",

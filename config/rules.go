@@ -88,6 +88,7 @@ func (l *loader) timeouts(c *Config) {
 		{"ImagePullInactivityTimeout", &c.ImagePullInactivityTimeout, minImagePullInactivity, minImagePullInactivity},
 		{"TaskCleanupWaitDuration", &c.TaskCleanupWaitDuration, minTaskCleanupWaitDuration, defaultTaskCleanupWaitDuration},
 		{"ImageCleanupInterval", &c.ImageCleanupInterval, minImageCleanupInterval, defaultImageCleanupInterval},
+		{"HealthcheckACSGrace", &c.HealthcheckACSGrace, time.Second, DefaultHealthcheckACSGrace},
 	}
 	for _, r := range resets {
 		if *r.p < r.min {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
@@ -27,6 +28,7 @@ import (
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/lsm"
 	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/internal/watchdog"
 	"github.com/ecsd/ecsd/runtime/containerd"
 	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/runtime/registry"
@@ -50,6 +52,7 @@ type options struct {
 	loglevel    string
 	printConfig bool
 	checkState  bool
+	healthcheck bool
 	// ecsInitDefaults is set when systemd runs the agent after ecs-init (packaging/systemd).
 	ecsInitDefaults bool
 }
@@ -245,9 +248,17 @@ func runAgent(ctx context.Context, o options) error {
 	} else if res.Adopted > 0 {
 		log.Info("adopted tasks from containerd whose objects the checkpoint had lost", "tasks", res.Adopted)
 	}
+	dataDir := datadir.New(st.Client(), st.DirectClient(), st, datadir.Options{DataDir: cfg.DataDir,
+		Instance: keyOf(instanceName), Log: log.WithName("datadir")})
+	var gatherer prometheus.Gatherer
+	if cfg.PrometheusMetricsEnabled.Enabled() {
+		if gatherer, err = startMetrics(ctx, st, cp, dataDir); err != nil {
+			return fmt.Errorf("prometheus metrics: %w", err)
+		}
+	}
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, stats: sampler, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
-		cgroups: taskCgroups(cfg)}, log.WithName("endpoints"))
+		cgroups: taskCgroups(cfg), acs: cp.acsState, metrics: gatherer}, log.WithName("endpoints"))
 	if err != nil {
 		return err
 	}
@@ -259,8 +270,6 @@ func runAgent(ctx context.Context, o options) error {
 	g.Go(func() error { return cp.reporter.Run(gctx) })
 	g.Go(func() error { return cp.session.Run(gctx) })
 	g.Go(func() error { return cp.telemetry.Run(gctx) })
-	dataDir := datadir.New(st.Client(), st.DirectClient(), st, datadir.Options{DataDir: cfg.DataDir,
-		Instance: keyOf(instanceName), Log: log.WithName("datadir")})
 	g.Go(func() error {
 		if !st.Cache().WaitForCacheSync(gctx) {
 			return nil
@@ -274,6 +283,14 @@ func runAgent(ctx context.Context, o options) error {
 		g.Go(func() error { return runSamples(gctx, cp.client, cfg.Cluster, o.runDir, log.WithName("samples")) })
 	}
 	go trimWhenIdle(gctx, defaultTrimTiming, st.ResourceVersion, log.WithName("memory"))
+	if timeout, ok, err := watchdog.Timeout(os.Getenv, os.Getpid()); err != nil {
+		log.Error(err, "systemd's watchdog settings are malformed: not notifying it")
+	} else if ok {
+		g.Go(func() error {
+			return watchdog.Run(gctx, watchdog.Options{Timeout: timeout, Check: storeAnswers(st), Notify: sdNotify,
+				Log: log.WithName("watchdog")})
+		})
+	}
 	if err := sdNotify("READY=1\nSTATUS=registered as " + cp.reg.ContainerInstanceARN + "; serving " + introspectionAddr + " and " + taskMetadataAddr); err != nil {
 		log.Info("cannot notify systemd", "error", err.Error())
 	}

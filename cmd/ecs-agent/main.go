@@ -37,6 +37,7 @@ func run() int {
 	fs.StringVar(&o.loglevel, "loglevel", "", "log level (crit, error, warn, info, debug); wins over ECS_LOGLEVEL")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
 	fs.BoolVar(&o.ecsInitDefaults, "ecs-init-defaults", false, "apply the ECS-optimized AMI's defaults that the reference ecs-init gives its agent (task IAM roles, awslogs, checkpoint, ...) to variables neither the environment nor ecs.config set; the systemd unit passes it")
+	fs.BoolVar(&o.healthcheck, "healthcheck", false, "ask the running agent for its health and exit: 0 healthy (it answers and ACS is connected, or has been disconnected for less than ECSD_HEALTHCHECK_ACS_GRACE), 1 not")
 	fs.BoolVar(&o.checkState, "check-state", false, "print what the checkpoint (ECS_DATADIR/ecsd.db, or the file given as argument) holds and whether it is sound, without modifying it, and exit: 0 sound, 1 damaged, 2 unreadable")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		// An unknown or malformed flag is a terminal error, as in the reference agent.
@@ -45,6 +46,9 @@ func run() int {
 	if o.version {
 		fmt.Println(versionString())
 		return exitOK
+	}
+	if o.healthcheck {
+		return healthcheck(context.Background(), os.Stdout, os.Stderr)
 	}
 	if o.checkState {
 		return checkState(context.Background(), os.Stdout, fs.Args())

@@ -98,6 +98,9 @@ func TestUnitFile(t *testing.T) {
 	}{
 		{"RestartSec", time.Second, 30 * time.Second},
 		{"TimeoutStartSec", 5 * time.Minute, time.Hour},
+		// The agent pings every half of it; long enough that a loaded host's slow check
+		// does not restart a healthy agent, short enough that a wedged one is not left.
+		{"WatchdogSec", time.Minute, 10 * time.Minute},
 	}
 	for _, d := range durations {
 		v := u["Service"][d.key]

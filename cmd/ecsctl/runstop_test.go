@@ -287,7 +287,7 @@ func TestRunAndStopErrors(t *testing.T) {
 		{name: "too many", args: []string{"run", "-f", def, "--count", "11", "--endpoint", p.url}, err: "count"},
 		{name: "stop unknown task", args: []string{"stop", "0123456789abcdef", "--endpoint", p.url},
 			err: "StopTask 0123456789abcdef in cluster " + testCluster},
-		{name: "bad endpoint", args: []string{"stop", "x", "--endpoint", "127.0.0.1:51680"}, err: "--endpoint"},
+		{name: "bad endpoint", args: []string{"stop", "x", "--endpoint", "127.0.0.1:51690"}, err: "--endpoint"},
 		{name: "no access file", args: []string{"run", "-f", def, "--local-credentials", filepath.Join(dir, "nope.json")},
 			err: "nope.json does not exist: is ecs-agent --local running?"},
 		{name: "access file others can read", args: []string{"run", "-f", def, "--local-credentials", exposed},

@@ -88,6 +88,8 @@ func (s *Session) once(ctx context.Context) (time.Duration, error) {
 		writeTimeout: s.o.Timers.WriteTimeout}
 	h := s.o.Protocol.Open(ctx, c)
 	s.log.Info(s.o.Name+" session connected", "endpoint", endpoint)
+	s.o.Tracker.SetConnected(true)
+	defer s.o.Tracker.SetConnected(false)
 	if s.o.OnConnected != nil {
 		s.o.OnConnected(true)
 		defer s.o.OnConnected(false)
@@ -168,6 +170,7 @@ func (s *Session) serve(ctx context.Context, c *Conn, h Handler) error {
 			}
 			return fmt.Errorf("%s read: %w", s.tag, err)
 		case data := <-frames:
+			s.o.Tracker.FrameReceived()
 			alive, err := s.frame(ctx, h, data)
 			if err != nil {
 				_ = c.ws.Close(websocket.StatusNormalClosure, "")

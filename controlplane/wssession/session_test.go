@@ -572,3 +572,42 @@ func TestNewAndDefaults(t *testing.T) {
 		t.Errorf("WithDefaults = %+v, want %+v", got, want)
 	}
 }
+
+// TestTracker: the tracker counts as disconnected from its making, records when each
+// session came up and went down, every frame received, and the sessions after the first.
+func TestTracker(t *testing.T) {
+	start := time.Now()
+	clk := clocktesting.NewFakeClock(start)
+	tr := NewTracker(clk)
+	if s := tr.State(); s.Connected || !s.Since.Equal(start) || !s.LastFrame.IsZero() || s.Connects != 0 || s.Reconnects() != 0 {
+		t.Fatalf("new tracker %+v", s)
+	}
+	srv := newServer(t)
+	p := newTestProto()
+	run(t, newTestSession(t, srv.srv.URL+"/base", p, clk, func(o *Options) {
+		o.Tracker = tr
+		o.Timers.Inactivity = 2 * time.Hour
+	}))
+	c := srv.conn(t)
+	waiters(t, clk, 2)
+	if s := tr.State(); !s.Connected || !s.Since.Equal(start) || s.Connects != 1 {
+		t.Fatalf("connected: %+v", s)
+	}
+	clk.Step(5 * time.Second)
+	write(t, c, `{"type":"noop","message":{}}`)
+	handled(t, p)
+	if s := tr.State(); !s.LastFrame.Equal(start.Add(5 * time.Second)) {
+		t.Fatalf("last frame %v, want 5 s after the start", s.LastFrame.Sub(start))
+	}
+	write(t, c, `not json`) // dropped as malformed, but received
+	clk.Step(time.Hour - 5*time.Second)
+	testutil.Eventually(t, "the session down at its lifetime", func() bool { return !tr.State().Connected })
+	if s := tr.State(); !s.Since.Equal(start.Add(time.Hour)) || !s.LastFrame.Equal(start.Add(5*time.Second)) {
+		t.Fatalf("down: %+v", s)
+	}
+	srv.conn(t)
+	testutil.Eventually(t, "the next session", func() bool { return tr.State().Connected })
+	if s := tr.State(); s.Connects != 2 || s.Reconnects() != 1 {
+		t.Fatalf("after reconnecting: %+v", s)
+	}
+}
