@@ -282,9 +282,11 @@ type Config struct {
 
 	// --- Updates ---
 
-	// UpdatesEnabled accepts self-update requests.
+	// UpdatesEnabled accepts self-update requests (ACS StageUpdate/PerformUpdate;
+	// internal/selfupdate).
 	UpdatesEnabled BooleanDefaultFalse `env:"ECS_UPDATES_ENABLED"`
-	// UpdateDownloadDir is where update tarballs go.
+	// UpdateDownloadDir is where updates are downloaded and staged for ecs-init to install
+	// (DefaultUpdateDownloadDir, an absolute path).
 	UpdateDownloadDir string `env:"ECS_UPDATE_DOWNLOAD_DIR"`
 
 	// --- Host set-up (read by ecsd's ecs-init from the same files) ---
@@ -391,6 +393,10 @@ const (
 	defaultCredentialsFetcherSocket = "unix:///var/credentials-fetcher/socket/credentials_fetcher.sock"
 )
 
+// DefaultUpdateDownloadDir is ECS_UPDATE_DOWNLOAD_DIR's default, the value the reference
+// ecs-init gives its agent.
+const DefaultUpdateDownloadDir = "/var/cache/ecs"
+
 // Defaults returns the configuration used when no source sets anything. It is pure: the
 // dynamic host port range is the documented fallback (49153-65535), where Load would read
 // the kernel's range instead.
@@ -454,5 +460,6 @@ func baseDefaults() *Config {
 		APITokenFile:                        DefaultAPITokenFile,
 		RegistryConfigPath:                  DefaultRegistryConfigPath,
 		LocalCredentialsFile:                DefaultLocalCredentialsFile,
+		UpdateDownloadDir:                   DefaultUpdateDownloadDir,
 	}
 }
