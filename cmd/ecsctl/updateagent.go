@@ -57,7 +57,8 @@ and runs it. Tasks keep running.
 
 The agent must run with ECS_UPDATES_ENABLED=true, under ecs-init start (the systemd
 unit), on this machine. Prints each status and the agent's version before and after;
-fails with the agent's reason when it refuses the update.`,
+fails with the agent's reason when it refuses the update, and when the agent comes back
+at the version it had (the update was not installed, or was rolled back).`,
 		Example: `  tar -C bin -czf /tmp/ecsd-update.tar.gz ecs-agent ecsd-init ecsd-logger ecsd-logger-awslogs
   ecsctl update-agent --file /tmp/ecsd-update.tar.gz`,
 		Args: cobra.NoArgs,
@@ -163,6 +164,12 @@ func (o *updateOptions) run(ctx context.Context) error {
 		case "UPDATED":
 			if !ci.AgentConnected {
 				continue
+			}
+			if ci.VersionInfo == from {
+				// It acknowledged the update but came back as it was: ecs-init did not install
+				// the update, or rolled it back.
+				return fmt.Errorf("the agent came back at the version it had, %s: the update was not installed "+
+					"or was rolled back (ecs-init logs why, e.g. journalctl -u ecs)", from)
 			}
 			fmt.Fprintf(out, "agent updated: %s -> %s\n", from, ci.VersionInfo)
 			return nil
