@@ -283,9 +283,11 @@ type Config struct {
 
 	// --- Updates ---
 
-	// UpdatesEnabled accepts self-update requests.
+	// UpdatesEnabled accepts self-update requests (ACS StageUpdate/PerformUpdate;
+	// internal/selfupdate).
 	UpdatesEnabled BooleanDefaultFalse `env:"ECS_UPDATES_ENABLED"`
-	// UpdateDownloadDir is where update tarballs go.
+	// UpdateDownloadDir is where updates are downloaded and staged for ecs-init to install
+	// (DefaultUpdateDownloadDir, an absolute path).
 	UpdateDownloadDir string `env:"ECS_UPDATE_DOWNLOAD_DIR"`
 
 	// --- Host set-up (read by ecsd's ecs-init from the same files) ---
@@ -399,6 +401,10 @@ const (
 	defaultCredentialsFetcherSocket = "unix:///var/credentials-fetcher/socket/credentials_fetcher.sock"
 )
 
+// DefaultUpdateDownloadDir is ECS_UPDATE_DOWNLOAD_DIR's default, the value the reference
+// ecs-init gives its agent.
+const DefaultUpdateDownloadDir = "/var/cache/ecs"
+
 // Defaults returns the configuration used when no source sets anything. It is pure: the
 // dynamic host port range is the documented fallback (49153-65535), where Load would read
 // the kernel's range instead.
@@ -463,5 +469,6 @@ func baseDefaults() *Config {
 		RegistryConfigPath:                  DefaultRegistryConfigPath,
 		LocalCredentialsFile:                DefaultLocalCredentialsFile,
 		HealthcheckACSGrace:                 DefaultHealthcheckACSGrace,
+		UpdateDownloadDir:                   DefaultUpdateDownloadDir,
 	}
 }

@@ -49,8 +49,6 @@ func noEffectVariables() map[string]string {
 		"ECS_EBSTA_SUPPORTED":                        "ecsd does not attach EBS volumes to tasks",
 		"ECS_VOLUME_PLUGIN_CAPABILITIES":             "ecsd has no volume plugins",
 		"ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM": "ecsd does not copy EC2 instance tags onto the container instance",
-		"ECS_UPDATES_ENABLED":                        "ecsd does not update itself; ECS update requests are always refused",
-		"ECS_UPDATE_DOWNLOAD_DIR":                    "ecsd does not update itself",
 
 		// Variables without a Config field.
 		"ECS_AGENT_LABELS":                               agentContainer,

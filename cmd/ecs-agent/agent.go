@@ -27,6 +27,8 @@ import (
 	"github.com/ecsd/ecsd/internal/awsclient"
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/lsm"
+	"github.com/ecsd/ecsd/internal/selfupdate"
+	"github.com/ecsd/ecsd/internal/selfupdate/install"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/internal/watchdog"
 	"github.com/ecsd/ecsd/runtime/containerd"
@@ -269,6 +271,7 @@ func runAgent(ctx context.Context, o options) error {
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return cp.reporter.Run(gctx) })
 	g.Go(func() error { return cp.session.Run(gctx) })
+	g.Go(func() error { return cp.updater.Run(gctx) })
 	g.Go(func() error { return cp.telemetry.Run(gctx) })
 	g.Go(func() error {
 		if !st.Cache().WaitForCacheSync(gctx) {
@@ -294,12 +297,33 @@ func runAgent(ctx context.Context, o options) error {
 	if err := sdNotify("READY=1\nSTATUS=registered as " + cp.reg.ContainerInstanceARN + "; serving " + introspectionAddr + " and " + taskMetadataAddr); err != nil {
 		log.Info("cannot notify systemd", "error", err.Error())
 	}
+	confirmUpdate(log)
 	err = g.Wait()
+	if errors.Is(err, selfupdate.ErrUpdateReady) {
+		log.Info("stopping for the agent update; task containers keep running", "exitStatus", install.ExitUpdate)
+		return err
+	}
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		log.Info("stopping; task containers keep running")
 		return nil
 	}
 	return err
+}
+
+// confirmUpdate tells ecs-init that this version came up: an updated agent runs on trial
+// (install.TrialEnv names its trial file) until it is registered and serving, and
+// ecs-init rolls it back if it restarts too often before that.
+func confirmUpdate(log logr.Logger) {
+	path := os.Getenv(install.TrialEnv)
+	if path == "" {
+		return
+	}
+	switch err := os.Remove(path); {
+	case err == nil:
+		log.Info("this updated agent is registered and serving: ecs-init keeps it", "version", version.Version)
+	case !errors.Is(err, os.ErrNotExist):
+		log.Error(err, "cannot confirm the update to ecs-init; it may roll this version back after a few restarts", "trialFile", path)
+	}
 }
 
 // runACSTaskFiles applies the ACS task JSON files of dir as one ACS payload each would be

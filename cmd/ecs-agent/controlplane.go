@@ -22,6 +22,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/wssession"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/capability"
+	"github.com/ecsd/ecsd/internal/selfupdate"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/localplane"
 	"github.com/ecsd/ecsd/store"
@@ -82,6 +83,8 @@ type connected struct {
 	// acsState and tcsState track the sessions' connections for the health check and
 	// the metrics.
 	acsState, tcsState *wssession.Tracker
+	// updater answers ACS's agent update messages; its Run ends when an update is performed.
+	updater *selfupdate.Updater
 }
 
 // connect registers the instance and builds the ACS session and the report controller.
@@ -133,10 +136,13 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 			Logger:  log.WithName(strings.ToLower(name)),
 		}
 	}
+	c.updater = selfupdate.New(selfupdate.Options{Enabled: cfg.UpdatesEnabled.Enabled(), Dir: cfg.UpdateDownloadDir,
+		Log: log.WithName("update")})
 	c.session, err = acs.New(acs.Options{
 		Config: sessionConfig("ACS", c.acsState, func(ep ecsapi.Endpoints) string { return ep.ACS },
 			func(s *api.InstanceStatus, up bool) { s.ACSConnected = up }),
 		Applier: c.applier,
+		Updater: c.updater,
 	})
 	if err != nil {
 		return nil, err

@@ -11,10 +11,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ecsd/ecsd/internal/selfupdate"
+	"github.com/ecsd/ecsd/internal/selfupdate/install"
 	"github.com/ecsd/ecsd/localplane"
 )
 
-// Exit codes shared with systemd's RestartPreventExitStatus=5 (spec §1).
+// Exit codes shared with systemd's RestartPreventExitStatus=5 (spec §1); 42 after a
+// performed update is install.ExitUpdate.
 const (
 	exitOK       = 0
 	exitError    = 1
@@ -67,6 +70,11 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := runAgent(ctx, o); err != nil {
+		if errors.Is(err, selfupdate.ErrUpdateReady) {
+			// Not a failure: ecs-init installs the update at the next start.
+			fmt.Fprintf(os.Stderr, "ecs-agent: exiting with status %d: %v\n", install.ExitUpdate, err)
+			return install.ExitUpdate
+		}
 		fmt.Fprintf(os.Stderr, "ecs-agent: %v\n", err)
 		if errors.Is(err, errTerminal) {
 			return exitTerminal

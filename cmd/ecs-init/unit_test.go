@@ -73,7 +73,7 @@ func TestUnitFile(t *testing.T) {
 			"KillMode":                 {"process"},
 			"EnvironmentFile":          {"-/var/lib/ecs/ecs.config", "-/etc/ecs/ecs.config"},
 			"ExecStartPre":             {installDir + "ecs-init pre-start"},
-			"ExecStart":                {installDir + "ecs-agent --ecs-init-defaults"},
+			"ExecStart":                {installDir + "ecs-init start -- --ecs-init-defaults"},
 			"ExecStopPost":             {installDir + "ecs-init post-stop"},
 		},
 		"Install": {"WantedBy": {"multi-user.target"}},
@@ -142,7 +142,7 @@ func TestUnitFile(t *testing.T) {
 
 	// Control: the same check does catch a broken unit here.
 	broken := strings.Replace(testUnit, "KillMode=process", "KillMode=process\nNoSuchDirective=1", 1)
-	broken = strings.Replace(broken, bin+"ecs-agent", bin+"missing-agent", 1)
+	broken = strings.Replace(broken, bin+"ecs-init start", bin+"missing-init start", 1)
 	if out, ok := verify(t, dir, broken); ok && out == "" {
 		t.Error("systemd-analyze verify accepted a unit with an unknown directive and a missing binary")
 	}
