@@ -42,6 +42,7 @@ govet: ## go vet (with and without the integration tag) and a gofmt check.
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 	cd hack/mkimage && $(GO) vet ./...
+	cd hack/mkpkg && $(GO) vet ./... && $(GO) vet -tags integration ./...
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## golangci-lint with .golangci.yml (depguard layering, errorlint, gci, unparam, thelper).
@@ -72,11 +73,27 @@ test-unit: ## Run the unit tests: no root, containerd, registry or network names
 	$(GO) test $(TEST_FLAGS) -timeout 5m ./...
 	@# hack/mkimage is a module of its own (go-containerregistry stays out of the agent's go.mod).
 	cd hack/mkimage && $(GO) test $(TEST_FLAGS) ./...
+	cd hack/mkpkg && $(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: test
 test: govet build ## Run every test, unit and integration (needs root and `make setup`).
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) -tags integration -race $(RACE_PKGS)
 	$(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) -tags integration $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|localplane|credentials)($$|/)')
+	$(MAKE) --no-print-directory test-packages
+
+# The packager is a module of its own (hack/mkpkg), so nfpm stays out of the agent's go.mod.
+MKPKG := $(BIN)/mkpkg
+DIST := $(CURDIR)/dist
+
+.PHONY: packages
+packages: ## Build the .deb and .rpm packages (amd64, arm64) into dist/, a timed line per step.
+	@echo "[packages] building the packager (hack/mkpkg, nfpm as a library)"
+	@set -o pipefail; cd hack/mkpkg && $(GO) build -v -o $(MKPKG) . 2>&1 | sed -u -e '/^go: /!s/^/  compiling /'
+	$(MKPKG) -repo $(CURDIR) -out $(DIST) -version $(VERSION) -ldflags '$(LDFLAGS)' -go $(GO)
+
+.PHONY: test-packages
+test-packages: ## Build the packages and check them: dpkg-deb, lintian, rpm, installs into scratch roots (root).
+	cd hack/mkpkg && $(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) -tags integration -v -run TestPackages ./...
 
 # run and bench say what they do as they go: setup prints a line per part, and the build, a
 # minute or more of silence on a busy machine otherwise, runs as a step (hack/step.sh).
