@@ -170,7 +170,7 @@ func TestCleanupNeverCreated(t *testing.T) {
 	r := &CleanupReconciler{Client: st.DirectClient(), Runtime: rm,
 		Namespaces: NewTaskNamespaces(fake.New(testutil.Clock()), &fake.HostFS{}, "", o.DataDir, testutil.Logger(t)),
 		Cgroups:    &fake.Cgroups{}, Images: NewImageUsers(st.DirectClient()),
-		Clock:      testutil.Clock(), Log: testutil.Logger(t), DataDir: o.DataDir}
+		Clock: testutil.Clock(), Log: testutil.Logger(t), DataDir: o.DataDir}
 	if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(task)}); err != nil {
 		t.Fatal(err)
 	}

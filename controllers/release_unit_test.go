@@ -15,11 +15,9 @@ import (
 	"github.com/ecsd/ecsd/runtime/fake"
 )
 
-// unitNetwork gives a container a bridge network status, not yet released.
-func unitNetwork(id string) func(*api.Container) {
-	return func(c *api.Container) {
-		c.Status.Network = &api.NetworkStatus{ID: id, NetNSPath: "/run/fake/netns/" + id, IPv4Address: "10.88.0.2"}
-	}
+// unitNetwork gives a container a bridge network status with ID n1, not yet released.
+func unitNetwork(c *api.Container) {
+	c.Status.Network = &api.NetworkStatus{ID: "n1", NetNSPath: "/run/fake/netns/n1", IPv4Address: "10.88.0.2"}
 }
 
 // TestReleaseReconciler: a stopped bridge container gives its network back once (Docker
@@ -38,16 +36,16 @@ func TestReleaseReconciler(t *testing.T) {
 		wantReleasedAt *time.Time
 	}{
 		{name: "a running container keeps its network",
-			c: unitContainer("app", api.ContainerStatusRunning, api.ContainerStatusRunning, unitNetwork("n1"))},
+			c: unitContainer("app", api.ContainerStatusRunning, api.ContainerStatusRunning, unitNetwork)},
 		{name: "a stopped container without a network of its own has nothing to release",
 			c: unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped)},
 		{name: "a stopped container's network is torn down and marked released",
-			c:            unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped, unitNetwork("n1")),
+			c:            unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped, unitNetwork),
 			wantTeardown: true, wantReleasedAt: ptrTo(testutil.Epoch())},
 		{name: "a network released before is not torn down again",
-			c: unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped, unitNetwork("n1"), released)},
+			c: unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped, unitNetwork, released)},
 		{name: "a failed teardown is an error and leaves the network unreleased (retried)",
-			c:           unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped, unitNetwork("n1")),
+			c:           unitContainer("app", api.ContainerStatusStopped, api.ContainerStatusStopped, unitNetwork),
 			teardownErr: errors.New("cni: plugin bridge failed"), wantTeardown: true, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
