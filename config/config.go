@@ -328,6 +328,12 @@ type Config struct {
 	// and run as the holder of pidMode/ipcMode "task" namespaces. Empty: ecsd-init next to
 	// the agent's executable, else the host's tini-static or catatonit for initProcessEnabled.
 	InitPath string `env:"ECSD_INIT_PATH,trim"`
+	// HelpersDir, when set, is a host directory mounted at the same path in the agent's
+	// container: the agent copies ecsd-logger, ecsd-logger-awslogs and ecsd-init from next
+	// to its executable into it at start and uses those copies, because containerd's shims
+	// and runc run them from the host, where the container's own files are not visible. The
+	// agent image sets it (/var/lib/ecs/deps/ecsd). Empty: the helpers are used in place.
+	HelpersDir string `env:"ECSD_HELPERS_DIR,trim"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`
