@@ -1,8 +1,9 @@
 // Command ecs-init prepares the host for ecsd's ecs-agent and cleans up after it. systemd
 // runs `ecs-init pre-start` before the agent (ExecStartPre) and `ecs-init post-stop` after
 // it (ExecStopPost); see packaging/systemd. Unlike the reference ecs-init it does not
-// supervise the agent or load an agent image: the agent is a host binary that systemd runs
-// directly.
+// supervise the agent: systemd runs the agent directly, or `ecs-init start`, which execs
+// the host binary or, with ECSD_AGENT_IMAGE, the agent copied out of its image (loaded
+// from the cache `ecs-init reload-cache` also loads, or pulled).
 package main
 
 import (
@@ -78,11 +79,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	case "help":
 		fmt.Fprint(stdout, usage)
 	case "reload-cache":
-		// Kept so scripts written for the reference ecs-init keep working: there is no
-		// agent image to reload, so there is nothing to do.
-		if err = noArgs(rest); err == nil {
-			fmt.Fprintln(stderr, "ecs-init: reload-cache: nothing to do: ecsd's agent is a host binary, not an image")
-		}
+		err = reloadCache(ctx, rest, env, stdout, stderr)
+	case "start":
+		err = start(ctx, rest, env, stdout, stderr)
 	case "":
 		err = terminalf("no command (see `ecs-init help`)")
 	default:
@@ -93,7 +92,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	name := "ecs-init"
 	switch cmd {
-	case "pre-start", "post-stop", "version", "reload-cache":
+	case "pre-start", "post-stop", "version", "reload-cache", "start":
 		name += ": " + cmd
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err))

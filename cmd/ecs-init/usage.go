@@ -27,11 +27,23 @@ Commands:
                added, whatever the settings say now; set route_localnet back to
                net.ipv4.conf.default.route_localnet; remove the loopback route.
                Directories are kept.
+  start        Run the agent in ecs-init's place (exec: same PID, for Type=notify):
+               the host binary (--agent, default ecs-agent next to ecs-init), or, when
+               ECSD_AGENT_IMAGE is set, the agent from that image: the image is loaded
+               into containerd (namespace --namespace, default ecsd-agent) from the
+               cache if the state file says 2 (reload needed), or says 1 and the image
+               is missing; pulled if still missing; then its /ecsd binaries are copied
+               to --deps-dir (default /var/lib/ecs/deps/ecsd) and the agent runs from
+               there. The agent's arguments follow --; default --ecs-init-defaults.
+  reload-cache Load the cached agent image (--cache-dir, default /var/cache/ecs:
+               ecs-agent.tar, a docker-archive or OCI archive, and the state file
+               "state") into containerd, and set the state to 1. Fails when there is no
+               cache: ecsd downloads no agent.
   version      Print the version.
   help         Print this help.
-  reload-cache Does nothing: ecsd's agent is a host binary, so there is no agent image
-               to download or load (the reference ecs-init's start/stop commands do not
-               exist either: systemd runs ecs-agent directly).
+
+Flags of start and reload-cache: --cache-dir DIR, --namespace NS; start also
+  --deps-dir DIR and --agent PATH. The containerd socket is ECSD_CONTAINERD_ADDRESS.
 
 Flags (pre-start and post-stop):
   --bridge NAME      task bridge allowed to reach introspection (default $ECSD_BRIDGE_NAME
