@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/go-logr/logr"
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/ecsd/ecsd/config"
 )
@@ -57,6 +59,9 @@ func useHelpersDir(cfg *config.Config, log logr.Logger) error {
 	}
 	if err := checkHostSees(hostRootDir, cfg.HelpersDir, log); err != nil {
 		return fmt.Errorf("%w: %s: %v", errTerminal, setting, err)
+	}
+	if err := checkSharedMounts("/proc/self/mountinfo", sharedDirs(cfg.DataDir)); err != nil {
+		return fmt.Errorf("%w: %s (the agent runs in a container): %v", errTerminal, setting, err)
 	}
 	log.Info("helpers installed for containerd's shims", "dir", cfg.HelpersDir, "updated", copied)
 	if cfg.LoggerPath == "" {
@@ -193,4 +198,46 @@ func checkHostSees(hostRoot, dir string, log logr.Logger) error {
 		return nil
 	}
 	return fmt.Errorf("the host does not see %s: mount the host's directory at the same path in the agent's container (README: Agent image)", mine)
+}
+
+// sharedDirs are the directories under which the agent mounts what runc, on the host, must
+// see: tmpfs mounts (a task's /dev/shm) under ECS_DATADIR, and the tasks' network
+// namespaces under its cni/netns (runtime/cni's state directory).
+func sharedDirs(dataDir string) []string {
+	return []string{dataDir, filepath.Join(dataDir, "cni", "netns")}
+}
+
+// checkSharedMounts checks, in the agent's mountinfo, that each dir is a mount point of its
+// own that is shared and not a slave: only then do the mounts the agent makes under it in
+// its container reach the host. The host makes them (mount --bind, --make-private,
+// --make-shared) and the container gets them with rshared propagation and
+// --rootfs-propagation rshared (README "Agent image"); without that, a task's namespace
+// would exist only inside the agent's container and runc could not join it.
+func checkSharedMounts(mountinfoPath string, dirs []string) error {
+	f, err := os.Open(mountinfoPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	mounts, err := mountinfo.GetMountsFromReader(f, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", mountinfoPath, err)
+	}
+	for _, dir := range dirs {
+		var found *mountinfo.Info
+		for _, m := range mounts {
+			if m.Mountpoint == filepath.Clean(dir) {
+				found = m // the last one is on top
+			}
+		}
+		switch {
+		case found == nil:
+			return fmt.Errorf("%s is not a mount point: on the host, make it a shared mount of its own (mount --bind %s %s; mount --make-private %s; mount --make-shared %s) before the agent's container starts (README: Agent image)", dir, dir, dir, dir, dir)
+		case !strings.Contains(found.Optional, "shared:"):
+			return fmt.Errorf("%s is not a shared mount in the agent's container (%q): mount it with rshared propagation (README: Agent image)", dir, found.Optional)
+		case strings.Contains(found.Optional, "master:"):
+			return fmt.Errorf("%s is a slave of the host's mount in the agent's container (%q), so what the agent mounts there never reaches the host: run the container with --rootfs-propagation rshared (README: Agent image)", dir, found.Optional)
+		}
+	}
+	return nil
 }

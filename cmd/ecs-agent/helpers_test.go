@@ -107,3 +107,29 @@ func TestCheckHostSees(t *testing.T) {
 		t.Fatalf("unreadable host root: %v", err)
 	}
 }
+
+func TestCheckSharedMounts(t *testing.T) {
+	const info = `26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+86 26 254:0 /var/lib/ecs/data /var/lib/ecs/data rw,relatime shared:2 - ext4 /dev/vda rw
+87 86 254:0 /var/lib/ecs/data/cni/netns /var/lib/ecs/data/cni/netns rw,relatime shared:3 - ext4 /dev/vda rw
+88 26 254:0 /srv/slave /srv/slave rw,relatime shared:4 master:2 - ext4 /dev/vda rw
+89 26 254:0 /srv/private /srv/private rw,relatime - ext4 /dev/vda rw
+`
+	path := filepath.Join(t.TempDir(), "mountinfo")
+	writeFile(t, path, info, 0o644)
+	if err := checkSharedMounts(path, sharedDirs("/var/lib/ecs/data")); err != nil {
+		t.Fatalf("prepared data directory: %v", err)
+	}
+	for dir, want := range map[string]string{
+		"/var/lib/ecs/other": "not a mount point",
+		"/srv/slave":         "--rootfs-propagation rshared",
+		"/srv/private":       "not a shared mount",
+	} {
+		if err := checkSharedMounts(path, []string{dir}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", dir, err, want)
+		}
+	}
+	if err := checkSharedMounts(filepath.Join(t.TempDir(), "none"), []string{"/"}); err == nil {
+		t.Error("unreadable mountinfo: no error")
+	}
+}

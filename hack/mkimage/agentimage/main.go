@@ -104,7 +104,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer) *progress {
-	return &progress{w: w, start: time.Now(), every: 10 * time.Second}
+	return &progress{w: w, start: time.Now(), every: 20 * time.Second}
 }
 
 func (p *progress) printf(format string, args ...any) {
