@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -86,7 +87,7 @@ func layerFiles(t *testing.T, l v1.Layer) map[string]*tar.Header {
 	out := map[string]*tar.Header{}
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out
 		}
 		if err != nil {
