@@ -117,6 +117,10 @@ func TestBuildIndexLayoutAndArchives(t *testing.T) {
 	if tag != "1.2.3" {
 		t.Errorf("layout tag %q", tag)
 	}
+	// containerd's import names the image from index.json.
+	if raw, _ := os.ReadFile(filepath.Join(o.out, "oci", "index.json")); !strings.Contains(string(raw), `"io.containerd.image.name": "docker.io/ecsd/ecs-agent:1.2.3"`) {
+		t.Errorf("index.json lacks the containerd name:\n%s", raw)
+	}
 	m, err := idx.IndexManifest()
 	if err != nil {
 		t.Fatal(err)

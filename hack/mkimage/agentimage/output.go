@@ -116,7 +116,7 @@ func writeLayout(dir string, idx v1.ImageIndex, o buildOptions) error {
 	}
 	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{
 		annotationRefName:        o.version,
-		annotationContainerdName: full.Name(),
+		annotationContainerdName: containerdName(full),
 	})); err != nil {
 		return fmt.Errorf("OCI layout: %w", err)
 	}
@@ -145,4 +145,14 @@ func writeArchive(path string, img v1.Image, o buildOptions) ([]string, error) {
 		return nil, fmt.Errorf("docker-archive %s: %w", path, err)
 	}
 	return tags, os.Rename(tmp, path)
+}
+
+// containerdName is a tag's fully qualified name as containerd spells it: Docker Hub is
+// docker.io (go-containerregistry says index.docker.io).
+func containerdName(t name.Tag) string {
+	reg := t.RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = "docker.io"
+	}
+	return reg + "/" + t.RepositoryStr() + ":" + t.TagStr()
 }

@@ -121,11 +121,26 @@ func (b *Builder) Layer(mt types.MediaType) (v1.Layer, error) {
 	return FromTar(tarBytes, mt)
 }
 
-// FromTar wraps a tar stream as a gzip-compressed layer of media type mt.
+// FromTar wraps a tar stream as a gzip-compressed layer of media type mt. The stream is
+// compressed once, here (gzip without name or timestamp, so the bytes are reproducible),
+// and the layer serves those bytes: writing it to a registry, a layout and an archive does
+// not compress it again.
 func FromTar(tarBytes []byte, mt types.MediaType) (v1.Layer, error) {
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(tarBytes); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	compressed := gz.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(tarBytes)), nil
-	}, tarball.WithMediaType(mt), tarball.WithCompressionLevel(gzip.DefaultCompression))
+		return io.NopCloser(bytes.NewReader(compressed)), nil
+	}, tarball.WithMediaType(mt))
 }
 
 // MediaTypes are the manifest, config and layer media types of one format.
