@@ -224,7 +224,8 @@ func TestAgentImage(t *testing.T) {
 
 // testImageUnderContainerd pulls the image with ctr and runs it as README's ctr line does:
 // privileged, the host's PID namespace, the host's "network" (here the test host's
-// namespace), /run, the cgroup file system, the host's /usr read-only, and the agent's
+// namespace), /run, the cgroup file system, the host's /usr read-only, containerd's root
+// directory, and the agent's
 // directories at the same paths (here all under the test's directory, prepared as shared
 // mounts). A bridge-mode task runs: the agent ran the CNI plugins and iptables from the
 // host's /usr, the task's namespace reached runc on the host, and containerd's shim ran
@@ -278,6 +279,7 @@ func testImageUnderContainerd(t *testing.T, img builtImage) {
 		"--mount", "type=bind,src=/run,dst=/run,options=rbind:rslave",
 		"--mount", "type=bind,src=/sys/fs/cgroup,dst=/sys/fs/cgroup,options=rbind:rw",
 		"--mount", "type=bind,src=/usr,dst=/usr,options=rbind:ro",
+		"--mount", "type=bind,src=" + testenv.ContainerdRoot() + ",dst=" + testenv.ContainerdRoot() + ",options=rbind",
 		"--mount", "type=bind,src=/etc/alternatives,dst=/etc/alternatives,options=rbind:ro",
 		"--mount", "type=bind,src=" + h.dir + ",dst=" + h.dir + ",options=rbind:rshared",
 	}
@@ -300,7 +302,6 @@ func testImageUnderContainerd(t *testing.T, img builtImage) {
 			t.Errorf("%d processes run %s, want the task container's logger", n, logger)
 		}
 	})
-	waitMinute(t, "the task's logger to exit", func() bool { return len(processesRunning(logger)) == 0 })
 
 	// SIGTERM, as `ctr task kill` sends it: the agent exits 0.
 	ctr(t, "-n", ns, "task", "kill", "--signal", "SIGTERM", id)
