@@ -109,14 +109,14 @@ func registryPlatforms(t *testing.T, ref string) []string {
 	return out
 }
 
-// ctr runs containerd's ctr against the test containerd and returns its output.
-func ctr(t *testing.T, args ...string) string {
+// ctr runs containerd's ctr against the test containerd; a failure fails the test with
+// its output.
+func ctr(t *testing.T, args ...string) {
 	t.Helper()
 	out, err := exec.Command("ctr", append([]string{"--address", testenv.ContainerdAddress()}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
 }
 
 // sharedMount makes dir (created if needed) a shared mount point of its own on the host,
