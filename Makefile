@@ -37,6 +37,7 @@ govet: ## go vet (with and without the integration tag) and a gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	$(GO) vet -tags systemd ./test/systemd/
 	cd hack/mkimage && $(GO) vet ./...
 
 .PHONY: lint
@@ -73,6 +74,11 @@ test-unit: ## Run the unit tests: no root, containerd, registry or network names
 test: govet build ## Run every test, unit and integration (needs root and `make setup`).
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration -race $(RACE_PKGS)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags integration $$($(GO) list ./... | grep -vE '/(store|controllers|controlplane|localplane|credentials)($$|/)')
+
+# The systemd boot test has a tag of its own: `make test` does not run it.
+.PHONY: test-systemd
+test-systemd: build ## Boot Debian 12 under systemd-nspawn, install the .deb, drive the ecs unit (root; cached root in /var/cache/ecsd).
+	$(GO) test -count=1 -timeout 30m -tags systemd -v ./test/systemd/
 
 .PHONY: bench
 bench: build ## Measure raw containerd vs the agent's launch latency, and the agent's memory.
