@@ -279,6 +279,7 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		releaseIdleHostRules(context.WithoutCancel(ctx), rt, network, log.WithName("network"))
 		log.Info("stopping; task containers keep running")
 		return nil
 	}
