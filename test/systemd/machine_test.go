@@ -61,8 +61,9 @@ func bootMachine(t *testing.T, p *progress, root string) *machine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// Only after the overlay is unmounted (cleanups run last registered first).
-		if err := os.RemoveAll(m.dir); err != nil {
+		// Only after the overlay is unmounted (cleanups run last registered first); never
+		// through a mount that stayed.
+		if err := removeUnmounted(m.dir); err != nil {
 			t.Errorf("remove %s: %v", m.dir, err)
 		}
 	})

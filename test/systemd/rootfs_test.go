@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -108,13 +109,18 @@ func cachedRoot(t *testing.T, p *progress) string {
 	}
 	p.step("building the Debian %s root with debootstrap from %s into %s (once; a few minutes)", suite, mirror(), root)
 	building := root + ".building"
-	if err := os.RemoveAll(building); err != nil {
+	if err := removeUnmounted(building); err != nil {
 		t.Fatal(err)
 	}
 	if err := buildRoot(t, p, building); err != nil {
+		// debootstrap mounts /proc and /sys (and may bind /dev) in the target while it
+		// installs; a failed run can leave them.
+		if uerr := unmountBeneath(building); uerr != nil {
+			t.Errorf("unmount what debootstrap left in %s: %v", building, uerr)
+		}
 		t.Fatalf("build the Debian root: %v", err)
 	}
-	if err := os.RemoveAll(root); err != nil {
+	if err := removeUnmounted(root); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(building, root); err != nil {
@@ -125,7 +131,9 @@ func cachedRoot(t *testing.T, p *progress) string {
 	for _, o := range old {
 		if o != root {
 			p.step("removing the stale root %s", o)
-			_ = os.RemoveAll(o)
+			if err := removeUnmounted(o); err != nil {
+				t.Errorf("remove the stale root: %v", err)
+			}
 		}
 	}
 	p.step("Debian %s root ready", suite)
@@ -233,15 +241,57 @@ func (p *progress) step(format string, args ...any) {
 	p.t.Logf("[%6.1fs] %s", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
-var errNoTool = errors.New("missing tool")
-
 // requireTools fails (never skips: a skipped boot test must not pass as green) when the
 // host lacks what the test runs; hack/install-deps.sh installs them.
 func requireTools(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"debootstrap", "systemd-nspawn", "nsenter", "chroot"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%v: %s is not installed; run hack/install-deps.sh (installs debootstrap and systemd-container)", errNoTool, tool)
+			t.Fatalf("%s is not installed; run hack/install-deps.sh (installs debootstrap and systemd-container)", tool)
 		}
 	}
+}
+
+// mountsBeneath lists the mount points at or beneath dir in this mount namespace, deepest
+// first.
+func mountsBeneath(dir string) ([]string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if e, ok := parseMountinfo(line); ok && (e.mountpoint == dir || strings.HasPrefix(e.mountpoint, dir+"/")) {
+			out = append(out, e.mountpoint)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out, nil
+}
+
+// unmountBeneath unmounts everything mounted at or beneath dir, deepest first.
+func unmountBeneath(dir string) error {
+	mounts, err := mountsBeneath(dir)
+	if err != nil {
+		return err
+	}
+	for _, mp := range mounts {
+		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("unmount %s: %w", mp, err)
+		}
+	}
+	return nil
+}
+
+// removeUnmounted removes dir after unmounting what is mounted beneath it, and refuses to
+// if something stays mounted: os.RemoveAll would go on into the mounted file system (a
+// /dev bound by debootstrap, say) and delete the host's files.
+func removeUnmounted(dir string) error {
+	if err := unmountBeneath(dir); err != nil {
+		return err
+	}
+	if mounts, err := mountsBeneath(dir); err != nil || len(mounts) > 0 {
+		return fmt.Errorf("not removing %s: still mounted beneath it: %v %v", dir, mounts, err)
+	}
+	return os.RemoveAll(dir)
 }
