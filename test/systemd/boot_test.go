@@ -210,7 +210,14 @@ func TestSystemdBoot(t *testing.T) {
 	if n := strings.Count(journal, "msg=registered "); n < 2 {
 		t.Errorf("journalctl -u ecs shows %d registrations, want one per start (2)", n)
 	}
-	p.step("journalctl -u ecs holds the agent's log (%d lines)", strings.Count(journal, "\n"))
+	var problems []string
+	for _, line := range strings.Split(journal, "\n") {
+		if strings.HasPrefix(line, "level=error") || strings.HasPrefix(line, "level=warn") {
+			problems = append(problems, line)
+		}
+	}
+	p.step("journalctl -u ecs holds the agent's log (%d lines; %d at warn or error level%s)",
+		strings.Count(journal, "\n"), len(problems), strings.Join(append([]string{""}, problems...), "\n"))
 }
 
 // unitState is what `systemctl show` says of a unit.
