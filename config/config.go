@@ -245,7 +245,8 @@ type Config struct {
 	AgentHealthcheckHost string `env:"ECS_AGENT_HEALTHCHECK_HOST"`
 	// EnableRuntimeStats exposes pprof on the introspection port.
 	EnableRuntimeStats BooleanDefaultFalse `env:"ECS_ENABLE_RUNTIME_STATS"`
-	// PrometheusMetricsEnabled serves metrics on 51680 and reserves that port.
+	// PrometheusMetricsEnabled serves metrics on 51680 (all addresses, as the reference
+	// agent) and reserves that port.
 	PrometheusMetricsEnabled BooleanDefaultFalse `env:"ECS_ENABLE_PROMETHEUS_METRICS"`
 
 	// --- Security and devices ---
@@ -282,9 +283,11 @@ type Config struct {
 
 	// --- Updates ---
 
-	// UpdatesEnabled accepts self-update requests.
+	// UpdatesEnabled accepts self-update requests (ACS StageUpdate/PerformUpdate;
+	// internal/selfupdate).
 	UpdatesEnabled BooleanDefaultFalse `env:"ECS_UPDATES_ENABLED"`
-	// UpdateDownloadDir is where update tarballs go.
+	// UpdateDownloadDir is where updates are downloaded and staged for ecs-init to install
+	// (DefaultUpdateDownloadDir, an absolute path).
 	UpdateDownloadDir string `env:"ECS_UPDATE_DOWNLOAD_DIR"`
 
 	// --- Host set-up (read by ecsd's ecs-init from the same files) ---
@@ -328,6 +331,10 @@ type Config struct {
 	// and run as the holder of pidMode/ipcMode "task" namespaces. Empty: ecsd-init next to
 	// the agent's executable, else the host's tini-static or catatonit for initProcessEnabled.
 	InitPath string `env:"ECSD_INIT_PATH,trim"`
+	// HealthcheckACSGrace is how long ACS may stay disconnected before the agent's health
+	// (ecs-agent --healthcheck) says unhealthy: a disconnection the reconnect backoff
+	// (2 min at most, plus a 30 s handshake) normally repairs must not fail the check.
+	HealthcheckACSGrace time.Duration `env:"ECSD_HEALTHCHECK_ACS_GRACE"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`
@@ -357,6 +364,9 @@ const (
 	DefaultRegistryConfigPath          = "/etc/containerd/certs.d"
 	DefaultLocalCredentialsFile        = "/var/lib/ecs/ecsd/local-plane.json"
 	PrometheusMetricsPort       uint16 = 51680
+	// DefaultHealthcheckACSGrace is ECSD_HEALTHCHECK_ACS_GRACE's default: twice the ACS
+	// reconnect backoff's ceiling (2 min) plus its handshake timeout (30 s), rounded up.
+	DefaultHealthcheckACSGrace = 5 * time.Minute
 
 	defaultTaskCleanupWaitDuration  = 3 * time.Hour
 	minTaskCleanupWaitDuration      = time.Second
@@ -390,6 +400,10 @@ const (
 	fallbackDynamicPortRangeEnd     = 65535
 	defaultCredentialsFetcherSocket = "unix:///var/credentials-fetcher/socket/credentials_fetcher.sock"
 )
+
+// DefaultUpdateDownloadDir is ECS_UPDATE_DOWNLOAD_DIR's default, the value the reference
+// ecs-init gives its agent.
+const DefaultUpdateDownloadDir = "/var/cache/ecs"
 
 // Defaults returns the configuration used when no source sets anything. It is pure: the
 // dynamic host port range is the documented fallback (49153-65535), where Load would read
@@ -454,5 +468,7 @@ func baseDefaults() *Config {
 		APITokenFile:                        DefaultAPITokenFile,
 		RegistryConfigPath:                  DefaultRegistryConfigPath,
 		LocalCredentialsFile:                DefaultLocalCredentialsFile,
+		HealthcheckACSGrace:                 DefaultHealthcheckACSGrace,
+		UpdateDownloadDir:                   DefaultUpdateDownloadDir,
 	}
 }

@@ -21,10 +21,13 @@ const ecsInitSource = "ecs-init defaults"
 // file the detailed OS family comes from ("" for DefaultOSReleaseFile).
 //
 // Left out on purpose, because ecsd has no such feature and the variable would only
-// advertise or configure something that does not exist: ECS_UPDATES_ENABLED and
-// ECS_UPDATE_DOWNLOAD_DIR (no self-update), ECS_VOLUME_PLUGIN_CAPABILITIES=["efsAuth"] (no
-// EFS), ECS_AGENT_LABELS (no agent container), ECS_EBSTA_SUPPORTED (already true by
-// default, and no EBS volumes). ECS_AVAILABLE_LOGGING_DRIVERS is the AMI's list
+// advertise or configure something that does not exist: ECS_VOLUME_PLUGIN_CAPABILITIES=
+// ["efsAuth"] (no EFS), ECS_AGENT_LABELS (no agent container), ECS_EBSTA_SUPPORTED (already
+// true by default, and no EBS volumes). ECS_UPDATE_DOWNLOAD_DIR already defaults to the
+// AMI's /var/cache/ecs. ECS_UPDATES_ENABLED stays off, unlike on the AMI: the updates ECS
+// itself sends are the reference agent's Docker image, which ecsd cannot run, so turning it
+// on by default would only download them to refuse them; self-update is for updates the
+// operator sends (a local control plane, ecsctl update-agent). ECS_AVAILABLE_LOGGING_DRIVERS is the AMI's list
 // ["json-file","syslog","awslogs","fluentd","none"] less syslog and fluentd, which ecsd
 // does not implement. ECS_AGENT_CONFIG_FILE_PATH is already /etc/ecs/ecs.config.json.
 func ECSInitDefaults(osRelease string) map[string]string {

@@ -43,16 +43,12 @@ func noEffectVariables() map[string]string {
 		"ECS_LOG_DRIVER":                             agentContainer,
 		"ECS_LOG_OPTS":                               agentContainer,
 		"ECS_ENABLE_FIRELENS_ASYNC":                  "ecsd does not support FireLens (firelensConfiguration is refused)",
-		"ECS_AGENT_HEALTHCHECK_HOST":                 "ecsd has no --healthcheck probe",
-		"ECS_ENABLE_PROMETHEUS_METRICS":              "ecsd does not serve Prometheus metrics",
 		"ECS_ENABLE_GPU_SUPPORT":                     "ecsd does not support GPUs (resourceRequirements are refused)",
 		"ECS_NVIDIA_RUNTIME":                         "ecsd does not support GPUs",
 		"ECS_ENABLE_INF_SUPPORT":                     "ecsd does not support Inferentia devices",
 		"ECS_EBSTA_SUPPORTED":                        "ecsd does not attach EBS volumes to tasks",
 		"ECS_VOLUME_PLUGIN_CAPABILITIES":             "ecsd has no volume plugins",
 		"ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM": "ecsd does not copy EC2 instance tags onto the container instance",
-		"ECS_UPDATES_ENABLED":                        "ecsd does not update itself; ECS update requests are always refused",
-		"ECS_UPDATE_DOWNLOAD_DIR":                    "ecsd does not update itself",
 
 		// Variables without a Config field.
 		"ECS_AGENT_LABELS":                               agentContainer,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,20 @@ func (l *loader) applyRules(ctx context.Context, c *Config) {
 	l.logging(c)
 	l.images(c)
 	l.engineAuth(c)
+	l.updates(c)
+}
+
+// updates: an empty ECS_UPDATE_DOWNLOAD_DIR (a line "ECS_UPDATE_DOWNLOAD_DIR=") takes the
+// default; a relative one would depend on the agent's working directory, which ecs-init
+// (which reads the same setting to find an update) does not share.
+func (l *loader) updates(c *Config) {
+	if c.UpdateDownloadDir == "" {
+		c.UpdateDownloadDir = DefaultUpdateDownloadDir
+		return
+	}
+	if !filepath.IsAbs(c.UpdateDownloadDir) {
+		l.fail(l.env("UpdateDownloadDir"), c.UpdateDownloadDir, l.from("UpdateDownloadDir"), "must be an absolute path")
+	}
 }
 
 // from describes where a field's value came from.
@@ -88,6 +103,7 @@ func (l *loader) timeouts(c *Config) {
 		{"ImagePullInactivityTimeout", &c.ImagePullInactivityTimeout, minImagePullInactivity, minImagePullInactivity},
 		{"TaskCleanupWaitDuration", &c.TaskCleanupWaitDuration, minTaskCleanupWaitDuration, defaultTaskCleanupWaitDuration},
 		{"ImageCleanupInterval", &c.ImageCleanupInterval, minImageCleanupInterval, defaultImageCleanupInterval},
+		{"HealthcheckACSGrace", &c.HealthcheckACSGrace, time.Second, DefaultHealthcheckACSGrace},
 	}
 	for _, r := range resets {
 		if *r.p < r.min {

@@ -2,5 +2,7 @@
 # make bench: raw containerd vs ecsd launch latency, and the agent's memory, in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash hack/setup-test-env.sh >/dev/null
-go run ./hack/bench -n "${BENCH_N:-20}" -agent bin/ecs-agent "$@"
+bash hack/setup-test-env.sh
+bash hack/step.sh "build hack/bench" go build -o bin/bench ./hack/bench
+# Each phase says when it starts and how long it took (on stderr); the results follow.
+bin/bench -n "${BENCH_N:-20}" -agent bin/ecs-agent "$@"

@@ -11,6 +11,8 @@ CONTAINERD_BIN_DIR="${CONTAINERD_BIN_DIR:-/usr/local/bin}"
 export PATH="/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
 
 log() { echo "install-deps: $*" >&2; }
+# took prints how long the step begun at $1 ($SECONDS) took.
+took() { echo "$((SECONDS - $1))s"; }
 
 if [[ "$(id -u)" -ne 0 ]]; then
   log "must run as root"
@@ -31,6 +33,8 @@ PACKAGES=(
   ca-certificates
   make
   tini            # static init for initProcessEnabled containers
+  lintian         # make test-packages: the .deb must have no lintian errors
+  rpm             # make test-packages: rpm -qp, rpm -i --test and installs into scratch roots
   debootstrap     # the systemd boot test (make test-systemd) builds its Debian root with it
   systemd-container  # systemd-nspawn, which boots that root
 )
@@ -56,8 +60,13 @@ if ((${#missing[@]} > 0)); then
   fi
   cleanup_policy() { if ((policy_created)); then rm -f /usr/sbin/policy-rc.d; fi; }
   trap cleanup_policy EXIT
+  t=$SECONDS
+  log "apt-get update"
   apt-get update -qq >/dev/null
+  log "apt-get update done ($(took "$t")); apt-get install ${#missing[@]} packages"
+  t=$SECONDS
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  log "Debian packages installed ($(took "$t"))"
   cleanup_policy
   trap - EXIT
 fi
@@ -73,7 +82,7 @@ if ! command -v aws >/dev/null 2>&1 && [[ ! -x "${HOME:-/root}/.pyenv/shims/aws"
 fi
 
 # Sanity checks on what the tests rely on.
-for f in /usr/sbin/debootstrap /usr/bin/systemd-nspawn /bin/busybox /usr/sbin/runc /usr/bin/docker-registry /usr/bin/htpasswd /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback; do
+for f in /usr/sbin/debootstrap /usr/bin/systemd-nspawn /bin/busybox /usr/bin/lintian /usr/bin/rpm /usr/sbin/runc /usr/bin/docker-registry /usr/bin/htpasswd /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback; do
   [[ -x "$f" ]] || { log "expected $f after install"; exit 1; }
 done
 
@@ -93,6 +102,7 @@ containerd_ok() {
 if ! containerd_ok; then
   command -v go >/dev/null || { log "go not found in PATH"; exit 1; }
   log "building containerd v${CONTAINERD_VERSION} (containerd, containerd-shim-runc-v2, ctr) into ${CONTAINERD_BIN_DIR}; this takes a few minutes"
+  t=$SECONDS
   # Run outside the repository so the project's go.mod does not interfere.
   (
     cd /
@@ -103,6 +113,7 @@ if ! containerd_ok; then
         "github.com/containerd/containerd/v2/cmd/ctr@v${CONTAINERD_VERSION}"
   )
   containerd_ok || { log "containerd v${CONTAINERD_VERSION} still not found after go install"; exit 1; }
+  log "containerd v${CONTAINERD_VERSION} built ($(took "$t"))"
 fi
 
 exit 0

@@ -19,10 +19,29 @@ fi
 out="$(mktemp /tmp/ecsd-setup.XXXXXX)"
 trap 'rm -f "$out"' EXIT
 
+# step runs one script with its output kept aside, printing a line every 15 s while it
+# runs (apt and go install can take minutes) with its latest output line, and one line
+# with the time it took.
 step() {
-  local name="$1" script="$2" start end
+  local name="$1" script="$2" start end pid tick done rc
   start=$(date +%s.%N)
-  if ! bash "$HACK/$script" >"$out" 2>&1; then
+  bash "$HACK/$script" >"$out" 2>&1 &
+  pid=$!
+  # A background command ignores SIGINT in a script: pass Ctrl-C (and TERM) on.
+  trap 'kill -TERM "$pid" 2>/dev/null; exit 130' INT TERM
+  while :; do
+    sleep 15 &
+    tick=$!
+    wait -n -p done "$pid" "$tick" && rc=0 || rc=$?
+    if [[ "${done:-}" == "$pid" ]]; then
+      kill "$tick" 2>/dev/null || true
+      break
+    fi
+    awk -v n="$name" -v s="$start" -v e="$(date +%s.%N)" -v l="$(tail -n 1 "$out")" \
+      'BEGIN { printf "setup-test-env: %-10s still running (%.0fs) %s\n", n, e - s, l }'
+  done
+  trap - INT TERM
+  if ((rc != 0)); then
     cat "$out" >&2
     echo "setup-test-env: $name FAILED ($script)" >&2
     exit 1

@@ -37,6 +37,7 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.removeACS(a)
 	s.recordAgentVersion(inst, q)
+	s.agentReconnected(inst)
 	a.log.Info("ACS session connected", "protocolVersion", protocol, "sendCredentials", a.sendCredentials,
 		"agentVersion", q.Get("agentVersion"))
 	a.run()

@@ -51,6 +51,7 @@ func (a *acsSession) handle(data []byte) error {
 		return a.send(a.s.verifyStops(a.instance, m))
 	case *payload.NackRequest:
 		a.log.Info("agent refused a message", "messageId", m.MessageID, "reason", m.Reason)
+		a.s.agentUpdateAnswered(a.instance, m.MessageID, true, m.Reason)
 	default:
 		a.log.Info("ignoring an unexpected ACS message", "type", f.Type)
 	}
@@ -82,6 +83,9 @@ func (a *acsSession) onAck(id string) {
 		a.mu.Unlock()
 		a.log.V(1).Info("payload acknowledged", "messageId", id)
 	case isManifest:
+	case a.s.agentUpdateAnswered(a.instance, id, false, ""):
+		a.log.Info("agent update message acknowledged", "messageId", id)
+		a.s.notify(a.instance) // a staged update is performed next
 	default:
 		a.log.V(1).Info("acknowledgement of an unknown message", "messageId", id)
 	}

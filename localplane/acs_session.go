@@ -102,6 +102,9 @@ func (a *acsSession) writeLoop() error {
 	if err := a.deliver(); err != nil {
 		return err
 	}
+	if err := a.deliverUpdate(); err != nil {
+		return err
+	}
 	opts := a.s.opts
 	heartbeat := time.NewTicker(opts.HeartbeatInterval)
 	defer heartbeat.Stop()
@@ -117,7 +120,9 @@ func (a *acsSession) writeLoop() error {
 		case <-a.ctx.Done():
 			return a.ctx.Err()
 		case <-a.kick:
-			err = a.deliver()
+			if err = a.deliver(); err == nil {
+				err = a.deliverUpdate()
+			}
 		case <-resend.C:
 			a.forget()
 			err = a.deliver()
@@ -193,6 +198,16 @@ func (a *acsSession) forget() {
 			delete(a.manifests, id)
 		}
 	}
+}
+
+// deliverUpdate sends the agent update message the instance is due, if any.
+func (a *acsSession) deliverUpdate() error {
+	msg := a.s.nextUpdateMessage(a.instance)
+	if msg == nil {
+		return nil
+	}
+	a.log.Info("sending an agent update message", "type", msg.MessageType())
+	return a.send(msg)
 }
 
 func (a *acsSession) heartbeat() error {

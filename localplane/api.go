@@ -56,6 +56,8 @@ func (s *Server) operation(op string) apiHandler {
 		return handle(s.describeContainerInstances)
 	case "DiscoverPollEndpoint":
 		return handle(s.discoverPollEndpoint)
+	case "UpdateContainerAgent":
+		return handle(s.updateContainerAgent)
 	case "RegisterTaskDefinition":
 		return handle(s.registerTaskDefinition)
 	case "DescribeTaskDefinition":

@@ -120,6 +120,9 @@ func (s *Server) instanceOutput(st *state, inst *instanceRecord, include []strin
 			out.PendingTasksCount++
 		}
 	}
+	if u := inst.AgentUpdate; u != nil {
+		out.AgentUpdateStatus, out.AgentUpdateReason = u.Status, u.Reason
+	}
 	if contains(include, "TAGS") {
 		out.Tags = nonNil(inst.Tags)
 	}

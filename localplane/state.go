@@ -66,6 +66,8 @@ type instanceRecord struct {
 	// LegacyManifestTimeline is read from files of versions that kept a second counter
 	// for manifests; normalize folds it into SeqNum.
 	LegacyManifestTimeline int64 `json:"manifestTimeline,omitempty"`
+	// AgentUpdate is the latest UpdateContainerAgent (agentupdate.go).
+	AgentUpdate *agentUpdateRecord `json:"agentUpdate,omitempty"`
 }
 
 type familyRecord struct {

@@ -41,6 +41,9 @@ type containerInstanceOutput struct {
 	Attachments          []struct{}            `json:"attachments"`
 	Tags                 []tag                 `json:"tags"`
 	HealthStatus         *instanceHealthStatus `json:"healthStatus,omitempty"`
+	AgentUpdateStatus    string                `json:"agentUpdateStatus,omitempty"`
+	// AgentUpdateReason is an ecsd extension: why the latest agent update FAILED.
+	AgentUpdateReason string `json:"agentUpdateReason,omitempty"`
 }
 
 type containerInstanceResponse struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
@@ -26,7 +27,10 @@ import (
 	"github.com/ecsd/ecsd/internal/awsclient"
 	"github.com/ecsd/ecsd/internal/logging"
 	"github.com/ecsd/ecsd/internal/lsm"
+	"github.com/ecsd/ecsd/internal/selfupdate"
+	"github.com/ecsd/ecsd/internal/selfupdate/install"
 	"github.com/ecsd/ecsd/internal/version"
+	"github.com/ecsd/ecsd/internal/watchdog"
 	"github.com/ecsd/ecsd/runtime/containerd"
 	"github.com/ecsd/ecsd/runtime/hostfs"
 	"github.com/ecsd/ecsd/runtime/registry"
@@ -50,6 +54,7 @@ type options struct {
 	loglevel    string
 	printConfig bool
 	checkState  bool
+	healthcheck bool
 	// ecsInitDefaults is set when systemd runs the agent after ecs-init (packaging/systemd).
 	ecsInitDefaults bool
 }
@@ -245,9 +250,17 @@ func runAgent(ctx context.Context, o options) error {
 	} else if res.Adopted > 0 {
 		log.Info("adopted tasks from containerd whose objects the checkpoint had lost", "tasks", res.Adopted)
 	}
+	dataDir := datadir.New(st.Client(), st.DirectClient(), st, datadir.Options{DataDir: cfg.DataDir,
+		Instance: keyOf(instanceName), Log: log.WithName("datadir")})
+	var gatherer prometheus.Gatherer
+	if cfg.PrometheusMetricsEnabled.Enabled() {
+		if gatherer, err = startMetrics(ctx, st, cp, dataDir); err != nil {
+			return fmt.Errorf("prometheus metrics: %w", err)
+		}
+	}
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, stats: sampler, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
-		cgroups: taskCgroups(cfg)}, log.WithName("endpoints"))
+		cgroups: taskCgroups(cfg), acs: cp.acsState, metrics: gatherer}, log.WithName("endpoints"))
 	if err != nil {
 		return err
 	}
@@ -258,9 +271,8 @@ func runAgent(ctx context.Context, o options) error {
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return cp.reporter.Run(gctx) })
 	g.Go(func() error { return cp.session.Run(gctx) })
+	g.Go(func() error { return cp.updater.Run(gctx) })
 	g.Go(func() error { return cp.telemetry.Run(gctx) })
-	dataDir := datadir.New(st.Client(), st.DirectClient(), st, datadir.Options{DataDir: cfg.DataDir,
-		Instance: keyOf(instanceName), Log: log.WithName("datadir")})
 	g.Go(func() error {
 		if !st.Cache().WaitForCacheSync(gctx) {
 			return nil
@@ -274,16 +286,45 @@ func runAgent(ctx context.Context, o options) error {
 		g.Go(func() error { return runSamples(gctx, cp.client, cfg.Cluster, o.runDir, log.WithName("samples")) })
 	}
 	go trimWhenIdle(gctx, defaultTrimTiming, st.ResourceVersion, log.WithName("memory"))
+	if timeout, ok, err := watchdog.Timeout(os.Getenv, os.Getpid()); err != nil {
+		log.Error(err, "systemd's watchdog settings are malformed: not notifying it")
+	} else if ok {
+		g.Go(func() error {
+			return watchdog.Run(gctx, watchdog.Options{Timeout: timeout, Check: storeAnswers(st), Notify: sdNotify,
+				Log: log.WithName("watchdog")})
+		})
+	}
 	if err := sdNotify("READY=1\nSTATUS=registered as " + cp.reg.ContainerInstanceARN + "; serving " + introspectionAddr + " and " + taskMetadataAddr); err != nil {
 		log.Info("cannot notify systemd", "error", err.Error())
 	}
+	confirmUpdate(log)
 	err = g.Wait()
+	if errors.Is(err, selfupdate.ErrUpdateReady) {
+		log.Info("stopping for the agent update; task containers keep running", "exitStatus", install.ExitUpdate)
+		return err
+	}
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		releaseIdleHostRules(context.WithoutCancel(ctx), rt, network, log.WithName("network"))
 		log.Info("stopping; task containers keep running")
 		return nil
 	}
 	return err
+}
+
+// confirmUpdate tells ecs-init that this version came up: an updated agent runs on trial
+// (install.TrialEnv names its trial file) until it is registered and serving, and
+// ecs-init rolls it back if it restarts too often before that.
+func confirmUpdate(log logr.Logger) {
+	path := os.Getenv(install.TrialEnv)
+	if path == "" {
+		return
+	}
+	switch err := os.Remove(path); {
+	case err == nil:
+		log.Info("this updated agent is registered and serving: ecs-init keeps it", "version", version.Version)
+	case !errors.Is(err, os.ErrNotExist):
+		log.Error(err, "cannot confirm the update to ecs-init; it may roll this version back after a few restarts", "trialFile", path)
+	}
 }
 
 // runACSTaskFiles applies the ACS task JSON files of dir as one ACS payload each would be

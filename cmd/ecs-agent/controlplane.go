@@ -22,6 +22,7 @@ import (
 	"github.com/ecsd/ecsd/controlplane/wssession"
 	"github.com/ecsd/ecsd/credentials"
 	"github.com/ecsd/ecsd/internal/capability"
+	"github.com/ecsd/ecsd/internal/selfupdate"
 	"github.com/ecsd/ecsd/internal/version"
 	"github.com/ecsd/ecsd/localplane"
 	"github.com/ecsd/ecsd/store"
@@ -79,6 +80,11 @@ type connected struct {
 	credentials *credentials.Manager
 	tombstones  *acs.Tombstones
 	applier     *acs.StoreApplier
+	// acsState and tcsState track the sessions' connections for the health check and
+	// the metrics.
+	acsState, tcsState *wssession.Tracker
+	// updater answers ACS's agent update messages; its Run ends when an update is performed.
+	updater *selfupdate.Updater
 }
 
 // connect registers the instance and builds the ACS session and the report controller.
@@ -97,7 +103,8 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 	if err != nil {
 		return nil, err
 	}
-	c := &connected{client: client, reg: reg, credentials: creds, tombstones: acs.NewTombstones(st, 24*time.Hour)}
+	c := &connected{client: client, reg: reg, credentials: creds, tombstones: acs.NewTombstones(st, 24*time.Hour),
+		acsState: wssession.NewTracker(nil), tcsState: wssession.NewTracker(nil)}
 	c.applier = &acs.StoreApplier{Store: st, Credentials: creds, Tombstones: c.tombstones, Log: log.WithName("acs")}
 	c.reporter = report.New(st.DirectClient(), st.Cache(), client, report.Options{
 		Cluster:   cfg.Cluster,
@@ -106,7 +113,7 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 	})
 	// sessionConfig is what the ACS and TCS sessions share: who the agent is, how to sign, and
 	// where the instance's endpoints are (one DiscoverPollEndpoint answers both).
-	sessionConfig := func(name string, endpoint func(ecsapi.Endpoints) string, connected func(*api.InstanceStatus, bool)) wssession.Config {
+	sessionConfig := func(name string, tracker *wssession.Tracker, endpoint func(ecsapi.Endpoints) string, connected func(*api.InstanceStatus, bool)) wssession.Config {
 		return wssession.Config{
 			Endpoint: func(ctx context.Context) (string, error) {
 				ep, err := client.DiscoverPollEndpoint(ctx, cfg.Cluster, reg.ContainerInstanceARN)
@@ -125,19 +132,23 @@ func connect(ctx context.Context, be backend, cfg *config.Config, st *store.Stor
 					log.V(1).Info("cannot record the "+name+" connection state", "error", err.Error())
 				}
 			},
-			Logger: log.WithName(strings.ToLower(name)),
+			Tracker: tracker,
+			Logger:  log.WithName(strings.ToLower(name)),
 		}
 	}
+	c.updater = selfupdate.New(selfupdate.Options{Enabled: cfg.UpdatesEnabled.Enabled(), Dir: cfg.UpdateDownloadDir,
+		Log: log.WithName("update")})
 	c.session, err = acs.New(acs.Options{
-		Config: sessionConfig("ACS", func(ep ecsapi.Endpoints) string { return ep.ACS },
+		Config: sessionConfig("ACS", c.acsState, func(ep ecsapi.Endpoints) string { return ep.ACS },
 			func(s *api.InstanceStatus, up bool) { s.ACSConnected = up }),
 		Applier: c.applier,
+		Updater: c.updater,
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.telemetry, err = tcs.New(tcs.Options{
-		Config: sessionConfig("TCS", func(ep ecsapi.Endpoints) string { return ep.TCS },
+		Config: sessionConfig("TCS", c.tcsState, func(ep ecsapi.Endpoints) string { return ep.TCS },
 			func(s *api.InstanceStatus, up bool) { s.TCSConnected = up }),
 		Telemetry:      telemetry,
 		DisableMetrics: cfg.DisableMetrics.Enabled(),

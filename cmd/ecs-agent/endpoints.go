@@ -10,11 +10,15 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecsd/ecsd/config"
+	"github.com/ecsd/ecsd/controlplane/wssession"
 	"github.com/ecsd/ecsd/credentials"
+	"github.com/ecsd/ecsd/internal/agenthealth"
 	"github.com/ecsd/ecsd/internal/hostsetup"
 	"github.com/ecsd/ecsd/internal/peer"
+	"github.com/ecsd/ecsd/internal/prommetrics"
 	"github.com/ecsd/ecsd/internal/secretfile"
 	"github.com/ecsd/ecsd/internal/stats"
 	"github.com/ecsd/ecsd/internal/version"
@@ -37,6 +41,10 @@ const (
 	taskMetadataAddr  = "127.0.0.1:" + hostsetup.AgentCredentialsPort
 )
 
+// metricsAddr is where ECS_ENABLE_PROMETHEUS_METRICS serves /metrics: every address, as
+// the reference agent does, so that a Prometheus server elsewhere can scrape it.
+func metricsAddr() string { return fmt.Sprintf(":%d", config.PrometheusMetricsPort) }
+
 // Connection bounds of the two servers (connlimit). Introspection's are above the object
 // API's own watch and follow bounds, so that an operator's flood meets those first, with a
 // 429 that says which; task metadata's per-source bound keeps one task's flood from
@@ -47,6 +55,9 @@ const (
 	introspectionMaxConnsPerSource = 768
 	metadataMaxConns               = 4096
 	metadataMaxConnsPerSource      = 256
+	// A scrape is one request every few seconds per Prometheus server.
+	metricsMaxConns          = 64
+	metricsMaxConnsPerSource = 16
 	// maxHeaderBytes bounds a request's header block on both servers (net/http's default
 	// is 1 MiB); no client of these endpoints sends more than a few hundred bytes.
 	maxHeaderBytes = 32 << 10
@@ -58,6 +69,9 @@ const (
 type endpoints struct {
 	introspection, metadata *http.Server
 	lnIntro, lnMeta         net.Listener
+	// metrics and lnMetrics are nil unless ECS_ENABLE_PROMETHEUS_METRICS is on.
+	metrics   *http.Server
+	lnMetrics net.Listener
 }
 
 // endpointDeps is what the endpoints read.
@@ -72,6 +86,10 @@ type endpointDeps struct {
 	facts       instanceFacts
 	// cgroups is where task containers' cgroups live, to tell a host caller from a task.
 	cgroups cgroups.Manager
+	// acs is the ACS session's tracker, which the health endpoint judges.
+	acs *wssession.Tracker
+	// metrics is what /metrics serves when ECS_ENABLE_PROMETHEUS_METRICS is on.
+	metrics prometheus.Gatherer
 }
 
 // openEndpoints binds both listeners, so a port already taken fails the start (exit 1,
@@ -142,6 +160,7 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 		License:              version.License,
 		DataDir:              cfg.DataDir,
 		ObjectAPI:            objects,
+		Health:               agenthealth.Handler(d.acs, cfg.HealthcheckACSGrace),
 		Logger:               log.WithName("introspection"),
 	})
 	e := &endpoints{}
@@ -171,6 +190,19 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 	e.lnIntro = dualtls.Listener{
 		Listener: connlimit.New(lnIntro, introspectionMaxConns, introspectionMaxConnsPerSource),
 		Config:   tlsConfig,
+	}
+	if cfg.PrometheusMetricsEnabled.Enabled() {
+		lnMetrics, err := net.Listen("tcp", metricsAddr())
+		if err != nil {
+			lnMeta.Close()
+			lnIntro.Close()
+			return nil, fmt.Errorf("prometheus metrics endpoint (ECS_ENABLE_PROMETHEUS_METRICS): %w", err)
+		}
+		e.lnMetrics = connlimit.New(lnMetrics, metricsMaxConns, metricsMaxConnsPerSource)
+		e.metrics = &http.Server{Handler: prommetrics.Handler(d.metrics, log.WithName("metrics")),
+			ReadTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
+			MaxHeaderBytes: maxHeaderBytes}
+		log.Info("serving Prometheus metrics", "address", metricsAddr(), "path", prommetrics.Path)
 	}
 	return e, nil
 }
@@ -207,9 +239,12 @@ func apiTLS(cfg *config.Config) (*tls.Config, error) {
 
 // run serves until ctx ends, then shuts the servers down.
 func (e *endpoints) run(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- e.introspection.Serve(e.lnIntro) }()
 	go func() { errc <- e.metadata.Serve(e.lnMeta) }()
+	if e.metrics != nil {
+		go func() { errc <- e.metrics.Serve(e.lnMetrics) }()
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -221,6 +256,9 @@ func (e *endpoints) run(ctx context.Context) error {
 	defer cancel()
 	_ = e.introspection.Shutdown(sctx)
 	_ = e.metadata.Shutdown(sctx)
+	if e.metrics != nil {
+		_ = e.metrics.Shutdown(sctx)
+	}
 	return ctx.Err()
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/go-logr/logr"
@@ -13,11 +12,12 @@ const initName = "ecsd-init"
 
 // findInit returns ecsd-init, the static init the runtime bind-mounts into containers with
 // initProcessEnabled and runs as the holder of tasks' shared PID/IPC namespaces:
-// ECSD_INIT_PATH, else the one next to the agent's executable. A configured path that is
-// unusable is an installation error (exit 5). Without one next to the agent it returns "":
-// the runtime then looks for another static init on the host (tini-static, catatonit),
-// refuses initProcessEnabled containers if there is none, and pidMode/ipcMode "task"
-// tasks are refused; both with the reason, never run otherwise than asked.
+// ECSD_INIT_PATH, else the one next to the agent's executable, else the packages'
+// (helperCandidates). A configured path that is unusable is an installation error (exit
+// 5). Without one in either place it returns "": the runtime then looks for another
+// static init on the host (tini-static, catatonit), refuses initProcessEnabled containers
+// if there is none, and pidMode/ipcMode "task" tasks are refused; both with the reason,
+// never run otherwise than asked.
 func findInit(configured string, log logr.Logger) (string, error) {
 	if configured != "" {
 		if !filepath.IsAbs(configured) {
@@ -28,26 +28,10 @@ func findInit(configured string, log logr.Logger) (string, error) {
 		}
 		return configured, nil
 	}
-	exe, err := os.Executable()
+	path, err := findHelper(initName)
 	if err != nil {
-		log.Info("cannot find the agent's executable to find ecsd-init next to it; initProcessEnabled falls back to the host's init and pidMode/ipcMode task are refused", "error", err.Error())
-		return "", nil
-	}
-	path := filepath.Join(filepath.Dir(exe), initName)
-	if err := checkExecutable(path); err != nil {
-		log.Info("ecsd-init is not installed next to the agent; initProcessEnabled falls back to the host's init and pidMode/ipcMode task are refused (set ECSD_INIT_PATH)", "path", path, "error", err.Error())
+		log.Info("ecsd-init is not installed next to the agent or in "+packageHelperDir+"; initProcessEnabled falls back to the host's init and pidMode/ipcMode task are refused (set ECSD_INIT_PATH)", "error", err.Error())
 		return "", nil
 	}
 	return path, nil
-}
-
-func checkExecutable(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s is not an executable file", path)
-	}
-	return nil
 }

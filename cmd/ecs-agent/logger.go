@@ -10,20 +10,19 @@ import (
 const loggerName = "ecsd-logger"
 
 // findLogger returns the ecsd-logger the shims run for task containers: ECSD_LOGGER_PATH,
-// else the one next to the agent's own executable. It must be an absolute path to an
-// executable file, since the shim runs it with no PATH and no working directory of ours;
-// a missing logger is an installation error (exit 5), not something to run without,
-// because without it a full disk blocks containers.
+// else the one next to the agent's own executable, else the packages' (helperCandidates).
+// It must be an absolute path to an executable file, since the shim runs it with no PATH
+// and no working directory of ours; a missing logger is an installation error (exit 5),
+// not something to run without, because without it a full disk blocks containers.
 func findLogger(configured string) (string, error) {
 	setting := "ECSD_LOGGER_PATH=" + configured
 	path := configured
 	if path == "" {
-		exe, err := os.Executable()
+		found, err := findHelper(loggerName)
 		if err != nil {
-			return "", fmt.Errorf("%w: cannot find the agent's executable to find %s next to it (set ECSD_LOGGER_PATH): %v", errTerminal, loggerName, err)
+			return "", fmt.Errorf("%w: %s is not installed next to the agent or in %s: %v (install it with the agent, or set ECSD_LOGGER_PATH)", errTerminal, loggerName, packageHelperDir, err)
 		}
-		path = filepath.Join(filepath.Dir(exe), loggerName)
-		setting = loggerName + " next to the agent"
+		return found, nil
 	}
 	if !filepath.IsAbs(path) {
 		return "", fmt.Errorf("%w: %s: the path must be absolute", errTerminal, setting)

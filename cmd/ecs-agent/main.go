@@ -11,10 +11,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ecsd/ecsd/internal/selfupdate"
+	"github.com/ecsd/ecsd/internal/selfupdate/install"
 	"github.com/ecsd/ecsd/localplane"
 )
 
-// Exit codes shared with systemd's RestartPreventExitStatus=5 (spec §1).
+// Exit codes shared with systemd's RestartPreventExitStatus=5 (spec §1); 42 after a
+// performed update is install.ExitUpdate.
 const (
 	exitOK       = 0
 	exitError    = 1
@@ -37,6 +40,7 @@ func run() int {
 	fs.StringVar(&o.loglevel, "loglevel", "", "log level (crit, error, warn, info, debug); wins over ECS_LOGLEVEL")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
 	fs.BoolVar(&o.ecsInitDefaults, "ecs-init-defaults", false, "apply the ECS-optimized AMI's defaults that the reference ecs-init gives its agent (task IAM roles, awslogs, checkpoint, ...) to variables neither the environment nor ecs.config set; the systemd unit passes it")
+	fs.BoolVar(&o.healthcheck, "healthcheck", false, "ask the running agent for its health and exit: 0 healthy (it answers and ACS is connected, or has been disconnected for less than ECSD_HEALTHCHECK_ACS_GRACE), 1 not")
 	fs.BoolVar(&o.checkState, "check-state", false, "print what the checkpoint (ECS_DATADIR/ecsd.db, or the file given as argument) holds and whether it is sound, without modifying it, and exit: 0 sound, 1 damaged, 2 unreadable")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		// An unknown or malformed flag is a terminal error, as in the reference agent.
@@ -45,6 +49,9 @@ func run() int {
 	if o.version {
 		fmt.Println(versionString())
 		return exitOK
+	}
+	if o.healthcheck {
+		return healthcheck(context.Background(), os.Stdout, os.Stderr)
 	}
 	if o.checkState {
 		return checkState(context.Background(), os.Stdout, fs.Args())
@@ -63,6 +70,11 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := runAgent(ctx, o); err != nil {
+		if errors.Is(err, selfupdate.ErrUpdateReady) {
+			// Not a failure: ecs-init installs the update at the next start.
+			fmt.Fprintf(os.Stderr, "ecs-agent: exiting with status %d: %v\n", install.ExitUpdate, err)
+			return install.ExitUpdate
+		}
 		fmt.Fprintf(os.Stderr, "ecs-agent: %v\n", err)
 		if errors.Is(err, errTerminal) {
 			return exitTerminal

@@ -31,7 +31,7 @@ func TestCommandLine(t *testing.T) {
 		noStderr bool
 	}{
 		{name: "no command", code: 5, errLine: "ecs-init: no command"},
-		{name: "unknown command", args: []string{"start"}, code: 5, errLine: `ecs-init: unknown command "start"`},
+		{name: "unknown command", args: []string{"bogus"}, code: 5, errLine: `ecs-init: unknown command "bogus"`},
 		{name: "version", args: []string{"version"}, stdout: []string{"ecsd ecs-init "}, noStderr: true},
 		{name: "--version", args: []string{"--version"}, stdout: []string{"ecsd ecs-init "}, noStderr: true},
 		{name: "version with arguments", args: []string{"version", "x"}, code: 5, errLine: "ecs-init: version: takes no arguments"},

@@ -1,8 +1,9 @@
 // Command ecs-init prepares the host for ecsd's ecs-agent and cleans up after it. systemd
-// runs `ecs-init pre-start` before the agent (ExecStartPre) and `ecs-init post-stop` after
-// it (ExecStopPost); see packaging/systemd. Unlike the reference ecs-init it does not
-// supervise the agent or load an agent image: the agent is a host binary that systemd runs
-// directly.
+// runs `ecs-init pre-start` before the agent (ExecStartPre), `ecs-init start` as the agent
+// (ExecStart: it installs a self-update the agent left ready, then executes the agent
+// version to run in its own place) and `ecs-init post-stop` after it (ExecStopPost); see
+// packaging/systemd. Unlike the reference ecs-init it does not supervise the agent or load
+// an agent image: the agent is a host binary, restarted by systemd.
 package main
 
 import (
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		err = preStart(ctx, rest, env, stdout, stderr)
 	case "post-stop":
 		err = postStop(ctx, rest, env, stdout, stderr)
+	case "start":
+		err = start(ctx, rest, env, stdout, stderr)
 	case "version":
 		err = noArgs(rest)
 		if err == nil {
@@ -93,7 +96,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	name := "ecs-init"
 	switch cmd {
-	case "pre-start", "post-stop", "version", "reload-cache":
+	case "pre-start", "post-stop", "start", "version", "reload-cache":
 		name += ": " + cmd
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err))

@@ -18,6 +18,8 @@ const (
 	unitFile   = "../../packaging/systemd/ecs.service"
 	unitReadme = "../../packaging/systemd/README.md"
 	installDir = "/usr/libexec/ecsd/"
+	// agentPath is where the packages install the agent (its helpers stay in installDir).
+	agentPath = "/usr/bin/ecs-agent"
 )
 
 // unit is a parsed unit file: section → key → values in file order.
@@ -73,7 +75,7 @@ func TestUnitFile(t *testing.T) {
 			"KillMode":                 {"process"},
 			"EnvironmentFile":          {"-/var/lib/ecs/ecs.config", "-/etc/ecs/ecs.config"},
 			"ExecStartPre":             {installDir + "ecs-init pre-start"},
-			"ExecStart":                {installDir + "ecs-agent --ecs-init-defaults"},
+			"ExecStart":                {installDir + "ecs-init start --agent " + agentPath + " -- --ecs-init-defaults"},
 			"ExecStopPost":             {installDir + "ecs-init post-stop"},
 		},
 		"Install": {"WantedBy": {"multi-user.target"}},
@@ -98,6 +100,9 @@ func TestUnitFile(t *testing.T) {
 	}{
 		{"RestartSec", time.Second, 30 * time.Second},
 		{"TimeoutStartSec", 5 * time.Minute, time.Hour},
+		// The agent pings every half of it; long enough that a loaded host's slow check
+		// does not restart a healthy agent, short enough that a wedged one is not left.
+		{"WatchdogSec", time.Minute, 10 * time.Minute},
 	}
 	for _, d := range durations {
 		v := u["Service"][d.key]
@@ -115,7 +120,7 @@ func TestUnitFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{installDir + "ecs-init", installDir + "ecs-agent", "/etc/systemd/system/ecs.service"} {
+	for _, p := range []string{installDir + "ecs-init", agentPath, "/etc/systemd/system/ecs.service"} {
 		if !strings.Contains(string(readme), p) {
 			t.Errorf("%s does not mention %s", unitReadme, p)
 		}
@@ -132,14 +137,14 @@ func TestUnitFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testUnit := strings.ReplaceAll(string(raw), installDir, bin)
+	testUnit := strings.ReplaceAll(strings.ReplaceAll(string(raw), agentPath, bin+"ecs-agent"), installDir, bin)
 	if out, ok := verify(t, dir, testUnit); !ok || out != "" {
 		t.Errorf("systemd-analyze verify reports problems:\n%s", out)
 	}
 
 	// Control: the same check does catch a broken unit here.
 	broken := strings.Replace(testUnit, "KillMode=process", "KillMode=process\nNoSuchDirective=1", 1)
-	broken = strings.Replace(broken, bin+"ecs-agent", bin+"missing-agent", 1)
+	broken = strings.Replace(broken, bin+"ecs-init start", bin+"missing-init start", 1)
 	if out, ok := verify(t, dir, broken); ok && out == "" {
 		t.Error("systemd-analyze verify accepted a unit with an unknown directive and a missing binary")
 	}

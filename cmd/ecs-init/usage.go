@@ -23,6 +23,14 @@ Commands:
                    bridge, for IPv4 and IPv6 (unless
                    ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS=true).
                Each rule is checked (iptables -C) before it is added.
+  start        Run the agent (ExecStart): install the self-update the agent left ready
+               in ECS_UPDATE_DOWNLOAD_DIR (it exits with status 42 after an
+               acknowledged PerformUpdate) under --versions-dir, pick the version to run
+               (the package's ecs-agent next to ecs-init, or an installed update), and
+               execute it in ecs-init's place with the arguments after --. A new version
+               runs on trial: if it restarts 3 times before it is registered and serving,
+               the previous version runs again. A package upgrade (a new ecs-agent file)
+               wins over a self-update.
   post-stop    Undo pre-start (ExecStopPost): delete every rule pre-start could have
                added, whatever the settings say now; set route_localnet back to
                net.ipv4.conf.default.route_localnet; remove the loopback route.
@@ -30,8 +38,8 @@ Commands:
   version      Print the version.
   help         Print this help.
   reload-cache Does nothing: ecsd's agent is a host binary, so there is no agent image
-               to download or load (the reference ecs-init's start/stop commands do not
-               exist either: systemd runs ecs-agent directly).
+               to download or load (the reference ecs-init's stop command does not
+               exist either: systemd stops the agent).
 
 Flags (pre-start and post-stop):
   --bridge NAME      task bridge allowed to reach introspection (default $ECSD_BRIDGE_NAME
@@ -41,6 +49,10 @@ Flags (pre-start and post-stop):
                      without it or without kernel IPv6)
   --ip PATH          ip(8) binary (default ip in PATH)
   --root DIR         pre-start only: create the directories below DIR (default /)
+
+Flags (start):
+  --agent PATH         the package's ecs-agent (default: ecs-agent next to ecs-init)
+  --versions-dir DIR   where updates are installed (default /var/lib/ecs/agent)
 
 Settings are read like the agent reads them: the environment (the unit loads
 /var/lib/ecs/ecs.config and /etc/ecs/ecs.config into it), then the KEY=VALUE file

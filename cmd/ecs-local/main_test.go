@@ -103,7 +103,7 @@ func TestRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--listen", "0.0.0.0:51680"}, "loopback"},
+		{[]string{"--listen", "0.0.0.0:51690"}, "loopback"},
 		{[]string{"--listen", ":0"}, "loopback"},
 		{[]string{"--listen", "127.0.0.1:0", "--region", "bad region"}, "Region"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},

@@ -20,7 +20,7 @@ import (
 func TestLocalEnv(t *testing.T) {
 	noIMDS(t)
 	pwned := filepath.Join(t.TempDir(), "pwned")
-	f := access.File{Endpoint: "http://127.0.0.1:51680", Region: "local",
+	f := access.File{Endpoint: "http://127.0.0.1:51690", Region: "local",
 		AccessKeyID: "ECSDAAAABBBBCCCCDDDD", SecretAccessKey: `it's $(touch ` + pwned + `) "x" \ ` + "`touch " + pwned + "`"}
 	path := writeAccessFile(t, f)
 	r := runCLI(t, context.Background(), "local", "env", "--local-credentials", path)

@@ -44,7 +44,7 @@ func newRootCmd(s genericiooptions.IOStreams) *cobra.Command {
 		Short: "ecsctl inspects and drives an ecsd agent, kubectl style",
 		Long: `ecsctl reads the objects of an ecsd agent (tasks, containers, images, attachments,
 the instance) through its Kubernetes-style object API, streams container logs, and
-runs and stops tasks through the agent's local ECS control plane.`,
+runs and stops tasks and updates the agent through the agent's local ECS control plane.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
@@ -62,6 +62,7 @@ runs and stops tasks through the agent's local ECS control plane.`,
 		newLogsCmd(g, s),
 		newRunCmd(g, s),
 		newStopCmd(g, s),
+		newUpdateAgentCmd(g, s),
 		newLocalCmd(s),
 		newVersionCmd(g, s),
 		newTokenCmd(g, s),

@@ -39,6 +39,8 @@ type localPlane struct {
 	ecs *ecs.Client
 	// credentials is the plane's access file.
 	credentials string
+	// instance is the registered container instance's ARN.
+	instance string
 }
 
 func newLocalPlane(t *testing.T) *localPlane {
@@ -77,7 +79,8 @@ func newLocalPlane(t *testing.T) *localPlane {
 	if err != nil {
 		t.Fatalf("RegisterContainerInstance: %v", err)
 	}
-	p.connectAgent(t, aws.ToString(reg.ContainerInstance.ContainerInstanceArn))
+	p.instance = aws.ToString(reg.ContainerInstance.ContainerInstanceArn)
+	p.connectAgent(t, p.instance)
 	t.Setenv(envLocalCredentials, p.credentials)
 	return p
 }
@@ -98,7 +101,8 @@ func writeAccessFile(t *testing.T, f access.File) string {
 
 // connectAgent opens the instance's ACS session as an agent would (ECS places tasks only
 // on instances whose agent is connected) and keeps reading it, acknowledging heartbeats
-// and payloads, until the test ends.
+// and payloads and refusing updates as an agent with ECS_UPDATES_ENABLED=false does,
+// until the test ends.
 func (p *localPlane) connectAgent(t *testing.T, instance string) {
 	t.Helper()
 	ctx := context.Background()
@@ -149,6 +153,8 @@ func (p *localPlane) connectAgent(t *testing.T, instance string) {
 				ack = &payload.HeartbeatAckRequest{MessageID: m.MessageID}
 			case *payload.PayloadMessage:
 				ack = &payload.AckRequest{MessageID: m.MessageID, Cluster: testCluster, ContainerInstance: instance}
+			case *payload.StageUpdateMessage:
+				ack = &payload.NackRequest{MessageID: m.MessageID, Reason: "Updates are disabled"}
 			default:
 				continue
 			}
@@ -287,7 +293,7 @@ func TestRunAndStopErrors(t *testing.T) {
 		{name: "too many", args: []string{"run", "-f", def, "--count", "11", "--endpoint", p.url}, err: "count"},
 		{name: "stop unknown task", args: []string{"stop", "0123456789abcdef", "--endpoint", p.url},
 			err: "StopTask 0123456789abcdef in cluster " + testCluster},
-		{name: "bad endpoint", args: []string{"stop", "x", "--endpoint", "127.0.0.1:51680"}, err: "--endpoint"},
+		{name: "bad endpoint", args: []string{"stop", "x", "--endpoint", "127.0.0.1:51690"}, err: "--endpoint"},
 		{name: "no access file", args: []string{"run", "-f", def, "--local-credentials", filepath.Join(dir, "nope.json")},
 			err: "nope.json does not exist: is ecs-agent --local running?"},
 		{name: "access file others can read", args: []string{"run", "-f", def, "--local-credentials", exposed},

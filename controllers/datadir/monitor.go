@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -74,6 +75,61 @@ type Monitor struct {
 	full      bool
 	fullSince time.Time
 	logs      map[string]logState // container object name → its logger's last status
+
+	// totals sums the loggers' counts (LogTotals); Run's goroutine adds to it, readers
+	// take the lock.
+	totalsMu sync.Mutex
+	totals   LogTotals
+}
+
+// LogTotals are the container loggers' counts summed over every container whose logger
+// status the Monitor read since the agent started: what was written to the log files,
+// dropped from them, shipped by a log driver (awslogs) and dropped by it. Each only
+// grows; a container that goes away keeps its share. A logger's counts are over its own
+// life, so after an agent restart the totals start again from those of the containers
+// still there.
+type LogTotals struct {
+	WrittenBytes      int64
+	DroppedLines      int64
+	DroppedBytes      int64
+	ShippedEvents     int64
+	ShipDroppedEvents int64
+}
+
+// LogTotals returns the loggers' counts so far; safe from any goroutine.
+func (m *Monitor) LogTotals() LogTotals {
+	m.totalsMu.Lock()
+	defer m.totalsMu.Unlock()
+	return m.totals
+}
+
+// countLog adds what a logger counted since its previous status (prev, or nothing) to the
+// totals. A count lower than before is a logger that started counting afresh: all of it
+// is new.
+func (m *Monitor) countLog(prev *containerlog.Status, cur containerlog.Status) {
+	delta := func(was, now int64) int64 {
+		if now < was {
+			return now
+		}
+		return now - was
+	}
+	var p containerlog.Status
+	var pShip containerlog.ShipStatus
+	if prev != nil {
+		p = *prev
+		if prev.Ship != nil {
+			pShip = *prev.Ship
+		}
+	}
+	m.totalsMu.Lock()
+	defer m.totalsMu.Unlock()
+	m.totals.WrittenBytes += delta(p.WrittenBytes, cur.WrittenBytes)
+	m.totals.DroppedLines += delta(p.DroppedLines, cur.DroppedLines)
+	m.totals.DroppedBytes += delta(p.DroppedBytes, cur.DroppedBytes)
+	if sh := cur.Ship; sh != nil {
+		m.totals.ShippedEvents += delta(pShip.ShippedEvents, sh.ShippedEvents)
+		m.totals.ShipDroppedEvents += delta(pShip.DroppedEvents, sh.DroppedEvents)
+	}
 }
 
 // logState is what was last read from a logger's status file and when that file changed.
@@ -218,6 +274,11 @@ func (m *Monitor) readLog(c *api.Container) (logState, bool) {
 		return prev, had
 	}
 	ls := logState{modTime: fi, status: st}
+	if had {
+		m.countLog(&prev.status, st)
+	} else {
+		m.countLog(nil, st)
+	}
 	m.logs[c.Name] = ls
 	return ls, true
 }

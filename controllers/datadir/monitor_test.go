@@ -200,3 +200,69 @@ func TestMonitorReportsFullAndRecovered(t *testing.T) {
 		}
 	}
 }
+
+// TestLogTotals: the loggers' counts add up across containers and checks, only grow, keep
+// the share of a container that went away, and count a logger that started afresh.
+func TestLogTotals(t *testing.T) {
+	ctx := context.Background()
+	sch := k8sruntime.NewScheme()
+	if err := api.AddToScheme(sch); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(ctx, sch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := st.DirectClient()
+	dir := t.TempDir()
+	newContainer := func(name string) (*api.Container, string) {
+		t.Helper()
+		ctr := &api.Container{ObjectMeta: metav1.ObjectMeta{Name: "t1-" + name, Namespace: api.Namespace},
+			Spec: api.ContainerSpec{TaskName: "t1", Name: name}}
+		if err := c.Create(ctx, ctr); err != nil {
+			t.Fatal(err)
+		}
+		ctr.Status.LogPath = filepath.Join(dir, name+".log")
+		if err := c.Status().Update(ctx, ctr); err != nil {
+			t.Fatal(err)
+		}
+		return ctr, ctr.Status.LogPath
+	}
+	a, aLog := newContainer("a")
+	_, bLog := newContainer("b")
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	m := New(c, c, &fakeSpace{}, Options{DataDir: dir, Clock: clk, FreeBytes: func(string) (uint64, error) { return 100 << 20, nil }})
+	want := func(what string, w LogTotals) {
+		t.Helper()
+		if got := m.LogTotals(); got != w {
+			t.Fatalf("%s: totals %+v, want %+v", what, got, w)
+		}
+	}
+	m.Check(ctx)
+	want("no status files", LogTotals{})
+
+	writeStatus(t, aLog, 1, clk.Now(), `"dropping":false,"droppedBytes":0,"droppedLines":0,"episodes":0,"writtenBytes":100`)
+	writeStatus(t, bLog, 2, clk.Now(), `"dropping":false,"droppedBytes":10,"droppedLines":1,"episodes":1,"writtenBytes":50,`+
+		`"ship":{"dropping":false,"droppedEvents":2,"droppedBytes":20,"episodes":1,"shippedEvents":7}`)
+	m.Check(ctx)
+	want("first read of both", LogTotals{WrittenBytes: 150, DroppedBytes: 10, DroppedLines: 1, ShippedEvents: 7, ShipDroppedEvents: 2})
+	m.Check(ctx)
+	want("unchanged files", LogTotals{WrittenBytes: 150, DroppedBytes: 10, DroppedLines: 1, ShippedEvents: 7, ShipDroppedEvents: 2})
+
+	writeStatus(t, aLog, 3, clk.Now(), `"dropping":false,"droppedBytes":0,"droppedLines":0,"episodes":0,"writtenBytes":130`)
+	writeStatus(t, bLog, 4, clk.Now(), `"dropping":false,"droppedBytes":10,"droppedLines":1,"episodes":1,"writtenBytes":50,`+
+		`"ship":{"dropping":false,"droppedEvents":2,"droppedBytes":20,"episodes":1,"shippedEvents":12}`)
+	m.Check(ctx)
+	want("more written and shipped", LogTotals{WrittenBytes: 180, DroppedBytes: 10, DroppedLines: 1, ShippedEvents: 12, ShipDroppedEvents: 2})
+
+	// a's logger starts afresh (counts below the previous ones), then a goes away.
+	writeStatus(t, aLog, 5, clk.Now(), `"dropping":false,"droppedBytes":0,"droppedLines":0,"episodes":0,"writtenBytes":20`)
+	m.Check(ctx)
+	want("a fresh logger", LogTotals{WrittenBytes: 200, DroppedBytes: 10, DroppedLines: 1, ShippedEvents: 12, ShipDroppedEvents: 2})
+	if err := c.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	m.Check(ctx)
+	want("a removed", LogTotals{WrittenBytes: 200, DroppedBytes: 10, DroppedLines: 1, ShippedEvents: 12, ShipDroppedEvents: 2})
+}

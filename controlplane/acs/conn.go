@@ -34,6 +34,7 @@ func (protocol) Encode(_ context.Context, _ string, m wssession.Message) ([]byte
 // for every task's credentials.
 func (p protocol) Open(_ context.Context, c *wssession.Conn) wssession.Handler {
 	p.s.credentialsSent = true
+	p.s.setCurrent(c)
 	return &conn{s: p.s, out: c}
 }
 

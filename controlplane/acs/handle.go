@@ -68,11 +68,9 @@ func (c *conn) handle(ctx context.Context, typ string, msg any) error {
 			log.Error(err, "cannot stop the verified tasks")
 		}
 	case *payload.StageUpdateMessage:
-		c.send(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID,
-			Reason: "ecsd is updated by its package, not over ACS"})
+		c.s.o.Updater.StageUpdate(ctx, m, c.s.reply)
 	case *payload.PerformUpdateMessage:
-		c.send(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID,
-			Reason: "ecsd is updated by its package, not over ACS"})
+		c.s.o.Updater.PerformUpdate(ctx, m, c.s.reply)
 	case *payload.AttachTaskNetworkInterfacesMessage:
 		c.attachENIs(ctx, typ, m.Validate(), m.TaskArn, m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
 	case *payload.AttachInstanceNetworkInterfacesMessage:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -42,6 +43,16 @@ type Applier interface {
 	ApplyENIAttachments(ctx context.Context, taskARN string, enis []payload.ElasticNetworkInterface, expiresAt time.Time) error
 }
 
+// Updater handles the agent update messages (spec §3: StageUpdateMessage,
+// PerformUpdateMessage). Its methods must return at once, because a download takes
+// minutes and the session must go on reading meanwhile; they answer (AckRequest,
+// NackRequest) through reply, which sends on the session's current connection and
+// returns once the frame is written, or why it was not.
+type Updater interface {
+	StageUpdate(ctx context.Context, m *payload.StageUpdateMessage, reply func(context.Context, payload.Message) error)
+	PerformUpdate(ctx context.Context, m *payload.PerformUpdateMessage, reply func(context.Context, payload.Message) error)
+}
+
 // Options configures a Session.
 type Options struct {
 	// Config says where to connect and who the agent is; its RuntimeVersion goes in the
@@ -49,6 +60,8 @@ type Options struct {
 	// (ecsd sends its containerd version there).
 	wssession.Config
 	Applier Applier
+	// Updater handles agent update requests; nil refuses them all ("Updates are disabled").
+	Updater Updater
 	// Timers; zero values take the reference agent's.
 	Timers Timers
 }
@@ -87,6 +100,58 @@ type Session struct {
 	// that one asks ACS to push every task's credentials (sendCredentials=true). Only the
 	// engine's Run goroutine touches it (URL before a dial, Open after).
 	credentialsSent bool
+	// current is the latest connection: where an answer that is ready only after its
+	// request's connection may have ended (a finished download) goes. opened is closed
+	// (and replaced) when a connection opens.
+	mu      sync.Mutex
+	current *wssession.Conn
+	opened  chan struct{}
+}
+
+// errNoConnection: an answer found no connection to go out on.
+var errNoConnection = errors.New("no ACS connection")
+
+// setCurrent records a new connection and wakes the replies waiting for one.
+func (s *Session) setCurrent(c *wssession.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current = c
+	close(s.opened)
+	s.opened = make(chan struct{})
+}
+
+// reply sends m on the current connection and waits until it is written. When that
+// connection has ended (or there is none yet) it waits for the next one, until ctx ends.
+func (s *Session) reply(ctx context.Context, m payload.Message) error {
+	for {
+		s.mu.Lock()
+		c, opened := s.current, s.opened
+		s.mu.Unlock()
+		var err error
+		if c == nil {
+			err = errNoConnection
+		} else if err = c.SendWait(ctx, m); err == nil || !errors.Is(err, wssession.ErrConnectionEnded) {
+			return err
+		}
+		select {
+		case <-opened:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+	}
+}
+
+// refuseUpdates is the Updater of a session given none.
+type refuseUpdates struct{}
+
+const updatesDisabled = "Updates are disabled"
+
+func (refuseUpdates) StageUpdate(ctx context.Context, m *payload.StageUpdateMessage, reply func(context.Context, payload.Message) error) {
+	_ = reply(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID, Reason: updatesDisabled})
+}
+
+func (refuseUpdates) PerformUpdate(ctx context.Context, m *payload.PerformUpdateMessage, reply func(context.Context, payload.Message) error) {
+	_ = reply(ctx, payload.NackRequest{Cluster: m.ClusterArn, ContainerInstance: m.ContainerInstanceArn, MessageID: m.MessageID, Reason: updatesDisabled})
 }
 
 // New returns a Session; Run connects.
@@ -94,7 +159,10 @@ func New(o Options) (*Session, error) {
 	if o.Applier == nil {
 		return nil, errors.New("acs: no applier")
 	}
-	s := &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger}
+	if o.Updater == nil {
+		o.Updater = refuseUpdates{}
+	}
+	s := &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger, opened: make(chan struct{})}
 	var err error
 	s.engine, err = wssession.New(wssession.Options{
 		Config:   o.Config,

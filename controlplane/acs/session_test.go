@@ -116,7 +116,14 @@ func newFakeACS(t *testing.T) (*fakeACS, *httptest.Server) {
 
 func startSession(t *testing.T, srv *httptest.Server, a Applier, arn string) {
 	t.Helper()
+	startSessionWith(t, srv, a, arn, nil)
+}
+
+// startSessionWith is startSession with an Updater (nil for none).
+func startSessionWith(t *testing.T, srv *httptest.Server, a Applier, arn string, u Updater) {
+	t.Helper()
 	s, err := New(Options{
+		Updater: u,
 		Config: wssession.Config{
 			Endpoint:             func(context.Context) (string, error) { return srv.URL + "/acs", nil },
 			Cluster:              "prod",
@@ -468,5 +475,67 @@ func TestSequenceAcrossPayloadsAndManifests(t *testing.T) {
 	}
 	if a.seen != 7 {
 		t.Errorf("latest sequence number %d, want 7", a.seen)
+	}
+}
+
+// laterUpdater keeps each update message's reply for the test to answer whenever it
+// likes, as the real updater answers a StageUpdate once its download is done.
+type laterUpdater struct {
+	replies chan func(context.Context, payload.Message) error
+	ids     chan string
+}
+
+func (u *laterUpdater) StageUpdate(_ context.Context, m *payload.StageUpdateMessage, reply func(context.Context, payload.Message) error) {
+	u.ids <- m.MessageID
+	u.replies <- reply
+}
+
+func (u *laterUpdater) PerformUpdate(_ context.Context, m *payload.PerformUpdateMessage, reply func(context.Context, payload.Message) error) {
+	u.ids <- m.MessageID
+	u.replies <- reply
+}
+
+// TestUpdateMessages: without an Updater both update messages are refused with the
+// reference's reason; with one, the messages reach it and an answer given after the
+// connection changed goes out on the new connection.
+func TestUpdateMessages(t *testing.T) {
+	f, srv := newFakeACS(t)
+	startSession(t, srv, &fakeApplier{}, "arn:ci")
+	c := <-f.conns
+	for _, m := range []payload.Message{
+		payload.StageUpdateMessage{MessageID: "su-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci",
+			UpdateInfo: &payload.UpdateInfo{Location: "https://example.invalid/u", Signature: strings.Repeat("a", 64)}},
+		payload.PerformUpdateMessage{MessageID: "pu-1", ClusterArn: "prod", ContainerInstanceArn: "arn:ci"},
+	} {
+		send(t, c, m)
+		var nack payload.NackRequest
+		if err := json.Unmarshal(expect(t, c, payload.TypeNackRequest), &nack); err != nil || nack.Reason != "Updates are disabled" ||
+			nack.Cluster != "prod" || nack.ContainerInstance != "arn:ci" {
+			t.Errorf("%s: nack %+v (%v)", m.MessageType(), nack, err)
+		}
+	}
+
+	f2, srv2 := newFakeACS(t)
+	u := &laterUpdater{replies: make(chan func(context.Context, payload.Message) error, 4), ids: make(chan string, 4)}
+	startSessionWith(t, srv2, &fakeApplier{}, "arn:ci", u)
+	c = <-f2.conns
+	send(t, c, payload.StageUpdateMessage{MessageID: "su-2"})
+	if id := <-u.ids; id != "su-2" {
+		t.Fatalf("updater got %q", id)
+	}
+	reply := <-u.replies
+	// The connection drops while the update downloads; the answer goes to the next one.
+	c.CloseNow()
+	c = <-f2.conns
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- reply(ctx, payload.AckRequest{MessageID: "su-2"}) }()
+	var ack payload.AckRequest
+	if err := json.Unmarshal(expect(t, c, payload.TypeAckRequest), &ack); err != nil || ack.MessageID != "su-2" {
+		t.Errorf("ack %+v (%v)", ack, err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("reply = %v once written", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
 
 	"github.com/ecsd/ecsd/controlplane/wssession"
 	"github.com/ecsd/ecsd/internal/backoff"
@@ -36,8 +37,6 @@ type Options struct {
 	// InstanceStatus, when set, supplies instance health-check results; a non-empty
 	// result is published as a PublishInstanceStatusRequest on every publish tick.
 	InstanceStatus func(ctx context.Context) []InstanceStatus
-	// Now is the clock of request timestamps; default time.Now.
-	Now func() time.Time
 	// Timers; zero values take the defaults of the reference agent.
 	Timers Timers
 }
@@ -82,10 +81,11 @@ func New(o Options) (*Session, error) {
 	case o.Telemetry == nil:
 		return nil, errors.New("tcs: no telemetry source")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		// Request timestamps and the engine's timers read one clock (Config.Clock).
+		o.Clock = clock.RealClock{}
 	}
-	s := &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger, now: o.Now}
+	s := &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger, now: o.Clock.Now}
 	engine, err := wssession.New(s.engineOptions())
 	if err != nil {
 		return nil, err

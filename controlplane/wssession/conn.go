@@ -27,6 +27,8 @@ type Conn struct {
 	proto Protocol
 	// writeTimeout bounds one frame write.
 	writeTimeout time.Duration
+	// closed is closed once the writer has stopped: nothing queued is written any more.
+	closed chan struct{}
 }
 
 // URL is the URL the connection was opened with.
@@ -44,6 +46,46 @@ func (c *Conn) Send(m Message) {
 	}
 }
 
+// ErrNotSent is returned by SendWait when the frame was not written: the queue was full,
+// the connection ended first, or its context did.
+var ErrNotSent = errors.New("frame not sent")
+
+// ErrConnectionEnded (an ErrNotSent) is SendWait's error when the connection ended before
+// the frame was written: a later connection may take it.
+var ErrConnectionEnded = fmt.Errorf("%w: the connection ended", ErrNotSent)
+
+// waited is a queued frame whose sender waits for the write (SendWait).
+type waited struct {
+	Message
+	done chan error
+}
+
+// SendWait queues a frame like Send and waits until the writer has written it, for a
+// sender that must know the peer has it before going on (the acknowledgement of an update
+// the agent exits for). It returns nil once written, else an error wrapping ErrNotSent or
+// the write's error. The frame still goes out in order with the others.
+func (c *Conn) SendWait(ctx context.Context, m Message) error {
+	w := &waited{Message: m, done: make(chan error, 1)}
+	select {
+	case c.out <- w:
+	default:
+		return fmt.Errorf("%w: the write queue is full", ErrNotSent)
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-c.closed:
+		select {
+		case err := <-w.done: // written just before the writer stopped
+			return err
+		default:
+			return ErrConnectionEnded
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrNotSent, ctx.Err())
+	}
+}
+
 // writer encodes and writes queued frames in order until ctx ends. Encoding here, just
 // before the write, keeps a frame's signature date close to when the peer receives it.
 func (c *Conn) writer(ctx context.Context) {
@@ -52,21 +94,37 @@ func (c *Conn) writer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case m := <-c.out:
-			data, err := c.proto.Encode(ctx, c.url, m)
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Error(err, "cannot encode a frame", "type", m.MessageType())
-				}
-				continue
+			var done chan error
+			if w, ok := m.(*waited); ok {
+				m, done = w.Message, w.done
 			}
-			wctx, cancel := context.WithTimeout(ctx, c.writeTimeout)
-			err = c.ws.Write(wctx, websocket.MessageText, data)
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				c.log.V(1).Info("cannot send a frame", "type", m.MessageType(), "error", err.Error())
+			err := c.write(ctx, m)
+			if done != nil {
+				done <- err
 			}
 		}
 	}
+}
+
+// write encodes and writes one frame.
+func (c *Conn) write(ctx context.Context, m Message) error {
+	data, err := c.proto.Encode(ctx, c.url, m)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Error(err, "cannot encode a frame", "type", m.MessageType())
+		}
+		return fmt.Errorf("%w: encode: %w", ErrNotSent, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.writeTimeout)
+	err = c.ws.Write(wctx, websocket.MessageText, data)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.V(1).Info("cannot send a frame", "type", m.MessageType(), "error", err.Error())
+		}
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
+	}
+	return nil
 }
 
 // once dials, then serves until the session ends.
@@ -85,9 +143,11 @@ func (s *Session) once(ctx context.Context) (time.Duration, error) {
 	}
 	start := s.clock.Now()
 	c := &Conn{ws: ws, url: u, out: make(chan Message, s.o.Queue), log: s.log, proto: s.o.Protocol,
-		writeTimeout: s.o.Timers.WriteTimeout}
+		writeTimeout: s.o.Timers.WriteTimeout, closed: make(chan struct{})}
 	h := s.o.Protocol.Open(ctx, c)
 	s.log.Info(s.o.Name+" session connected", "endpoint", endpoint)
+	s.o.Tracker.SetConnected(true)
+	defer s.o.Tracker.SetConnected(false)
 	if s.o.OnConnected != nil {
 		s.o.OnConnected(true)
 		defer s.o.OnConnected(false)
@@ -98,6 +158,7 @@ func (s *Session) once(ctx context.Context) (time.Duration, error) {
 	defer func() {
 		stopWriter()
 		writes.Wait()
+		close(c.closed)
 		_ = ws.CloseNow()
 	}()
 	err = s.serve(ctx, c, h)
@@ -168,6 +229,7 @@ func (s *Session) serve(ctx context.Context, c *Conn, h Handler) error {
 			}
 			return fmt.Errorf("%s read: %w", s.tag, err)
 		case data := <-frames:
+			s.o.Tracker.FrameReceived()
 			alive, err := s.frame(ctx, h, data)
 			if err != nil {
 				_ = c.ws.Close(websocket.StatusNormalClosure, "")

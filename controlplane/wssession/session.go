@@ -49,7 +49,10 @@ type Config struct {
 	HTTPClient     *http.Client
 	// OnConnected is told when a session comes up (true) and goes down (false).
 	OnConnected func(bool)
-	Logger      logr.Logger
+	// Tracker, when set, records the connection state and the frames received, for the
+	// health check and metrics.
+	Tracker *Tracker
+	Logger  logr.Logger
 	// Clock runs every timer of the engine; nil is the real clock. Tests inject a fake
 	// one so that timeouts need no real waiting.
 	Clock clock.WithTicker

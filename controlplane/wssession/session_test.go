@@ -38,12 +38,16 @@ var errGone = errors.New("gone")
 type testProto struct {
 	pause   time.Duration
 	handled chan string
+	// waited receives SendWait's result for each "sendwait" frame.
+	waited  chan error
 	publish bool
 	mu      sync.Mutex
 	opened  int
 }
 
-func newTestProto() *testProto { return &testProto{handled: make(chan string, 64)} }
+func newTestProto() *testProto {
+	return &testProto{handled: make(chan string, 64), waited: make(chan error, 8)}
+}
 
 func (*testProto) URL(endpoint string) (string, error) {
 	return URL(endpoint, url.Values{"who": {"test"}})
@@ -62,7 +66,7 @@ func (*testProto) Decode(data []byte) (string, any, error) {
 		return "", nil, err
 	}
 	switch f.Type {
-	case "ping", "noop", "stop":
+	case "ping", "noop", "stop", "sendwait":
 		return f.Type, msg(f.Type), nil
 	}
 	return f.Type, nil, fmt.Errorf("%w: %q", wsframe.ErrUnknownType, f.Type)
@@ -106,6 +110,12 @@ func (h *testHandler) Handle(_ context.Context, typ string, _ any) (bool, error)
 		return true, nil
 	case "stop":
 		return false, errors.New("peer said stop")
+	case "sendwait":
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			h.p.waited <- h.c.SendWait(ctx, msg("waited"))
+		}()
 	}
 	return false, nil
 }
@@ -532,6 +542,40 @@ func TestSendQueueFull(t *testing.T) {
 	}
 }
 
+// TestSendWait: SendWait returns once the frame is written, and says so when it cannot be.
+func TestSendWait(t *testing.T) {
+	srv := newServer(t)
+	p := newTestProto()
+	s := newTestSession(t, srv.srv.URL+"/base", p, clocktesting.NewFakeClock(time.Now()), nil)
+	run(t, s)
+	c := srv.conn(t)
+	write(t, c, `{"type":"sendwait","message":{}}`)
+	if typ, _ := read(t, c); typ != "waited" {
+		t.Fatalf("frame %q, want the waited one", typ)
+	}
+	select {
+	case err := <-p.waited:
+		if err != nil {
+			t.Fatalf("SendWait = %v after the frame was written", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SendWait did not return")
+	}
+
+	// No writer: a full queue fails at once, an empty one when the context ends.
+	full := &Conn{out: make(chan Message, 1), log: testr.New(t)}
+	full.Send(msg("x"))
+	if err := full.SendWait(context.Background(), msg("y")); !errors.Is(err, ErrNotSent) {
+		t.Errorf("SendWait on a full queue = %v, want ErrNotSent", err)
+	}
+	idle := &Conn{out: make(chan Message, 1), log: testr.New(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := idle.SendWait(ctx, msg("y")); !errors.Is(err, ErrNotSent) || !errors.Is(err, context.Canceled) {
+		t.Errorf("SendWait with an ended context = %v, want ErrNotSent and Canceled", err)
+	}
+}
+
 func TestURL(t *testing.T) {
 	q := url.Values{"b": {"2"}, "a": {"1"}}
 	for endpoint, want := range map[string]string{
@@ -570,5 +614,44 @@ func TestNewAndDefaults(t *testing.T) {
 	want.Inactivity = time.Second
 	if got != want {
 		t.Errorf("WithDefaults = %+v, want %+v", got, want)
+	}
+}
+
+// TestTracker: the tracker counts as disconnected from its making, records when each
+// session came up and went down, every frame received, and the sessions after the first.
+func TestTracker(t *testing.T) {
+	start := time.Now()
+	clk := clocktesting.NewFakeClock(start)
+	tr := NewTracker(clk)
+	if s := tr.State(); s.Connected || !s.Since.Equal(start) || !s.LastFrame.IsZero() || s.Connects != 0 || s.Reconnects() != 0 {
+		t.Fatalf("new tracker %+v", s)
+	}
+	srv := newServer(t)
+	p := newTestProto()
+	run(t, newTestSession(t, srv.srv.URL+"/base", p, clk, func(o *Options) {
+		o.Tracker = tr
+		o.Timers.Inactivity = 2 * time.Hour
+	}))
+	c := srv.conn(t)
+	waiters(t, clk, 2)
+	if s := tr.State(); !s.Connected || !s.Since.Equal(start) || s.Connects != 1 {
+		t.Fatalf("connected: %+v", s)
+	}
+	clk.Step(5 * time.Second)
+	write(t, c, `{"type":"noop","message":{}}`)
+	handled(t, p)
+	if s := tr.State(); !s.LastFrame.Equal(start.Add(5 * time.Second)) {
+		t.Fatalf("last frame %v, want 5 s after the start", s.LastFrame.Sub(start))
+	}
+	write(t, c, `not json`) // dropped as malformed, but received
+	clk.Step(time.Hour - 5*time.Second)
+	testutil.Eventually(t, "the session down at its lifetime", func() bool { return !tr.State().Connected })
+	if s := tr.State(); !s.Since.Equal(start.Add(time.Hour)) || !s.LastFrame.Equal(start.Add(5*time.Second)) {
+		t.Fatalf("down: %+v", s)
+	}
+	srv.conn(t)
+	testutil.Eventually(t, "the next session", func() bool { return tr.State().Connected })
+	if s := tr.State(); s.Connects != 2 || s.Reconnects() != 1 {
+		t.Fatalf("after reconnecting: %+v", s)
 	}
 }

@@ -70,32 +70,44 @@ func run(n int, address, image, agent string) error {
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
 	if *tmdsOnly {
-		tm, err := tmdsBench(ctx, *tmdsTasks, *tmdsClients, *tmdsDuration)
-		if err != nil {
+		var tm tmdsResult
+		if err := phase("task metadata throughput", func() (err error) {
+			tm, err = tmdsBench(ctx, *tmdsTasks, *tmdsClients, *tmdsDuration)
+			return err
+		}); err != nil {
 			return fmt.Errorf("task metadata: %w", err)
 		}
 		printTMDS(tm)
 		return nil
 	}
 	if *awslogsOnly {
-		r, err := awslogsBench(ctx, agent, address, image, "bench-awslogs-"+suffix, *awslogsLines)
-		if err != nil {
+		var r awslogsReport
+		if err := phase("awslogs", func() (err error) {
+			r, err = awslogsBench(ctx, agent, address, image, "bench-awslogs-"+suffix, *awslogsLines)
+			return err
+		}); err != nil {
 			return fmt.Errorf("awslogs: %w", err)
 		}
 		printAWSLogs(r)
 		return nil
 	}
 	if cpOnly {
-		cp, err := controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
-		if err != nil {
+		var cp cpResult
+		if err := phase("control plane", func() (err error) {
+			cp, err = controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
+			return err
+		}); err != nil {
 			return fmt.Errorf("control plane: %w", err)
 		}
 		printControlPlane(cp)
 		return nil
 	}
 	if memOnly {
-		mem, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
-		if err != nil {
+		var mem memReport
+		if err := phase("agent memory", func() (err error) {
+			mem, err = agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
+			return err
+		}); err != nil {
 			return fmt.Errorf("agent memory: %w", err)
 		}
 		printMemory(mem, n)
@@ -110,8 +122,11 @@ func run(n int, address, image, agent string) error {
 	if _, err := os.Stat(loggerPath); err != nil {
 		return fmt.Errorf("ecsd-logger next to the agent: %w", err)
 	}
-	raw, rawSeccomp, launch, err := launchRounds(ctx, address, image, suffix, loggerPath, n)
-	if err != nil {
+	var raw, rawSeccomp, launch []time.Duration
+	if err := phase(fmt.Sprintf("launch latency (%d rounds)", n), func() (err error) {
+		raw, rawSeccomp, launch, err = launchRounds(ctx, address, image, suffix, loggerPath, n)
+		return err
+	}); err != nil {
 		return err
 	}
 	if launchOnly {
@@ -119,20 +134,32 @@ func run(n int, address, image, agent string) error {
 		fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
 		return nil
 	}
-	cp, err := controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
-	if err != nil {
+	var cp cpResult
+	if err := phase("control plane", func() (err error) {
+		cp, err = controlPlaneBench(ctx, agent, address, image, "bench-cp-"+suffix, cpRounds)
+		return err
+	}); err != nil {
 		return fmt.Errorf("control plane: %w", err)
 	}
-	mem, err := agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
-	if err != nil {
+	var mem memReport
+	if err := phase("agent memory", func() (err error) {
+		mem, err = agentMemory(ctx, agent, address, image, "bench-rss-"+suffix, n)
+		return err
+	}); err != nil {
 		return fmt.Errorf("agent memory: %w", err)
 	}
-	tm, err := tmdsBench(ctx, *tmdsTasks, *tmdsClients, *tmdsDuration)
-	if err != nil {
+	var tm tmdsResult
+	if err := phase("task metadata throughput", func() (err error) {
+		tm, err = tmdsBench(ctx, *tmdsTasks, *tmdsClients, *tmdsDuration)
+		return err
+	}); err != nil {
 		return fmt.Errorf("task metadata: %w", err)
 	}
-	aw, err := awslogsBench(ctx, agent, address, image, "bench-awslogs-"+suffix, *awslogsLines)
-	if err != nil {
+	var aw awslogsReport
+	if err := phase("awslogs", func() (err error) {
+		aw, err = awslogsBench(ctx, agent, address, image, "bench-awslogs-"+suffix, *awslogsLines)
+		return err
+	}); err != nil {
 		return fmt.Errorf("awslogs: %w", err)
 	}
 	printLaunch(n, raw, rawSeccomp, launch)
@@ -441,4 +468,17 @@ func purgeNS(address, ns string) {
 	if err := rt.Purge(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: purge:", err)
 	}
+}
+
+// phase runs one part of the benchmark, saying on stderr when it starts and how long it
+// took: a full run takes minutes and prints its results only at the end.
+func phase(name string, f func() error) error {
+	start := time.Now()
+	fmt.Fprintf(os.Stderr, "bench: %s ...\n", name)
+	if err := f(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s failed after %s\n", name, time.Since(start).Round(100*time.Millisecond))
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %s done (%s)\n", name, time.Since(start).Round(100*time.Millisecond))
+	return nil
 }

@@ -18,8 +18,8 @@ import (
 )
 
 func TestTaskBlockRule(t *testing.T) {
-	r := TaskBlockRule(netip.MustParseAddrPort("127.0.0.1:51680"), "/ecs")
-	want := "iptables -t filter -C OUTPUT -p tcp -d 127.0.0.1/32 --dport 51680 -m cgroup --path /ecs -m comment --comment " +
+	r := TaskBlockRule(netip.MustParseAddrPort("127.0.0.1:51690"), "/ecs")
+	want := "iptables -t filter -C OUTPUT -p tcp -d 127.0.0.1/32 --dport 51690 -m cgroup --path /ecs -m comment --comment " +
 		TaskBlockComment + " -j REJECT --reject-with tcp-reset"
 	if got := r.line("-C"); r.Family != IPv4 || got != want {
 		t.Errorf("IPv4 rule %s %q, want iptables %q", r.Family, got, want)

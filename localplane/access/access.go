@@ -27,7 +27,7 @@ var ErrInvalid = errors.New("invalid local control plane access file")
 
 // File is the access file's content.
 type File struct {
-	// Endpoint is the ECS API's URL as bound, e.g. http://127.0.0.1:51680.
+	// Endpoint is the ECS API's URL as bound, e.g. http://127.0.0.1:51690.
 	Endpoint string `json:"endpoint"`
 	// Region is the plane's region (its ARNs'); signatures for any region are accepted.
 	Region          string `json:"region"`

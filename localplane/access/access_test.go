@@ -18,7 +18,7 @@ func TestEnsureKeepsTheKeyPairAndRefreshesTheEndpoint(t *testing.T) {
 	if _, err := Read(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Read of a missing file: %v, want fs.ErrNotExist", err)
 	}
-	a, err := Ensure(path, "http://127.0.0.1:51680", "local", log)
+	a, err := Ensure(path, "http://127.0.0.1:51690", "local", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestEnsureKeepsTheKeyPairAndRefreshesTheEndpoint(t *testing.T) {
 		}
 	}
 	// Same endpoint: nothing changes. Another one: the same key pair, the new endpoint.
-	b, err := Ensure(path, "http://127.0.0.1:51680", "local", log)
+	b, err := Ensure(path, "http://127.0.0.1:51690", "local", log)
 	if err != nil || b != a {
 		t.Fatalf("second Ensure = %+v, %v; want %+v", b, err, a)
 	}
@@ -53,7 +53,7 @@ func TestEnsureKeepsTheKeyPairAndRefreshesTheEndpoint(t *testing.T) {
 func TestEnsureReplacesAnExposedOrDamagedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "local-plane.json")
 	log := testr.New(t)
-	a, err := Ensure(path, "http://127.0.0.1:51680", "local", log)
+	a, err := Ensure(path, "http://127.0.0.1:51690", "local", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestEnsureReplacesAnExposedOrDamagedFile(t *testing.T) {
 	if _, err := Read(path); err == nil {
 		t.Fatal("Read accepted a file other users can read")
 	}
-	b, err := Ensure(path, "http://127.0.0.1:51680", "local", log)
+	b, err := Ensure(path, "http://127.0.0.1:51690", "local", log)
 	if err != nil || b.SecretAccessKey == a.SecretAccessKey {
 		t.Fatalf("a world-readable file kept its key pair (%v)", err)
 	}
@@ -73,7 +73,7 @@ func TestEnsureReplacesAnExposedOrDamagedFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Ensure(path, "http://127.0.0.1:51680", "local", log)
+	c, err := Ensure(path, "http://127.0.0.1:51690", "local", log)
 	if err != nil || c.AccessKeyID == "" || c.SecretAccessKey == b.SecretAccessKey {
 		t.Fatalf("damaged file: %+v, %v", c, err)
 	}

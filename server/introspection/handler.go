@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ecsd/ecsd/internal/agenthealth"
 	"github.com/ecsd/ecsd/server/bearer"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	Token bearer.Token
 	// ObjectAPI serves /api and /apis (the Kubernetes-style object API); may be nil.
 	ObjectAPI http.Handler
+	// Health serves agenthealth.Path, the agent's health for `ecs-agent --healthcheck`;
+	// may be nil. It is not listed at /, whose answer stays the reference agent's.
+	Health http.Handler
 	// License is served as text/plain at /license; empty answers 500, as the reference agent
 	// does when it cannot read its license file.
 	License string
@@ -79,6 +83,9 @@ func NewHandler(o Options) http.Handler {
 		mux.Handle(pathPprofProfile, h.withToken(pprof.Profile))
 		mux.Handle(pathPprofSymbol, h.withToken(pprof.Symbol))
 		mux.Handle(pathPprofTrace, h.withToken(pprof.Trace))
+	}
+	if o.Health != nil {
+		mux.Handle(agenthealth.Path, o.Health)
 	}
 	if o.ObjectAPI != nil {
 		for _, p := range []string{"/api", "/api/", "/apis", "/apis/"} {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
+	"github.com/ecsd/ecsd/internal/agenthealth"
 	"github.com/ecsd/ecsd/server/bearer"
 	"github.com/ecsd/ecsd/store"
 )
@@ -334,4 +335,15 @@ func TestBackendStatuses(t *testing.T) {
 			t.Errorf("known %s desired %s/%s: got (%q, %q), want (%q, %q)", tc.known, tc.specDesired, tc.engineDesired, k, d, tc.wantKnown, tc.wantDesired)
 		}
 	}
+}
+
+// TestHealth: the health endpoint is served at its own path, outside the reference's
+// answers: / still lists the reference's commands only.
+func TestHealth(t *testing.T) {
+	health := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	h := newHandler(t, func(o *Options) { o.Health = health })
+	if rec := request(h, http.MethodGet, agenthealth.Path); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("%s: %d, want the health handler's answer", agenthealth.Path, rec.Code)
+	}
+	assertJSON(t, request(h, http.MethodGet, "/"), 200, rootJSON)
 }

@@ -93,6 +93,8 @@ type agentHost struct {
 	env []string
 	// args replaces the default arguments (local mode with ACS task files).
 	args []string
+	// bin replaces the agent binary (agentBin): e.g. an ecs-init that executes the agent.
+	bin string
 	// netns is the test host: the network namespace the agent runs in, so its bridge,
 	// iptables rules and ports never touch the machine's own.
 	netns string
@@ -198,7 +200,11 @@ func (h *agentHost) start() {
 	if args == nil {
 		args = []string{"--local", "--local-api", "127.0.0.1:0", "--acs-tasks", h.tasks}
 	}
-	cmd := exec.Command(agentBin, args...)
+	bin := h.bin
+	if bin == "" {
+		bin = agentBin
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"ECSD_CONTAINERD_ADDRESS="+testenv.ContainerdAddress(),
 		"ECSD_CONTAINERD_NAMESPACE="+h.ns,

@@ -137,7 +137,7 @@ func TestLocalPlaneKeyPairAndTaskRefusal(t *testing.T) {
 func TestLocalPlaneRefusesPublicAddress(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, addr := range []string{"0.0.0.0:51680", ":51680", "[::]:0"} {
+	for _, addr := range []string{"0.0.0.0:51690", ":51690", "[::]:0"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, agentBin, "--local", "--local-api", addr)

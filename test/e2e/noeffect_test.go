@@ -17,12 +17,12 @@ import (
 func TestNoEffectVariablesWarnAtStart(t *testing.T) {
 	h := newAgentHost(t)
 	ecsConfig := filepath.Join(h.dir, "ecs.config")
-	if err := os.WriteFile(ecsConfig, []byte("ECS_AGENT_LABELS={\"team\":\"a\"}\nECS_UPDATES_ENABLED=false\nECS_LOGLEVEL=info\n"), 0o600); err != nil {
+	if err := os.WriteFile(ecsConfig, []byte("ECS_AGENT_LABELS={\"team\":\"a\"}\nECS_WARM_POOLS_CHECK=false\nECS_LOGLEVEL=info\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.env = []string{
 		"ECSD_CONFIG_FILE=" + ecsConfig,
-		"ECS_UPDATES_ENABLED=true",
+		"ECS_WARM_POOLS_CHECK=true",
 		"ECS_IMAGE_CLEANUP_INTERVAL=1h",
 		"ECS_ENABLE_GPU_SUPPORT=true",
 		"ECS_CONTAINER_STOP_TIMEOUT=10s",
@@ -40,7 +40,7 @@ func TestNoEffectVariablesWarnAtStart(t *testing.T) {
 		if !strings.Contains(line, "configuration warning") {
 			continue
 		}
-		for _, key := range []string{"ECS_AGENT_LABELS", "ECS_UPDATES_ENABLED", "ECS_IMAGE_CLEANUP_INTERVAL",
+		for _, key := range []string{"ECS_AGENT_LABELS", "ECS_WARM_POOLS_CHECK", "ECS_IMAGE_CLEANUP_INTERVAL",
 			"ECS_ENABLE_GPU_SUPPORT", "ECS_CONTAINER_STOP_TIMEOUT", "ECS_LOGLEVEL"} {
 			if strings.Contains(line, key+"=") && strings.Contains(line, "has no effect in ecsd") {
 				count[key]++
@@ -48,7 +48,7 @@ func TestNoEffectVariablesWarnAtStart(t *testing.T) {
 		}
 	}
 	for key, want := range map[string]int{
-		"ECS_AGENT_LABELS": 1, "ECS_UPDATES_ENABLED": 1, "ECS_IMAGE_CLEANUP_INTERVAL": 1, "ECS_ENABLE_GPU_SUPPORT": 1,
+		"ECS_AGENT_LABELS": 1, "ECS_WARM_POOLS_CHECK": 1, "ECS_IMAGE_CLEANUP_INTERVAL": 1, "ECS_ENABLE_GPU_SUPPORT": 1,
 		"ECS_CONTAINER_STOP_TIMEOUT": 0, "ECS_LOGLEVEL": 0,
 	} {
 		if count[key] != want {
