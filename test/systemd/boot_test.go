@@ -39,7 +39,7 @@ func TestSystemdBoot(t *testing.T) {
 	testenv.RequireRegistries(t)
 	p := newProgress(t)
 	deb := packageUnderTest(t, p)
-	root := cachedRoot(t, p)
+	root := cachedRoot(t, p, rootPackages(t, deb))
 	pl := startPlane(t, p)
 	m := bootMachine(t, p, root)
 	m.forward(testenv.Registry())
@@ -60,8 +60,8 @@ func TestSystemdBoot(t *testing.T) {
 	}
 	before := firewall(m)
 
-	// Install the package. Its dependencies are Debian's containerd, runc, iptables and
-	// CNI plugins, already in the root: dpkg refuses the package if it names others.
+	// Install the package. Its dependencies (Debian's containerd, runc, iptables, CNI
+	// plugins, ...) are in the root, built with them.
 	data, err := os.ReadFile(deb)
 	if err != nil {
 		t.Fatal(err)

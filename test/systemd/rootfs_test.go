@@ -22,9 +22,9 @@ import (
 )
 
 // The Debian root the machine boots: bookworm (Debian 12) from Debian's archive, the
-// minimal base plus systemd and what ecsd's package depends on, in Debian's own versions
-// (containerd 1.6, runc 1.1, iptables 1.8 with the nft backend, CNI plugins 1.1). The
-// package under test is installed on every run, not cached.
+// minimal base plus systemd and what ecsd's package depends on (read from the package),
+// in Debian's own versions (containerd 1.6, runc 1.1, iptables 1.8 with the nft backend,
+// CNI plugins 1.1). The package under test is installed on every run, not cached.
 const (
 	suite   = "bookworm"
 	variant = "minbase"
@@ -33,10 +33,44 @@ const (
 	recipe = "2"
 )
 
-// rootPackages are added to debootstrap's minimal base.
-var rootPackages = []string{
-	"systemd", "systemd-sysv", "dbus", "iproute2",
-	"containerd", "runc", "iptables", "containernetworking-plugins",
+// basePackages are added to debootstrap's minimal base, with the package's dependencies.
+var basePackages = []string{"systemd", "systemd-sysv", "dbus", "iproute2"}
+
+// rootPackages is basePackages and the names the .deb's Depends and Pre-Depends fields
+// give (the first of alternatives, without versions), sorted: the machine has everything
+// dpkg -i needs, and nothing needs the network once the root is built.
+func rootPackages(t *testing.T, deb string) []string {
+	t.Helper()
+	out, err := exec.Command("dpkg-deb", "--field", deb, "Depends", "Pre-Depends").Output()
+	if err != nil {
+		t.Fatalf("dpkg-deb --field %s: %v", deb, err)
+	}
+	set := map[string]bool{}
+	for _, p := range basePackages {
+		set[p] = true
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		value := line // a folded continuation line
+		if !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "\t") {
+			var ok bool
+			if _, value, ok = strings.Cut(line, ":"); !ok {
+				continue
+			}
+		}
+		for _, dep := range strings.Split(value, ",") {
+			first, _, _ := strings.Cut(dep, "|")
+			name := strings.Fields(first)
+			if len(name) > 0 {
+				set[strings.Split(name[0], ":")[0]] = true
+			}
+		}
+	}
+	var pkgs []string
+	for p := range set {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	return pkgs
 }
 
 // maskedUnits would only slow the boot or wait for a terminal: the console is a pipe.
@@ -68,10 +102,10 @@ func mirror() string {
 
 // rootKey names a root by everything it is built from, so a changed package list, mirror
 // or recipe builds a new one instead of reusing a stale root.
-func rootKey() string {
+func rootKey(packages []string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "suite=%s\nvariant=%s\nmirror=%s\nrecipe=%s\n", suite, variant, mirror(), recipe)
-	for _, p := range rootPackages {
+	for _, p := range packages {
 		fmt.Fprintf(h, "package=%s\n", p)
 	}
 	for _, u := range maskedUnits {
@@ -83,11 +117,11 @@ func rootKey() string {
 // completeMarker is written last into a finished root; a directory without it is not used.
 const completeMarker = ".ecsd-root-complete"
 
-// cachedRoot returns the directory of the Debian root, building it with debootstrap first
-// when the cache has none for rootKey. The root is only ever read afterwards (machines
+// cachedRoot returns the directory of the Debian root with packages, building it with
+// debootstrap first when the cache has none for their rootKey. The root is only ever read afterwards (machines
 // boot an overlay of it). A lock file keeps two test runs from building it at once; the
 // downloaded .debs are kept in the cache's debs/ so a rebuild downloads only what changed.
-func cachedRoot(t *testing.T, p *progress) string {
+func cachedRoot(t *testing.T, p *progress, packages []string) string {
 	t.Helper()
 	dir := cacheDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -102,17 +136,18 @@ func cachedRoot(t *testing.T, p *progress) string {
 		t.Fatalf("lock %s: %v", lock.Name(), err)
 	}
 
-	root := filepath.Join(dir, suite+"-"+rootKey())
+	root := filepath.Join(dir, suite+"-"+rootKey(packages))
 	if _, err := os.Stat(filepath.Join(root, completeMarker)); err == nil {
 		p.step("Debian %s root cached at %s", suite, root)
 		return root
 	}
-	p.step("building the Debian %s root with debootstrap from %s into %s (once; a few minutes)", suite, mirror(), root)
+	p.step("building the Debian %s root with debootstrap from %s into %s (once; a few minutes): %s",
+		suite, mirror(), root, strings.Join(packages, " "))
 	building := root + ".building"
 	if err := removeUnmounted(building); err != nil {
 		t.Fatal(err)
 	}
-	if err := buildRoot(t, p, building); err != nil {
+	if err := buildRoot(t, p, building, packages); err != nil {
 		// debootstrap mounts /proc and /sys (and may bind /dev) in the target while it
 		// installs; a failed run can leave them.
 		if uerr := unmountBeneath(building); uerr != nil {
@@ -141,14 +176,14 @@ func cachedRoot(t *testing.T, p *progress) string {
 }
 
 // buildRoot runs debootstrap into dir and prepares the result for booting.
-func buildRoot(t *testing.T, p *progress, dir string) error {
+func buildRoot(t *testing.T, p *progress, dir string, packages []string) error {
 	t.Helper()
 	debs := filepath.Join(cacheDir(), "debs")
 	if err := os.MkdirAll(debs, 0o755); err != nil {
 		return err
 	}
 	logPath := filepath.Join(cacheDir(), "debootstrap.log")
-	cmd := exec.Command("debootstrap", "--variant="+variant, "--include="+strings.Join(rootPackages, ","),
+	cmd := exec.Command("debootstrap", "--variant="+variant, "--include="+strings.Join(packages, ","),
 		"--cache-dir="+debs, suite, dir, mirror())
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
 	if err := runWithProgress(p, "debootstrap", cmd, logPath); err != nil {
