@@ -216,7 +216,7 @@ func TestSystemdBoot(t *testing.T) {
 			problems = append(problems, line)
 		}
 	}
-	p.step("journalctl -u ecs holds the agent's log (%d lines; %d at warn or error level%s)",
+	p.step("journalctl -u ecs holds the agent's log (%d lines, %d at warn or error level)%s",
 		strings.Count(journal, "\n"), len(problems), strings.Join(append([]string{""}, problems...), "\n"))
 }
 
