@@ -31,8 +31,11 @@ import (
 //  2. A task from the control plane runs (bridge network, a published port answering).
 //  3. `systemctl restart ecs` leaves the task's process alone (same PID, same start
 //     time), and the new agent adopts it: introspection lists it and StopTask stops it.
-//  4. `systemctl stop ecs` leaves iptables exactly as they were before ecs first started.
-//  5. The agent's log is in the journal (journalctl -u ecs).
+//  4. The unit's watchdog (WatchdogSec) is notified, and an agent that stops notifying it
+//     (SIGSTOP, with a 3 s watchdog for the test) is killed and restarted by systemd; the
+//     task keeps running.
+//  5. `systemctl stop ecs` leaves iptables exactly as they were before ecs first started.
+//  6. The agent's log is in the journal (journalctl -u ecs).
 func TestSystemdBoot(t *testing.T) {
 	testenv.RequireRoot(t)
 	requireTools(t)
@@ -173,6 +176,10 @@ func TestSystemdBoot(t *testing.T) {
 	task = pl.waitTask(m, "the task still RUNNING", taskARN, func(t types.Task) bool { return aws.ToString(t.LastStatus) == "RUNNING" })
 	p.step("ecs restarted (main PID %d → %d); the task kept PID %d and the new agent reports it", mainPID, st.MainPID, pid)
 
+	// 4. The watchdog: the agent notifies it, and a wedged agent is restarted by systemd.
+	m.watchdog(pid, started, runtimeID)
+	pl.waitConnected(m)
+
 	if _, err := pl.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(pl.cluster), Task: aws.String(taskARN)}); err != nil {
 		t.Fatalf("StopTask: %v", err)
 	}
@@ -185,7 +192,7 @@ func TestSystemdBoot(t *testing.T) {
 	}
 	p.step("StopTask: the adopted container stopped with exit code 0")
 
-	// 4. Stop: iptables as before.
+	// 5. Stop: iptables as before.
 	p.step("systemctl stop ecs")
 	m.must("systemctl", "stop", "ecs")
 	if st := m.unitState("ecs"); st.Active != "inactive" {
@@ -199,7 +206,7 @@ func TestSystemdBoot(t *testing.T) {
 		p.step("iptables-save and ip6tables-save after stop are identical to before start (%d lines)", strings.Count(before, "\n"))
 	}
 
-	// 5. The journal.
+	// 6. The journal.
 	journal := m.journal()
 	for _, want := range []string{"registration failed; retrying", "msg=registered ", "no task left: removed the host rules of tasks",
 		"stopping; task containers keep running"} {
@@ -218,6 +225,66 @@ func TestSystemdBoot(t *testing.T) {
 	}
 	p.step("journalctl -u ecs holds the agent's log (%d lines, %d at warn or error level)%s",
 		strings.Count(journal, "\n"), len(problems), strings.Join(append([]string{""}, problems...), "\n"))
+}
+
+// watchdogDropIn shortens the watchdog for the wedge check, and makes its signal SIGKILL:
+// systemd's default, SIGABRT, stays pending on a stopped process until TimeoutAbortSec.
+const watchdogDropIn = "/etc/systemd/system/ecs.service.d/boot-test-watchdog.conf"
+
+// watchdog checks the unit's watchdog against the running agent: pings arrive (systemd's
+// WatchdogTimestamp moves), and an agent frozen with SIGSTOP is killed by systemd after
+// WatchdogSec and restarted (Restart=always), while the task's process (pid, started)
+// keeps running and the new agent knows it.
+func (m *machine) watchdog(pid int, started uint64, runtimeID string) {
+	m.t.Helper()
+	if v := strings.TrimSpace(m.must("systemctl", "show", "--value", "-p", "WatchdogUSec", "ecs")); v == "0" || v == "infinity" {
+		m.t.Fatalf("the ecs unit has no watchdog (WatchdogUSec=%s)", v)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.TrimSpace(m.must("systemctl", "show", "--value", "-p", "WatchdogTimestampMonotonic", "ecs")) == "0" {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("systemd received no watchdog notification from the agent in 30 s; journal:\n%s", tail(m.journal(), 4000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m.p.step("the agent notifies systemd's watchdog (WatchdogSec=%s)",
+		strings.TrimSpace(m.must("systemctl", "show", "--value", "-p", "WatchdogUSec", "ecs")))
+
+	m.writeFile(watchdogDropIn, []byte("[Service]\nWatchdogSec=3s\nWatchdogSignal=SIGKILL\n"), 0o644)
+	m.must("systemctl", "daemon-reload")
+	m.must("systemctl", "restart", "ecs")
+	frozen := m.unitState("ecs").MainPID
+	restarts := strings.TrimSpace(m.must("systemctl", "show", "--value", "-p", "NRestarts", "ecs"))
+	m.must("systemctl", "kill", "--kill-who=main", "--signal=SIGSTOP", "ecs")
+	m.p.step("agent (PID %d) frozen with SIGSTOP under a 3 s watchdog", frozen)
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		st := m.unitState("ecs")
+		if st.Active == "active" && st.MainPID != frozen && st.MainPID != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("systemd did not restart the frozen agent: %s, main PID %d; journal:\n%s", st, st.MainPID, tail(m.journal(), 4000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if now := strings.TrimSpace(m.must("systemctl", "show", "--value", "-p", "NRestarts", "ecs")); now == restarts {
+		m.t.Errorf("NRestarts is still %s after the watchdog fired", now)
+	}
+	if j := m.journal(); !strings.Contains(j, "Watchdog timeout") {
+		m.t.Errorf("the journal does not show systemd's watchdog timeout:\n%s", tail(j, 4000))
+	}
+	if pid2, started2 := m.containerProcess(runtimeID); pid2 != pid || started2 != started {
+		m.t.Errorf("the task's process changed when the watchdog restarted the agent: PID %d started %d, then PID %d started %d", pid, started, pid2, started2)
+	}
+	m.p.step("systemd killed the frozen agent (watchdog timeout) and restarted it (main PID %d); the task kept PID %d", m.unitState("ecs").MainPID, pid)
+
+	// Back to the packaged unit.
+	if err := os.Remove(filepath.Join(m.merged, watchdogDropIn)); err != nil {
+		m.t.Fatal(err)
+	}
+	m.must("systemctl", "daemon-reload")
+	m.must("systemctl", "restart", "ecs")
 }
 
 // unitState is what `systemctl show` says of a unit.
