@@ -63,6 +63,29 @@ build: ## Build ecs-agent (and the other binaries) into bin/.
 	@# holder: static, because the images it runs in may have no libc.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ecsd-init
 
+# The agent image: static binaries for each platform, one image index, no Docker
+# (hack/mkimage/agentimage, go-containerregistry). Output in out/image/ (gitignored).
+IMAGE_OUT := $(CURDIR)/out/image
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+# Every file and config carries the last commit's time, so a commit builds to the same digests.
+IMAGE_CREATED := $(shell git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)
+AGENTIMAGE := $(BIN)/agentimage
+
+.PHONY: image
+image: ## Build the agent image for linux/amd64 and linux/arm64 into out/image/ (OCI layout + docker-archives).
+	@echo "image: building the image tool (hack/mkimage/agentimage)"
+	cd hack/mkimage && $(GO) build -o $(AGENTIMAGE) ./agentimage
+	$(AGENTIMAGE) build -src $(CURDIR) -out $(IMAGE_OUT) -version $(VERSION) -revision $(GIT_HASH) \
+		-ldflags '$(LDFLAGS)' -platforms $(IMAGE_PLATFORMS) -created $(IMAGE_CREATED)
+
+.PHONY: push
+push: push-registry image ## Push the agent image (every platform, one index): make push REGISTRY=host:port/repo[:tag].
+	$(AGENTIMAGE) push -layout $(IMAGE_OUT)/oci -to $(REGISTRY)
+
+.PHONY: push-registry
+push-registry:
+	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=host:port/repo[:tag] (plain HTTP only for 127.0.0.1/localhost)"; exit 2; }
+
 .PHONY: setup
 setup: ## Install and start containerd, runc, CNI plugins, registries and test images (idempotent).
 	bash hack/setup-test-env.sh

@@ -335,6 +335,16 @@ type Config struct {
 	// (ecs-agent --healthcheck) says unhealthy: a disconnection the reconnect backoff
 	// (2 min at most, plus a 30 s handshake) normally repairs must not fail the check.
 	HealthcheckACSGrace time.Duration `env:"ECSD_HEALTHCHECK_ACS_GRACE"`
+	// HelpersDir, when set, is a host directory mounted at the same path in the agent's
+	// container: the agent copies ecsd-logger, ecsd-logger-awslogs and ecsd-init from next
+	// to its executable into it at start and uses those copies, because containerd's shims
+	// and runc run them from the host, where the container's own files are not visible. The
+	// agent image sets it (/var/lib/ecs/deps/ecsd). Empty: the helpers are used in place.
+	HelpersDir string `env:"ECSD_HELPERS_DIR,trim"`
+	// AgentImage is read by `ecs-init start` only: when set, it runs the agent from this
+	// image (loaded from ecs-init's cache or pulled into containerd, its binaries copied to
+	// the host) instead of the host binary. The agent itself ignores it.
+	AgentImage string `env:"ECSD_AGENT_IMAGE,trim"`
 	// ConfigFile is the KEY=VALUE file that was read ("" when disabled). It comes from an
 	// option or the process environment only, never from the file itself.
 	ConfigFile string `env:"ECSD_CONFIG_FILE,custom" json:"-"`

@@ -126,6 +126,9 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	defer st.Close()
 
+	if err := useHelpersDir(cfg, log); err != nil {
+		return err
+	}
 	loggerPath, err := findLogger(cfg.LoggerPath)
 	if err != nil {
 		return err

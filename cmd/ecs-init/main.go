@@ -1,9 +1,10 @@
 // Command ecs-init prepares the host for ecsd's ecs-agent and cleans up after it. systemd
 // runs `ecs-init pre-start` before the agent (ExecStartPre), `ecs-init start` as the agent
 // (ExecStart: it installs a self-update the agent left ready, then executes the agent
-// version to run in its own place) and `ecs-init post-stop` after it (ExecStopPost); see
-// packaging/systemd. Unlike the reference ecs-init it does not supervise the agent or load
-// an agent image: the agent is a host binary, restarted by systemd.
+// version to run in its own place: the host binary or, with ECSD_AGENT_IMAGE, the agent
+// copied out of its image) and `ecs-init post-stop` after it (ExecStopPost); see
+// packaging/systemd. Unlike the reference ecs-init it does not supervise the agent: systemd
+// restarts it.
 package main
 
 import (
@@ -81,11 +82,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	case "help":
 		fmt.Fprint(stdout, usage)
 	case "reload-cache":
-		// Kept so scripts written for the reference ecs-init keep working: there is no
-		// agent image to reload, so there is nothing to do.
-		if err = noArgs(rest); err == nil {
-			fmt.Fprintln(stderr, "ecs-init: reload-cache: nothing to do: ecsd's agent is a host binary, not an image")
-		}
+		err = reloadCache(ctx, rest, env, stdout, stderr)
 	case "":
 		err = terminalf("no command (see `ecs-init help`)")
 	default:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -30,8 +31,13 @@ type startPlan struct {
 
 // start installs an update the agent left ready (internal/selfupdate/install), picks the
 // agent version to run and replaces itself with it. exec keeps the process: the unit's main
-// process is the agent, so Type=notify, NotifyAccess=main and KillMode=process work as
-// when systemd ran the agent directly.
+// process is the agent, so Type=notify, NotifyAccess=main, the watchdog and
+// KillMode=process work as when systemd ran the agent directly.
+//
+// The "package's agent" is the host binary (--agent), or, with ECSD_AGENT_IMAGE, the agent
+// copied out of that image (agentFromImage: loaded from the cache as the reference's
+// pre-start does, else pulled). A self-update applies on top of either, and a changed
+// package agent (a package upgrade, a new image) wins over it.
 func start(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
 	plan, err := planStart(ctx, args, env, os.Environ(), stdout, stderr)
 	if err != nil {
@@ -53,8 +59,10 @@ func start(ctx context.Context, args []string, env func(string) (string, bool), 
 func planStart(ctx context.Context, args []string, env func(string) (string, bool), environ []string, stdout, stderr io.Writer) (startPlan, error) {
 	fs := flag.NewFlagSet("ecs-init start", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	agent := fs.String("agent", "", "the package's ecs-agent (default: "+agentName+" next to ecs-init)")
+	agent := fs.String("agent", "", "the package's ecs-agent (default: "+agentName+" next to ecs-init); unused with ECSD_AGENT_IMAGE")
 	root := fs.String("versions-dir", install.DefaultRoot, "where self-updates are installed")
+	img := defaultImageFlags()
+	img.register(fs, true)
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, "usage: ecs-init start [flags] [-- agent arguments]")
 		fs.SetOutput(stdout)
@@ -73,6 +81,17 @@ func planStart(ctx context.Context, args []string, env func(string) (string, boo
 	if !filepath.IsAbs(*agent) || !filepath.IsAbs(*root) {
 		return startPlan{}, terminalf("--agent and --versions-dir must be absolute paths")
 	}
+	if err := img.check(); err != nil {
+		return startPlan{}, err
+	}
+	agentArgs := fs.Args()
+	if len(agentArgs) > 0 && !slices.Contains(args, "--") {
+		return startPlan{}, terminalf("unexpected arguments %q (the agent's arguments go after --)", agentArgs)
+	}
+	if len(agentArgs) == 0 {
+		// What the systemd unit gives the agent: ecs-init's agent runs with its defaults.
+		agentArgs = []string{"--ecs-init-defaults"}
+	}
 	log, closeLog := newLogger(env, stderr)
 	defer closeLog()
 
@@ -82,9 +101,15 @@ func planStart(ctx context.Context, args []string, env func(string) (string, boo
 	updateDir := ""
 	cfg, _, err := config.Load(ctx, config.WithEnv(env), config.WithEnvDefaults(config.ECSInitDefaults("")))
 	if err != nil {
-		log.Info("cannot read the configuration; not looking for an agent update", "error", oneLine(err))
+		log.Info("cannot read the configuration; not looking for an agent image or update", "error", oneLine(err))
 	} else {
 		updateDir = cfg.UpdateDownloadDir
+		if cfg.AgentImage != "" {
+			// No fallback to a host binary: the operator asked for the image's agent.
+			if *agent, err = agentFromImage(ctx, cfg, img, log); err != nil {
+				return startPlan{}, err
+			}
+		}
 	}
 	res, err := install.Prepare(ctx, install.Options{Root: *root, UpdateDir: updateDir, PackagedAgent: *agent, Log: log})
 	if err != nil {
@@ -96,7 +121,7 @@ func planStart(ctx context.Context, args []string, env func(string) (string, boo
 		agentEnv = append(agentEnv, install.TrialEnv+"="+res.TrialFile)
 	}
 	log.Info("starting the agent", "agent", res.Agent, "version", res.Version, "onTrial", res.TrialFile != "")
-	return startPlan{path: res.Agent, argv: append([]string{res.Agent}, fs.Args()...), env: agentEnv, fallback: *agent}, nil
+	return startPlan{path: res.Agent, argv: append([]string{res.Agent}, agentArgs...), env: agentEnv, fallback: *agent}, nil
 }
 
 // withoutTrial is env without install.TrialEnv, which only ecs-init may hand the agent.

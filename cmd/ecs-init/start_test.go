@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,6 +57,9 @@ func TestStart(t *testing.T) {
 	// The environment carries a stale trial variable: ecs-init must not pass it on.
 	env := baseEnv(t, dir, "ECS_UPDATE_DOWNLOAD_DIR="+cache, install.TrialEnv+"=/stale")
 	startArgs := []string{binary, "start", "--agent", packaged, "--versions-dir", root}
+	// The update's "agent" is env(1): with -u it prints the environment it was given (with
+	// no arguments at all, start would give it the unit's --ecs-init-defaults).
+	envArgs := append(slices.Clone(startArgs), "--", "-u", "ECSD_UNSET")
 
 	res := runCmd(t, env, append(startArgs, "--", "--ecs-init-defaults", "--loglevel", "debug")...)
 	if res.code != 0 || strings.TrimSpace(res.stdout) != "packaged --ecs-init-defaults --loglevel debug trial=" {
@@ -68,7 +72,7 @@ func TestStart(t *testing.T) {
 	}
 	trialFile := filepath.Join(root, "trial")
 	for i := 1; i <= install.MaxTrialStarts; i++ {
-		res = runCmd(t, env, startArgs...)
+		res = runCmd(t, env, envArgs...)
 		if res.code != 0 || strings.Contains(res.stdout, "packaged") || !strings.Contains(res.stdout, install.TrialEnv+"="+trialFile+"\n") ||
 			strings.Contains(res.stdout, "=/stale") {
 			t.Fatalf("start %d with the update: exit %d, stdout %q, stderr:\n%s", i, res.code, res.stdout, res.stderr)
@@ -87,14 +91,14 @@ func TestStart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cache, install.ReadyFile), art.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if res = runCmd(t, env, startArgs...); res.code != 0 || !strings.Contains(res.stdout, install.TrialEnv+"=") {
+	if res = runCmd(t, env, envArgs...); res.code != 0 || !strings.Contains(res.stdout, install.TrialEnv+"=") {
 		t.Fatalf("start with the update again: exit %d, stdout %q", res.code, res.stdout)
 	}
 	if err := os.Remove(trialFile); err != nil {
 		t.Fatal(err)
 	}
 	for range install.MaxTrialStarts + 1 {
-		res = runCmd(t, env, startArgs...)
+		res = runCmd(t, env, envArgs...)
 		if res.code != 0 || strings.Contains(res.stdout, "packaged") || strings.Contains(res.stdout, install.TrialEnv) {
 			t.Fatalf("start of the confirmed update: exit %d, stdout %q, stderr:\n%s", res.code, res.stdout, res.stderr)
 		}

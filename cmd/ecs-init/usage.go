@@ -26,20 +26,27 @@ Commands:
   start        Run the agent (ExecStart): install the self-update the agent left ready
                in ECS_UPDATE_DOWNLOAD_DIR (it exits with status 42 after an
                acknowledged PerformUpdate) under --versions-dir, pick the version to run
-               (the package's ecs-agent next to ecs-init, or an installed update), and
-               execute it in ecs-init's place with the arguments after --. A new version
-               runs on trial: if it restarts 3 times before it is registered and serving,
-               the previous version runs again. A package upgrade (a new ecs-agent file)
-               wins over a self-update.
+               (the package's agent, or an installed update), and execute it in
+               ecs-init's place (same PID, for Type=notify) with the arguments after --
+               (default, and with none: --ecs-init-defaults). A new version runs on trial: if it restarts
+               3 times before it is registered and serving, the previous version runs
+               again. A new package agent wins over a self-update.
+               The package's agent is --agent (default ecs-agent next to ecs-init) or,
+               when ECSD_AGENT_IMAGE is set, the agent from that image: the image is
+               loaded into containerd (namespace --namespace, default ecsd-agent) from
+               the cache if the state file says 2 (reload needed), or says 1 and the
+               image is missing; pulled if still missing; then its /ecsd binaries are
+               copied to --deps-dir (default /var/lib/ecs/deps/ecsd) and run from there.
   post-stop    Undo pre-start (ExecStopPost): delete every rule pre-start could have
                added, whatever the settings say now; set route_localnet back to
                net.ipv4.conf.default.route_localnet; remove the loopback route.
                Directories are kept.
+  reload-cache Load the cached agent image (--cache-dir, default /var/cache/ecs:
+               ecs-agent.tar, a docker-archive or OCI archive, and the state file
+               "state") into containerd, and set the state to 1. Fails when there is no
+               cache: ecsd downloads no agent.
   version      Print the version.
   help         Print this help.
-  reload-cache Does nothing: ecsd's agent is a host binary, so there is no agent image
-               to download or load (the reference ecs-init's stop command does not
-               exist either: systemd stops the agent).
 
 Flags (pre-start and post-stop):
   --bridge NAME      task bridge allowed to reach introspection (default $ECSD_BRIDGE_NAME
@@ -53,6 +60,13 @@ Flags (pre-start and post-stop):
 Flags (start):
   --agent PATH         the package's ecs-agent (default: ecs-agent next to ecs-init)
   --versions-dir DIR   where updates are installed (default /var/lib/ecs/agent)
+  --deps-dir DIR       with ECSD_AGENT_IMAGE: where the image's binaries are copied
+                       (default /var/lib/ecs/deps/ecsd)
+
+Flags (start and reload-cache):
+  --cache-dir DIR      the agent image's cache (default /var/cache/ecs)
+  --namespace NS       containerd namespace of the agent image (default ecsd-agent)
+The containerd socket is ECSD_CONTAINERD_ADDRESS.
 
 Settings are read like the agent reads them: the environment (the unit loads
 /var/lib/ecs/ecs.config and /etc/ecs/ecs.config into it), then the KEY=VALUE file

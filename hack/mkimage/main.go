@@ -32,9 +32,6 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/json"
@@ -45,10 +42,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -58,8 +53,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ecsd/ecsd/hack/mkimage/internal/layer"
 )
 
 const defaultPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
@@ -245,89 +240,6 @@ func (o *options) logf(format string, args ...any) {
 // Image building
 // ---------------------------------------------------------------------------
 
-type tarEntry struct {
-	hdr  tar.Header
-	data []byte
-}
-
-// layerBuilder collects entries; parent directories are added implicitly.
-type layerBuilder struct {
-	mtime   time.Time
-	entries map[string]*tarEntry
-}
-
-func newLayerBuilder(mtime time.Time) *layerBuilder {
-	return &layerBuilder{mtime: mtime, entries: map[string]*tarEntry{}}
-}
-
-func cleanName(p string) string {
-	return strings.TrimPrefix(path.Clean("/"+p), "/")
-}
-
-func (b *layerBuilder) add(name string, typ byte, mode int64, linkname string, data []byte) {
-	name = cleanName(name)
-	if name == "" {
-		return
-	}
-	if dir := path.Dir(name); dir != "." {
-		if _, ok := b.entries[dir+"/"]; !ok {
-			b.dir(dir, 0o755)
-		}
-	}
-	hdr := tar.Header{
-		Typeflag: typ,
-		Name:     name,
-		Linkname: linkname,
-		Mode:     mode,
-		Uid:      0,
-		Gid:      0,
-		Uname:    "root",
-		Gname:    "root",
-		ModTime:  b.mtime,
-	}
-	if typ == tar.TypeDir {
-		hdr.Name += "/"
-	}
-	if typ == tar.TypeReg {
-		hdr.Size = int64(len(data))
-	}
-	b.entries[hdr.Name] = &tarEntry{hdr: hdr, data: data}
-}
-
-func (b *layerBuilder) dir(name string, mode int64) { b.add(name, tar.TypeDir, mode, "", nil) }
-func (b *layerBuilder) file(name string, mode int64, data []byte) {
-	b.add(name, tar.TypeReg, mode, "", data)
-}
-func (b *layerBuilder) symlink(name, target string) { b.add(name, tar.TypeSymlink, 0o777, target, nil) }
-
-// build returns the layer's tar stream, entries sorted by name.
-func (b *layerBuilder) build() ([]byte, error) {
-	names := make([]string, 0, len(b.entries))
-	for n := range b.entries {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-
-	var tbuf bytes.Buffer
-	tw := tar.NewWriter(&tbuf)
-	for _, n := range names {
-		e := b.entries[n]
-		hdr := e.hdr
-		if err := tw.WriteHeader(&hdr); err != nil {
-			return nil, fmt.Errorf("tar header %s: %w", n, err)
-		}
-		if len(e.data) > 0 {
-			if _, err := tw.Write(e.data); err != nil {
-				return nil, fmt.Errorf("tar data %s: %w", n, err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return tbuf.Bytes(), nil
-}
-
 func findBusybox(explicit string) (string, error) {
 	candidates := []string{explicit}
 	if explicit == "" {
@@ -365,44 +277,26 @@ func listApplets(busybox string) ([]string, error) {
 	return strings.Fields(string(out)), nil
 }
 
-func rootfsLayer(o *options, busyboxData []byte, applets []string) *layerBuilder {
-	b := newLayerBuilder(o.created)
+func rootfsLayer(o *options, busyboxData []byte, applets []string) *layer.Builder {
+	b := layer.New(o.created)
 	for _, d := range []string{"bin", "dev", "etc", "home", "proc", "sbin", "sys", "usr", "usr/bin", "usr/sbin", "var"} {
-		b.dir(d, 0o755)
+		b.Dir(d, 0o755)
 	}
-	b.dir("root", 0o700)
-	b.dir("tmp", 0o1777)
-	b.dir("var/tmp", 0o1777)
-	b.file("bin/busybox", 0o755, busyboxData)
+	b.Dir("root", 0o700)
+	b.Dir("tmp", 0o1777)
+	b.Dir("var/tmp", 0o1777)
+	b.File("bin/busybox", 0o755, busyboxData)
 	for _, a := range applets {
 		if a == "" || a == "busybox" || strings.ContainsAny(a, "/\x00") || a == "." || a == ".." {
 			continue
 		}
-		b.symlink("bin/"+a, "busybox")
+		b.Symlink("bin/"+a, "busybox")
 	}
-	b.file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
-	b.file("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
-	b.file("etc/hosts", 0o644, nil)
-	b.file("etc/resolv.conf", 0o644, nil)
+	b.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
+	b.File("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
+	b.File("etc/hosts", 0o644, nil)
+	b.File("etc/resolv.conf", 0o644, nil)
 	return b
-}
-
-// mediaTypes are the manifest, config and layer media types of one format.
-type mediaTypes struct{ manifest, config, layer types.MediaType }
-
-func formatTypes(format string) mediaTypes {
-	if format == "docker" {
-		return mediaTypes{types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer}
-	}
-	return mediaTypes{types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer}
-}
-
-// layer wraps a tar stream as a gzip-compressed layer; go-containerregistry
-// compresses it (gzip without name or timestamp) and computes both digests.
-func layer(tarBytes []byte, mt types.MediaType) (v1.Layer, error) {
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(tarBytes)), nil
-	}, tarball.WithMediaType(mt), tarball.WithCompressionLevel(gzip.DefaultCompression))
 }
 
 func buildImage(o *options) (v1.Image, error) {
@@ -426,20 +320,20 @@ func buildImage(o *options) (v1.Image, error) {
 	if !slices.Contains(applets, "sh") {
 		return nil, fmt.Errorf("%s has no sh applet", bbPath)
 	}
-	mt := formatTypes(o.format)
+	mt := layer.Format(o.format)
 	created := v1.Time{Time: o.created.UTC()}
 
-	builders := []*layerBuilder{rootfsLayer(o, busyboxData, applets)}
+	builders := []*layer.Builder{rootfsLayer(o, busyboxData, applets)}
 	history := []v1.History{{
 		Created:   created,
 		CreatedBy: fmt.Sprintf("ecsd hack/mkimage: busybox rootfs (%d applets)", len(applets)),
 	}}
 	if len(o.extraFiles) > 0 {
-		b := newLayerBuilder(o.created)
+		b := layer.New(o.created)
 		var names []string
 		for _, f := range o.extraFiles {
-			b.file(f.ctrPath, f.mode, f.content)
-			names = append(names, cleanName(f.ctrPath))
+			b.File(f.ctrPath, f.mode, f.content)
+			names = append(names, layer.CleanName(f.ctrPath))
 		}
 		builders = append(builders, b)
 		history = append(history, v1.History{
@@ -448,13 +342,9 @@ func buildImage(o *options) (v1.Image, error) {
 		})
 	}
 
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, mt.manifest), mt.config)
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, mt.Manifest), mt.Config)
 	for i, b := range builders {
-		tarBytes, err := b.build()
-		if err != nil {
-			return nil, err
-		}
-		l, err := layer(tarBytes, mt.layer)
+		l, err := b.Layer(mt.Layer)
 		if err != nil {
 			return nil, err
 		}

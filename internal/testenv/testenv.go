@@ -35,6 +35,7 @@ import (
 // Defaults of the contract; see the package comment.
 const (
 	DefaultContainerdAddress = "/run/ecsd/containerd/containerd.sock"
+	DefaultContainerdRoot    = "/var/lib/ecsd/containerd"
 	DefaultRegistry          = "127.0.0.1:5000"
 	DefaultAuthRegistry      = "127.0.0.1:5001"
 	DefaultAuthUser          = "ecsd"
@@ -50,6 +51,7 @@ const (
 // Environment variables that override the defaults.
 const (
 	EnvContainerdAddress = "ECSD_TEST_CONTAINERD_ADDRESS"
+	EnvContainerdRoot    = "ECSD_TEST_CONTAINERD_ROOT"
 	EnvRegistry          = "ECSD_TEST_REGISTRY"
 	EnvAuthRegistry      = "ECSD_TEST_AUTH_REGISTRY"
 	EnvAuthUser          = "ECSD_TEST_AUTH_USER"
@@ -65,6 +67,10 @@ func envOr(key, def string) string {
 
 // ContainerdAddress is the unix socket of the test containerd.
 func ContainerdAddress() string { return envOr(EnvContainerdAddress, DefaultContainerdAddress) }
+
+// ContainerdRoot is the test containerd's root directory (hack/start-containerd.sh), which
+// an agent run in a container mounts, as it mounts /var/lib/containerd on a host.
+func ContainerdRoot() string { return envOr(EnvContainerdRoot, DefaultContainerdRoot) }
 
 // Registry is the host:port of the registry without authentication
 // (plain HTTP).
