@@ -41,6 +41,7 @@ govet: ## go vet (with and without the integration tag) and a gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	$(GO) vet -tags systemd ./test/systemd/
 	cd hack/mkimage && $(GO) vet ./...
 	cd hack/mkpkg && $(GO) vet ./... && $(GO) vet -tags integration ./...
 
@@ -108,15 +109,25 @@ test: govet build ## Run every test, unit and integration (needs root and `make 
 MKPKG := $(BIN)/mkpkg
 DIST := $(CURDIR)/dist
 
+# PKG_ARCH and PKG_FORMAT narrow what packages builds (test-systemd needs the amd64 .deb only).
+PKG_ARCH ?= amd64,arm64
+PKG_FORMAT ?= deb,rpm
+
 .PHONY: packages
 packages: ## Build the .deb and .rpm packages (amd64, arm64) into dist/, a timed line per step.
 	@echo "[packages] building the packager (hack/mkpkg, nfpm as a library)"
 	@set -o pipefail; cd hack/mkpkg && $(GO) build -v -o $(MKPKG) . 2>&1 | sed -u -e '/^go: /!s/^/  compiling /'
-	$(MKPKG) -repo $(CURDIR) -out $(DIST) -version $(VERSION) -ldflags '$(LDFLAGS)' -go $(GO)
+	$(MKPKG) -repo $(CURDIR) -out $(DIST) -version $(VERSION) -ldflags '$(LDFLAGS)' -go $(GO) -arch $(PKG_ARCH) -format $(PKG_FORMAT)
 
 .PHONY: test-packages
 test-packages: ## Build the packages and check them: dpkg-deb, lintian, rpm, installs into scratch roots (root).
 	cd hack/mkpkg && $(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) -tags integration -v -run TestPackages ./...
+
+# The systemd boot test has a tag of its own: `make test` does not run it.
+.PHONY: test-systemd
+test-systemd: ## Boot Debian 12 under systemd-nspawn, install the .deb, drive the ecs unit (root; cached root in /var/cache/ecsd).
+	$(MAKE) --no-print-directory packages PKG_ARCH=amd64 PKG_FORMAT=deb
+	$(GO) test $(TEST_FLAGS) -timeout 30m -tags systemd -v ./test/systemd/
 
 # run and bench say what they do as they go: setup prints a line per part, and the build, a
 # minute or more of silence on a busy machine otherwise, runs as a step (hack/step.sh).

@@ -35,6 +35,8 @@ PACKAGES=(
   tini            # static init for initProcessEnabled containers
   lintian         # make test-packages: the .deb must have no lintian errors
   rpm             # make test-packages: rpm -qp, rpm -i --test and installs into scratch roots
+  debootstrap     # the systemd boot test (make test-systemd) builds its Debian root with it
+  systemd-container  # systemd-nspawn, which boots that root
 )
 
 installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$2 == "install" && $4 == "installed" { print $1 }' || true)"
@@ -80,7 +82,7 @@ if ! command -v aws >/dev/null 2>&1 && [[ ! -x "${HOME:-/root}/.pyenv/shims/aws"
 fi
 
 # Sanity checks on what the tests rely on.
-for f in /bin/busybox /usr/bin/lintian /usr/bin/rpm /usr/sbin/runc /usr/bin/docker-registry /usr/bin/htpasswd /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback; do
+for f in /usr/sbin/debootstrap /usr/bin/systemd-nspawn /bin/busybox /usr/bin/lintian /usr/bin/rpm /usr/sbin/runc /usr/bin/docker-registry /usr/bin/htpasswd /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback; do
   [[ -x "$f" ]] || { log "expected $f after install"; exit 1; }
 done
 

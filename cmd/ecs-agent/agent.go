@@ -293,6 +293,12 @@ func runAgent(ctx context.Context, o options) error {
 		log.Error(err, "systemd's watchdog settings are malformed: not notifying it")
 	} else if ok {
 		g.Go(func() error {
+			// The check reads the store's cache, which starts above: checking before it has
+			// synced failed at every start (an error line, and the first ping a period late).
+			// A cache that never syncs never pings, and systemd restarts the agent.
+			if !st.Cache().WaitForCacheSync(gctx) {
+				return nil
+			}
 			return watchdog.Run(gctx, watchdog.Options{Timeout: timeout, Check: storeAnswers(st), Notify: sdNotify,
 				Log: log.WithName("watchdog")})
 		})
@@ -307,6 +313,7 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		releaseIdleHostRules(context.WithoutCancel(ctx), rt, network, log.WithName("network"))
 		log.Info("stopping; task containers keep running")
 		return nil
 	}

@@ -6,12 +6,14 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/go-logr/logr"
 
 	"github.com/ecsd/ecsd/config"
 	"github.com/ecsd/ecsd/internal/hostsetup"
+	"github.com/ecsd/ecsd/runtime"
 	"github.com/ecsd/ecsd/runtime/cgroups"
 	"github.com/ecsd/ecsd/runtime/cni"
 )
@@ -42,6 +44,46 @@ func startNetwork(ctx context.Context, cfg *config.Config, log logr.Logger) (*cn
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return m, nil
+}
+
+// releaseTimeout bounds the iptables commands of releaseIdleHostRules: systemd waits 90 s
+// (TimeoutStopSec) before it kills a stopping agent.
+const releaseTimeout = 30 * time.Second
+
+// releaseIdleHostRules runs when the agent stops cleanly. With no task container running
+// and no task network left, it removes the host rules that exist for tasks (the instance
+// metadata blocks, the CNI portmap plugin's chains), so that after `systemctl stop ecs`
+// (whose ecs-init post-stop removes the rest) the host's iptables are as before the agent
+// first started. With tasks left they stay: the tasks keep running without the agent and
+// still need them. Failures are logged; the stop goes on.
+func releaseIdleHostRules(ctx context.Context, rt runtime.Runtime, network *cni.Manager, log logr.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+	defer cancel()
+	containers, err := rt.ListContainers(ctx)
+	if err != nil {
+		log.Error(err, "cannot list containers; keeping the task rules")
+		return
+	}
+	running := 0
+	for _, c := range containers {
+		if c.Status == runtime.StatusRunning {
+			running++
+		}
+	}
+	ids, err := network.IDs()
+	if err != nil {
+		log.Error(err, "cannot list task networks; keeping the task rules")
+		return
+	}
+	if running > 0 || len(ids) > 0 {
+		log.Info("keeping the host rules of tasks: tasks remain", "runningContainers", running, "taskNetworks", len(ids))
+		return
+	}
+	if err := network.ReleaseHostRules(ctx); err != nil {
+		log.Error(err, "removing the host rules of tasks")
+		return
+	}
+	log.Info("no task left: removed the host rules of tasks")
 }
 
 // blockHostIMDS keeps host-network task containers from the instance metadata service

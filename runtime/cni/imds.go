@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ecsd/ecsd/internal/hostsetup"
 )
 
 // imdsRuleComment marks the bridge IMDS rule so operators can tell where it comes from.
@@ -20,7 +22,8 @@ const imdsRuleComment = "ecsd: block instance metadata from bridge tasks"
 // imdsRule is the filter FORWARD rule dropping bridge traffic to IMDS. It matches only
 // 169.254.169.254, so 169.254.170.2 (task credentials and metadata, DNAT'd to the agent by
 // ecs-init's rules) keeps working. It lives in the host namespace, out of reach of containers
-// even with CAP_NET_ADMIN, and like the bridge it is shared and never removed.
+// even with CAP_NET_ADMIN, and like the bridge it is shared: only ReleaseHostRules removes
+// it, when the agent stops with no task left.
 func imdsRule(bridge string) []string {
 	return []string{"FORWARD", "-i", bridge, "-d", IMDSAddress + "/32",
 		"-m", "comment", "--comment", imdsRuleComment, "-j", "DROP"}
@@ -82,6 +85,23 @@ func (m *Manager) BlockHostIMDS(ctx context.Context, cgroup2Path string) error {
 		}
 		m.log.Info("inserted iptables rule blocking instance metadata for host-network tasks", "cgroup", cgroup2Path)
 		return nil
+	})
+}
+
+// ReleaseHostRules removes the host rules that exist only for tasks: the two instance
+// metadata blocks and the CNI portmap plugin's shared nat chains (those only when no port
+// is mapped). The agent calls it when it stops with no task container left, so that the
+// host's firewall is as it found it; the next start (BlockHostIMDS) and the next bridge
+// task (ensureBridgeIMDSRule, the portmap plugin) put them back. It tries every removal
+// and returns their errors joined.
+func (m *Manager) ReleaseHostRules(ctx context.Context) error {
+	log := m.log.WithName("release")
+	return m.inHost(func() error {
+		return errors.Join(
+			hostsetup.RemoveCommented(ctx, log, "filter", "FORWARD", imdsRuleComment),
+			hostsetup.RemoveCommented(ctx, log, "filter", "OUTPUT", hostIMDSComment),
+			hostsetup.ReleasePortmap(ctx, log),
+		)
 	})
 }
 

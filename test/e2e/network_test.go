@@ -230,8 +230,9 @@ func (h *agentHost) netState() netState {
 
 // The agent is SIGKILLed while it sets up bridge networks and restarted; the tasks run,
 // are stopped and cleaned up. Afterwards the test host holds exactly what it held after a
-// first task had come and gone (the bridge and the shared chains, which stay by design):
-// no namespace, veth, IP lease, iptables rule or host port of those tasks.
+// first task had come and gone (the bridge, which stays by design; the shared rules and
+// chains go when the agent stops with no task left): no namespace, veth, IP lease,
+// iptables rule or host port of those tasks.
 func TestNetworkSIGKILLMidSetup(t *testing.T) {
 	t.Parallel()
 	h := newAgentHost(t)
@@ -249,7 +250,7 @@ func TestNetworkSIGKILLMidSetup(t *testing.T) {
 		}
 	}
 
-	// A first task comes and goes: the baseline has the bridge and the shared rules.
+	// A first task comes and goes: the baseline has the bridge.
 	h.addWebTask("warm", 0)
 	h.start()
 	h.waitRuntime("warm-up task running", running("warm-web"))
