@@ -72,9 +72,9 @@ func (c *conn) handle(ctx context.Context, typ string, msg any) error {
 	case *payload.PerformUpdateMessage:
 		c.s.o.Updater.PerformUpdate(ctx, m, c.s.reply)
 	case *payload.AttachTaskNetworkInterfacesMessage:
-		c.attachENIs(ctx, typ, m.Validate(), m.TaskArn, m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
+		c.attachENIs(ctx, typ, m.Validate(), m.TaskArn, m.ElasticNetworkInterfaces, m.ExpiresAt(c.s.o.Clock.Now()), m.Ack())
 	case *payload.AttachInstanceNetworkInterfacesMessage:
-		c.attachENIs(ctx, typ, m.Validate(), "", m.ElasticNetworkInterfaces, m.ExpiresAt(time.Now()), m.Ack())
+		c.attachENIs(ctx, typ, m.Validate(), "", m.ElasticNetworkInterfaces, m.ExpiresAt(c.s.o.Clock.Now()), m.Ack())
 	case *payload.ConfirmAttachmentMessage:
 		c.ackAttachment(ctx, typ, m.ClusterArn, m.ContainerInstanceArn, m.MessageID)
 	case *payload.InactiveInstanceException:

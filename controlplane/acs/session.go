@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
 
 	"github.com/ecsd/ecsd/controlplane/payload"
 	"github.com/ecsd/ecsd/controlplane/wssession"
@@ -161,6 +162,10 @@ func New(o Options) (*Session, error) {
 	}
 	if o.Updater == nil {
 		o.Updater = refuseUpdates{}
+	}
+	if o.Clock == nil {
+		// ENI attachment deadlines and the engine's timers read one clock (Config.Clock).
+		o.Clock = clock.RealClock{}
 	}
 	s := &Session{o: o, timers: o.Timers.withDefaults(), log: o.Logger, opened: make(chan struct{})}
 	var err error
