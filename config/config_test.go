@@ -574,7 +574,7 @@ func TestStringRules(t *testing.T) {
 			check: func(c *Config) any { return c.ImageGCLowPercent }, want: 80, warning: "not an integer"},
 		{name: "image cleanup interval override", env: env("ECSD_IMAGE_CLEANUP_INTERVAL", "2s", "ECS_IMAGE_CLEANUP_INTERVAL", "15m"),
 			check: func(c *Config) any { return [2]time.Duration{c.ImageCleanupIntervalOverride, c.ImageCleanupInterval} },
-			want: [2]time.Duration{2 * time.Second, 15 * time.Minute}},
+			want:  [2]time.Duration{2 * time.Second, 15 * time.Minute}},
 		{name: "image cleanup interval override: below 1s", env: env("ECSD_IMAGE_CLEANUP_INTERVAL", "10ms"),
 			check: func(c *Config) any { return c.ImageCleanupIntervalOverride }, want: time.Duration(0),
 			warning: `ECSD_IMAGE_CLEANUP_INTERVAL="10ms": below the minimum 1s; using ECS_IMAGE_CLEANUP_INTERVAL (30m)`},

@@ -124,15 +124,15 @@ type execKey struct{ target, cmd string }
 type Runtime struct {
 	clock clock.WithDelayedExecution
 
-	mu         sync.Mutex
-	registry   map[string]image
-	local      map[string]runtime.ImageInfo
+	mu       sync.Mutex
+	registry map[string]image
+	local    map[string]runtime.ImageInfo
 	// localAt is when each local image name arrived (ImageRecord.CreatedAt).
 	localAt map[string]time.Time
 	// unmanaged are containers another client made in the namespace.
 	unmanaged map[string]runtime.ContainerState
 	// imageFS, when set, models the file system images live on (SetImageFilesystem).
-	imageFS *imageFS
+	imageFS    *imageFS
 	pulls      map[string]int
 	containers map[string]*container
 	imageProcs map[string]Process
