@@ -13,7 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -151,6 +153,23 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	if err := ic.Watch(source.Kind(e.cache, &api.Image{}, &handler.TypedEnqueueRequestForObject[*api.Image]{})); err != nil {
+		return err
+	}
+	// A container that pulled an image keeps it until the container is deleted: its
+	// image's status changes then (and when a pull records a digest), not on the
+	// container's other writes.
+	if err := ic.Watch(source.Kind(e.cache, &api.Container{}, handler.TypedEnqueueRequestsFromMapFunc(
+		func(_ context.Context, c *api.Container) []reconcile.Request {
+			if c.Status.ImageDigest == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: api.ImageName(c.Status.ImageDigest)}}}
+		}), predicate.TypedFuncs[*api.Container]{
+		UpdateFunc: func(e event.TypedUpdateEvent[*api.Container]) bool {
+			return e.ObjectOld.Status.ImageDigest != e.ObjectNew.Status.ImageDigest
+		},
+		GenericFunc: func(event.TypedGenericEvent[*api.Container]) bool { return false },
+	})); err != nil {
 		return err
 	}
 	ctrls = append(ctrls, ic)

@@ -197,12 +197,20 @@ func (r *ImageCleanupReconciler) Cycle(ctx context.Context) {
 		}
 		removed++
 	}
+	tracked := removed
 	if r.Options.Untracked {
 		r.removeUnmanagedContainers(ctx)
-		if _, err := r.removeUntracked(ctx, r.Options.PerCycle-removed, removedByCycle); err != nil {
+		n, err := r.removeUntracked(ctx, r.Options.PerCycle-removed, removedByCycle)
+		if err != nil {
 			r.Log.Error(err, "image cleanup cycle: untracked images")
 		}
+		removed += n
 	}
+	log := r.Log.V(1)
+	if removed > 0 {
+		log = r.Log
+	}
+	log.Info("image cleanup cycle", "removed", removed, "tracked", tracked, "untracked", removed-tracked, "perCycle", r.Options.PerCycle)
 	if err := r.refreshStatuses(ctx); err != nil {
 		r.Log.Error(err, "image cleanup cycle: image status")
 	}

@@ -449,6 +449,12 @@ func TestImageCleanupPullBehaviors(t *testing.T) {
 			}
 			h.advance(time.Minute)
 			h.waitGone(tid)
+			// Its containers gone, the image's status says when it may go, without a cycle.
+			testutil.Eventually(t, "the image's status after its task was cleaned up", func() bool {
+				var im api.Image
+				err := h.st.DirectClient().Get(h.ctx, clientKey(api.ImageName(digestOf(fhImage))), &im)
+				return err == nil && strings.HasPrefix(im.Status.KeptBecause, "used less than 1h ago") && im.Status.CleanupAfter != nil
+			})
 			h.clk.Step(time.Hour + time.Second)
 			ic.Cycle(h.ctx)
 			if _, ok := h.rt.LocalImages()[fhImage]; ok {

@@ -83,6 +83,9 @@ func TestMain(m *testing.M) {
 type agentHost struct {
 	t     *testing.T
 	ns    string
+	// containerd is the socket of the containerd the agent uses: the test environment's,
+	// or one of the test's own (newAgentHostOn).
+	containerd string
 	dir   string
 	tasks string
 	rt    *containerd.Runtime
@@ -106,15 +109,22 @@ const testHostDir = "/run/ecsd-e2e"
 
 func newAgentHost(t *testing.T) *agentHost {
 	t.Helper()
-	testenv.RequireRoot(t)
 	testenv.RequireContainerd(t)
-	h := &agentHost{t: t, ns: testenv.UniqueName(t, "e2e"), dir: t.TempDir(), forwarded: map[string]*netns.Forwarder{}}
+	return newAgentHostOn(t, testenv.ContainerdAddress())
+}
+
+// newAgentHostOn is newAgentHost with the containerd at address.
+func newAgentHostOn(t *testing.T, address string) *agentHost {
+	t.Helper()
+	testenv.RequireRoot(t)
+	h := &agentHost{t: t, ns: testenv.UniqueName(t, "e2e"), dir: t.TempDir(), forwarded: map[string]*netns.Forwarder{},
+		containerd: address}
 	h.tasks = filepath.Join(h.dir, "tasks")
 	h.newTestHost()
 	if err := os.MkdirAll(h.tasks, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := containerd.New(context.Background(), testenv.ContainerdAddress(), h.ns)
+	rt, err := containerd.New(context.Background(), address, h.ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +210,7 @@ func (h *agentHost) start() {
 	}
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = append(os.Environ(),
-		"ECSD_CONTAINERD_ADDRESS="+testenv.ContainerdAddress(),
+		"ECSD_CONTAINERD_ADDRESS="+h.containerd,
 		"ECSD_CONTAINERD_NAMESPACE="+h.ns,
 		// Host-network tasks join the test host, where the agent runs, not the machine's
 		// namespace where containerd's shims run.
