@@ -81,16 +81,16 @@ func TestMain(m *testing.M) {
 // agentHost is one agent installation: its data directory, task files and containerd
 // namespace, and the agent process when running.
 type agentHost struct {
-	t     *testing.T
-	ns    string
+	t  *testing.T
+	ns string
 	// containerd is the socket of the containerd the agent uses: the test environment's,
 	// or one of the test's own (newAgentHostOn).
 	containerd string
-	dir   string
-	tasks string
-	rt    *containerd.Runtime
-	cmd   *exec.Cmd
-	log   *os.File
+	dir        string
+	tasks      string
+	rt         *containerd.Runtime
+	cmd        *exec.Cmd
+	log        *os.File
 	// env is appended to the agent's environment on every start; a later entry for the
 	// same variable wins.
 	env []string
