@@ -82,6 +82,10 @@ test: govet build ## Run every test, unit and integration (needs root and `make 
 bench: build ## Measure raw containerd vs the agent's launch latency, and the agent's memory.
 	bash hack/bench.sh
 
+.PHONY: soak
+soak: build ## Hundreds of short tasks with image churn (minutes); fails if the agent's memory, goroutines, checkpoint or disk use grow without bound.
+	bash hack/soak.sh
+
 .PHONY: run
 run: setup build ## Start containerd and the agent in local mode with the sample tasks.
 	bash hack/run-local.sh

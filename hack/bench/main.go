@@ -66,7 +66,7 @@ func (e *envFlags) Set(v string) error {
 }
 
 func run(n int, address, image, agent string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
 	if *tmdsOnly {
@@ -75,6 +75,20 @@ func run(n int, address, image, agent string) error {
 			return fmt.Errorf("task metadata: %w", err)
 		}
 		printTMDS(tm)
+		return nil
+	}
+	if *soakOnly {
+		r, err := soak(ctx, agent, address, suffix, *soakTasks)
+		if err != nil {
+			return fmt.Errorf("soak: %w", err)
+		}
+		printSoak(r)
+		if len(r.failures) > 0 {
+			return fmt.Errorf("soak: %d figures grew: %s", len(r.failures), strings.Join(r.failures, "; "))
+		}
+		fmt.Printf("soak passed: %d tasks in %s; live heap %s → %s, rss %.1f → %.1f MiB, goroutines %d → %d, checkpoint %s → %s, all cleaned up\n",
+			r.end.tasks, r.took.Round(time.Second), size(r.start.heap), size(r.end.heap), float64(r.start.rssKiB)/1024,
+			float64(r.end.rssKiB)/1024, r.start.goroutines, r.end.goroutines, size(r.start.checkpoint), size(r.end.checkpoint))
 		return nil
 	}
 	if *awslogsOnly {
@@ -135,11 +149,20 @@ func run(n int, address, image, agent string) error {
 	if err != nil {
 		return fmt.Errorf("awslogs: %w", err)
 	}
+	var sk soakResult
+	if *benchSoak > 0 {
+		if sk, err = soak(ctx, agent, address, suffix, *benchSoak); err != nil {
+			return fmt.Errorf("soak: %w", err)
+		}
+	}
 	printLaunch(n, raw, rawSeccomp, launch)
 	printControlPlane(cp)
 	printMemory(mem, n)
 	printTMDS(tm)
 	printAWSLogs(aw)
+	if *benchSoak > 0 {
+		printSoak(sk)
+	}
 	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
 	return nil
 }
