@@ -1,7 +1,8 @@
 // Command bench measures, in one run on one machine, raw containerd create+start against
 // ecsd's task launch latency (desired RUNNING written → RUNNING observed), the agent's
-// memory and task metadata v4 throughput (tmds.go). Its last line is
-// `launch-ratio-p50 <number>` (target ≤ 1.25).
+// memory and task metadata v4 throughput (tmds.go), and ends with a short soak (soak.go,
+// which -soak runs alone for make soak). Its last line is `launch-ratio-p50 <number>`
+// (target ≤ 1.25).
 package main
 
 import (

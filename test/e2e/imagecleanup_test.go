@@ -399,8 +399,17 @@ func TestImageCleanupRemovesUnusedImagesLRU(t *testing.T) {
 	from := logSize(t, h)
 	h.env = append(slices.Clone(base), "ECSD_IMAGE_CLEANUP_INTERVAL=2s")
 	h.start()
-	waitUntil(t, h, "the five unused images removed", 2*time.Minute, func() bool {
-		return !slices.ContainsFunc(refs, func(ref string) bool { return runtimeHas(t, h, ref) })
+	waitUntil(t, h, "the five unused images removed, their objects and the cycles' log lines", 2*time.Minute, func() bool {
+		_, _, cycles := removals(t, h, from)
+		removed := 0
+		for _, n := range cycles {
+			removed += n
+		}
+		ims := agentImages(t, objects)
+		return removed >= len(refs) && !slices.ContainsFunc(refs, func(ref string) bool {
+			_, tracked := ims[ref]
+			return tracked || runtimeHas(t, h, ref)
+		})
 	})
 	imgs, reasons, cycles := removals(t, h, from)
 	if !slices.Equal(imgs, refs) {
