@@ -91,10 +91,12 @@ setup: ## Install and start containerd, runc, CNI plugins, registries and test i
 	bash hack/setup-test-env.sh
 
 # Tests that need root, containerd, registries, moto or network namespaces carry the build
-# tag "integration"; without it, `go test` runs the unit tests only.
+# tag "integration"; without it, `go test` runs the unit tests only. test/e2e is nothing
+# but end-to-end tests through the binaries, so it carries no tag (`go test -run X
+# ./test/e2e/` runs them as root) and test-unit leaves it out; test/systemd has its own tag.
 .PHONY: test-unit
 test-unit: ## Run the unit tests: no root, containerd, registry or network namespace needed.
-	$(GO) test $(TEST_FLAGS) -timeout 5m ./...
+	$(GO) test $(TEST_FLAGS) -timeout 5m $$($(GO) list ./... | grep -v '/test/e2e$$')
 	@# hack/mkimage is a module of its own (go-containerregistry stays out of the agent's go.mod).
 	cd hack/mkimage && $(GO) test $(TEST_FLAGS) ./...
 	cd hack/mkpkg && $(GO) test $(TEST_FLAGS) ./...
@@ -135,6 +137,10 @@ test-systemd: ## Boot Debian 12 under systemd-nspawn, install the .deb, drive th
 bench: ## Measure raw containerd vs the agent's launch latency, and the agent's memory.
 	@bash hack/step.sh "make build" $(MAKE) --no-print-directory build
 	bash hack/bench.sh
+
+.PHONY: soak
+soak: build ## Hundreds of short tasks with image churn (minutes); fails if the agent's memory, goroutines, checkpoint or disk use grow without bound.
+	bash hack/soak.sh
 
 .PHONY: run
 run: ## Start containerd and the agent in local mode with the sample tasks.

@@ -79,14 +79,27 @@ type Config struct {
 	ManifestPullTimeout time.Duration `env:"ECS_MANIFEST_PULL_TIMEOUT"`
 	// DependentContainersPullUpfront pulls images of containers still waiting on dependsOn.
 	DependentContainersPullUpfront BooleanDefaultFalse `env:"ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT"`
-	// ImageCleanupDisabled turns image cleanup off; prefer-cached pulling forces it on.
+	// ImageCleanupDisabled turns image cleanup off, disk-pressure cleanup included. Unlike
+	// the reference agent, ecsd keeps cleanup on with prefer-cached pulling: a removed image
+	// is pulled again when a task needs it.
 	ImageCleanupDisabled BooleanDefaultFalse `env:"ECS_DISABLE_IMAGE_CLEANUP"`
 	// ImageCleanupInterval is the time between cleanup passes; at least 10m.
 	ImageCleanupInterval time.Duration `env:"ECS_IMAGE_CLEANUP_INTERVAL"`
-	// MinimumImageDeletionAge is how long after its pull an image may be removed.
+	// ImageCleanupIntervalOverride, when set, replaces ImageCleanupInterval without its
+	// 10-minute floor (ecsd only): the reference's floor protects pulls its cleanup blocks,
+	// and ecsd's blocks none. At least 1s.
+	ImageCleanupIntervalOverride time.Duration `env:"ECSD_IMAGE_CLEANUP_INTERVAL"`
+	// MinimumImageDeletionAge is how long after its last use an image may be removed.
 	MinimumImageDeletionAge time.Duration `env:"ECS_IMAGE_MINIMUM_CLEANUP_AGE"`
-	// NonECSMinimumImageDeletionAge is the same for images ECS did not pull.
+	// NonECSMinimumImageDeletionAge is the same for images ECS did not pull, counted from
+	// when they arrived on the host.
 	NonECSMinimumImageDeletionAge time.Duration `env:"NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE"`
+	// ImageGCHighPercent is the image file system usage (percent, like df) above which
+	// image cleanup runs at once, by the same rules, until usage is below ImageGCLowPercent
+	// (ecsd only; kubelet's image GC thresholds). 100 turns disk-pressure cleanup off.
+	ImageGCHighPercent int `env:"ECSD_IMAGE_GC_HIGH_PERCENT"`
+	// ImageGCLowPercent is where disk-pressure cleanup stops; below ImageGCHighPercent.
+	ImageGCLowPercent int `env:"ECSD_IMAGE_GC_LOW_PERCENT"`
 	// NumImagesToDeletePerCycle caps images removed per pass; at least 1.
 	NumImagesToDeletePerCycle int `env:"ECS_NUM_IMAGES_DELETE_PER_CYCLE"`
 	// NumNonECSContainersToDeletePerCycle caps non-ECS containers removed per pass.
@@ -396,6 +409,9 @@ const (
 	defaultImageDeletionAge         = time.Hour
 	defaultNumImagesPerCycle        = 5
 	defaultNumContainersPerCycle    = 5
+	minImageCleanupIntervalOverride = time.Second
+	defaultImageGCHighPercent       = 85
+	defaultImageGCLowPercent        = 80
 	defaultTaskMetadataSteadyRate   = 40
 	defaultTaskMetadataBurstRate    = 60
 	defaultPollingMetricsWait       = 10 * time.Second
@@ -445,6 +461,8 @@ func baseDefaults() *Config {
 		NonECSMinimumImageDeletionAge:       defaultImageDeletionAge,
 		NumImagesToDeletePerCycle:           defaultNumImagesPerCycle,
 		NumNonECSContainersToDeletePerCycle: defaultNumContainersPerCycle,
+		ImageGCHighPercent:                  defaultImageGCHighPercent,
+		ImageGCLowPercent:                   defaultImageGCLowPercent,
 		TaskCleanupWaitDuration:             defaultTaskCleanupWaitDuration,
 		DockerStopTimeout:                   defaultDockerStopTimeout,
 		ContainerStartTimeout:               defaultContainerStartTimeout,

@@ -193,14 +193,15 @@ func TestConfigFileLocation(t *testing.T) {
 }
 
 func TestWarningNamesTheSource(t *testing.T) {
-	envFile := writeFile(t, "ecs.config", "ECS_NUM_IMAGES_DELETE_PER_CYCLE=x\n")
+	envFile := writeFile(t, "ecs.config", "ECS_NUM_IMAGES_DELETE_PER_CYCLE=x\nECS_TASK_PIDS_LIMIT=x\n")
 	jsonFile := writeFile(t, "agent.json", `{"ImageCleanupInterval": 60000000000}`)
 	_, w := mustLoad(t, env("ECS_CGROUP_CPU_PERIOD", "1s"), WithConfigFile(envFile), WithAgentConfigFile(jsonFile))
 	// A malformed variable that also has no effect gets one warning saying both.
-	const noCleanup = "; it has no effect in ecsd: ecsd does not remove unused images"
+	const noPidsLimit = "; it has no effect in ecsd: ecsd does not set a per-task pids limit"
 	want := []string{
-		`ECS_NUM_IMAGES_DELETE_PER_CYCLE="x" (` + envFile + `): not an integer; using the default` + noCleanup,
-		`ECS_IMAGE_CLEANUP_INTERVAL="1m" (ImageCleanupInterval in ` + jsonFile + `): below the minimum 10m; using 30m` + noCleanup,
+		`ECS_NUM_IMAGES_DELETE_PER_CYCLE="x" (` + envFile + `): not an integer; using the default`,
+		`ECS_TASK_PIDS_LIMIT="x" (` + envFile + `): not an integer; using the default` + noPidsLimit,
+		`ECS_IMAGE_CLEANUP_INTERVAL="1m" (ImageCleanupInterval in ` + jsonFile + `): below the minimum 10m; using 30m`,
 		`ECS_CGROUP_CPU_PERIOD="1s": must be within [8ms, 100ms]; using 100ms`,
 	}
 	got := strings.Split(strings.TrimSpace(warningsText(w)), "\n")
@@ -563,8 +564,30 @@ func TestStringRules(t *testing.T) {
 		{name: "pull behavior: unknown is default", env: env("ECS_IMAGE_PULL_BEHAVIOR", "never"),
 			check: func(c *Config) any { return c.ImagePullBehavior }, want: ImagePullDefaultBehavior,
 			warning: "accepted: default, always, once, prefer-cached"},
-		{name: "pull behavior: prefer-cached disables cleanup", env: env("ECS_IMAGE_PULL_BEHAVIOR", "prefer-cached"),
-			check: func(c *Config) any { return c.ImageCleanupDisabled.Enabled() }, want: true},
+		{name: "pull behavior: prefer-cached keeps cleanup on (unlike the reference)", env: env("ECS_IMAGE_PULL_BEHAVIOR", "prefer-cached"),
+			check: func(c *Config) any { return c.ImageCleanupDisabled.Enabled() }, want: false},
+		{name: "image GC thresholds: defaults", check: func(c *Config) any { return [2]int{c.ImageGCHighPercent, c.ImageGCLowPercent} },
+			want: [2]int{85, 80}},
+		{name: "image GC thresholds: valid", env: env("ECSD_IMAGE_GC_HIGH_PERCENT", "60", "ECSD_IMAGE_GC_LOW_PERCENT", "40"),
+			check: func(c *Config) any { return [2]int{c.ImageGCHighPercent, c.ImageGCLowPercent} }, want: [2]int{60, 40}},
+		{name: "image GC thresholds: 100 turns pressure cleanup off", env: env("ECSD_IMAGE_GC_HIGH_PERCENT", "100"),
+			check: func(c *Config) any { return [2]int{c.ImageGCHighPercent, c.ImageGCLowPercent} }, want: [2]int{100, 80}},
+		{name: "image GC thresholds: low not below high", env: env("ECSD_IMAGE_GC_HIGH_PERCENT", "70", "ECSD_IMAGE_GC_LOW_PERCENT", "70"),
+			check: func(c *Config) any { return [2]int{c.ImageGCHighPercent, c.ImageGCLowPercent} }, want: [2]int{85, 80},
+			warning: `ECSD_IMAGE_GC_HIGH_PERCENT="70 (ECSD_IMAGE_GC_LOW_PERCENT=70)": want 1 <= ECSD_IMAGE_GC_LOW_PERCENT < ECSD_IMAGE_GC_HIGH_PERCENT <= 100; using 85 and 80`},
+		{name: "image GC thresholds: above 100", env: env("ECSD_IMAGE_GC_HIGH_PERCENT", "101"),
+			check: func(c *Config) any { return [2]int{c.ImageGCHighPercent, c.ImageGCLowPercent} }, want: [2]int{85, 80},
+			warning: "using 85 and 80"},
+		{name: "image GC thresholds: not a number", env: env("ECSD_IMAGE_GC_LOW_PERCENT", "half"),
+			check: func(c *Config) any { return c.ImageGCLowPercent }, want: 80, warning: "not an integer"},
+		{name: "image cleanup interval override", env: env("ECSD_IMAGE_CLEANUP_INTERVAL", "2s", "ECS_IMAGE_CLEANUP_INTERVAL", "15m"),
+			check: func(c *Config) any { return [2]time.Duration{c.ImageCleanupIntervalOverride, c.ImageCleanupInterval} },
+			want:  [2]time.Duration{2 * time.Second, 15 * time.Minute}},
+		{name: "image cleanup interval override: below 1s", env: env("ECSD_IMAGE_CLEANUP_INTERVAL", "10ms"),
+			check: func(c *Config) any { return c.ImageCleanupIntervalOverride }, want: time.Duration(0),
+			warning: `ECSD_IMAGE_CLEANUP_INTERVAL="10ms": below the minimum 1s; using ECS_IMAGE_CLEANUP_INTERVAL (30m)`},
+		{name: "image minimum age: negative", env: env("ECS_IMAGE_MINIMUM_CLEANUP_AGE", "-1h"),
+			check: func(c *Config) any { return c.MinimumImageDeletionAge }, want: time.Duration(0), warning: "must not be negative; using 0s"},
 		{name: "pull behavior: JSON integer", json: `{"ImagePullBehavior": 2}`,
 			check: func(c *Config) any { return c.ImagePullBehavior }, want: ImagePullOnceBehavior},
 		{name: "propagate tags", env: env("ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM", "ec2_instance"),

@@ -16,7 +16,6 @@ import (
 // noEffectVariables maps each variable with no effect in ecsd to the reason.
 func noEffectVariables() map[string]string {
 	const (
-		noImageCleanup = "ecsd does not remove unused images"
 		agentContainer = "it configures the reference agent's own Docker container, and ecsd runs on the host, not in a container"
 		windowsOnly    = "it applies to Windows instances only"
 	)
@@ -25,12 +24,6 @@ func noEffectVariables() map[string]string {
 		"ECS_ALTERNATE_CREDENTIAL_PROFILE":           "the agent's AWS clients use the SDK's default credential chain; the rotating shared-credentials file is not read",
 		"ECS_HOST_DATA_DIR":                          "ecsd runs on the host, so ECS_DATADIR already is the host path",
 		"ECS_WARM_POOLS_CHECK":                       "ecsd registers at once; it does not wait for an Auto Scaling warm pool lifecycle state",
-		"ECS_DISABLE_IMAGE_CLEANUP":                  noImageCleanup,
-		"ECS_IMAGE_CLEANUP_INTERVAL":                 noImageCleanup,
-		"ECS_IMAGE_MINIMUM_CLEANUP_AGE":              noImageCleanup,
-		"ECS_NUM_IMAGES_DELETE_PER_CYCLE":            noImageCleanup,
-		"ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP":         noImageCleanup,
-		"ECS_EXCLUDE_UNTRACKED_IMAGE":                noImageCleanup,
 		"ECS_SHARED_VOLUME_MATCH_FULL_CONFIG":        "ecsd has no shared Docker volumes (task definitions with scope shared are refused)",
 		"ECS_TASK_PIDS_LIMIT":                        "ecsd does not set a per-task pids limit",
 		"ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2":   "ecsd does not copy the task memory limit onto containers",

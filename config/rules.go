@@ -259,8 +259,24 @@ func (l *loader) images(c *Config) {
 			"accepted: default, always, once, prefer-cached; using default")
 		c.ImagePullBehavior = ImagePullDefaultBehavior
 	}
-	if c.ImagePullBehavior == ImagePullPreferCachedBehavior {
-		// prefer-cached relies on images staying around.
-		c.ImageCleanupDisabled.Value = ExplicitlyEnabled
+	// Unlike the reference agent, prefer-cached leaves image cleanup on: the pull step
+	// pulls an image cleanup removed again when a task needs it.
+	if d := c.ImageCleanupIntervalOverride; d != 0 && d < minImageCleanupIntervalOverride {
+		l.warn(l.env("ImageCleanupIntervalOverride"), fmtDuration(d), l.from("ImageCleanupIntervalOverride"),
+			fmt.Sprintf("below the minimum %s; using ECS_IMAGE_CLEANUP_INTERVAL (%s)", fmtDuration(minImageCleanupIntervalOverride), fmtDuration(c.ImageCleanupInterval)))
+		c.ImageCleanupIntervalOverride = 0
+	}
+	if c.MinimumImageDeletionAge < 0 {
+		l.warn(l.env("MinimumImageDeletionAge"), fmtDuration(c.MinimumImageDeletionAge), l.from("MinimumImageDeletionAge"), "must not be negative; using 0s")
+		c.MinimumImageDeletionAge = 0
+	}
+	if c.NonECSMinimumImageDeletionAge < 0 {
+		l.warn(l.env("NonECSMinimumImageDeletionAge"), fmtDuration(c.NonECSMinimumImageDeletionAge), l.from("NonECSMinimumImageDeletionAge"), "must not be negative; using 0s")
+		c.NonECSMinimumImageDeletionAge = 0
+	}
+	if hi, lo := c.ImageGCHighPercent, c.ImageGCLowPercent; hi < 1 || hi > 100 || lo < 1 || lo >= hi {
+		l.warn(l.env("ImageGCHighPercent"), fmt.Sprintf("%d (ECSD_IMAGE_GC_LOW_PERCENT=%d)", hi, lo), l.from("ImageGCHighPercent"),
+			fmt.Sprintf("want 1 <= ECSD_IMAGE_GC_LOW_PERCENT < ECSD_IMAGE_GC_HIGH_PERCENT <= 100; using %d and %d", defaultImageGCHighPercent, defaultImageGCLowPercent))
+		c.ImageGCHighPercent, c.ImageGCLowPercent = defaultImageGCHighPercent, defaultImageGCLowPercent
 	}
 }

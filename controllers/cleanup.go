@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -57,23 +59,35 @@ func (r *CleanupReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	for _, c := range sib {
+	// Every container is tried, in a fixed order, even when one fails: the next attempt
+	// then has only the failed ones left.
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(sib)) {
+		c := sib[name]
 		// A container whose create was never recorded may still exist under the ID its
 		// create step would have used: the derived one, or an older agent's old-form one.
 		ids := []string{c.Status.RuntimeID}
 		if c.Status.RuntimeID == "" {
 			ids = []string{api.ContainerRuntimeID(t, c), api.LegacyRuntimeID(c)}
 		}
+		removed := true
 		for _, id := range ids {
 			if err := r.Runtime.RemoveContainer(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-				return reconcile.Result{}, fmt.Errorf("remove container %s: %w", id, err)
+				errs = append(errs, fmt.Errorf("remove container %s: %w", id, err))
+				removed = false
 			}
+		}
+		if !removed {
+			continue
 		}
 		// Retried with the cleanup if it fails: a user left behind would keep the image
 		// from ever being cleaned up.
 		if err := r.Images.release(ctx, c, r.Clock.Now()); err != nil {
-			return reconcile.Result{}, fmt.Errorf("release image of %s: %w", c.Name, err)
+			errs = append(errs, fmt.Errorf("release image of %s: %w", c.Name, err))
 		}
+	}
+	if len(errs) > 0 {
+		return reconcile.Result{}, errors.Join(errs...)
 	}
 	// The namespace holder lives in the task's cgroup and its /dev/shm in the task's directory.
 	if err := r.Namespaces.Release(ctx, t.Name); err != nil {

@@ -13,7 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -38,6 +40,8 @@ type Engine struct {
 	containers []phase
 	tasks      []taskController
 	runnables  []func(context.Context) error
+	// images reconciles Image objects (image cleanup's status of each image).
+	images reconcile.Reconciler
 
 	mu     sync.Mutex
 	queues []ctrlutil.Queue
@@ -67,11 +71,14 @@ func New(direct, cached client.Client, c cache.Cache, d Deps, o Options, log log
 	clk := d.clock()
 	ns := NewTaskNamespaces(d.Runtime, d.HostFS, o.Namespaces.HolderBinary, o.DataDir, log.WithName("task-namespaces"))
 	images := NewImageUsers(direct)
+	guard := NewImageGuard()
+	imageCleanup := &ImageCleanupReconciler{Client: direct, Runtime: d.Runtime, Guard: guard, Clock: clk,
+		Log: log.WithName("image-cleanup"), Options: o.Images}
 	e := &Engine{cached: cached, cache: c, log: log,
 		adopter: NewAdopter(direct, d.Runtime, d.Network, o.DataDir, o.Network, o.Adopt, clk, log.WithName("adopt"))}
 	e.containers = []phase{
 		{"pull", 8, needsPull, &PullReconciler{Client: direct, Runtime: d.Runtime, Auth: d.Auth, Images: images,
-			Clock: clk, Log: log.WithName("pull"), Options: o.Pull}},
+			Guard: guard, Clock: clk, Log: log.WithName("pull"), Options: o.Pull}},
 		{"create", 8, needsCreate, &CreateReconciler{Client: direct, Cached: cached, Runtime: d.Runtime, Network: d.Network,
 			HostFS: d.HostFS, Cgroups: d.Cgroups, Namespaces: ns, Inputs: d.Inputs, Security: d.Security, Clock: clk,
 			Log: log.WithName("create"), DataDir: o.DataDir, Options: o.Create, NetworkOptions: o.Network, Metadata: o.Metadata}},
@@ -93,7 +100,9 @@ func New(direct, cached client.Client, c cache.Cache, d Deps, o Options, log log
 		e.containers = append(e.containers, phase{"release", 4, needsRelease, &ReleaseReconciler{Client: direct, Network: d.Network, Clock: clk}})
 		e.tasks = append(e.tasks, taskController{"task-network", 2, true, &TaskNetworkReconciler{Client: direct, Network: d.Network, Clock: clk}})
 	}
+	e.images = imageCleanup
 	e.runnables = []func(context.Context) error{
+		imageCleanup.Run,
 		RuntimeEvents{Cached: cached, Subscribe: d.Runtime.Events, Enqueue: e.enqueueAll, Clock: clk, Log: log}.Run,
 		Relister{Cached: cached, Enqueue: e.enqueueAll, Clock: clk, Log: log, Options: o.Relist, Sweeps: []Sweep{
 			OrphanSweep{Adopter: e.adopter, Runtime: d.Runtime, Log: log},
@@ -139,6 +148,31 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		ctrls = append(ctrls, c)
 	}
+	ic, err := e.newController("image-cleanup", 1, e.images)
+	if err != nil {
+		return err
+	}
+	if err := ic.Watch(source.Kind(e.cache, &api.Image{}, &handler.TypedEnqueueRequestForObject[*api.Image]{})); err != nil {
+		return err
+	}
+	// A container that pulled an image keeps it until the container is deleted: its
+	// image's status changes then (and when a pull records a digest), not on the
+	// container's other writes.
+	if err := ic.Watch(source.Kind(e.cache, &api.Container{}, handler.TypedEnqueueRequestsFromMapFunc(
+		func(_ context.Context, c *api.Container) []reconcile.Request {
+			if c.Status.ImageDigest == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: api.ImageName(c.Status.ImageDigest)}}}
+		}), predicate.TypedFuncs[*api.Container]{
+		UpdateFunc: func(e event.TypedUpdateEvent[*api.Container]) bool {
+			return e.ObjectOld.Status.ImageDigest != e.ObjectNew.Status.ImageDigest
+		},
+		GenericFunc: func(event.TypedGenericEvent[*api.Container]) bool { return false },
+	})); err != nil {
+		return err
+	}
+	ctrls = append(ctrls, ic)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range ctrls {
 		g.Go(func() error { return c.Start(gctx) })
@@ -146,7 +180,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	for _, run := range e.runnables {
 		g.Go(func() error { return run(gctx) })
 	}
-	err := g.Wait()
+	err = g.Wait()
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		// Stopping: controller-runtime may report the interruption as a failed cache
 		// sync rather than as a cancellation.

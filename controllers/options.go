@@ -47,6 +47,7 @@ type Options struct {
 	Health     HealthOptions
 	Stop       StopOptions
 	Cleanup    CleanupOptions
+	Images     ImageCleanupOptions
 	Namespaces NamespaceOptions
 	Relist     RelistOptions
 	Adopt      AdoptOptions
@@ -203,6 +204,41 @@ type CleanupOptions struct {
 	RequiresReport bool
 }
 
+// ImageCleanupOptions tune image cleanup (ImageCleanupReconciler).
+type ImageCleanupOptions struct {
+	// Disable turns image cleanup off, disk-pressure cleanup included
+	// (ECS_DISABLE_IMAGE_CLEANUP).
+	Disable bool
+	// Interval is the time between cleanup cycles (ECSD_IMAGE_CLEANUP_INTERVAL, else
+	// ECS_IMAGE_CLEANUP_INTERVAL).
+	Interval time.Duration
+	// MinAge keeps an image for this long after its last use (ECS_IMAGE_MINIMUM_CLEANUP_AGE).
+	MinAge time.Duration
+	// PerCycle caps the images one cycle removes (ECS_NUM_IMAGES_DELETE_PER_CYCLE).
+	PerCycle int
+	// Exclude are image names cleanup never removes, tracked or not
+	// (ECS_EXCLUDE_UNTRACKED_IMAGE).
+	Exclude []string
+	// Untracked also removes images no task pulled and stopped containers the agent did
+	// not make, in its containerd namespace (ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP).
+	Untracked bool
+	// UntrackedMinAge keeps an untracked image for this long after it arrived
+	// (NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE).
+	UntrackedMinAge time.Duration
+	// UnmanagedContainersPerCycle caps the other clients' stopped containers one cycle
+	// removes (NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE); UnmanagedContainerWait is how long
+	// after it stopped one is kept (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION, as the reference).
+	UnmanagedContainersPerCycle int
+	UnmanagedContainerWait      time.Duration
+	// HighPercent and LowPercent are the disk-pressure thresholds (ECSD_IMAGE_GC_HIGH_PERCENT,
+	// ECSD_IMAGE_GC_LOW_PERCENT): above HighPercent images are removed by the same rules
+	// until usage is below LowPercent. HighPercent of 100 or more turns this off.
+	HighPercent, LowPercent int
+	// PressureInterval is how often the image file systems are measured, besides after
+	// every change of an Image object (a pull, a task cleaned up).
+	PressureInterval time.Duration
+}
+
 // NamespaceOptions tune the shared PID/IPC namespaces of pidMode/ipcMode "task" tasks.
 type NamespaceOptions struct {
 	// HolderBinary is ecsd-init, run as the holder of the shared namespaces; empty refuses
@@ -231,6 +267,9 @@ type AdoptOptions struct {
 const (
 	defaultRelistInterval = 10 * time.Second
 	defaultPullRetryDelay = time.Second
+	// defaultPressureInterval: a statfs every 10 s is nothing, and it bounds how far a pull
+	// not followed by any other change can take the disk before cleanup looks.
+	defaultPressureInterval = 10 * time.Second
 )
 
 // DefaultOptions are OptionsFrom the default configuration, with a checkpoint: what an
@@ -277,8 +316,25 @@ func OptionsFrom(cfg *config.Config) Options {
 		Health:   HealthOptions{Disable: cfg.DisableDockerHealthCheck.Enabled()},
 		Stop:     StopOptions{Timeout: cfg.DockerStopTimeout},
 		Relist:   RelistOptions{Interval: defaultRelistInterval},
+		Images: ImageCleanupOptions{
+			Disable:                     cfg.ImageCleanupDisabled.Enabled(),
+			Interval:                    cfg.ImageCleanupInterval,
+			MinAge:                      cfg.MinimumImageDeletionAge,
+			PerCycle:                    cfg.NumImagesToDeletePerCycle,
+			Exclude:                     cfg.ImageCleanupExclusionList,
+			Untracked:                   cfg.DeleteNonECSImagesEnabled.Enabled(),
+			UntrackedMinAge:             cfg.NonECSMinimumImageDeletionAge,
+			UnmanagedContainersPerCycle: cfg.NumNonECSContainersToDeletePerCycle,
+			UnmanagedContainerWait:      cfg.TaskCleanupWaitDuration,
+			HighPercent:                 cfg.ImageGCHighPercent,
+			LowPercent:                  cfg.ImageGCLowPercent,
+			PressureInterval:            defaultPressureInterval,
+		},
 		// Without a checkpoint every start is a new instance: nothing was lost to adopt back.
 		Adopt: AdoptOptions{Disable: !cfg.Checkpoint.Enabled()},
+	}
+	if cfg.ImageCleanupIntervalOverride > 0 {
+		o.Images.Interval = cfg.ImageCleanupIntervalOverride
 	}
 	if len(cfg.EngineAuth) > 0 {
 		o.Pull.RegistryAuth = make(map[string]runtime.Auth, len(cfg.EngineAuth))

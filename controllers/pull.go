@@ -108,8 +108,11 @@ type PullReconciler struct {
 	Client  client.Client
 	Runtime pullRuntime
 	// Auth resolves registryAuthentication; nil pulls with Options.RegistryAuth.
-	Auth    AuthResolver
-	Images  *ImageUsers
+	Auth   AuthResolver
+	Images *ImageUsers
+	// Guard keeps image cleanup off the image from before the pull until the container's
+	// status names its digest; nil guards nothing (a reconciler without image cleanup).
+	Guard   *ImageGuard
 	Clock   clock.PassiveClock
 	Log     logr.Logger
 	Options PullOptions
@@ -134,6 +137,13 @@ func (r *PullReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 		}
 	}
 
+	// Pinned until the status below records the digest, which keeps the image from then
+	// on: image cleanup never removes it between this pull and the create that needs it.
+	unpin, err := r.Guard.Pin(ctx, s.c.Spec.Image)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	defer unpin()
 	started := metaTime(r.Clock.Now())
 	info, err := r.getImage(ctx, s.c, s.task.Spec.ARN)
 	if err != nil {

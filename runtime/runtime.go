@@ -41,8 +41,15 @@ type Runtime interface {
 	PullImage(ctx context.Context, ref string, auth *Auth, opts ...PullOption) (ImageInfo, error)
 	// InspectImage returns metadata for a local image; ErrNotFound if absent.
 	InspectImage(ctx context.Context, ref string) (ImageInfo, error)
-	// RemoveImage deletes a local image name; absent is success.
-	RemoveImage(ctx context.Context, ref string) error
+	// RemoveImage deletes a local image name and waits until what only it held (content,
+	// unpacked layers) is gone from disk; absent is success. See RemoveImageOptions.
+	RemoveImage(ctx context.Context, ref string, opts ...RemoveImageOption) error
+	// ListImages lists every image name in the runtime's store (the agent's namespace),
+	// the agent's and any other client's.
+	ListImages(ctx context.Context) ([]ImageRecord, error)
+	// ImageFilesystems reports the usage of the file systems holding image content and
+	// unpacked layers, one entry per distinct file system.
+	ImageFilesystems(ctx context.Context) ([]FilesystemUsage, error)
 
 	// CreateContainer creates the container and its writable layer. If a container with the
 	// same ID already exists it is left alone and ErrAlreadyExists is returned wrapped.
@@ -55,6 +62,9 @@ type Runtime interface {
 	InspectContainer(ctx context.Context, id string) (ContainerState, error)
 	// ListContainers lists the containers the agent manages (by label).
 	ListContainers(ctx context.Context) ([]ContainerState, error)
+	// ListUnmanagedContainers lists the other containers in the agent's namespace (made by
+	// another client, e.g. ctr), with their state; RemoveContainer removes them too.
+	ListUnmanagedContainers(ctx context.Context) ([]ContainerState, error)
 	// ContainerRecord returns the record stored with the container at create
 	// (ContainerConfig.Record), nil if it has none; ErrNotFound if the container does not exist.
 	ContainerRecord(ctx context.Context, id string) ([]byte, error)

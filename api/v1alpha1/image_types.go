@@ -19,6 +19,15 @@ type ImageStatus struct {
 	LastUsedAt *metav1.Time `json:"lastUsedAt,omitempty"`
 	// Users are the Container objects that use the image.
 	Users []string `json:"users,omitempty"`
+	// CleanupAfter, written by image cleanup, is the earliest time it may remove the image:
+	// its last use plus ECS_IMAGE_MINIMUM_CLEANUP_AGE. The first cleanup cycle after it
+	// removes the image (least recently used first, ECS_NUM_IMAGES_DELETE_PER_CYCLE per
+	// cycle), or disk pressure does sooner. Nil while the image is kept whatever its age.
+	CleanupAfter *metav1.Time `json:"cleanupAfter,omitempty"`
+	// KeptBecause, written by image cleanup, says why the image stays: in use by a task
+	// not yet cleaned up, excluded, image cleanup disabled, used too recently, waiting for
+	// the next cycle, or a removal that failed. Empty only for an image with no status yet.
+	KeptBecause string `json:"keptBecause,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -2,6 +2,7 @@ package acs
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -182,6 +183,30 @@ func TestCleanedTaskIsNotRecreated(t *testing.T) {
 	a.Tombstones.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	if gone, err := a.Tombstones.Has(taskARN); err != nil || gone {
 		t.Errorf("Has after the TTL = %v, %v", gone, err)
+	}
+}
+
+// TestTombstonesBounded: however many tasks come and go within the TTL, only the
+// MaxTombstones most recently cleaned up are kept, so the checkpoint does not grow with them.
+func TestTombstonesBounded(t *testing.T) {
+	a := newApplier(t)
+	ts := NewTombstones(a.Store, 24*time.Hour)
+	start := time.Now()
+	n := MaxTombstones + 10
+	for i := range n {
+		ts.now = func() time.Time { return start.Add(time.Duration(i) * time.Second) }
+		if err := ts.Add(fmt.Sprintf("arn:aws:ecs:us-west-2:123456789012:task/default/%08d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range map[int]bool{0: false, 9: false, 10: true, n - 1: true} {
+		if has, err := ts.Has(fmt.Sprintf("arn:aws:ecs:us-west-2:123456789012:task/default/%08d", i)); err != nil || has != want {
+			t.Errorf("task %d: Has = %v, %v; want %v", i, has, err, want)
+		}
+	}
+	m, err := ts.load()
+	if err != nil || len(m) != MaxTombstones {
+		t.Errorf("%d tombstones kept (%v), want %d", len(m), err, MaxTombstones)
 	}
 }
 

@@ -1,8 +1,11 @@
 package acs
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,13 +17,19 @@ const MetaCleanedTasks = "cleaned-tasks"
 
 // Tombstones remembers, for a while, the tasks this instance has cleaned up, so that a
 // stale payload still carrying one of them as RUNNING (a resend of a payload whose ack was
-// lost, say) does not run it a second time. Kept in the checkpoint, pruned after TTL.
+// lost, say) does not run it a second time. Kept in the checkpoint, pruned after TTL and
+// to the MaxTombstones most recent, so the checkpoint does not grow with the number of
+// tasks that have come and gone.
 type Tombstones struct {
 	st  *store.Store
 	ttl time.Duration
 	now func() time.Time
 	mu  sync.Mutex
 }
+
+// MaxTombstones bounds the tombstones kept: a stale payload is a resend within minutes, not
+// thousands of tasks later, and the set is rewritten whole at every cleanup.
+const MaxTombstones = 1024
 
 // NewTombstones keeps tombstones in st for ttl.
 func NewTombstones(st *store.Store, ttl time.Duration) *Tombstones {
@@ -42,6 +51,12 @@ func (t *Tombstones) Add(taskARN string) error {
 		}
 	}
 	m[taskARN] = now.Unix()
+	if extra := len(m) - MaxTombstones; extra > 0 {
+		arns := slices.SortedFunc(maps.Keys(m), func(a, b string) int { return cmp.Compare(m[a], m[b]) })
+		for _, arn := range arns[:extra] {
+			delete(m, arn)
+		}
+	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err

@@ -1,7 +1,8 @@
 // Command bench measures, in one run on one machine, raw containerd create+start against
 // ecsd's task launch latency (desired RUNNING written → RUNNING observed), the agent's
-// memory and task metadata v4 throughput (tmds.go). Its last line is
-// `launch-ratio-p50 <number>` (target ≤ 1.25).
+// memory and task metadata v4 throughput (tmds.go), and ends with a short soak (soak.go,
+// which -soak runs alone for make soak). Its last line is `launch-ratio-p50 <number>`
+// (target ≤ 1.25).
 package main
 
 import (
@@ -66,7 +67,7 @@ func (e *envFlags) Set(v string) error {
 }
 
 func run(n int, address, image, agent string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
 	if *tmdsOnly {
@@ -78,6 +79,20 @@ func run(n int, address, image, agent string) error {
 			return fmt.Errorf("task metadata: %w", err)
 		}
 		printTMDS(tm)
+		return nil
+	}
+	if *soakOnly {
+		r, err := soak(ctx, agent, address, suffix, *soakTasks)
+		if err != nil {
+			return fmt.Errorf("soak: %w", err)
+		}
+		printSoak(r)
+		if len(r.failures) > 0 {
+			return fmt.Errorf("soak: %d figures grew: %s", len(r.failures), strings.Join(r.failures, "; "))
+		}
+		fmt.Printf("soak passed: %d tasks in %s; live heap %s → %s, rss %.1f → %.1f MiB, goroutines %d → %d, checkpoint %s → %s, all cleaned up\n",
+			r.end.tasks, r.took.Round(time.Second), size(r.start.heap), size(r.end.heap), float64(r.start.rssKiB)/1024,
+			float64(r.end.rssKiB)/1024, r.start.goroutines, r.end.goroutines, size(r.start.checkpoint), size(r.end.checkpoint))
 		return nil
 	}
 	if *awslogsOnly {
@@ -162,11 +177,20 @@ func run(n int, address, image, agent string) error {
 	}); err != nil {
 		return fmt.Errorf("awslogs: %w", err)
 	}
+	var sk soakResult
+	if *benchSoak > 0 {
+		if sk, err = soak(ctx, agent, address, suffix, *benchSoak); err != nil {
+			return fmt.Errorf("soak: %w", err)
+		}
+	}
 	printLaunch(n, raw, rawSeccomp, launch)
 	printControlPlane(cp)
 	printMemory(mem, n)
 	printTMDS(tm)
 	printAWSLogs(aw)
+	if *benchSoak > 0 {
+		printSoak(sk)
+	}
 	fmt.Printf("launch-ratio-p50 %.2f\n", float64(pct(launch, 50))/float64(pct(raw, 50)))
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ecsd/ecsd/runtime"
@@ -194,19 +195,53 @@ func (r *Runtime) InspectImage(ctx context.Context, ref string) (runtime.ImageIn
 }
 
 // RemoveImage deletes the image name and waits for garbage collection, so the space is
-// really free when it returns (image cleanup measures disk). Absent is success. Content
-// still used by other names or by containers' snapshots is kept by containerd's GC.
-func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+// really free when it returns (image cleanup measures disk). Absent is success, and so is a
+// name that IfDigest says to remove only while it points at a digest it no longer points
+// at. Content still used by other names or by containers' snapshots is kept by containerd's
+// GC.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string, opts ...runtime.RemoveImageOption) error {
+	var o runtime.RemoveImageOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	name, err := NormalizeRef(ref)
 	if err != nil {
 		return wrapErr(err, "remove image %s", ref)
 	}
 	ctx = r.withNS(ctx)
-	err = r.client.ImageService().Delete(ctx, name, images.SynchronousDelete())
+	dopts := []images.DeleteOpt{images.SynchronousDelete()}
+	if o.Digest != "" {
+		d, err := digest.Parse(o.Digest)
+		if err != nil {
+			return wrapErr(fmt.Errorf("digest %q: %w: %w", o.Digest, errdefs.ErrInvalidArgument, err), "remove image %s", name)
+		}
+		// containerd answers NotFound when the name points elsewhere: left alone.
+		dopts = append(dopts, images.DeleteTarget(&ocispec.Descriptor{Digest: d}))
+	}
+	err = r.client.ImageService().Delete(ctx, name, dopts...)
 	if err != nil && !errdefs.IsNotFound(err) {
 		return wrapErr(err, "remove image %s", name)
 	}
 	return nil
+}
+
+// ListImages lists every image name in the namespace with its target, its content size
+// for this runtime's platform (0 when that content is not here) and when it was created.
+func (r *Runtime) ListImages(ctx context.Context) ([]runtime.ImageRecord, error) {
+	ctx = r.withNS(ctx)
+	imgs, err := r.client.ImageService().List(ctx)
+	if err != nil {
+		return nil, wrapErr(err, "list images")
+	}
+	out := make([]runtime.ImageRecord, 0, len(imgs))
+	for _, img := range imgs {
+		rec := runtime.ImageRecord{Name: img.Name, Digest: img.Target.Digest.String(), CreatedAt: img.CreatedAt}
+		if m, err := r.meta(ctx, client.NewImage(r.client, img)); err == nil {
+			rec.Size = m.size
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }
 
 // imageInfo returns the image's target digest, size and config for the default platform,

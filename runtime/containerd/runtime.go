@@ -33,6 +33,8 @@ type Runtime struct {
 
 	// images caches what is read from image configs, by target digest.
 	images imageCache
+	// dirs caches where containerd keeps image data (ImageFilesystems).
+	dirs imageDirs
 
 	initOnce sync.Once
 	initBin  string

@@ -32,6 +32,10 @@ const (
 	MethodExec             = "Exec"
 	MethodEvents           = "Events"
 	MethodStats            = "Stats"
+
+	MethodListImages              = "ListImages"
+	MethodImageFilesystems        = "ImageFilesystems"
+	MethodListUnmanagedContainers = "ListUnmanagedContainers"
 )
 
 // eventBuffer is how many events a subscriber may fall behind before its stream breaks.
@@ -120,9 +124,15 @@ type execKey struct{ target, cmd string }
 type Runtime struct {
 	clock clock.WithDelayedExecution
 
-	mu         sync.Mutex
-	registry   map[string]image
-	local      map[string]runtime.ImageInfo
+	mu       sync.Mutex
+	registry map[string]image
+	local    map[string]runtime.ImageInfo
+	// localAt is when each local image name arrived (ImageRecord.CreatedAt).
+	localAt map[string]time.Time
+	// unmanaged are containers another client made in the namespace.
+	unmanaged map[string]runtime.ContainerState
+	// imageFS, when set, models the file system images live on (SetImageFilesystem).
+	imageFS    *imageFS
 	pulls      map[string]int
 	containers map[string]*container
 	imageProcs map[string]Process
@@ -146,6 +156,8 @@ func New(clk clock.WithDelayedExecution) *Runtime {
 		clock:      clk,
 		registry:   map[string]image{},
 		local:      map[string]runtime.ImageInfo{},
+		localAt:    map[string]time.Time{},
+		unmanaged:  map[string]runtime.ContainerState{},
 		pulls:      map[string]int{},
 		containers: map[string]*container{},
 		imageProcs: map[string]Process{},
@@ -178,11 +190,56 @@ func (r *Runtime) RemoveRegistryImage(ref string) {
 	delete(r.registry, ref)
 }
 
-// AddLocalImage puts an image in the local image store, as if pulled earlier.
+// AddLocalImage puts an image in the local image store, as if pulled earlier (now, on the
+// runtime's clock).
 func (r *Runtime) AddLocalImage(info runtime.ImageInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.local[info.Ref] = info
+	r.storeLocal(info.Ref, info)
+}
+
+// storeLocal records a local image name; r.mu is held.
+func (r *Runtime) storeLocal(ref string, info runtime.ImageInfo) {
+	if cur, ok := r.local[ref]; !ok || cur.Digest != info.Digest {
+		r.localAt[ref] = r.clock.Now()
+	}
+	r.local[ref] = info
+}
+
+// LocalImages returns the local image names and the digest each points at.
+func (r *Runtime) LocalImages() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.local))
+	for ref, info := range r.local {
+		out[ref] = info.Digest
+	}
+	return out
+}
+
+// AddUnmanagedContainer puts a container made by another client (ctr, a script) in the
+// namespace; ListUnmanagedContainers lists it and RemoveContainer removes it.
+func (r *Runtime) AddUnmanagedContainer(st runtime.ContainerState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.Labels = maps.Clone(st.Labels)
+	r.unmanaged[st.ID] = st
+}
+
+// imageFS models the file system images are stored on: a fixed capacity, bytes used by
+// other things, and the size of every distinct local image (by digest).
+type imageFS struct {
+	path           string
+	capacity, base uint64
+}
+
+// SetImageFilesystem makes ImageFilesystems report one file system at path of capacity
+// bytes, of which base are used by something else and the rest by the local images: each
+// distinct digest counts its ImageInfo.Size once, so pulls fill it and removals free it.
+func (r *Runtime) SetImageFilesystem(path string, capacity, base uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.imageFS = &imageFS{path: path, capacity: capacity, base: base}
 }
 
 // ScriptImage sets what the processes of containers created from ref do.
@@ -419,7 +476,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, auth *runtime.Auth,
 	if im.auth != nil && (auth == nil || *auth != *im.auth) {
 		return runtime.ImageInfo{}, fmt.Errorf("fake: pull %s: %w", ref, runtime.ErrUnauthorized)
 	}
-	r.local[ref] = im.info
+	r.storeLocal(ref, im.info)
 	return im.info, nil
 }
 
@@ -437,15 +494,79 @@ func (r *Runtime) InspectImage(ctx context.Context, ref string) (runtime.ImageIn
 	return info, nil
 }
 
-// RemoveImage deletes the local image ref; absent is success.
-func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+// RemoveImage deletes the local image ref (with IfDigest, only while it points at that
+// digest); absent is success.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string, opts ...runtime.RemoveImageOption) error {
 	if err := r.enter(ctx, MethodRemoveImage, ref); err != nil {
 		return err
 	}
+	var o runtime.RemoveImageOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.local, ref)
+	if info, ok := r.local[ref]; ok && (o.Digest == "" || info.Digest == o.Digest) {
+		delete(r.local, ref)
+		delete(r.localAt, ref)
+	}
 	return nil
+}
+
+// ListImages lists the local image names, by name.
+func (r *Runtime) ListImages(ctx context.Context) ([]runtime.ImageRecord, error) {
+	if err := r.enter(ctx, MethodListImages, ""); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]runtime.ImageRecord, 0, len(r.local))
+	for ref, info := range r.local {
+		out = append(out, runtime.ImageRecord{Name: ref, Digest: info.Digest, Size: info.Size, CreatedAt: r.localAt[ref]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ImageFilesystems reports the file system set with SetImageFilesystem; none without it.
+func (r *Runtime) ImageFilesystems(ctx context.Context) ([]runtime.FilesystemUsage, error) {
+	if err := r.enter(ctx, MethodImageFilesystems, ""); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.imageFS == nil {
+		return nil, nil
+	}
+	used := r.imageFS.base
+	seen := map[string]bool{}
+	for _, info := range r.local {
+		if !seen[info.Digest] {
+			seen[info.Digest] = true
+			used += uint64(max(info.Size, 0))
+		}
+	}
+	avail := uint64(0)
+	if used < r.imageFS.capacity {
+		avail = r.imageFS.capacity - used
+	}
+	return []runtime.FilesystemUsage{{Path: r.imageFS.path, Used: min(used, r.imageFS.capacity), Available: avail}}, nil
+}
+
+// ListUnmanagedContainers lists the containers added with AddUnmanagedContainer, by ID.
+func (r *Runtime) ListUnmanagedContainers(ctx context.Context) ([]runtime.ContainerState, error) {
+	if err := r.enter(ctx, MethodListUnmanagedContainers, ""); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]runtime.ContainerState, 0, len(r.unmanaged))
+	for _, st := range r.unmanaged {
+		st.Labels = maps.Clone(st.Labels)
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 // CreateContainer creates a container from a local image (or a root file system).
@@ -649,6 +770,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.unmanaged, id)
 	c, ok := r.containers[id]
 	if !ok {
 		return nil

@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 )
@@ -136,8 +137,10 @@ var imageTable = tableDef{
 		col("Users", "integer", "Containers using the image; image cleanup skips it while any do."),
 		col("Pulled", "string", "Time since the image was pulled."),
 		col("Last Used", "string", "Time since a container last used the image."),
+		col("Cleanup", "string", "When image cleanup may remove the image (in 40m, due), or why it keeps it."),
 		ageColumn,
 		wide(col("Digest", "string", "Manifest digest.")),
+		wide(col("Kept Because", "string", "Why image cleanup keeps the image, in full.")),
 	},
 	cells: func(rc *rowContext, obj runtime.Object) []any {
 		im := obj.(*api.Image)
@@ -148,10 +151,25 @@ var imageTable = tableDef{
 			int64(len(im.Status.Users)),
 			rc.ageOf(im.Status.PulledAt),
 			rc.ageOf(im.Status.LastUsedAt),
+			rc.cleanup(im),
 			rc.age(im.CreationTimestamp),
 			orNone(im.Spec.Digest),
+			orNone(im.Status.KeptBecause),
 		}
 	},
+}
+
+// cleanup is the image's Cleanup cell: "in 40m" while it is too recently used, "due" once
+// the next cycle (or disk pressure) may remove it, otherwise why it is kept.
+func (rc *rowContext) cleanup(im *api.Image) string {
+	after := im.Status.CleanupAfter
+	switch {
+	case after != nil && after.After(rc.now):
+		return "in " + duration.HumanDuration(after.Sub(rc.now))
+	case after != nil && strings.HasPrefix(im.Status.KeptBecause, "waiting"):
+		return "due"
+	}
+	return orNone(im.Status.KeptBecause)
 }
 
 var attachmentTable = tableDef{

@@ -267,7 +267,8 @@ func batchJob() *api.Container {
 
 func image() *api.Image {
 	return &api.Image{ObjectMeta: om("sha256-abc", nil), Spec: api.ImageSpec{Digest: "sha256:abc"},
-		Status: api.ImageStatus{References: []string{"nginx:1.27"}, Size: 12 << 20, Users: []string{"web1-app"}}}
+		Status: api.ImageStatus{References: []string{"nginx:1.27"}, Size: 12 << 20, Users: []string{"web1-app"},
+			KeptBecause: "in use by web1-app"}}
 }
 
 func attachment() *api.Attachment {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -78,10 +79,10 @@ func TestTables(t *testing.T) {
 		},
 		{
 			resource:    "images",
-			columns:     []string{"Name", "References", "Size", "Users", "Pulled", "Last Used", "Age"},
-			wideColumns: []string{"Digest"},
+			columns:     []string{"Name", "References", "Size", "Users", "Pulled", "Last Used", "Cleanup", "Age"},
+			wideColumns: []string{"Digest", "Kept Because"},
 			name:        "sha256-abc",
-			cells:       []string{"sha256-abc", "nginx:1.27", "12.0MiB", "1", "<none>", "<none>", "3d", "sha256:abc"},
+			cells:       []string{"sha256-abc", "nginx:1.27", "12.0MiB", "1", "<none>", "<none>", "in use by web1-app", "3d", "sha256:abc", "in use by web1-app"},
 		},
 		{
 			resource:    "attachments",
@@ -123,6 +124,27 @@ func TestTables(t *testing.T) {
 				t.Errorf("get as Table: %q", one)
 			}
 		})
+	}
+}
+
+// The image Cleanup cell says when cleanup may remove an image, or why it keeps it.
+func TestImageCleanupCell(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	rc := &rowContext{now: now}
+	at := func(d time.Duration) *metav1.Time { t := metav1.NewTime(now.Add(d)); return &t }
+	for _, tc := range []struct {
+		status api.ImageStatus
+		want   string
+	}{
+		{api.ImageStatus{KeptBecause: "used less than 1h ago (ECS_IMAGE_MINIMUM_CLEANUP_AGE)", CleanupAfter: at(40 * time.Minute)}, "in 40m"},
+		{api.ImageStatus{KeptBecause: "waiting for the next cleanup cycle", CleanupAfter: at(-time.Minute)}, "due"},
+		{api.ImageStatus{KeptBecause: "removal failed: busy", CleanupAfter: at(-time.Minute)}, "removal failed: busy"},
+		{api.ImageStatus{KeptBecause: "excluded by ECS_EXCLUDE_UNTRACKED_IMAGE (app:1)"}, "excluded by ECS_EXCLUDE_UNTRACKED_IMAGE (app:1)"},
+		{api.ImageStatus{}, "<none>"},
+	} {
+		if got := rc.cleanup(&api.Image{Status: tc.status}); got != tc.want {
+			t.Errorf("cleanup cell of %+v: %q, want %q", tc.status, got, tc.want)
+		}
 	}
 }
 

@@ -1,5 +1,3 @@
-//go:build integration
-
 // Package e2e drives the ecs-agent binary against the real containerd, runc and registry.
 package e2e
 
@@ -30,6 +28,11 @@ import (
 var agentBin, initBin, localBin string
 
 func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		// A failure, not a skip: a run that tested nothing must not look like a pass.
+		fmt.Fprintln(os.Stderr, "test/e2e runs the agent as root in network namespaces against the test containerd (make setup); run it as root (make test), or make test-unit for the tests that need neither")
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "ecsd-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -81,13 +84,16 @@ func TestMain(m *testing.M) {
 // agentHost is one agent installation: its data directory, task files and containerd
 // namespace, and the agent process when running.
 type agentHost struct {
-	t     *testing.T
-	ns    string
-	dir   string
-	tasks string
-	rt    *containerd.Runtime
-	cmd   *exec.Cmd
-	log   *os.File
+	t  *testing.T
+	ns string
+	// containerd is the socket of the containerd the agent uses: the test environment's,
+	// or one of the test's own (newAgentHostOn).
+	containerd string
+	dir        string
+	tasks      string
+	rt         *containerd.Runtime
+	cmd        *exec.Cmd
+	log        *os.File
 	// env is appended to the agent's environment on every start; a later entry for the
 	// same variable wins.
 	env []string
@@ -108,15 +114,22 @@ const testHostDir = "/run/ecsd-e2e"
 
 func newAgentHost(t *testing.T) *agentHost {
 	t.Helper()
-	testenv.RequireRoot(t)
 	testenv.RequireContainerd(t)
-	h := &agentHost{t: t, ns: testenv.UniqueName(t, "e2e"), dir: t.TempDir(), forwarded: map[string]*netns.Forwarder{}}
+	return newAgentHostOn(t, testenv.ContainerdAddress())
+}
+
+// newAgentHostOn is newAgentHost with the containerd at address.
+func newAgentHostOn(t *testing.T, address string) *agentHost {
+	t.Helper()
+	testenv.RequireRoot(t)
+	h := &agentHost{t: t, ns: testenv.UniqueName(t, "e2e"), dir: t.TempDir(), forwarded: map[string]*netns.Forwarder{},
+		containerd: address}
 	h.tasks = filepath.Join(h.dir, "tasks")
 	h.newTestHost()
 	if err := os.MkdirAll(h.tasks, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := containerd.New(context.Background(), testenv.ContainerdAddress(), h.ns)
+	rt, err := containerd.New(context.Background(), address, h.ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +219,7 @@ func (h *agentHost) start() {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
-		"ECSD_CONTAINERD_ADDRESS="+testenv.ContainerdAddress(),
+		"ECSD_CONTAINERD_ADDRESS="+h.containerd,
 		"ECSD_CONTAINERD_NAMESPACE="+h.ns,
 		// Host-network tasks join the test host, where the agent runs, not the machine's
 		// namespace where containerd's shims run.

@@ -1,5 +1,3 @@
-//go:build integration
-
 package e2e
 
 import (
@@ -219,12 +217,16 @@ func freeBytes(t *testing.T, path string) uint64 {
 	return st.Bfree * uint64(st.Bsize)
 }
 
-// waitUntil polls cond until it holds, showing the agent's log on timeout.
-func waitUntil(t *testing.T, h *agentHost, what string, timeout time.Duration, cond func() bool) {
+// waitUntil polls cond until it holds, showing the agent's log (and what each of last
+// says) on timeout.
+func waitUntil(t *testing.T, h *agentHost, what string, timeout time.Duration, cond func() bool, last ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, l := range last {
+				t.Errorf("last seen: %s", l())
+			}
 			t.Fatalf("timed out waiting for %s; agent log tail:\n%s", what, h.agentLog())
 		}
 		time.Sleep(100 * time.Millisecond)

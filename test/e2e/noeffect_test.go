@@ -1,5 +1,3 @@
-//go:build integration
-
 package e2e
 
 import (
@@ -23,7 +21,7 @@ func TestNoEffectVariablesWarnAtStart(t *testing.T) {
 	h.env = []string{
 		"ECSD_CONFIG_FILE=" + ecsConfig,
 		"ECS_WARM_POOLS_CHECK=true",
-		"ECS_IMAGE_CLEANUP_INTERVAL=1h",
+		"ECS_ENABLE_SPOT_INSTANCE_DRAINING=true",
 		"ECS_ENABLE_GPU_SUPPORT=true",
 		"ECS_CONTAINER_STOP_TIMEOUT=10s",
 	}
@@ -40,7 +38,7 @@ func TestNoEffectVariablesWarnAtStart(t *testing.T) {
 		if !strings.Contains(line, "configuration warning") {
 			continue
 		}
-		for _, key := range []string{"ECS_AGENT_LABELS", "ECS_WARM_POOLS_CHECK", "ECS_IMAGE_CLEANUP_INTERVAL",
+		for _, key := range []string{"ECS_AGENT_LABELS", "ECS_WARM_POOLS_CHECK", "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
 			"ECS_ENABLE_GPU_SUPPORT", "ECS_CONTAINER_STOP_TIMEOUT", "ECS_LOGLEVEL"} {
 			if strings.Contains(line, key+"=") && strings.Contains(line, "has no effect in ecsd") {
 				count[key]++
@@ -48,7 +46,7 @@ func TestNoEffectVariablesWarnAtStart(t *testing.T) {
 		}
 	}
 	for key, want := range map[string]int{
-		"ECS_AGENT_LABELS": 1, "ECS_WARM_POOLS_CHECK": 1, "ECS_IMAGE_CLEANUP_INTERVAL": 1, "ECS_ENABLE_GPU_SUPPORT": 1,
+		"ECS_AGENT_LABELS": 1, "ECS_WARM_POOLS_CHECK": 1, "ECS_ENABLE_SPOT_INSTANCE_DRAINING": 1, "ECS_ENABLE_GPU_SUPPORT": 1,
 		"ECS_CONTAINER_STOP_TIMEOUT": 0, "ECS_LOGLEVEL": 0,
 	} {
 		if count[key] != want {

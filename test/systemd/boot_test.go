@@ -73,7 +73,7 @@ func TestSystemdBoot(t *testing.T) {
 	m.writeFile(inMachine, data, 0o644)
 	p.step("dpkg -i %s", filepath.Base(deb))
 	m.must("dpkg", "-i", inMachine)
-	if st := m.unitState("ecs"); st.Active != "inactive" {
+	if st := m.ecsState(); st.Active != "inactive" {
 		// A package may start its service; this test starts it itself, configured.
 		p.step("the package started ecs (%s); stopping it to configure it", st)
 		m.must("systemctl", "stop", "ecs")
@@ -84,7 +84,7 @@ func TestSystemdBoot(t *testing.T) {
 	p.step("systemctl start ecs with the control plane out of reach")
 	m.must("systemctl", "start", "--no-block", "ecs")
 	m.waitJournal("registration failed; retrying")
-	if st := m.unitState("ecs"); st.Active != "activating" {
+	if st := m.ecsState(); st.Active != "activating" {
 		t.Fatalf("ecs is %s while its registration fails; want activating (no READY before registration)", st)
 	}
 	if in, err := pl.instances(); err != nil || len(in) != 0 {
@@ -95,7 +95,7 @@ func TestSystemdBoot(t *testing.T) {
 	var st unitState
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		st = m.unitState("ecs")
+		st = m.ecsState()
 		if st.Active == "active" {
 			break
 		}
@@ -161,7 +161,7 @@ func TestSystemdBoot(t *testing.T) {
 	mainPID := st.MainPID
 	p.step("systemctl restart ecs")
 	m.must("systemctl", "restart", "ecs")
-	st = m.unitState("ecs")
+	st = m.ecsState()
 	if st.Active != "active" || st.MainPID == mainPID || st.MainPID == 0 {
 		t.Fatalf("after restart ecs is %s (main PID before %d)", st, mainPID)
 	}
@@ -195,7 +195,7 @@ func TestSystemdBoot(t *testing.T) {
 	// 5. Stop: iptables as before.
 	p.step("systemctl stop ecs")
 	m.must("systemctl", "stop", "ecs")
-	if st := m.unitState("ecs"); st.Active != "inactive" {
+	if st := m.ecsState(); st.Active != "inactive" {
 		t.Errorf("after stop ecs is %s", st)
 	}
 	after := firewall(m)
@@ -253,13 +253,13 @@ func (m *machine) watchdog(pid int, started uint64, runtimeID string) {
 	m.writeFile(watchdogDropIn, []byte("[Service]\nWatchdogSec=3s\nWatchdogSignal=SIGKILL\n"), 0o644)
 	m.must("systemctl", "daemon-reload")
 	m.must("systemctl", "restart", "ecs")
-	frozen := m.unitState("ecs").MainPID
+	frozen := m.ecsState().MainPID
 	restarts := strings.TrimSpace(m.must("systemctl", "show", "--value", "-p", "NRestarts", "ecs"))
 	m.must("systemctl", "kill", "--kill-who=main", "--signal=SIGSTOP", "ecs")
 	m.p.step("agent (PID %d) frozen with SIGSTOP under a 3 s watchdog", frozen)
 	deadline = time.Now().Add(2 * time.Minute)
 	for {
-		st := m.unitState("ecs")
+		st := m.ecsState()
 		if st.Active == "active" && st.MainPID != frozen && st.MainPID != 0 {
 			break
 		}
@@ -277,7 +277,7 @@ func (m *machine) watchdog(pid int, started uint64, runtimeID string) {
 	if pid2, started2 := m.containerProcess(runtimeID); pid2 != pid || started2 != started {
 		m.t.Errorf("the task's process changed when the watchdog restarted the agent: PID %d started %d, then PID %d started %d", pid, started, pid2, started2)
 	}
-	m.p.step("systemd killed the frozen agent (watchdog timeout) and restarted it (main PID %d); the task kept PID %d", m.unitState("ecs").MainPID, pid)
+	m.p.step("systemd killed the frozen agent (watchdog timeout) and restarted it (main PID %d); the task kept PID %d", m.ecsState().MainPID, pid)
 
 	// Back to the packaged unit.
 	if err := os.Remove(filepath.Join(m.merged, watchdogDropIn)); err != nil {
@@ -295,9 +295,10 @@ type unitState struct {
 
 func (s unitState) String() string { return s.Active + "/" + s.Sub }
 
-func (m *machine) unitState(unit string) unitState {
+// ecsState is the ecs unit's state as systemctl shows it.
+func (m *machine) ecsState() unitState {
 	m.t.Helper()
-	out := m.must("systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "MainPID", "-p", "StatusText", unit)
+	out := m.must("systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "MainPID", "-p", "StatusText", "ecs")
 	var s unitState
 	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(line, "=")

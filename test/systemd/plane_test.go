@@ -147,13 +147,13 @@ func (pl *plane) instances() ([]types.ContainerInstance, error) {
 }
 
 // waitConnected waits until the cluster's one instance has its agent connected (ACS).
-func (pl *plane) waitConnected(m *machine) types.ContainerInstance {
+func (pl *plane) waitConnected(m *machine) {
 	pl.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		in, err := pl.instances()
 		if err == nil && len(in) == 1 && in[0].AgentConnected {
-			return in[0]
+			return
 		}
 		if time.Now().After(deadline) {
 			pl.t.Fatalf("the agent never connected to the plane (%v, %d instances); plane log:\n%s\nagent journal:\n%s",

@@ -269,7 +269,10 @@ type progress struct {
 	start time.Time
 }
 
-func newProgress(t *testing.T) *progress { return &progress{t: t, start: time.Now()} }
+func newProgress(t *testing.T) *progress {
+	t.Helper()
+	return &progress{t: t, start: time.Now()}
+}
 
 func (p *progress) step(format string, args ...any) {
 	p.t.Helper()
