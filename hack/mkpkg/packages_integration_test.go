@@ -195,7 +195,7 @@ func checkDeb(t *testing.T, deb, arch string) {
 		"usr/share/zsh/vendor-completions/_ecsctl":        "#compdef ecsctl",
 		"usr/share/fish/vendor_completions.d/ecsctl.fish": "complete -c ecsctl",
 		"usr/share/doc/ecsd/copyright":                    "/usr/share/common-licenses/Apache-2.0",
-		"lib/systemd/system/ecs.service":                  "ExecStart=/usr/bin/ecs-agent",
+		"lib/systemd/system/ecs.service":                  "ExecStart=/usr/libexec/ecsd/ecs-init start --agent /usr/bin/ecs-agent",
 	} {
 		if b, err := os.ReadFile(filepath.Join(x, path)); err != nil || !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %q (%v)", path, want, err)
