@@ -100,6 +100,10 @@ type Config struct {
 	ImageGCHighPercent int `env:"ECSD_IMAGE_GC_HIGH_PERCENT"`
 	// ImageGCLowPercent is where disk-pressure cleanup stops; below ImageGCHighPercent.
 	ImageGCLowPercent int `env:"ECSD_IMAGE_GC_LOW_PERCENT"`
+	// ImageGCPullWait bounds how long a pull waits while usage is above ImageGCHighPercent
+	// for images about to become removable (ecsd only). Zero takes the default, like every
+	// duration here; a negative value never waits.
+	ImageGCPullWait time.Duration `env:"ECSD_IMAGE_GC_PULL_WAIT"`
 	// NumImagesToDeletePerCycle caps images removed per pass; at least 1.
 	NumImagesToDeletePerCycle int `env:"ECS_NUM_IMAGES_DELETE_PER_CYCLE"`
 	// NumNonECSContainersToDeletePerCycle caps non-ECS containers removed per pass.
@@ -412,6 +416,7 @@ const (
 	minImageCleanupIntervalOverride = time.Second
 	defaultImageGCHighPercent       = 85
 	defaultImageGCLowPercent        = 80
+	defaultImageGCPullWait          = 2 * time.Minute
 	defaultTaskMetadataSteadyRate   = 40
 	defaultTaskMetadataBurstRate    = 60
 	defaultPollingMetricsWait       = 10 * time.Second
@@ -463,6 +468,7 @@ func baseDefaults() *Config {
 		NumNonECSContainersToDeletePerCycle: defaultNumContainersPerCycle,
 		ImageGCHighPercent:                  defaultImageGCHighPercent,
 		ImageGCLowPercent:                   defaultImageGCLowPercent,
+		ImageGCPullWait:                     defaultImageGCPullWait,
 		TaskCleanupWaitDuration:             defaultTaskCleanupWaitDuration,
 		DockerStopTimeout:                   defaultDockerStopTimeout,
 		ContainerStartTimeout:               defaultContainerStartTimeout,

@@ -279,4 +279,9 @@ func (l *loader) images(c *Config) {
 			fmt.Sprintf("want 1 <= ECSD_IMAGE_GC_LOW_PERCENT < ECSD_IMAGE_GC_HIGH_PERCENT <= 100; using %d and %d", defaultImageGCHighPercent, defaultImageGCLowPercent))
 		c.ImageGCHighPercent, c.ImageGCLowPercent = defaultImageGCHighPercent, defaultImageGCLowPercent
 	}
+	if c.ImageGCPullWait < 0 {
+		// A zero duration is "unset" (the default), as for every ECS_ duration: a negative
+		// one is how waiting is turned off.
+		c.ImageGCPullWait = 0
+	}
 }

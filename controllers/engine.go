@@ -78,7 +78,7 @@ func New(direct, cached client.Client, c cache.Cache, d Deps, o Options, log log
 		adopter: NewAdopter(direct, d.Runtime, d.Network, o.DataDir, o.Network, o.Adopt, clk, log.WithName("adopt"))}
 	e.containers = []phase{
 		{"pull", 8, needsPull, &PullReconciler{Client: direct, Runtime: d.Runtime, Auth: d.Auth, Images: images,
-			Guard: guard, Clock: clk, Log: log.WithName("pull"), Options: o.Pull}},
+			Guard: guard, Room: imageCleanup, Clock: clk, Log: log.WithName("pull"), Options: o.Pull}},
 		{"create", 8, needsCreate, &CreateReconciler{Client: direct, Cached: cached, Runtime: d.Runtime, Network: d.Network,
 			HostFS: d.HostFS, Cgroups: d.Cgroups, Namespaces: ns, Inputs: d.Inputs, Security: d.Security, Clock: clk,
 			Log: log.WithName("create"), DataDir: o.DataDir, Options: o.Create, NetworkOptions: o.Network, Metadata: o.Metadata}},

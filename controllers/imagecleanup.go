@@ -88,11 +88,14 @@ type ImageCleanupReconciler struct {
 	// pressure says whether the last measure was above the high-water mark.
 	fsErr    string
 	pressure bool
+	// relieved closes when a disk-pressure pass ends, waking pulls held by AwaitRoom.
+	relieved chan struct{}
 }
 
 func (r *ImageCleanupReconciler) setup() {
 	r.init.Do(func() {
 		r.pokes = make(chan struct{}, 1)
+		r.relieved = make(chan struct{})
 		r.failed = map[string]string{}
 		r.exclude = map[string]string{}
 		for _, name := range r.Options.Exclude {
@@ -224,6 +227,7 @@ func (r *ImageCleanupReconciler) RelievePressure(ctx context.Context) {
 	if r.Options.Disable || !r.pressureOn() {
 		return
 	}
+	defer r.signalRelieved()
 	fs, pct, ok := r.measure(ctx)
 	if !ok || pct < float64(r.Options.HighPercent) {
 		r.setPressure(false, fs, pct)
@@ -301,10 +305,12 @@ func (r *ImageCleanupReconciler) setPressure(on bool, fs runtime.FilesystemUsage
 }
 
 // imageUsers says which Container objects keep which images: by the digest their pull
-// recorded, or, before their pull, by the name they ask for.
+// recorded, or, before their pull, by the name they ask for; task maps each container to
+// its task.
 type imageUsers struct {
 	byDigest map[string][]string
 	byName   map[string][]string
+	task     map[string]string
 }
 
 func (r *ImageCleanupReconciler) loadUsers(ctx context.Context) (imageUsers, error) {
@@ -312,9 +318,10 @@ func (r *ImageCleanupReconciler) loadUsers(ctx context.Context) (imageUsers, err
 	if err := r.Client.List(ctx, &list); err != nil {
 		return imageUsers{}, fmt.Errorf("list containers: %w", err)
 	}
-	u := imageUsers{byDigest: map[string][]string{}, byName: map[string][]string{}}
+	u := imageUsers{byDigest: map[string][]string{}, byName: map[string][]string{}, task: map[string]string{}}
 	for i := range list.Items {
 		c := &list.Items[i]
+		u.task[c.Name] = c.Spec.TaskName
 		if d := c.Status.ImageDigest; d != "" {
 			u.byDigest[d] = append(u.byDigest[d], c.Name)
 		} else if c.Spec.Image != "" {

@@ -237,6 +237,9 @@ type ImageCleanupOptions struct {
 	// PressureInterval is how often the image file systems are measured, besides after
 	// every change of an Image object (a pull, a task cleaned up).
 	PressureInterval time.Duration
+	// PullWait bounds how long a pull waits above HighPercent for disk-pressure cleanup
+	// to free space that is about to become free (ECSD_IMAGE_GC_PULL_WAIT); 0 never waits.
+	PullWait time.Duration
 }
 
 // NamespaceOptions tune the shared PID/IPC namespaces of pidMode/ipcMode "task" tasks.
@@ -329,6 +332,7 @@ func OptionsFrom(cfg *config.Config) Options {
 			HighPercent:                 cfg.ImageGCHighPercent,
 			LowPercent:                  cfg.ImageGCLowPercent,
 			PressureInterval:            defaultPressureInterval,
+			PullWait:                    cfg.ImageGCPullWait,
 		},
 		// Without a checkpoint every start is a new instance: nothing was lost to adopt back.
 		Adopt: AdoptOptions{Disable: !cfg.Checkpoint.Enabled()},

@@ -99,6 +99,12 @@ type pullRuntime interface {
 	InspectImage(ctx context.Context, ref string) (runtime.ImageInfo, error)
 }
 
+// RoomWaiter holds a pull until there is room for its image; ImageCleanupReconciler
+// implements it. An error is ctx's: the pull is not tried.
+type RoomWaiter interface {
+	AwaitRoom(ctx context.Context, image string) error
+}
+
 // PullReconciler owns → PULLED: it gets the image per ECS_IMAGE_PULL_BEHAVIOR, records the
 // digest and keeps the Image object's bookkeeping for image cleanup.
 type PullReconciler struct {
@@ -112,7 +118,10 @@ type PullReconciler struct {
 	Images *ImageUsers
 	// Guard keeps image cleanup off the image from before the pull until the container's
 	// status names its digest; nil guards nothing (a reconciler without image cleanup).
-	Guard   *ImageGuard
+	Guard *ImageGuard
+	// Room holds a pull while the disk is above the image GC high-water mark and image
+	// cleanup is about to free space; nil never waits.
+	Room    RoomWaiter
 	Clock   clock.PassiveClock
 	Log     logr.Logger
 	Options PullOptions
@@ -224,6 +233,12 @@ func (r *PullReconciler) getImage(ctx context.Context, c *api.Container, taskARN
 // share one pull, but a container never shares the pull, or the failure, of another one
 // authenticating differently.
 func (r *PullReconciler) pull(ctx context.Context, c *api.Container, taskARN string) (runtime.ImageInfo, error) {
+	if r.Room != nil {
+		// Before the pull timeout starts: waiting for room is not the registry being slow.
+		if err := r.Room.AwaitRoom(ctx, c.Spec.Image); err != nil {
+			return runtime.ImageInfo{}, err
+		}
+	}
 	pctx := ctx
 	if r.Options.Timeout > 0 {
 		var cancel context.CancelFunc
