@@ -178,4 +178,21 @@ func acsSession(ctx context.Context, t *testing.T, c *Client, instance string, c
 		_ = conn.CloseNow()
 		<-done
 	})
+	// The plane counts the agent as connected once its handler runs, which may be after the
+	// handshake returned here: wait for it, or placement can find no connected instance.
+	for {
+		out, err := c.API().DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{
+			Cluster: aws.String("prod"), ContainerInstances: []string{instance}})
+		if err != nil {
+			t.Fatalf("DescribeContainerInstances: %v", err)
+		}
+		if len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the plane never saw the ACS session connected")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
