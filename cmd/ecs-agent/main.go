@@ -42,7 +42,16 @@ func run() int {
 	fs.BoolVar(&o.ecsInitDefaults, "ecs-init-defaults", false, "apply the ECS-optimized AMI's defaults that the reference ecs-init gives its agent (task IAM roles, awslogs, checkpoint, ...) to variables neither the environment nor ecs.config set; the systemd unit passes it")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "ask the running agent for its health and exit: 0 healthy (it answers and ACS is connected, or has been disconnected for less than ECSD_HEALTHCHECK_ACS_GRACE), 1 not")
 	fs.BoolVar(&o.checkState, "check-state", false, "print what the checkpoint (ECS_DATADIR/ecsd.db, or the file given as argument) holds and whether it is sound, without modifying it, and exit: 0 sound, 1 damaged, 2 unreadable")
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	return runFlags(fs, &o, os.Args[1:])
+}
+
+// runFlags parses args into o and runs what they ask for.
+func runFlags(fs *flag.FlagSet, o *options, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// -h/--help asked for the usage, which the flag set printed: not an error.
+			return exitOK
+		}
 		// An unknown or malformed flag is a terminal error, as in the reference agent.
 		return exitTerminal
 	}
@@ -69,7 +78,7 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := runAgent(ctx, o); err != nil {
+	if err := runAgent(ctx, *o); err != nil {
 		if errors.Is(err, selfupdate.ErrUpdateReady) {
 			// Not a failure: ecs-init installs the update at the next start.
 			fmt.Fprintf(os.Stderr, "ecs-agent: exiting with status %d: %v\n", install.ExitUpdate, err)

@@ -244,9 +244,9 @@ func (mp manPage) roff(m meta) []byte {
 	return []byte(b.String())
 }
 
-// helpOutput runs a program with --help and returns what it printed. ecs-agent exits 5
-// after printing its usage (its flag errors are terminal), so the exit status is not
-// looked at, only that the output is the usage.
+// helpOutput runs a program with --help and returns what it printed. Only the output is
+// looked at (that it is the usage), not the exit status: older ecs-agent builds exited 5
+// after printing it.
 func helpOutput(ctx context.Context, bin, mustStart string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, "--help")
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
