@@ -27,12 +27,6 @@ type Getter interface {
 	Get(ctx context.Context, path string) (string, error)
 }
 
-// GetterFunc adapts a function to Getter.
-type GetterFunc func(ctx context.Context, path string) (string, error)
-
-// Get calls f.
-func (f GetterFunc) Get(ctx context.Context, path string) (string, error) { return f(ctx, path) }
-
 // Client reads through the SDK's IMDS client (IMDSv2 tokens, the SDK's retries).
 type Client struct {
 	IMDS *imds.Client

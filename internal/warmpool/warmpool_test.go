@@ -46,19 +46,19 @@ var (
 func status(code int) reply { return reply{err: &imdsget.StatusError{Code: code}} }
 
 // run runs Wait on a fake clock, stepping it a poll interval whenever Wait sleeps, and
-// returns Wait's result and how far the clock moved.
-func run(t *testing.T, ctx context.Context, imds *script, maxPolls int) (error, time.Duration) {
+// returns how far the clock moved and Wait's result.
+func run(t *testing.T, imds *script, maxPolls int) (time.Duration, error) {
 	t.Helper()
 	start := time.Unix(0, 0)
 	clk := clocktesting.NewFakeClock(start)
 	done := make(chan error, 1)
 	go func() {
-		done <- Wait(ctx, Options{Metadata: imds, Clock: clk, MaxPolls: maxPolls, Log: logr.Discard()})
+		done <- Wait(context.Background(), Options{Metadata: imds, Clock: clk, MaxPolls: maxPolls, Log: logr.Discard()})
 	}()
 	for {
 		select {
 		case err := <-done:
-			return err, clk.Since(start)
+			return clk.Since(start), err
 		default:
 		}
 		if clk.HasWaiters() {
@@ -78,7 +78,7 @@ func TestWaitUntilInService(t *testing.T) {
 	imds := &script{replies: []reply{notFound, notFound, warmed, warmed,
 		status(503), status(503), status(503), status(503), status(503), // one read's five attempts
 		status(429), warmed, inSvc}}
-	err, elapsed := run(t, context.Background(), imds, 0)
+	elapsed, err := run(t, imds, 0)
 	if err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
@@ -95,7 +95,7 @@ func TestWaitUntilInService(t *testing.T) {
 // TestWaitInServiceAtOnce: an instance launched straight into service does not wait.
 func TestWaitInServiceAtOnce(t *testing.T) {
 	imds := &script{replies: []reply{inSvc}}
-	err, elapsed := run(t, context.Background(), imds, 0)
+	elapsed, err := run(t, imds, 0)
 	if err != nil || elapsed != 0 || imds.reads != 1 {
 		t.Fatalf("Wait = %v after %s and %d reads, want nil at once after 1", err, elapsed, imds.reads)
 	}
@@ -121,7 +121,7 @@ func TestWaitFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			imds := &script{replies: tc.replies}
-			err, _ := run(t, context.Background(), imds, tc.maxPolls)
+			_, err := run(t, imds, tc.maxPolls)
 			if !tc.want(err) {
 				t.Errorf("Wait = %v", err)
 			}

@@ -104,13 +104,13 @@ func (m *ec2Metadata) count(path string) int {
 	return m.hits[path]
 }
 
-// waitReads waits until path has been read at least n times.
-func (m *ec2Metadata) waitReads(t *testing.T, h *agentHost, path string, n int) {
+// waitLifecycleReads waits until the lifecycle state has been read at least n times.
+func (m *ec2Metadata) waitLifecycleReads(t *testing.T, h *agentHost, n int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	for m.count(path) < n {
+	for m.count(lifecyclePath) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("IMDS %s read %d times, want %d; agent log:\n%s", path, m.count(path), n, h.agentLog())
+			t.Fatalf("IMDS %s read %d times, want %d; agent log:\n%s", lifecyclePath, m.count(lifecyclePath), n, h.agentLog())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -160,10 +160,11 @@ func (b *backend) waitInstanceStatus(h *agentHost, status string) types.Containe
 	}
 }
 
-func (b *backend) setInstanceStatus(arn string, status types.ContainerInstanceStatus) {
+// activate sets a container instance ACTIVE, as an operator would after a drain.
+func (b *backend) activate(arn string) {
 	b.t.Helper()
 	_, err := b.ecs.UpdateContainerInstancesState(context.Background(), &ecs.UpdateContainerInstancesStateInput{
-		Cluster: aws.String(b.cluster), ContainerInstances: []string{arn}, Status: status})
+		Cluster: aws.String(b.cluster), ContainerInstances: []string{arn}, Status: types.ContainerInstanceStatusActive})
 	if err != nil {
 		b.t.Fatalf("UpdateContainerInstancesState: %v", err)
 	}
@@ -214,7 +215,7 @@ func TestSpotInstanceDraining(t *testing.T) {
 
 	// Once: set ACTIVE again, run and stop a task (seconds of polling intervals), and the
 	// agent neither read the notice again nor drained again.
-	b.setInstanceStatus(arn, types.ContainerInstanceStatusActive)
+	b.activate(arn)
 	more := b.runTask(def, 1)
 	b.waitTasks("a new task RUNNING after reactivation", time.Minute, more, lastStatus("RUNNING"))
 	for _, task := range append(running, more...) {
@@ -240,10 +241,10 @@ func TestWarmPoolWaitsForInService(t *testing.T) {
 	md := newEC2Metadata(t)
 	h := ec2Agent(t, b, md, "ECS_WARM_POOLS_CHECK=true", "ECSD_WARM_POOLS_POLL_INTERVAL=200ms")
 	h.start()
-	md.waitReads(t, h, lifecyclePath, 3)
+	md.waitLifecycleReads(t, h, 3)
 	md.set(lifecyclePath, http.StatusOK, "Warmed:Running")
 	h.waitLog("the instance is in a warm pool; not registering until it is InService")
-	md.waitReads(t, h, lifecyclePath, md.count(lifecyclePath)+3)
+	md.waitLifecycleReads(t, h, md.count(lifecyclePath)+3)
 	if ci := b.instances(); len(ci) != 0 {
 		t.Fatalf("a warmed instance registered: %d instances", len(ci))
 	}
@@ -275,11 +276,11 @@ func TestWarmPoolIMDSErrorsAreTerminal(t *testing.T) {
 	}
 }
 
-// motoCreateTags tags resource in moto's region region (moto takes it from the signature
-// scope, and does not check the signature).
-func motoCreateTags(t *testing.T, moto, region, resource string, tags map[string]string) {
+// motoCreateTags tags the test's EC2 instance in moto, in the backend's region (moto takes
+// it from the signature scope, and does not check the signature).
+func motoCreateTags(t *testing.T, moto string, tags map[string]string) {
 	t.Helper()
-	form := url.Values{"Action": {"CreateTags"}, "Version": {"2016-11-15"}, "ResourceId.1": {resource}}
+	form := url.Values{"Action": {"CreateTags"}, "Version": {"2016-11-15"}, "ResourceId.1": {ec2InstanceID}}
 	i := 1
 	for k, v := range tags {
 		form.Set(fmt.Sprintf("Tag.%d.Key", i), k)
@@ -288,7 +289,7 @@ func motoCreateTags(t *testing.T, moto, region, resource string, tags map[string
 	}
 	req, _ := http.NewRequest(http.MethodPost, moto+"/", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/"+region+"/ec2/aws4_request, SignedHeaders=host, Signature=0")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/"+backendRegion+"/ec2/aws4_request, SignedHeaders=host, Signature=0")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +308,7 @@ func motoCreateTags(t *testing.T, moto, region, resource string, tags map[string
 func TestInstanceTagsFromEC2(t *testing.T) {
 	t.Parallel()
 	moto := testenv.Moto(t)
-	motoCreateTags(t, moto, backendRegion, ec2InstanceID, map[string]string{
+	motoCreateTags(t, moto, map[string]string{
 		"team": "blue", "env": "prod", "owner": "ec2",
 		"aws:autoscaling:groupName": "asg", "origin": "aws:cloudformation",
 	})
