@@ -178,8 +178,8 @@ func (h *agentHost) logCount(s string) int {
 
 // TestSpotInstanceDraining: with ECS_ENABLE_SPOT_INSTANCE_DRAINING the agent polls
 // spot/instance-action; IMDS failing and a notice with an unknown action change nothing
-// (each logged once), and a real notice sets the container instance DRAINING once: its
-// task keeps running, and after an operator sets it ACTIVE again the agent leaves it so
+// (each logged once), and a real notice sets the container instance DRAINING once (a drain
+// that fails because ECS is unreachable is retried until it succeeds): its task keeps running, and after an operator sets it ACTIVE again the agent leaves it so
 // (it stopped polling) and tasks are placed on it again.
 func TestSpotInstanceDraining(t *testing.T) {
 	t.Parallel()
@@ -207,7 +207,12 @@ func TestSpotInstanceDraining(t *testing.T) {
 	running := b.runTask(def, 1)
 	b.waitTasks("task RUNNING", time.Minute, running, lastStatus("RUNNING"))
 
+	// The notice arrives while ECS cannot be reached: the drain fails and is retried.
+	addr := b.addr
+	b.down()
 	md.set(spotPath, http.StatusOK, `{"action":"terminate","time":"2026-12-07T10:02:00Z"}`)
+	h.waitLog("cannot set the container instance DRAINING; trying again")
+	b.up(addr)
 	b.waitInstanceStatus(h, "DRAINING")
 	h.waitLog("container instance set to DRAINING for the Spot interruption")
 	polls := md.count(spotPath)
