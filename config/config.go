@@ -56,6 +56,9 @@ type Config struct {
 	AgentConfigFilePath string `env:"ECS_AGENT_CONFIG_FILE_PATH,custom" json:"-"`
 	// WarmPoolsSupport delays registration while the instance sits in a warm pool.
 	WarmPoolsSupport BooleanDefaultFalse `env:"ECS_WARM_POOLS_CHECK"`
+	// WarmPoolsPollInterval is how often the warm pool lifecycle state is read (ecsd only;
+	// the reference agent's fixed minute is the default).
+	WarmPoolsPollInterval time.Duration `env:"ECSD_WARM_POOLS_POLL_INTERVAL"`
 
 	// --- Runtime and images ---
 
@@ -417,6 +420,7 @@ const (
 	defaultImageGCHighPercent       = 85
 	defaultImageGCLowPercent        = 80
 	defaultImageGCPullWait          = 2 * time.Minute
+	defaultWarmPoolsPollInterval    = time.Minute
 	defaultTaskMetadataSteadyRate   = 40
 	defaultTaskMetadataBurstRate    = 60
 	defaultPollingMetricsWait       = 10 * time.Second
@@ -469,6 +473,7 @@ func baseDefaults() *Config {
 		ImageGCHighPercent:                  defaultImageGCHighPercent,
 		ImageGCLowPercent:                   defaultImageGCLowPercent,
 		ImageGCPullWait:                     defaultImageGCPullWait,
+		WarmPoolsPollInterval:               defaultWarmPoolsPollInterval,
 		TaskCleanupWaitDuration:             defaultTaskCleanupWaitDuration,
 		DockerStopTimeout:                   defaultDockerStopTimeout,
 		ContainerStartTimeout:               defaultContainerStartTimeout,

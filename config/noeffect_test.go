@@ -18,7 +18,7 @@ import (
 func TestNoEffectWarnings(t *testing.T) {
 	envFile := writeFile(t, "ecs.config", "ECS_AGENT_LABELS={\"a\":\"b\"}\nECS_PAUSE_LABELS={\"x\":\"y\"}\nECS_CLUSTER=prod\n")
 	jsonFile := writeFile(t, "agent.json", `{"GPUSupportEnabled": true, "PauseContainerLabels": {"z": "w"}}`)
-	env := map[string]string{"ECS_WARM_POOLS_CHECK": "true", "ECS_PAUSE_LABELS": `{"e":"f"}`, "ECS_LOGLEVEL": "debug"}
+	env := map[string]string{"ECS_ENABLE_HIGH_DENSITY_ENI": "true", "ECS_PAUSE_LABELS": `{"e":"f"}`, "ECS_LOGLEVEL": "debug"}
 	_, w, err := loadAll(t, env, WithConfigFile(envFile), WithAgentConfigFile(jsonFile))
 	if err != nil {
 		t.Fatal(err)
@@ -28,10 +28,10 @@ func TestNoEffectWarnings(t *testing.T) {
 		got[x.Key] = append(got[x.Key], x)
 	}
 	want := map[string]string{
-		"ECS_WARM_POOLS_CHECK":   `ECS_WARM_POOLS_CHECK="true": has no effect in ecsd: ecsd registers at once`,
-		"ECS_AGENT_LABELS":       `ECS_AGENT_LABELS="{\"a\":\"b\"}" (` + envFile + `): has no effect in ecsd: it configures the reference agent's own Docker container`,
-		"ECS_PAUSE_LABELS":       `ECS_PAUSE_LABELS="{\"e\":\"f\"}": has no effect in ecsd: ecsd has no pause containers`,
-		"ECS_ENABLE_GPU_SUPPORT": `ECS_ENABLE_GPU_SUPPORT="" (GPUSupportEnabled in ` + jsonFile + `): has no effect in ecsd: ecsd does not support GPUs`,
+		"ECS_ENABLE_HIGH_DENSITY_ENI": `ECS_ENABLE_HIGH_DENSITY_ENI="true": has no effect in ecsd: ecsd does not support ENI trunking`,
+		"ECS_AGENT_LABELS":            `ECS_AGENT_LABELS="{\"a\":\"b\"}" (` + envFile + `): has no effect in ecsd: it configures the reference agent's own Docker container`,
+		"ECS_PAUSE_LABELS":            `ECS_PAUSE_LABELS="{\"e\":\"f\"}": has no effect in ecsd: ecsd has no pause containers`,
+		"ECS_ENABLE_GPU_SUPPORT":      `ECS_ENABLE_GPU_SUPPORT="" (GPUSupportEnabled in ` + jsonFile + `): has no effect in ecsd: ecsd does not support GPUs`,
 	}
 	for key, prefix := range want {
 		if len(got[key]) != 1 || !strings.HasPrefix(got[key][0].String(), prefix) || !got[key][0].NoEffect {

@@ -284,4 +284,9 @@ func (l *loader) images(c *Config) {
 		// one is how waiting is turned off.
 		c.ImageGCPullWait = 0
 	}
+	if c.WarmPoolsPollInterval < 100*time.Millisecond {
+		l.warn(l.env("WarmPoolsPollInterval"), c.WarmPoolsPollInterval.String(), l.from("WarmPoolsPollInterval"),
+			"want at least 100ms; using "+defaultWarmPoolsPollInterval.String())
+		c.WarmPoolsPollInterval = defaultWarmPoolsPollInterval
+	}
 }

@@ -61,7 +61,7 @@ func (s *Server) acsInstance(clusterRef, instanceRef string) (instance, clusterA
 		switch {
 		case !ok || inst == nil || inst.Cluster != c.Name:
 			typ, msg = payload.TypeInvalidInstanceException, "container instance "+instanceRef+" not found in cluster "+c.Name
-		case inst.Status != statusActive:
+		case !registered(inst.Status):
 			typ, msg = payload.TypeInactiveInstanceException, "container instance "+instanceRef+" is "+inst.Status
 		default:
 			instance, clusterARN = arn, c.ARN

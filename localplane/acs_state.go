@@ -18,7 +18,7 @@ func (s *Server) nextPayload(instanceARN string, due func(arn, desired string) b
 	var sent []sentTask
 	err := s.update(func(st *state) error {
 		inst := st.Instances[instanceARN]
-		if inst == nil || inst.Status != statusActive {
+		if inst == nil || !registered(inst.Status) {
 			return errUnchanged
 		}
 		var tasks []payload.Task
@@ -86,7 +86,7 @@ func (s *Server) nextManifest(instanceARN string) *payload.TaskManifestMessage {
 	var msg *payload.TaskManifestMessage
 	err := s.update(func(st *state) error {
 		inst := st.Instances[instanceARN]
-		if inst == nil || inst.Status != statusActive {
+		if inst == nil || !registered(inst.Status) {
 			return errUnchanged
 		}
 		inst.SeqNum++

@@ -54,6 +54,8 @@ func (s *Server) operation(op string) apiHandler {
 		return handle(s.listContainerInstances)
 	case "DescribeContainerInstances":
 		return handle(s.describeContainerInstances)
+	case "UpdateContainerInstancesState":
+		return handle(s.updateContainerInstancesState)
 	case "DiscoverPollEndpoint":
 		return handle(s.discoverPollEndpoint)
 	case "UpdateContainerAgent":

@@ -18,7 +18,7 @@ var errExpiredToken = errors.New("security token expired")
 // was made for ECS. It knows the instance credentials only: the ACS and TCS handshakes
 // are the agent's, never a task's.
 func (s *Server) authenticate(r *http.Request, payloadHash string) error {
-	if len(s.opts.Credentials) == 0 {
+	if !s.authRequired() {
 		return nil
 	}
 	id, err := sigv4.Verify(r, payloadHash, s.lookupSecret, s.now())
@@ -40,7 +40,9 @@ func (s *Server) checkScope(id sigv4.Identity) error {
 }
 
 func (s *Server) lookupSecret(accessKeyID string) (string, bool) {
-	secret, ok := s.opts.Credentials[accessKeyID]
+	s.keysMu.RLock()
+	defer s.keysMu.RUnlock()
+	secret, ok := s.keys[accessKeyID]
 	return secret, ok
 }
 
@@ -96,14 +98,14 @@ func (s *Server) authenticateAPI(r *http.Request, payloadHash string) (principal
 	var key taskKey
 	var isTaskKey bool
 	lookup := func(accessKeyID string) (string, bool) {
-		if secret, ok := s.opts.Credentials[accessKeyID]; ok {
+		if secret, ok := s.lookupSecret(accessKeyID); ok {
 			return secret, true
 		}
 		key, isTaskKey = s.taskRoleKey(accessKeyID)
 		return key.secret, isTaskKey
 	}
 	id, err := sigv4.Verify(r, payloadHash, lookup, s.now())
-	if len(s.opts.Credentials) == 0 && !isTaskKey {
+	if !s.authRequired() && !isTaskKey {
 		return principal{}, nil
 	}
 	if err == nil {

@@ -49,14 +49,14 @@ func (s *Server) registerContainerInstance(_ context.Context, in *registerContai
 				adopted = true
 			case inst.Cluster != c.Name:
 				return errInvalidParameter("Container instance %s is registered to cluster %s.", arn, inst.Cluster)
-			case inst.Status != statusActive:
+			case !registered(inst.Status):
 				return errClient("The container instance %s is %s and cannot be re-registered.", arn, inst.Status)
 			default:
 				reregistered = true
 			}
 		case in.ClientToken != "":
 			// The same registration retried: answer with the instance it created.
-			for _, cand := range st.instancesOf(c.Name, statusActive) {
+			for _, cand := range st.instancesOf(c.Name, statusActive, statusDraining) {
 				if cand.ClientToken == in.ClientToken {
 					inst = cand
 				}
@@ -174,7 +174,7 @@ func (s *Server) listContainerInstances(_ context.Context, in *listContainerInst
 	if in.Filter != "" {
 		return nil, errInvalidParameter("The cluster query language (filter) is not supported by the local control plane.")
 	}
-	statuses := []string{statusActive, "DRAINING"}
+	statuses := []string{statusActive, statusDraining}
 	if in.Status != "" {
 		statuses = []string{in.Status}
 	}
@@ -246,4 +246,57 @@ func (s *Server) describeContainerInstances(_ context.Context, in *describeConta
 func (s *Server) discoverPollEndpoint(ctx context.Context, _ *discoverPollEndpointRequest) (*discoverPollEndpointResponse, error) {
 	base := baseURL(ctx)
 	return &discoverPollEndpointResponse{Endpoint: base + "/acs", TelemetryEndpoint: base + "/tcs"}, nil
+}
+
+// maxStateUpdates is UpdateContainerInstancesState's limit on containerInstances.
+const maxStateUpdates = 10
+
+// updateContainerInstancesState moves instances between ACTIVE and DRAINING. A draining
+// instance gets no new tasks (placement takes ACTIVE instances only) but keeps its agent's
+// sessions and its tasks: in ECS a service replaces them, and the local plane has no
+// services. An instance that is unknown or deregistered is a failure, not an error, as in
+// DescribeContainerInstances.
+func (s *Server) updateContainerInstancesState(_ context.Context, in *updateContainerInstancesStateRequest) (*updateContainerInstancesStateResponse, error) {
+	if in.Status != statusActive && in.Status != statusDraining {
+		return nil, errInvalidParameter("Container instance status should be one of [ACTIVE, DRAINING], not %q.", in.Status)
+	}
+	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > maxStateUpdates {
+		return nil, errInvalidParameter("containerInstances must have between 1 and %d entries.", maxStateUpdates)
+	}
+	out := updateContainerInstancesStateResponse{ContainerInstances: []containerInstanceOutput{}, Failures: []failure{}}
+	var changed []string
+	err := s.update(func(st *state) error {
+		c := s.cluster(st, in.Cluster)
+		if c == nil {
+			return errClusterNotFound()
+		}
+		for _, ref := range in.ContainerInstances {
+			arn, inst := s.instanceIn(st, c, ref)
+			switch {
+			case inst == nil:
+				out.Failures = append(out.Failures, failure{Arn: arn, Reason: "MISSING"})
+				continue
+			case !registered(inst.Status):
+				out.Failures = append(out.Failures, failure{Arn: arn, Reason: inst.Status,
+					Detail: "The container instance is deregistered."})
+				continue
+			case inst.Status != in.Status:
+				inst.Status = in.Status
+				inst.Version++
+				changed = append(changed, arn)
+			}
+			out.ContainerInstances = append(out.ContainerInstances, s.instanceOutput(st, inst, nil))
+		}
+		if len(changed) == 0 {
+			return errUnchanged
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, arn := range changed {
+		s.log.Info("container instance state updated", "containerInstance", arn, "status", in.Status)
+	}
+	return &out, nil
 }

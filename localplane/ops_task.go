@@ -229,7 +229,7 @@ func (s *Server) stopTask(_ context.Context, in *stopTaskRequest) (*stopTaskResp
 		t.StoppedReason = firstNonEmpty(in.Reason, "Task stopped by user")
 		t.StoppingAt = At(now)
 		t.Version++
-		if inst := st.Instances[t.ContainerInstance]; inst == nil || inst.Status != statusActive {
+		if inst := st.Instances[t.ContainerInstance]; inst == nil || !registered(inst.Status) {
 			// No agent will ever report it: it is stopped as far as ECS knows.
 			s.finishTask(t, "", now)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -23,6 +25,11 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// keysMu guards keys, the instance key pairs accepted (Options.Credentials at start,
+	// replaced by SetCredentials).
+	keysMu sync.RWMutex
+	keys   map[string]string
 
 	mu     sync.Mutex
 	st     *state
@@ -60,6 +67,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{
 		opts:       o,
 		log:        log,
+		keys:       maps.Clone(o.Credentials),
 		arn:        arns{region: o.Region, account: o.AccountID},
 		st:         st,
 		saved:      saved,
@@ -88,6 +96,28 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		"statePath", o.StatePath, "authenticated", len(o.Credentials) > 0,
 		"clusters", len(st.Clusters), "instances", len(st.Instances), "tasks", len(st.Tasks))
 	return s, nil
+}
+
+// SetCredentials replaces the instance key pairs the server accepts, as IAM does when a
+// role's keys rotate: a request signed with a key no longer listed is refused from now
+// on, and sessions already open stay open until they reconnect (DropSessions). It cannot
+// turn authentication on or off: both the old and the new set must be non-empty.
+func (s *Server) SetCredentials(keys map[string]string) error {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if len(s.keys) == 0 || len(keys) == 0 {
+		return fmt.Errorf("localplane: SetCredentials replaces key pairs; it cannot switch authentication on or off")
+	}
+	s.keys = maps.Clone(keys)
+	s.log.Info("instance credentials replaced", "keys", len(keys))
+	return nil
+}
+
+// authRequired reports whether requests must be signed with an instance key pair.
+func (s *Server) authRequired() bool {
+	s.keysMu.RLock()
+	defer s.keysMu.RUnlock()
+	return len(s.keys) > 0
 }
 
 // Handler serves the ECS API at POST /, ACS at GET /acs/ws and TCS at GET /tcs/ws.

@@ -14,6 +14,9 @@ const stateVersion = 1
 const (
 	statusActive   = "ACTIVE"
 	statusInactive = "INACTIVE"
+	// statusDraining is a container instance that takes no new tasks but keeps its agent,
+	// its sessions and the tasks on it (UpdateContainerInstancesState).
+	statusDraining = "DRAINING"
 
 	taskPending = "PENDING"
 	taskRunning = "RUNNING"
@@ -174,6 +177,12 @@ func (st *state) normalize() {
 		in.SeqNum = max(in.SeqNum, in.LegacyManifestTimeline)
 		in.LegacyManifestTimeline = 0
 	}
+}
+
+// registered reports whether an instance's status still has an agent talking to ECS: ACTIVE
+// or DRAINING (a draining instance stops nothing by itself; its tasks run on).
+func registered(status string) bool {
+	return status == statusActive || status == statusDraining
 }
 
 // instancesOf returns the cluster's instances with one of the statuses (any when none is

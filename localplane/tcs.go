@@ -133,7 +133,7 @@ func (t *tcsSession) readLoop() {
 // handle verifies, records and answers one frame.
 func (t *tcsSession) handle(data []byte) error {
 	var body []byte
-	if len(t.s.opts.Credentials) > 0 {
+	if t.s.authRequired() {
 		b, _, err := sigv4.VerifyFrame(data, t.url, t.s.lookupSecret, t.s.now())
 		if err != nil {
 			return err

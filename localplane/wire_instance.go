@@ -91,3 +91,14 @@ type discoverPollEndpointResponse struct {
 	ServiceConnectEndpoint string `json:"serviceConnectEndpoint,omitempty"`
 	SystemLogsEndpoint     string `json:"systemLogsEndpoint,omitempty"`
 }
+
+type updateContainerInstancesStateRequest struct {
+	Cluster            string   `json:"cluster,omitempty"`
+	ContainerInstances []string `json:"containerInstances"`
+	Status             string   `json:"status"`
+}
+
+type updateContainerInstancesStateResponse struct {
+	ContainerInstances []containerInstanceOutput `json:"containerInstances"`
+	Failures           []failure                 `json:"failures"`
+}

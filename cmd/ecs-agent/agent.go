@@ -106,6 +106,10 @@ func runAgent(ctx context.Context, o options) error {
 		log.Info("configuration warning", "warning", w.String())
 	}
 	log.Info("starting", "version", versionString(), "local", o.local, "cluster", cfg.Cluster)
+	if cfg.External.Enabled() {
+		// ECS Anywhere: the host is not an EC2 instance, and nothing may ask IMDS.
+		md = nil
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -168,12 +172,33 @@ func runAgent(ctx context.Context, o options) error {
 		defer stopPlane()
 	} else {
 		be.region, be.endpoint = cfg.AWSRegion, cfg.APIEndpoint
-		if be.creds, err = instanceCredentials(ctx, cfg); err != nil {
+		if be.creds, err = instanceCredentials(ctx, cfg, log); err != nil {
 			return err
 		}
 	}
 	var id identity
 	id.document, id.signature, id.instanceID = instanceIdentity(ctx, md)
+	// One configuration for every AWS client the agent makes for tasks (ECR, Secrets
+	// Manager, SSM, S3) and for the instance's EC2 tags: the SDK's endpoint settings
+	// (AWS_ENDPOINT_URL[_<SERVICE>]) apply.
+	awsClients, err := awsclient.New(ctx, awsRequestTimeout)
+	if err != nil {
+		return err
+	}
+	if err := waitForWarmPool(ctx, cfg, md, log.WithName("warm-pool")); err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopping before registration completed")
+			return nil
+		}
+		return err
+	}
+	if id.ec2Tags, err = ec2InstanceTags(ctx, cfg, awsClients, be, id.instanceID, o.local, log.WithName("instance-tags")); err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopping before registration completed")
+			return nil
+		}
+		return err
+	}
 	runtimeVersion := "containerd"
 	if v, err := rt.Version(ctx); err == nil {
 		runtimeVersion = "containerd " + v
@@ -205,18 +230,12 @@ func runAgent(ctx context.Context, o options) error {
 		executionRole: cfg.OverrideAWSLogsExecutionRole.Enabled(), instance: be.creds}
 	if logSrc.instance == nil {
 		// Local mode: the instance credentials are the agent's environment's, if any.
-		if p, err := instanceCredentials(ctx, cfg); err == nil {
+		if p, err := instanceCredentials(ctx, cfg, log); err == nil {
 			logSrc.instance = p
 		}
 	}
 	facts := factsFrom(id.document)
 	opts.Metadata.Instance = metadataInstance(cfg, cp.reg.ContainerInstanceARN, facts)
-	// One configuration for every AWS client the agent makes for tasks (ECR, Secrets
-	// Manager, SSM, S3): the SDK's endpoint settings (AWS_ENDPOINT_URL[_<SERVICE>]) apply.
-	awsClients, err := awsclient.New(ctx, awsRequestTimeout)
-	if err != nil {
-		return err
-	}
 	// Secret values (environment variables and log driver options) live in this resolver's
 	// memory only; the logger asks it for log driver secrets (LogDriverSecrets).
 	secretValues := secrets.New(secrets.Options{AWS: awsClients, Credentials: creds, Region: cfg.AWSRegion,
@@ -276,6 +295,9 @@ func runAgent(ctx context.Context, o options) error {
 	g.Go(func() error { return cp.session.Run(gctx) })
 	g.Go(func() error { return cp.updater.Run(gctx) })
 	g.Go(func() error { return cp.telemetry.Run(gctx) })
+	if drain := spotDraining(cfg, md, cp, log.WithName("spot")); drain != nil {
+		g.Go(func() error { drain(gctx); return nil })
+	}
 	g.Go(func() error {
 		if !st.Cache().WaitForCacheSync(gctx) {
 			return nil

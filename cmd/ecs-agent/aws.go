@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,14 +13,20 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/go-logr/logr"
 
 	"github.com/ecsd/ecsd/config"
+	"github.com/ecsd/ecsd/internal/sharedcreds"
 )
 
 // instanceCredentials is the credentials chain of the instance: static keys from the
-// configuration when set (ecs.config may hold them), else the SDK's default chain (which
-// ends with IMDS unless AWS_EC2_METADATA_DISABLED is set).
-func instanceCredentials(ctx context.Context, cfg *config.Config) (aws.CredentialsProvider, error) {
+// configuration when set (the environment or ecs.config may hold them); else the profile
+// ECS_ALTERNATE_CREDENTIAL_PROFILE of the shared credentials file, re-read whenever the
+// file changes (internal/sharedcreds: ECS Anywhere's SSM agent rotates the keys there),
+// and the SDK's default chain (which ends with IMDS unless AWS_EC2_METADATA_DISABLED is
+// set). As with the reference agent, ECS Anywhere (ECS_EXTERNAL) tries the rotating file
+// first and an EC2 instance tries it after the default chain.
+func instanceCredentials(ctx context.Context, cfg *config.Config, log logr.Logger) (aws.CredentialsProvider, error) {
 	if cfg.AWSAccessKeyID != "" {
 		return aws.NewCredentialsCache(awscreds.NewStaticCredentialsProvider(cfg.AWSAccessKeyID,
 			string(cfg.AWSSecretAccessKey), string(cfg.AWSSessionToken))), nil
@@ -28,7 +35,35 @@ func instanceCredentials(ctx context.Context, cfg *config.Config) (aws.Credentia
 	if err != nil {
 		return nil, fmt.Errorf("AWS credentials: %w", err)
 	}
-	return ac.Credentials, nil
+	rotating := sharedcreds.New(sharedcreds.Options{Profile: cfg.AlternateCredentialProfile, Log: log.WithName("shared-credentials")})
+	chain := firstOf{ac.Credentials, rotating}
+	if cfg.External.Enabled() {
+		chain = firstOf{rotating, ac.Credentials}
+	}
+	return aws.NewCredentialsCache(chain), nil
+}
+
+// firstOf is a credentials chain: the first provider that answers with keys wins, asked
+// again at every refresh so that a provider earlier in the chain that starts answering
+// (a credentials file that appears) takes over.
+type firstOf []aws.CredentialsProvider
+
+func (c firstOf) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	var errs []error
+	for _, p := range c {
+		if p == nil {
+			continue
+		}
+		creds, err := p.Retrieve(ctx)
+		if err == nil && creds.HasKeys() {
+			return creds, nil
+		}
+		if err == nil {
+			err = errors.New("no keys")
+		}
+		errs = append(errs, err)
+	}
+	return aws.Credentials{}, fmt.Errorf("no instance credentials: %w", errors.Join(errs...))
 }
 
 // imdsClient is the instance metadata client, or nil for ECS Anywhere. It honours

@@ -31,9 +31,13 @@ const (
 // instanceName is the name of the one Instance object.
 const instanceName = "instance"
 
-// identity is what registration needs from IMDS.
+// identity is what registration needs from IMDS (and, with
+// ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM=ec2_instance, EC2).
 type identity struct {
 	document, signature, instanceID string
+	// ec2Tags are the instance's EC2 tags to register under the configured ones (nil
+	// unless propagated).
+	ec2Tags map[string]string
 }
 
 // registerInstance registers (or re-registers with the saved ARN) and records the result
@@ -89,7 +93,7 @@ func registerInstance(ctx context.Context, c *ecsapi.Client, st *store.Store, cf
 		ContainerInstanceARN: savedARN,
 		Resources:            resources,
 		Attributes:           attrs,
-		Tags:                 cfg.ContainerInstanceTags,
+		Tags:                 registrationTags(cfg, id),
 		IdentityDocument:     id.document,
 		IdentitySignature:    id.signature,
 	}

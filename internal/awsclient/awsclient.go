@@ -69,3 +69,31 @@ type noCredentials struct{}
 func (noCredentials) Retrieve(context.Context) (aws.Credentials, error) {
 	return aws.Credentials{}, fmt.Errorf("awsclient: no credentials given for this client")
 }
+
+// ServiceEndpoint is the base endpoint configured for the service with SDK ID sdkID ("EC2"):
+// AWS_ENDPOINT_URL_<SERVICE> or its shared-config equivalent, else AWS_ENDPOINT_URL, else ""
+// (the region's default endpoint). It is for the calls the agent makes without the
+// service's SDK client (EC2 DescribeTags), which would otherwise resolve it.
+func (f *Factory) ServiceEndpoint(ctx context.Context, sdkID string) string {
+	type ignorer interface {
+		GetIgnoreConfiguredEndpoints(context.Context) (bool, bool, error)
+	}
+	type serviceEndpoint interface {
+		GetServiceBaseEndpoint(context.Context, string) (string, bool, error)
+	}
+	for _, src := range f.base.ConfigSources {
+		if s, ok := src.(ignorer); ok {
+			if v, found, err := s.GetIgnoreConfiguredEndpoints(ctx); err == nil && found && v {
+				return ""
+			}
+		}
+	}
+	for _, src := range f.base.ConfigSources {
+		if s, ok := src.(serviceEndpoint); ok {
+			if v, found, err := s.GetServiceBaseEndpoint(ctx, sdkID); err == nil && found && v != "" {
+				return v
+			}
+		}
+	}
+	return aws.ToString(f.base.BaseEndpoint)
+}

@@ -74,3 +74,27 @@ func TestSignsWithTheGivenCredentialsOnly(t *testing.T) {
 		t.Fatal("the factory's placeholder credentials answered")
 	}
 }
+
+// TestServiceEndpointForCallsWithoutAClient: EC2's own variable, then the global one,
+// then none; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns both off.
+func TestServiceEndpointForCallsWithoutAClient(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	ctx := context.Background()
+	for _, tc := range []struct{ ec2, global, ignore, want string }{
+		{"http://ec2.test:1", "http://global.test:2", "", "http://ec2.test:1"},
+		{"", "http://global.test:2", "", "http://global.test:2"},
+		{"", "", "", ""},
+		{"http://ec2.test:1", "http://global.test:2", "true", ""},
+	} {
+		t.Setenv("AWS_ENDPOINT_URL_EC2", tc.ec2)
+		t.Setenv("AWS_ENDPOINT_URL", tc.global)
+		t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", tc.ignore)
+		f, err := New(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.ServiceEndpoint(ctx, "EC2"); got != tc.want {
+			t.Errorf("%+v: ServiceEndpoint = %q", tc, got)
+		}
+	}
+}
