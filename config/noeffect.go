@@ -24,7 +24,6 @@ func noEffectVariables() map[string]string {
 		"ECS_ALTERNATE_CREDENTIAL_PROFILE":           "the agent's AWS clients use the SDK's default credential chain; the rotating shared-credentials file is not read",
 		"ECS_HOST_DATA_DIR":                          "ecsd runs on the host, so ECS_DATADIR already is the host path",
 		"ECS_WARM_POOLS_CHECK":                       "ecsd registers at once; it does not wait for an Auto Scaling warm pool lifecycle state",
-		"ECS_SHARED_VOLUME_MATCH_FULL_CONFIG":        "ecsd has no shared Docker volumes (task definitions with scope shared are refused)",
 		"ECS_TASK_PIDS_LIMIT":                        "ecsd does not set a per-task pids limit",
 		"ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2":   "ecsd does not copy the task memory limit onto containers",
 		"ECS_ENABLE_SPOT_INSTANCE_DRAINING":          "ecsd does not watch for Spot interruption notices",
