@@ -45,6 +45,24 @@ const efsPort = 2049
 // volume does not exist): the container cannot be created; the task stops with the reason.
 var errVolumeUnavailable = errors.New("volume unavailable")
 
+// volumeError is a volume that could not be made ready; it reads "volume NAME: why" (the
+// reason ECS is told) and is errVolumeUnavailable.
+type volumeError struct {
+	name string
+	err  error
+}
+
+func unavailable(name, format string, args ...any) error {
+	return &volumeError{name: name, err: fmt.Errorf(format, args...)}
+}
+
+func (e *volumeError) Error() string { return "volume " + e.name + ": " + e.err.Error() }
+
+func (e *volumeError) Unwrap() error { return e.err }
+
+// Is makes errors.Is(err, errVolumeUnavailable) hold.
+func (e *volumeError) Is(target error) bool { return target == errVolumeUnavailable }
+
 // TaskVolumes turns task volumes into host directories for bind mounts: task directories,
 // EFS file systems and Docker local-driver volumes mounted through runtime.VolumeMounter,
 // and shared Docker volumes kept under <data dir>/volumes/<name> beyond their tasks. It
@@ -150,15 +168,15 @@ func taskMounted(vol *api.Volume) bool {
 // mount mounts m at dir unless it is there already.
 func (v *TaskVolumes) mount(ctx context.Context, dir, name string, m runtime.VolumeMount) (string, error) {
 	if v.mounter == nil {
-		return "", fmt.Errorf("%w: volume %s: this agent mounts no file systems", errVolumeUnavailable, name)
+		return "", unavailable(name, "this agent mounts no file systems")
 	}
 	if err := v.mounter.Supports(m.Type, m.TLS != nil); err != nil {
-		return "", fmt.Errorf("%w: volume %s: %w", errVolumeUnavailable, name, err)
+		return "", unavailable(name, "%w", err)
 	}
 	unlock := v.lock(dir)
 	defer unlock()
 	if err := v.mounter.Mount(ctx, dir, m); err != nil {
-		return "", fmt.Errorf("%w: volume %s: %w", errVolumeUnavailable, name, err)
+		return "", unavailable(name, "%w", err)
 	}
 	return dir, nil
 }
@@ -177,7 +195,7 @@ func (v *TaskVolumes) efsMount(vol *api.Volume) (runtime.VolumeMount, error) {
 	name := e.FileSystemID + ".efs." + v.opts.Region + ".amazonaws.com"
 	if v.opts.Region == "" {
 		if _, ok := v.opts.EFSAddresses[e.FileSystemID]; !ok {
-			return runtime.VolumeMount{}, fmt.Errorf("%w: volume %s: no AWS region configured to name file system %s", errVolumeUnavailable, vol.Name, e.FileSystemID)
+			return runtime.VolumeMount{}, unavailable(vol.Name, "no AWS region configured to name file system %s", e.FileSystemID)
 		}
 	}
 	host := name
@@ -257,27 +275,27 @@ func (v *TaskVolumes) shared(ctx context.Context, vol *api.Volume) (string, erro
 	switch {
 	case errors.Is(err, os.ErrNotExist) && !vol.Autoprovision:
 		unlock()
-		return "", fmt.Errorf("%w: shared volume %s does not exist on this instance and autoprovision is false", errVolumeUnavailable, vol.Name)
+		return "", unavailable(vol.Name, "the shared volume does not exist on this instance and autoprovision is false")
 	case errors.Is(err, os.ErrNotExist):
 		if err := writeSharedConfig(base, want); err != nil {
 			unlock()
-			return "", fmt.Errorf("%w: shared volume %s: %w", errVolumeUnavailable, vol.Name, err)
+			return "", unavailable(vol.Name, "shared volume: %w", err)
 		}
 		v.log.Info("shared volume created", "volume", vol.Name, "driverOpts", len(vol.DriverOpts) > 0)
 		have = want
 	case err != nil:
 		unlock()
-		return "", fmt.Errorf("%w: shared volume %s: %w", errVolumeUnavailable, vol.Name, err)
+		return "", unavailable(vol.Name, "shared volume: %w", err)
 	default:
 		if why := mismatch(have, want, v.opts.SharedMatchFullConfig); why != "" {
 			unlock()
-			return "", fmt.Errorf("%w: shared volume %s exists with another configuration: %s", errVolumeUnavailable, vol.Name, why)
+			return "", unavailable(vol.Name, "the shared volume exists with another configuration: %s", why)
 		}
 	}
 	unlock()
 	if len(have.DriverOpts) == 0 {
 		if err := os.MkdirAll(data, 0o755); err != nil {
-			return "", fmt.Errorf("%w: shared volume %s: %w", errVolumeUnavailable, vol.Name, err)
+			return "", unavailable(vol.Name, "shared volume: %w", err)
 		}
 		return data, nil
 	}

@@ -65,7 +65,7 @@ func TestTaskVolumes(t *testing.T) {
 		{name: "shared volume autoprovisioned", vol: api.Volume{Name: "s", Type: "docker", Scope: "shared", Autoprovision: true},
 			wantDir: "volumes/s/_data"},
 		{name: "shared volume missing", vol: api.Volume{Name: "s", Type: "docker", Scope: "shared"},
-			wantErr: errVolumeUnavailable, wantMsg: "shared volume s does not exist on this instance and autoprovision is false"},
+			wantErr: errVolumeUnavailable, wantMsg: "volume s: the shared volume does not exist on this instance and autoprovision is false"},
 		{name: "shared local volume mounted under volumes/", vol: api.Volume{Name: "s", Type: "docker", Scope: "shared", Autoprovision: true,
 			DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/srv/x"}},
 			wantDir: "volumes/s/_data", wantMount: &runtime.VolumeMount{Type: "none", Device: "/srv/x", Options: []string{"bind"}}},
