@@ -159,11 +159,6 @@ func (v Volumes) Supports(fsType string, tls bool) error {
 
 // kernelHas reports whether the kernel has fsType or can load it as a module.
 func (v Volumes) kernelHas(fsType string) bool {
-	name := fsType
-	if name == "nfs4" {
-		// nfs4 is registered by the nfs module (nfsv4 on newer kernels).
-		name = "nfs4"
-	}
 	pf := v.ProcFilesystems
 	if pf == "" {
 		pf = "/proc/filesystems"
@@ -172,7 +167,7 @@ func (v Volumes) kernelHas(fsType string) bool {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
-			if len(f) > 0 && f[len(f)-1] == name {
+			if len(f) > 0 && f[len(f)-1] == fsType {
 				return true
 			}
 		}
@@ -185,9 +180,10 @@ func (v Volumes) kernelHas(fsType string) bool {
 		}
 		dir = filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]))
 	}
-	mod := map[string]string{"nfs": "fs/nfs", "nfs4": "fs/nfs"}[fsType]
-	if mod == "" {
-		mod = "fs/" + fsType
+	mod := "fs/" + fsType
+	if fsType == "nfs4" {
+		// nfs4 is registered by the nfs module (kernel/fs/nfs/).
+		mod = "fs/nfs"
 	}
 	_, err := os.Stat(filepath.Join(dir, "kernel", mod))
 	return err == nil

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -351,7 +352,8 @@ func TestDockerVolumeLocalNFS(t *testing.T) {
 }
 
 // Docker local-driver volumes with tmpfs and bind options are real mounts for the task,
-// seen by the container, and gone after cleanup (the bind's source keeps what was written);
+// seen by the container, kept across an agent SIGKILL and restart, and gone after cleanup
+// (the bind's source keeps what was written);
 // a device that does not exist stops the task with mount(8)'s reason.
 func TestDockerVolumeLocalTmpfsAndBind(t *testing.T) {
 	t.Parallel()
@@ -382,6 +384,14 @@ func TestDockerVolumeLocalTmpfsAndBind(t *testing.T) {
 			t.Fatalf("the container never wrote through the bind volume (or saw no 4 MiB tmpfs); agent log:\n%s", h.agentLog())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The agent dies and comes back: the mounts stay, recorded beside their mount points,
+	// and the restarted agent still removes them at cleanup.
+	h.kill(syscall.SIGKILL)
+	h.start()
+	ci = b.waitConnected(h)
+	if m := mountsUnder(t, taskDir); len(m) != 2 {
+		t.Errorf("mounts after the restart: %v", m)
 	}
 	// Stop it the way ECS does: the same task with desired status STOPPED.
 	b.sendTask(ci, id, strings.Replace(task, `"desiredStatus":"RUNNING"`, `"desiredStatus":"STOPPED"`, 1))
