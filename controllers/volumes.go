@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"os"
 	"path/filepath"
@@ -73,25 +74,21 @@ type TaskVolumes struct {
 	opts    VolumeOptions
 	log     logr.Logger
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	// locks are striped by mount point: a fixed set, however many volumes come and go.
+	locks [64]sync.Mutex
 }
 
 // NewTaskVolumes returns the volume manager; a nil mounter refuses every volume that needs
 // a mount.
 func NewTaskVolumes(m runtime.VolumeMounter, dataDir string, o VolumeOptions, log logr.Logger) *TaskVolumes {
-	return &TaskVolumes{mounter: m, dataDir: dataDir, opts: o, log: log, locks: map[string]*sync.Mutex{}}
+	return &TaskVolumes{mounter: m, dataDir: dataDir, opts: o, log: log}
 }
 
 // lock serializes work on one mount point.
 func (v *TaskVolumes) lock(path string) func() {
-	v.mu.Lock()
-	l, ok := v.locks[path]
-	if !ok {
-		l = &sync.Mutex{}
-		v.locks[path] = l
-	}
-	v.mu.Unlock()
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(path))
+	l := &v.locks[h.Sum32()%uint32(len(v.locks))]
 	l.Lock()
 	return l.Unlock
 }
@@ -135,13 +132,13 @@ func (v *TaskVolumes) Source(ctx context.Context, t *api.Task, vol *api.Volume) 
 // Release unmounts t's task-scoped mounts (EFS, local-driver volumes); shared volumes stay.
 // Idempotent: cleanup calls it before it removes the task directory, and again after a crash.
 func (v *TaskVolumes) Release(ctx context.Context, t *api.Task) error {
+	if v == nil || v.mounter == nil {
+		return nil
+	}
 	var errs []error
 	for i := range t.Spec.Volumes {
 		vol := &t.Spec.Volumes[i]
 		if !taskMounted(vol) {
-			continue
-		}
-		if v.mounter == nil {
 			continue
 		}
 		dir := api.TaskVolumePath(v.dataDir, t.Name, vol.Name)
