@@ -319,7 +319,7 @@ func OptionsFrom(cfg *config.Config) Options {
 			HostNetNSPath:  cfg.HostNetNS,
 		},
 		Metadata: MetadataOptions{Enabled: cfg.ContainerMetadataEnabled.Enabled()},
-		Volumes: VolumeOptions{Region: cfg.AWSRegion, EFSAddresses: cfg.EFSAddresses, EFSCAFile: cfg.EFSCAFile,
+		Volumes: VolumeOptions{Region: cfg.AWSRegion, EFSAddresses: cfg.EFSAddresses, EFSCAFile: cfg.EFSCAFile, MountTimeout: cfg.ContainerCreateTimeout,
 			SharedMatchFullConfig: cfg.SharedVolumeMatchFullConfig.Enabled()},
 		Start:  StartOptions{Timeout: cfg.ContainerStartTimeout},
 		Health: HealthOptions{Disable: cfg.DisableDockerHealthCheck.Enabled()},

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -29,6 +30,10 @@ type VolumeOptions struct {
 	// EFSCAFile verifies an EFS server's TLS certificate (ECSD_EFS_CA_FILE); "" is the
 	// system's bundle.
 	EFSCAFile string
+	// MountTimeout bounds one mount (ECS_CONTAINER_CREATE_TIMEOUT: the mount is part of
+	// creating the container); mount.nfs on its own retries an unanswered server for minutes.
+	// Zero: no bound beyond the caller's.
+	MountTimeout time.Duration
 	// SharedMatchFullConfig makes a shared Docker volume reused only when its driver options
 	// and labels match too, not just its name and driver (ECS_SHARED_VOLUME_MATCH_FULL_CONFIG).
 	SharedMatchFullConfig bool
@@ -172,6 +177,11 @@ func (v *TaskVolumes) mount(ctx context.Context, dir, name string, m runtime.Vol
 	}
 	unlock := v.lock(dir)
 	defer unlock()
+	if v.opts.MountTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.opts.MountTimeout)
+		defer cancel()
+	}
 	if err := v.mounter.Mount(ctx, dir, m); err != nil {
 		return "", unavailable(name, "%w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	api "github.com/ecsd/ecsd/api/v1alpha1"
 	"github.com/ecsd/ecsd/internal/testutil"
@@ -52,6 +53,10 @@ func TestTaskVolumes(t *testing.T) {
 			opts:    VolumeOptions{Region: "us-east-1"},
 			mounter: &fake.Volumes{MountErr: errors.New("mount.nfs: Connection refused")},
 			wantErr: errVolumeUnavailable, wantMsg: "volume e: mount.nfs: Connection refused"},
+		{name: "EFS server never answering", vol: api.Volume{Name: "e", Type: "efs", EFS: &api.EFSVolume{FileSystemID: "fs-12345678"}},
+			opts:    VolumeOptions{Region: "us-east-1", MountTimeout: 20 * time.Millisecond},
+			mounter: &fake.Volumes{Hang: true},
+			wantErr: context.DeadlineExceeded, wantMsg: "volume e: mount"},
 		{name: "EFS access point", vol: api.Volume{Name: "e", Type: "efs", EFS: &api.EFSVolume{FileSystemID: "fs-12345678", AccessPointID: "fsap-1", TransitEncryption: true}},
 			opts: VolumeOptions{Region: "us-east-1"}, wantErr: errInvalidDefinition, wantMsg: "access points"},
 		{name: "local NFS volume, Docker's addr= form", vol: api.Volume{Name: "n", Type: "docker", Scope: "task",

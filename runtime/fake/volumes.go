@@ -13,10 +13,12 @@ import (
 // Volumes is an in-memory runtime.VolumeMounter: mounts are remembered, not made. MountErr
 // fails every mount (as a server that does not answer); Unsupported makes Supports refuse
 // the listed file system types; Calls counts Mount calls per target, so tests can see that
-// a mount made before is adopted, not made again.
+// a mount made before is adopted, not made again. Hang makes a mount wait for its context
+// (a server that never answers).
 type Volumes struct {
 	MountErr    error
 	Unsupported map[string]error
+	Hang        bool
 
 	mu     sync.Mutex
 	mounts map[string]runtime.VolumeMount
@@ -27,7 +29,11 @@ type Volumes struct {
 var _ runtime.VolumeMounter = (*Volumes)(nil)
 
 // Mount records m at target; the same m again is success, another one an error.
-func (v *Volumes) Mount(_ context.Context, target string, m runtime.VolumeMount) error {
+func (v *Volumes) Mount(ctx context.Context, target string, m runtime.VolumeMount) error {
+	if v.Hang {
+		<-ctx.Done()
+		return fmt.Errorf("mount %s: %w", target, ctx.Err())
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.calls == nil {

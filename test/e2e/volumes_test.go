@@ -111,7 +111,9 @@ func volumeAgent(t *testing.T, env ...string) (*agentHost, *backend) {
 	b := newBackend(t)
 	h.args = []string{}
 	h.env = append(h.env, b.agentEnv()...)
-	h.env = append(h.env, "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=1s")
+	// A mount of a server that answers nothing gives up after a minute (mount.nfs alone
+	// would retry for two), well within waitReported's bound.
+	h.env = append(h.env, "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=1s", "ECS_CONTAINER_CREATE_TIMEOUT=1m")
 	h.env = append(h.env, env...)
 	return h, b
 }
