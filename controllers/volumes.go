@@ -98,12 +98,6 @@ func (v *TaskVolumes) lock(path string) func() {
 	return l.Unlock
 }
 
-// SharedVolumePath is where a shared Docker volume's data lives: <data dir>/volumes/<name>/_data
-// (the layout of Docker's local driver), beside its config.json.
-func SharedVolumePath(dataDir, name string) string {
-	return filepath.Join(dataDir, "volumes", name, "_data")
-}
-
 // Source makes vol ready for t and returns the host directory containers bind-mount.
 func (v *TaskVolumes) Source(ctx context.Context, t *api.Task, vol *api.Volume) (string, error) {
 	switch {
@@ -275,7 +269,7 @@ func (v *TaskVolumes) shared(ctx context.Context, vol *api.Volume) (string, erro
 		return "", fmt.Errorf("%w: shared volume name %q", errInvalidDefinition, vol.Name)
 	}
 	base := filepath.Join(v.dataDir, "volumes", vol.Name)
-	data := SharedVolumePath(v.dataDir, vol.Name)
+	data := api.SharedVolumePath(v.dataDir, vol.Name)
 	unlock := v.lock(base)
 	want := sharedConfig{Driver: driverName(vol.Driver), DriverOpts: vol.DriverOpts, Labels: vol.Labels}
 	have, err := readSharedConfig(base)

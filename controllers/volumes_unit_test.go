@@ -177,7 +177,7 @@ func TestSharedVolumeMatch(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || dir != SharedVolumePath(dataDir, "s") {
+			if err != nil || dir != api.SharedVolumePath(dataDir, "s") {
 				t.Fatalf("dir %s err %v", dir, err)
 			}
 		})
