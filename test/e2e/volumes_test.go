@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,6 +110,18 @@ func nfsClient() error { return hostfs.Volumes{}.Supports("nfs4", false) }
 func volumeAgent(t *testing.T, env ...string) (*agentHost, *backend) {
 	t.Helper()
 	h := newAgentHost(t)
+	// Runs before the agent's directory is removed (cleanups run last first): a test that
+	// failed half-way must not leave mounts, nor remove files through them.
+	t.Cleanup(func() {
+		m := mountsUnder(t, h.dir)
+		targets := slices.Collect(maps.Keys(m))
+		slices.SortFunc(targets, func(a, b string) int { return len(b) - len(a) })
+		for _, target := range targets {
+			if err := (hostfs.Volumes{}).Unmount(context.Background(), target); err != nil {
+				t.Errorf("unmount %s: %v", target, err)
+			}
+		}
+	})
 	b := newBackend(t)
 	h.args = []string{}
 	h.env = append(h.env, b.agentEnv()...)
