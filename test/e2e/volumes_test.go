@@ -3,10 +3,17 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +51,9 @@ type nfsServer struct {
 }
 
 // startNFSServer runs nfs-ganesha in its own namespace, reachable from h at nfsServerAddr.
-func startNFSServer(t *testing.T, h *agentHost) *nfsServer {
+// With tlsDir, port 2049 is a stunnel server (the certificate and key in tlsDir, for the test
+// file system's DNS name) in front of ganesha on 12049, as EFS serves NFS over TLS.
+func startNFSServer(t *testing.T, h *agentHost, tlsDir string) *nfsServer {
 	t.Helper()
 	ganesha, err := exec.LookPath("ganesha.nfsd")
 	if err != nil {
@@ -65,14 +74,18 @@ func startNFSServer(t *testing.T, h *agentHost) *nfsServer {
 			t.Fatal(err)
 		}
 	}
-	conf := fmt.Sprintf(`NFS_CORE_PARAM { Protocols = 4; NFS_Port = 2049; Enable_NLM = false; Enable_RQUOTA = false; }
+	nfsPort := 2049
+	if tlsDir != "" {
+		nfsPort = 12049
+	}
+	conf := fmt.Sprintf(`NFS_CORE_PARAM { Protocols = 4; NFS_Port = %d; Enable_NLM = false; Enable_RQUOTA = false; }
 NFSv4 { Graceless = true; RecoveryBackend = fs; RecoveryRoot = %s; }
 EXPORT {
   Export_Id = 1; Path = %s; Pseudo = /; Access_Type = RW; Squash = No_Root_Squash;
   Protocols = 4; Transports = TCP; SecType = sys;
   FSAL { Name = VFS; }
 }
-`, filepath.Join(dir, "recovery"), s.export)
+`, nfsPort, filepath.Join(dir, "recovery"), s.export)
 	confPath := filepath.Join(dir, "ganesha.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -85,6 +98,26 @@ EXPORT {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	if tlsDir != "" {
+		stunnel, err := exec.LookPath("stunnel4")
+		if err != nil {
+			t.Fatalf("stunnel4 not found (bash hack/install-deps.sh installs it): %v", err)
+		}
+		tconf := filepath.Join(dir, "stunnel.conf")
+		body := "foreground = yes\npid =\n[nfs]\naccept = 2049\nconnect = 127.0.0.1:12049\ncert = " +
+			filepath.Join(tlsDir, "server.pem") + "\nkey = " + filepath.Join(tlsDir, "server.key") + "\n"
+		if err := os.WriteFile(tconf, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tun := exec.Command(stunnel, tconf)
+		if err := netns.Do(path, tun.Start); err != nil {
+			t.Fatalf("start the server's stunnel: %v", err)
+		}
+		t.Cleanup(func() {
+			_ = tun.Process.Kill()
+			_ = tun.Wait()
+		})
+	}
 	// Up once the test host can connect to it.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -221,7 +254,7 @@ const keepRunning = "; trap 'exit 0' TERM; while true; do sleep 0.1; done"
 func TestEFSVolume(t *testing.T) {
 	t.Parallel()
 	h, b := volumeAgent(t, efsAddresses(nfsServerAddr))
-	srv := startNFSServer(t, h)
+	srv := startNFSServer(t, h, "")
 	if err := os.WriteFile(filepath.Join(srv.export, "hello.txt"), []byte("from the server\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +371,7 @@ func TestEFSMountFailureStopsTask(t *testing.T) {
 func TestDockerVolumeLocalNFS(t *testing.T) {
 	t.Parallel()
 	h, b := volumeAgent(t)
-	srv := startNFSServer(t, h)
+	srv := startNFSServer(t, h, "")
 	h.start()
 	ci := b.waitConnected(h)
 	nfsVol := func(addr string) string {
@@ -472,4 +505,116 @@ func TestDockerVolumeShared(t *testing.T) {
 	if sc := b.waitReported(h, missing, "STOPPED"); !strings.Contains(sc.Reason, "CannotCreateContainerError: volume other: the shared volume does not exist on this instance and autoprovision is false") {
 		t.Errorf("task with a missing shared volume stopped with %q", sc.Reason)
 	}
+}
+
+// EFS transit encryption: the NFS traffic goes through a stunnel client the agent starts
+// for the task (checked against the test CA, ECSD_EFS_CA_FILE, and the file system's DNS
+// name) to a TLS server in front of the NFS server; the tunnel goes with the mount at
+// cleanup. Without an NFS client on the host the task stops with the reason (the tunnel
+// itself is tested in runtime/hostfs's TestVolumesTLSTunnel).
+func TestEFSVolumeTransitEncryption(t *testing.T) {
+	t.Parallel()
+	pki := t.TempDir()
+	ca := writeTestPKI(t, pki, testFS+".efs."+backendRegion+".amazonaws.com")
+	h, b := volumeAgent(t, efsAddresses(nfsServerAddr), "ECSD_EFS_CA_FILE="+ca)
+	srv := startNFSServer(t, h, pki)
+	if err := os.MkdirAll(filepath.Join(srv.export, "app"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	ci := b.waitConnected(h)
+	if err := nfsClient(); err != nil {
+		vol := `{"name":"data","type":"efs","efsVolumeConfiguration":{"fileSystemId":"` + testFS + `","transitEncryption":"ENABLED"}}`
+		arn := b.sendTask(ci, "efstls00000000000000000000000001", volumeTask(vol, "echo never"))
+		sc := b.waitReported(h, arn, "STOPPED")
+		if !strings.HasPrefix(sc.Reason, "CannotCreateContainerError: volume data: ") {
+			t.Errorf("task stopped with %q", sc.Reason)
+		}
+		t.Skipf("this host cannot mount NFS (%v): the task stopped with %q; the TLS server ran, the mount through the tunnel is untested here", err, sc.Reason)
+	}
+	out, err := b.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("efstls"), NetworkMode: types.NetworkModeHost,
+		Volumes: []types.Volume{{Name: aws.String("data"), EfsVolumeConfiguration: &types.EFSVolumeConfiguration{
+			FileSystemId: aws.String(testFS), RootDirectory: aws.String("/app"), TransitEncryption: types.EFSTransitEncryptionEnabled}}},
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("app"), Image: aws.String(testenv.BusyboxImage()), Essential: aws.Bool(true), Memory: aws.Int32(64),
+			Command:     []string{"sh", "-c", "echo encrypted > /data/tls.txt" + keepRunning},
+			MountPoints: []types.MountPoint{{SourceVolume: aws.String("data"), ContainerPath: aws.String("/data")}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arns := b.runTask(aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1)
+	b.waitTasks("RUNNING", 2*time.Minute, arns, lastStatus("RUNNING"))
+	written := filepath.Join(srv.export, "app", "tls.txt")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if got, err := os.ReadFile(written); err == nil && string(got) == "encrypted\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's file never reached the server's %s", written)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	data := filepath.Join(h.dir, "data")
+	if out, _ := exec.Command("pgrep", "-f", data).Output(); len(out) == 0 {
+		t.Error("no stunnel runs for the task's mount")
+	}
+	b.stopTask(arns[0])
+	b.waitTasks("STOPPED", time.Minute, arns, lastStatus("STOPPED"))
+	waitGone(t, h, filepath.Join(data, "tasks", arns[0][strings.LastIndex(arns[0], "/")+1:]))
+	if m := mountsUnder(t, data); len(m) != 0 {
+		t.Errorf("mounts left after cleanup: %v", m)
+	}
+	if out, _ := exec.Command("pgrep", "-f", data).Output(); len(out) > 0 {
+		t.Errorf("a tunnel is left after cleanup: %s", out)
+	}
+}
+
+// writeTestPKI writes a test CA (its path is returned) and, in dir, server.pem and
+// server.key for name, signed by it.
+func writeTestPKI(t *testing.T, dir, name string) string {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ecsd e2e CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(file, typ string, der []byte) string {
+		p := filepath.Join(dir, file)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("server.pem", "CERTIFICATE", der)
+	write("server.key", "EC PRIVATE KEY", keyDER)
+	return write("ca.pem", "CERTIFICATE", caDER)
 }
