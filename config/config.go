@@ -117,6 +117,13 @@ type Config struct {
 	ImageCleanupExclusionList []string `env:"ECS_EXCLUDE_UNTRACKED_IMAGE,csv"`
 	// SharedVolumeMatchFullConfig also compares driver options and labels of shared volumes.
 	SharedVolumeMatchFullConfig BooleanDefaultFalse `env:"ECS_SHARED_VOLUME_MATCH_FULL_CONFIG"`
+	// EFSAddresses maps an EFS file system ID to the address of its NFS server, used instead
+	// of resolving <fs-id>.efs.<region>.amazonaws.com (ecsd only, JSON object): for hosts
+	// whose resolver does not know the name, and for tests against a local NFS server.
+	EFSAddresses map[string]string `env:"ECSD_EFS_ADDRESSES"`
+	// EFSCAFile holds the certificates an EFS server's TLS certificate must chain to when
+	// transitEncryption is ENABLED (ecsd only); empty is the system's bundle.
+	EFSCAFile string `env:"ECSD_EFS_CA_FILE,trim"`
 
 	// --- Task lifecycle ---
 

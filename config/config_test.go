@@ -468,6 +468,13 @@ func TestFatalParseRules(t *testing.T) {
 			check: func(c *Config) any { return len(c.LogOpts) }, want: 0, warning: "ECS_LOG_OPTS"},
 		{name: "volume plugin capabilities", env: env("ECS_VOLUME_PLUGIN_CAPABILITIES", `["efsAuth"]`),
 			check: func(c *Config) any { return c.VolumePluginCapabilities }, want: []string{"efsAuth"}},
+		{name: "EFS addresses: valid", env: env("ECSD_EFS_ADDRESSES", `{"fs-0123abcd": "10.0.1.25"}`),
+			check: func(c *Config) any { return c.EFSAddresses }, want: map[string]string{"fs-0123abcd": "10.0.1.25"}},
+		{name: "EFS addresses: a key that is no file system ID is fatal", env: env("ECSD_EFS_ADDRESSES", `{"fs-1;x": "10.0.1.25"}`),
+			errorMsg: "keys must be EFS file system IDs"},
+		{name: "EFS addresses: a host name is fatal", env: env("ECSD_EFS_ADDRESSES", `{"fs-0123abcd": "nfs.example"}`),
+			errorMsg: "values must be IP addresses"},
+		{name: "EFS CA file: relative is fatal", env: env("ECSD_EFS_CA_FILE", `ca.pem`), errorMsg: "must be an absolute path"},
 		{name: "exclusion list is comma separated, untrimmed", env: env("ECS_EXCLUDE_UNTRACKED_IMAGE", "alpine:latest, busybox:1"),
 			check: func(c *Config) any { return c.ImageCleanupExclusionList }, want: []string{"alpine:latest", " busybox:1"}},
 	})

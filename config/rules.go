@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,6 +29,25 @@ func (l *loader) applyRules(ctx context.Context, c *Config) {
 	l.images(c)
 	l.engineAuth(c)
 	l.updates(c)
+	l.efs(c)
+}
+
+// efs: ECSD_EFS_ADDRESSES maps file system IDs (fs-<hex>) to IP addresses; anything else
+// would be put into a mount command.
+func (l *loader) efs(c *Config) {
+	for id, addr := range c.EFSAddresses {
+		hex, ok := strings.CutPrefix(id, "fs-")
+		if !ok || hex == "" || strings.Trim(hex, "0123456789abcdef") != "" {
+			l.fail(l.env("EFSAddresses"), id, l.from("EFSAddresses"), "keys must be EFS file system IDs (fs-<hex>)")
+			continue
+		}
+		if _, err := netip.ParseAddr(addr); err != nil {
+			l.fail(l.env("EFSAddresses"), addr, l.from("EFSAddresses"), "values must be IP addresses")
+		}
+	}
+	if c.EFSCAFile != "" && !filepath.IsAbs(c.EFSCAFile) {
+		l.fail(l.env("EFSCAFile"), c.EFSCAFile, l.from("EFSCAFile"), "must be an absolute path")
+	}
 }
 
 // updates: an empty ECS_UPDATE_DOWNLOAD_DIR (a line "ECS_UPDATE_DOWNLOAD_DIR=") takes the

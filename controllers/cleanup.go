@@ -29,8 +29,10 @@ type CleanupReconciler struct {
 		RemoveContainer(ctx context.Context, id string) error
 	}
 	Namespaces *TaskNamespaces
-	Cgroups    runtime.TaskCgroups
-	Images     *ImageUsers
+	// Volumes unmounts the task's EFS and local-driver volumes before its directory goes.
+	Volumes *TaskVolumes
+	Cgroups runtime.TaskCgroups
+	Images  *ImageUsers
 	// TaskCleaned is Deps.TaskCleaned.
 	TaskCleaned func(taskARN string)
 	Clock       clock.PassiveClock
@@ -95,6 +97,11 @@ func (r *CleanupReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	}
 	if err := r.Cgroups.Remove(t.Name); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task cgroup: %w", err)
+	}
+	// Unmounted first: removing the directory with a file system still mounted beneath it
+	// would delete the file system's files.
+	if err := r.Volumes.Release(ctx, t); err != nil {
+		return reconcile.Result{}, fmt.Errorf("unmount task volumes: %w", err)
 	}
 	if err := os.RemoveAll(taskDir(r.DataDir, t.Name)); err != nil {
 		return reconcile.Result{}, fmt.Errorf("remove task directory: %w", err)

@@ -110,6 +110,7 @@ func TestCleanupReconciler(t *testing.T) {
 			rt := fake.New(testutil.Clock())
 			r := &CleanupReconciler{Client: cl, Runtime: rm,
 				Namespaces: NewTaskNamespaces(rt, &fake.HostFS{}, "", o.DataDir, testutil.Logger(t)),
+				Volumes:    NewTaskVolumes(&fake.Volumes{}, o.DataDir, o.Volumes, testutil.Logger(t)),
 				Cgroups:    cg, Images: NewImageUsers(cl),
 				TaskCleaned: func(arn string) { cleaned = append(cleaned, arn) },
 				Clock:       testutil.Clock(), Log: testutil.Logger(t), DataDir: o.DataDir,
@@ -169,6 +170,7 @@ func TestCleanupNeverCreated(t *testing.T) {
 	rm := &unitRemover{}
 	r := &CleanupReconciler{Client: st.DirectClient(), Runtime: rm,
 		Namespaces: NewTaskNamespaces(fake.New(testutil.Clock()), &fake.HostFS{}, "", o.DataDir, testutil.Logger(t)),
+		Volumes:    NewTaskVolumes(&fake.Volumes{}, o.DataDir, o.Volumes, testutil.Logger(t)),
 		Cgroups:    &fake.Cgroups{}, Images: NewImageUsers(st.DirectClient()),
 		Clock: testutil.Clock(), Log: testutil.Logger(t), DataDir: o.DataDir}
 	if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(task)}); err != nil {

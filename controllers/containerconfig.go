@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,7 +26,7 @@ func taskDir(dataDir, taskID string) string {
 // containerConfig resolves a container definition into a runtime configuration for the
 // runtime container id (see chooseRuntimeID). Errors are definition errors: they stop the
 // container with a CannotCreateContainerError.
-func (r *CreateReconciler) containerConfig(s *containerScope, id string, in containerInputs) (runtime.ContainerConfig, error) {
+func (r *CreateReconciler) containerConfig(ctx context.Context, s *containerScope, id string, in containerInputs) (runtime.ContainerConfig, error) {
 	c, t := s.c, s.task
 	spec := c.Spec
 	if spec.Privileged && r.Options.DisablePrivileged {
@@ -85,7 +84,7 @@ func (r *CreateReconciler) containerConfig(s *containerScope, id string, in cont
 		cfg.Ulimits = append(cfg.Ulimits, runtime.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}
 
-	mounts, err := r.mounts(t, spec.MountPoints, false)
+	mounts, err := r.mounts(ctx, t, spec.MountPoints, false)
 	if err != nil {
 		return runtime.ContainerConfig{}, err
 	}
@@ -95,7 +94,7 @@ func (r *CreateReconciler) containerConfig(s *containerScope, id string, in cont
 		if !ok {
 			return runtime.ContainerConfig{}, fmt.Errorf("%w: volumesFrom: no container %q in the task", errInvalidDefinition, vf.SourceContainer)
 		}
-		m, err := r.mounts(t, src.Spec.MountPoints, vf.ReadOnly)
+		m, err := r.mounts(ctx, t, src.Spec.MountPoints, vf.ReadOnly)
 		if err != nil {
 			return runtime.ContainerConfig{}, err
 		}
@@ -181,9 +180,10 @@ func environment(spec api.ContainerSpec, in containerInputs, agent map[string]st
 	return out
 }
 
-// mounts resolves mount points against the task's volumes. Host volumes with a source path
-// are bind mounts of that path; other volumes are task-scoped directories.
-func (r *CreateReconciler) mounts(t *api.Task, mps []api.MountPoint, forceRO bool) ([]runtime.Mount, error) {
+// mounts resolves mount points against the task's volumes: each becomes a bind mount of
+// the host directory TaskVolumes makes ready (a host path, a task directory, a mounted EFS
+// file system or local-driver volume, a shared volume).
+func (r *CreateReconciler) mounts(ctx context.Context, t *api.Task, mps []api.MountPoint, forceRO bool) ([]runtime.Mount, error) {
 	var out []runtime.Mount
 	for _, mp := range mps {
 		var vol *api.Volume
@@ -195,16 +195,9 @@ func (r *CreateReconciler) mounts(t *api.Task, mps []api.MountPoint, forceRO boo
 		if vol == nil {
 			return nil, fmt.Errorf("%w: mount point %s: no volume %q in the task", errInvalidDefinition, mp.ContainerPath, mp.SourceVolume)
 		}
-		src := vol.HostSourcePath
-		switch {
-		case src != "":
-		case vol.Type == "" || vol.Type == "host" || (vol.Type == "docker" && vol.Scope != "shared"):
-			src = api.TaskVolumePath(r.DataDir, t.Name, vol.Name)
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
-			}
-		default:
-			return nil, fmt.Errorf("%w: volume %s: type %q scope %q is not supported", errInvalidDefinition, vol.Name, vol.Type, vol.Scope)
+		src, err := r.Volumes.Source(ctx, t, vol)
+		if err != nil {
+			return nil, err
 		}
 		opts := []string{"rbind"}
 		if mp.ReadOnly || forceRO {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func unitConfig(t *testing.T, s unitSetup, task *api.Task, c *api.Container, in 
 	t.Helper()
 	sib := unitSiblings(append([]*api.Container{c}, siblings...)...)
 	scope := &containerScope{task: task, c: c, siblings: sib}
-	return unitCreate(t, s.o, s.d).containerConfig(scope, api.ContainerRuntimeID(task, c), in)
+	return unitCreate(t, s.o, s.d).containerConfig(context.Background(), scope, api.ContainerRuntimeID(task, c), in)
 }
 
 func unitEnvMap(env []string) map[string]string {
@@ -307,18 +308,18 @@ func TestContainerConfigRefusals(t *testing.T) {
 				c.Spec.MountPoints = []api.MountPoint{{SourceVolume: "ghost", ContainerPath: "/data"}}
 			},
 			`mount point /data: no volume "ghost" in the task`},
-		{"a shared docker volume", nil,
-			func(task *api.Task, c *api.Container) {
-				task.Spec.Volumes = []api.Volume{{Name: "v", Type: "docker", Scope: "shared"}}
-				c.Spec.MountPoints = []api.MountPoint{{SourceVolume: "v", ContainerPath: "/data"}}
-			},
-			`volume v: type "docker" scope "shared" is not supported`},
-		{"an EFS volume", nil,
+		{"an EFS volume without a file system", nil,
 			func(task *api.Task, c *api.Container) {
 				task.Spec.Volumes = []api.Volume{{Name: "v", Type: "efs"}}
 				c.Spec.MountPoints = []api.MountPoint{{SourceVolume: "v", ContainerPath: "/data"}}
 			},
-			`volume v: type "efs"`},
+			`volume v: no EFS file system`},
+		{"an FSx volume", nil,
+			func(task *api.Task, c *api.Container) {
+				task.Spec.Volumes = []api.Volume{{Name: "v", Type: "fsxWindowsFileServer"}}
+				c.Spec.MountPoints = []api.MountPoint{{SourceVolume: "v", ContainerPath: "/data"}}
+			},
+			`volume v: type "fsxWindowsFileServer" is not supported`},
 		{"volumesFrom a container not in the task", nil,
 			func(_ *api.Task, c *api.Container) { c.Spec.VolumesFrom = []api.VolumeFrom{{SourceContainer: "ghost"}} },
 			`volumesFrom: no container "ghost" in the task`},

@@ -44,10 +44,12 @@ type CreateReconciler struct {
 	HostFS     runtime.HostFS
 	Cgroups    runtime.TaskCgroups
 	Namespaces *TaskNamespaces
-	Inputs     TaskInputs
-	Security   HostSecurity
-	Clock      clock.PassiveClock
-	Log        logr.Logger
+	// Volumes makes the task's volumes ready (mounts EFS and local-driver volumes).
+	Volumes  *TaskVolumes
+	Inputs   TaskInputs
+	Security HostSecurity
+	Clock    clock.PassiveClock
+	Log      logr.Logger
 
 	DataDir        string
 	Options        CreateOptions
@@ -114,7 +116,7 @@ func (r *CreateReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 			return reconcile.Result{}, failContainer(ctx, r.Client, s.c, fmt.Sprintf("%s: %v", ReasonCreate, err))
 		}
 	}
-	cfg, err := r.containerConfig(s, id, in)
+	cfg, err := r.containerConfig(ctx, s, id, in)
 	if errors.Is(err, errNetworkPending) {
 		// A sibling is setting up the task's namespace; its status write enqueues us.
 		return reconcile.Result{RequeueAfter: time.Second}, nil

@@ -70,6 +70,7 @@ type taskController struct {
 func New(direct, cached client.Client, c cache.Cache, d Deps, o Options, log logr.Logger) *Engine {
 	clk := d.clock()
 	ns := NewTaskNamespaces(d.Runtime, d.HostFS, o.Namespaces.HolderBinary, o.DataDir, log.WithName("task-namespaces"))
+	vols := NewTaskVolumes(d.Volumes, o.DataDir, o.Volumes, log.WithName("volumes"))
 	images := NewImageUsers(direct)
 	guard := NewImageGuard()
 	imageCleanup := &ImageCleanupReconciler{Client: direct, Runtime: d.Runtime, Guard: guard, Clock: clk,
@@ -80,7 +81,7 @@ func New(direct, cached client.Client, c cache.Cache, d Deps, o Options, log log
 		{"pull", 8, needsPull, &PullReconciler{Client: direct, Runtime: d.Runtime, Auth: d.Auth, Images: images,
 			Guard: guard, Room: imageCleanup, Clock: clk, Log: log.WithName("pull"), Options: o.Pull}},
 		{"create", 8, needsCreate, &CreateReconciler{Client: direct, Cached: cached, Runtime: d.Runtime, Network: d.Network,
-			HostFS: d.HostFS, Cgroups: d.Cgroups, Namespaces: ns, Inputs: d.Inputs, Security: d.Security, Clock: clk,
+			HostFS: d.HostFS, Cgroups: d.Cgroups, Namespaces: ns, Volumes: vols, Inputs: d.Inputs, Security: d.Security, Clock: clk,
 			Log: log.WithName("create"), DataDir: o.DataDir, Options: o.Create, NetworkOptions: o.Network, Metadata: o.Metadata}},
 		{"start", 16, needsStart, &StartReconciler{Client: direct, Runtime: d.Runtime, Clock: clk, Log: log.WithName("start"),
 			DataDir: o.DataDir, Options: o.Start, Metadata: o.Metadata, HealthChecks: !o.Health.Disable}},
@@ -93,7 +94,7 @@ func New(direct, cached client.Client, c cache.Cache, d Deps, o Options, log log
 	e.tasks = []taskController{
 		{"task", 4, true, &TaskReconciler{Client: direct, Clock: clk, Log: log.WithName("task"), Options: o.Task}},
 		{"task-namespaces", 2, false, &TaskNamespacesReconciler{Client: direct, Namespaces: ns}},
-		{"cleanup", 2, false, &CleanupReconciler{Client: direct, Runtime: d.Runtime, Namespaces: ns, Cgroups: d.Cgroups,
+		{"cleanup", 2, false, &CleanupReconciler{Client: direct, Runtime: d.Runtime, Namespaces: ns, Volumes: vols, Cgroups: d.Cgroups,
 			Images: images, TaskCleaned: d.TaskCleaned, Clock: clk, Log: log.WithName("cleanup"), DataDir: o.DataDir, Options: o.Cleanup}},
 	}
 	if d.Network != nil {

@@ -37,8 +37,12 @@ func unitCreate(t *testing.T, o Options, d Deps) *CreateReconciler {
 	if d.HostFS == nil {
 		d.HostFS = &fake.HostFS{}
 	}
+	if d.Volumes == nil {
+		d.Volumes = &fake.Volumes{}
+	}
 	log := testutil.Logger(t)
 	return &CreateReconciler{Runtime: d.Runtime, Network: d.Network, HostFS: d.HostFS, Cgroups: d.Cgroups,
+		Volumes:    NewTaskVolumes(d.Volumes, o.DataDir, o.Volumes, log),
 		Namespaces: NewTaskNamespaces(d.Runtime, d.HostFS, o.Namespaces.HolderBinary, o.DataDir, log),
 		Inputs:     d.Inputs, Security: d.Security, Clock: testutil.Clock(), Log: log, DataDir: o.DataDir, Options: o.Create,
 		NetworkOptions: o.Network, Metadata: o.Metadata}

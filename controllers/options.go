@@ -49,6 +49,7 @@ type Options struct {
 	Cleanup    CleanupOptions
 	Images     ImageCleanupOptions
 	Namespaces NamespaceOptions
+	Volumes    VolumeOptions
 	Relist     RelistOptions
 	Adopt      AdoptOptions
 }
@@ -64,6 +65,9 @@ type Deps struct {
 	Cgroups runtime.TaskCgroups
 	// HostFS mounts tasks' shared /dev/shm and finds ENIs on the host (runtime/hostfs).
 	HostFS runtime.HostFS
+	// Volumes mounts EFS and Docker local-driver volumes (runtime/hostfs); nil refuses
+	// them, with the reason, when a task uses one.
+	Volumes runtime.VolumeMounter
 	// Auth authenticates pulls of containers with registryAuthentication (ECR, Secrets
 	// Manager). Nil pulls them with PullOptions.RegistryAuth like any other container.
 	Auth AuthResolver
@@ -315,10 +319,12 @@ func OptionsFrom(cfg *config.Config) Options {
 			HostNetNSPath:  cfg.HostNetNS,
 		},
 		Metadata: MetadataOptions{Enabled: cfg.ContainerMetadataEnabled.Enabled()},
-		Start:    StartOptions{Timeout: cfg.ContainerStartTimeout},
-		Health:   HealthOptions{Disable: cfg.DisableDockerHealthCheck.Enabled()},
-		Stop:     StopOptions{Timeout: cfg.DockerStopTimeout},
-		Relist:   RelistOptions{Interval: defaultRelistInterval},
+		Volumes: VolumeOptions{Region: cfg.AWSRegion, EFSAddresses: cfg.EFSAddresses, EFSCAFile: cfg.EFSCAFile, MountTimeout: cfg.ContainerCreateTimeout,
+			SharedMatchFullConfig: cfg.SharedVolumeMatchFullConfig.Enabled()},
+		Start:  StartOptions{Timeout: cfg.ContainerStartTimeout},
+		Health: HealthOptions{Disable: cfg.DisableDockerHealthCheck.Enabled()},
+		Stop:   StopOptions{Timeout: cfg.DockerStopTimeout},
+		Relist: RelistOptions{Interval: defaultRelistInterval},
 		Images: ImageCleanupOptions{
 			Disable:                     cfg.ImageCleanupDisabled.Enabled(),
 			Interval:                    cfg.ImageCleanupInterval,

@@ -37,6 +37,10 @@ PACKAGES=(
   rpm             # make test-packages: rpm -qp, rpm -i --test and installs into scratch roots
   debootstrap     # the systemd boot test (make test-systemd) builds its Debian root with it
   systemd-container  # systemd-nspawn, which boots that root
+  nfs-common      # mount.nfs: EFS and local-driver NFS volumes
+  stunnel4        # EFS transit encryption (the TLS tunnel to port 2049)
+  nfs-ganesha     # the e2e tests' NFS server, run in a network namespace they create
+  nfs-ganesha-vfs
 )
 
 installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$2 == "install" && $4 == "installed" { print $1 }' || true)"

@@ -53,14 +53,12 @@ const (
 	whyInference     = "Elastic Inference accelerators are not supported by ecsd"
 	whyEphemeral     = "ephemeralStorage sizes a Fargate task's storage; ecsd tasks use the instance's disk, so the size would not be honoured"
 	whyPlacement     = "the local control plane does not evaluate cluster query language expressions, so the constraint would be ignored"
-	whyEFS           = "ecsd cannot mount Amazon EFS file systems"
+	whyEFSAuth       = "EFS access points and IAM authorization travel in the EFS mount helper's TLS client certificate, which ecsd does not make"
 	whyFSx           = "FSx for Windows File Server volumes are for Windows containers; ecsd runs Linux containers"
 	whyAtLaunch      = "volumes configured at launch are EBS volumes that ECS attaches, which ecsd does not attach"
-	whyScope         = "ecsd's Docker volumes are task-scoped directories; shared volumes that outlive the task are not implemented"
-	whyAutoprovision = "autoprovision applies to shared Docker volumes, which ecsd does not have"
+	whyScope         = "the model's scopes are task and shared"
 	whyDriver        = "ecsd has no Docker volume plugins; only the local driver"
-	whyDriverOpts    = "the local driver's options (a mount type, device and options) are not implemented"
-	whyVolumeLabels  = "ecsd's task volumes are plain directories, not Docker volume objects that carry labels"
+	whyDriverOpts    = "the local driver takes type, o and device"
 	whyNoNetwork     = "a container without networking is not implemented; use networkMode none for the task"
 	whyInteractive   = "ecsd does not keep a container's stdin open"
 	whyTTY           = "ecsd does not allocate a terminal; the container's logger reads its stdout and stderr pipes"
@@ -147,19 +145,19 @@ func taskDefinitionFields() map[string]field {
 		"Volume.host":                                                  applied(viaPayload, "TestSpecMounts"),
 		"HostVolumeProperties.sourcePath":                              applied(viaPayload, "TestSpecMounts"),
 		"Volume.dockerVolumeConfiguration":                             applied(viaPayload, "TestSpecMounts"),
-		"DockerVolumeConfiguration.scope":                              partly(applied(viaPayload), whyScope),
-		"DockerVolumeConfiguration.autoprovision":                      refused(whyAutoprovision),
+		"DockerVolumeConfiguration.scope":                              partly(applied(viaPayload, "TestDockerVolumeShared", "TestTaskVolumes"), whyScope),
+		"DockerVolumeConfiguration.autoprovision":                      applied("TestDockerVolumeShared", "TestTaskVolumes"),
 		"DockerVolumeConfiguration.driver":                             partly(applied("TestFieldRendering"), whyDriver),
-		"DockerVolumeConfiguration.driverOpts":                         refused(whyDriverOpts),
-		"DockerVolumeConfiguration.labels":                             refused(whyVolumeLabels),
-		"Volume.efsVolumeConfiguration":                                refused(whyEFS),
-		"EFSVolumeConfiguration.fileSystemId":                          refused(whyEFS),
-		"EFSVolumeConfiguration.rootDirectory":                         refused(whyEFS),
-		"EFSVolumeConfiguration.transitEncryption":                     refused(whyEFS),
-		"EFSVolumeConfiguration.transitEncryptionPort":                 refused(whyEFS),
-		"EFSVolumeConfiguration.authorizationConfig":                   refused(whyEFS),
-		"EFSAuthorizationConfig.accessPointId":                         refused(whyEFS),
-		"EFSAuthorizationConfig.iam":                                   refused(whyEFS),
+		"DockerVolumeConfiguration.driverOpts":                         partly(applied("TestDockerVolumeLocalNFS", "TestTaskVolumes"), whyDriverOpts),
+		"DockerVolumeConfiguration.labels":                             applied("TestSharedVolumeMatch"),
+		"Volume.efsVolumeConfiguration":                                applied("TestEFSVolume", "TestTaskVolumes"),
+		"EFSVolumeConfiguration.fileSystemId":                          applied("TestEFSVolume", "TestTaskVolumes"),
+		"EFSVolumeConfiguration.rootDirectory":                         applied("TestEFSVolume", "TestTaskVolumes"),
+		"EFSVolumeConfiguration.transitEncryption":                     applied("TestEFSVolume", "TestTaskVolumes"),
+		"EFSVolumeConfiguration.transitEncryptionPort":                 applied("TestTaskVolumes"),
+		"EFSVolumeConfiguration.authorizationConfig":                   partly(applied("TestVolumesAccepted"), whyEFSAuth),
+		"EFSAuthorizationConfig.accessPointId":                         refused(whyEFSAuth),
+		"EFSAuthorizationConfig.iam":                                   partly(applied("TestVolumesAccepted"), whyEFSAuth),
 		"Volume.fsxWindowsFileServerVolumeConfiguration":               refused(whyFSx),
 		"FSxWindowsFileServerVolumeConfiguration.fileSystemId":         refused(whyFSx),
 		"FSxWindowsFileServerVolumeConfiguration.rootDirectory":        refused(whyFSx),
@@ -348,25 +346,30 @@ func checkVolumeSupport(v *volume) error {
 		return errClient("Invalid setting for volume '%s'. %s is not supported by ecsd: %s.", v.Name, member, why)
 	}
 	switch {
-	case isSet(v.EFSVolumeConfiguration):
-		return refuse("efsVolumeConfiguration", whyEFS)
 	case isSet(v.FSxWindowsFileServerVolumeConfiguration):
 		return refuse("fsxWindowsFileServerVolumeConfiguration", whyFSx)
 	case v.ConfiguredAtLaunch != nil && *v.ConfiguredAtLaunch:
 		return refuse("configuredAtLaunch", whyAtLaunch)
 	}
+	if e := v.EFSVolumeConfiguration; e != nil && e.AuthorizationConfig != nil {
+		if e.AuthorizationConfig.AccessPointID != "" {
+			return refuse("efsVolumeConfiguration.authorizationConfig.accessPointId", whyEFSAuth)
+		}
+		if e.AuthorizationConfig.IAM == "ENABLED" {
+			return refuse("efsVolumeConfiguration.authorizationConfig.iam ENABLED", whyEFSAuth)
+		}
+	}
 	if dc := v.DockerVolumeConfiguration; dc != nil {
 		switch {
-		case dc.Scope != "" && dc.Scope != "task":
+		case dc.Scope != "" && dc.Scope != "task" && dc.Scope != "shared":
 			return refuse("dockerVolumeConfiguration.scope "+dc.Scope, whyScope)
-		case dc.Autoprovision != nil && *dc.Autoprovision:
-			return refuse("dockerVolumeConfiguration.autoprovision", whyAutoprovision)
 		case dc.Driver != "" && dc.Driver != "local":
 			return refuse("dockerVolumeConfiguration.driver "+dc.Driver, whyDriver)
-		case len(dc.DriverOpts) > 0:
-			return refuse("dockerVolumeConfiguration.driverOpts", whyDriverOpts)
-		case len(dc.Labels) > 0:
-			return refuse("dockerVolumeConfiguration.labels", whyVolumeLabels)
+		}
+		for k := range dc.DriverOpts {
+			if k != "type" && k != "o" && k != "device" {
+				return refuse("dockerVolumeConfiguration.driverOpts "+k, whyDriverOpts)
+			}
 		}
 	}
 	return nil

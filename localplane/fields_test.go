@@ -211,7 +211,8 @@ func refusalFixtures() map[string]fieldFixture {
 	inference := fieldFixture{task: `{"inferenceAccelerators":[{"deviceName":"d1","deviceType":"eia2.medium"}]}`, want: "inferenceAccelerators"}
 	ephemeral := fieldFixture{task: `{"ephemeralStorage":{"sizeInGiB":30}}`, want: "ephemeralStorage"}
 	arch := fieldFixture{task: fmt.Sprintf(`{"runtimePlatform":{"cpuArchitecture":%q,"operatingSystemFamily":"LINUX"}}`, other), want: "cpuArchitecture"}
-	efs := fieldFixture{volume: `{"efsVolumeConfiguration":{"fileSystemId":"fs-1","rootDirectory":"/","transitEncryption":"ENABLED","transitEncryptionPort":2049,"authorizationConfig":{"accessPointId":"fsap-1","iam":"ENABLED"}}}`, want: "efsVolumeConfiguration"}
+	efsAP := fieldFixture{volume: `{"efsVolumeConfiguration":{"fileSystemId":"fs-12345678","transitEncryption":"ENABLED","authorizationConfig":{"accessPointId":"fsap-1"}}}`, want: "accessPointId"}
+	efsIAM := fieldFixture{volume: `{"efsVolumeConfiguration":{"fileSystemId":"fs-12345678","transitEncryption":"ENABLED","authorizationConfig":{"iam":"ENABLED"}}}`, want: "iam"}
 	fsx := fieldFixture{volume: `{"fsxWindowsFileServerVolumeConfiguration":{"fileSystemId":"fs-1","rootDirectory":"share","authorizationConfig":{"credentialsParameter":"arn:aws:secretsmanager:us-east-1:123456789012:secret:fsx","domain":"example.com"}}}`, want: "fsxWindowsFileServerVolumeConfiguration"}
 	gpu := fieldFixture{container: `{"resourceRequirements":[{"type":"GPU","value":"1"}]}`, want: "resourceRequirements"}
 	firelens := fieldFixture{container: `{"firelensConfiguration":{"type":"fluentbit","options":{"enable-ecs-log-metadata":"true"}}}`, want: "firelensConfiguration"}
@@ -237,14 +238,9 @@ func refusalFixtures() map[string]fieldFixture {
 		"RuntimePlatform.cpuArchitecture":                       arch,
 		"RuntimePlatform.operatingSystemFamily":                 {task: `{"runtimePlatform":{"operatingSystemFamily":"WINDOWS_SERVER_2022_CORE"}}`, want: "operatingSystemFamily"},
 
-		"Volume.efsVolumeConfiguration":                                efs,
-		"EFSVolumeConfiguration.fileSystemId":                          efs,
-		"EFSVolumeConfiguration.rootDirectory":                         efs,
-		"EFSVolumeConfiguration.transitEncryption":                     efs,
-		"EFSVolumeConfiguration.transitEncryptionPort":                 efs,
-		"EFSVolumeConfiguration.authorizationConfig":                   efs,
-		"EFSAuthorizationConfig.accessPointId":                         efs,
-		"EFSAuthorizationConfig.iam":                                   efs,
+		"EFSVolumeConfiguration.authorizationConfig":                   efsAP,
+		"EFSAuthorizationConfig.accessPointId":                         efsAP,
+		"EFSAuthorizationConfig.iam":                                   efsIAM,
 		"Volume.fsxWindowsFileServerVolumeConfiguration":               fsx,
 		"FSxWindowsFileServerVolumeConfiguration.fileSystemId":         fsx,
 		"FSxWindowsFileServerVolumeConfiguration.rootDirectory":        fsx,
@@ -252,11 +248,9 @@ func refusalFixtures() map[string]fieldFixture {
 		"FSxWindowsFileServerAuthorizationConfig.credentialsParameter": fsx,
 		"FSxWindowsFileServerAuthorizationConfig.domain":               fsx,
 		"Volume.configuredAtLaunch":                                    {volume: `{"configuredAtLaunch":true}`, want: "configuredAtLaunch"},
-		"DockerVolumeConfiguration.scope":                              {volume: `{"dockerVolumeConfiguration":{"scope":"shared"}}`, want: "scope"},
-		"DockerVolumeConfiguration.autoprovision":                      {volume: `{"dockerVolumeConfiguration":{"scope":"task","autoprovision":true}}`, want: "autoprovision"},
+		"DockerVolumeConfiguration.scope":                              {volume: `{"dockerVolumeConfiguration":{"scope":"global"}}`, want: "scope"},
 		"DockerVolumeConfiguration.driver":                             {volume: `{"dockerVolumeConfiguration":{"driver":"rexray/ebs"}}`, want: "driver"},
-		"DockerVolumeConfiguration.driverOpts":                         {volume: `{"dockerVolumeConfiguration":{"driverOpts":{"type":"nfs"}}}`, want: "driverOpts"},
-		"DockerVolumeConfiguration.labels":                             {volume: `{"dockerVolumeConfiguration":{"labels":{"a":"b"}}}`, want: "labels"},
+		"DockerVolumeConfiguration.driverOpts":                         {volume: `{"dockerVolumeConfiguration":{"driverOpts":{"size":"1g"}}}`, want: "driverOpts"},
 
 		"ContainerDefinition.disableNetworking":     {container: `{"disableNetworking":true}`, want: "disableNetworking"},
 		"ContainerDefinition.interactive":           {container: `{"interactive":true}`, want: "interactive"},

@@ -51,7 +51,7 @@ func requiredAttributes(d *taskDefinition) []attribute {
 		add(currentCap + "pid-ipc-namespace-sharing")
 	}
 	for _, v := range d.Volumes {
-		if len(v.EFSVolumeConfiguration) > 0 {
+		if v.EFSVolumeConfiguration != nil {
 			add(currentCap + "efs")
 		}
 	}

@@ -338,11 +338,13 @@ func payloadVolume(v volume) (payload.Volume, error) {
 		out.Type = "docker"
 		out.DockerVolumeConfiguration = &payload.DockerVolumeConfiguration{Scope: scope,
 			Autoprovision: deref(dc.Autoprovision), Driver: dc.Driver, DriverOpts: dc.DriverOpts, Labels: dc.Labels}
-	case len(v.EFSVolumeConfiguration) > 0:
+	case v.EFSVolumeConfiguration != nil:
+		e := v.EFSVolumeConfiguration
 		out.Type = "efs"
-		out.EFSVolumeConfiguration = &payload.EFSVolumeConfiguration{}
-		if err := json.Unmarshal(v.EFSVolumeConfiguration, out.EFSVolumeConfiguration); err != nil {
-			return out, err
+		out.EFSVolumeConfiguration = &payload.EFSVolumeConfiguration{FileSystemID: e.FileSystemID, RootDirectory: e.RootDirectory,
+			TransitEncryption: e.TransitEncryption, TransitEncryptionPort: deref(e.TransitEncryptionPort)}
+		if a := e.AuthorizationConfig; a != nil {
+			out.EFSVolumeConfiguration.AuthorizationConfig = &payload.EFSAuthorizationConfig{AccessPointID: a.AccessPointID, IAM: a.IAM}
 		}
 	case len(v.FSxWindowsFileServerVolumeConfiguration) > 0:
 		out.Type = "fsxWindowsFileServer"

@@ -166,9 +166,22 @@ type volume struct {
 	Name                                    string                     `json:"name,omitempty"`
 	Host                                    *hostVolumeProperties      `json:"host,omitempty"`
 	DockerVolumeConfiguration               *dockerVolumeConfiguration `json:"dockerVolumeConfiguration,omitempty"`
-	EFSVolumeConfiguration                  json.RawMessage            `json:"efsVolumeConfiguration,omitempty"`
+	EFSVolumeConfiguration                  *efsVolumeConfiguration    `json:"efsVolumeConfiguration,omitempty"`
 	FSxWindowsFileServerVolumeConfiguration json.RawMessage            `json:"fsxWindowsFileServerVolumeConfiguration,omitempty"`
 	ConfiguredAtLaunch                      *bool                      `json:"configuredAtLaunch,omitempty"`
+}
+
+type efsVolumeConfiguration struct {
+	FileSystemID          string                  `json:"fileSystemId"`
+	RootDirectory         string                  `json:"rootDirectory,omitempty"`
+	TransitEncryption     string                  `json:"transitEncryption,omitempty"`
+	TransitEncryptionPort *int64                  `json:"transitEncryptionPort,omitempty"`
+	AuthorizationConfig   *efsAuthorizationConfig `json:"authorizationConfig,omitempty"`
+}
+
+type efsAuthorizationConfig struct {
+	AccessPointID string `json:"accessPointId,omitempty"`
+	IAM           string `json:"iam,omitempty"`
 }
 
 type hostVolumeProperties struct {

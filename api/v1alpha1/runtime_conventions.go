@@ -111,6 +111,26 @@ func TaskVolumePath(dataDir, taskName, volume string) string {
 	return filepath.Join(dataDir, "tasks", taskName, "volumes", volume)
 }
 
+// SharedVolumePath is where a shared Docker volume's data lives under ECS_DATADIR,
+// volumes/<name>/_data (Docker's local-driver layout), beside its config.json: it outlives
+// the tasks that use it.
+func SharedVolumePath(dataDir, volume string) string {
+	return filepath.Join(dataDir, "volumes", volume, "_data")
+}
+
+// VolumeSource is the host directory containers bind-mount for v of task taskName: the
+// host path when given, the shared volume's directory, else the task's directory for it
+// (where EFS and local-driver volumes are mounted).
+func VolumeSource(dataDir, taskName string, v *Volume) string {
+	switch {
+	case v.HostSourcePath != "":
+		return v.HostSourcePath
+	case v.Type == "docker" && v.Scope == "shared":
+		return SharedVolumePath(dataDir, v.Name)
+	}
+	return TaskVolumePath(dataDir, taskName, v.Name)
+}
+
 // ContainerLogPath is the file under ECS_DATADIR a task container's stdout and stderr are
 // written to: chosen by the create controller, read by the object API's log subresource,
 // removed with the task's directory at cleanup.

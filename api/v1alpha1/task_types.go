@@ -44,7 +44,7 @@ type TaskSpec struct {
 // Volume is a task volume.
 type Volume struct {
 	Name string `json:"name"`
-	// Type is host or docker (task-scoped); others are not supported yet.
+	// Type is host, docker or efs.
 	Type string `json:"type,omitempty"`
 	// HostSourcePath is the bind source for a host volume; empty means an agent-managed
 	// directory that lives as long as the task.
@@ -55,6 +55,21 @@ type Volume struct {
 	Driver        string            `json:"driver,omitempty"`
 	DriverOpts    map[string]string `json:"driverOpts,omitempty"`
 	Labels        map[string]string `json:"labels,omitempty"`
+	// EFS is the efsVolumeConfiguration of an efs volume.
+	EFS *EFSVolume `json:"efs,omitempty"`
+}
+
+// EFSVolume is an Amazon EFS file system mounted for the task over NFSv4.1.
+type EFSVolume struct {
+	FileSystemID string `json:"fileSystemId"`
+	// RootDirectory is the directory of the file system mounted; "" is "/".
+	RootDirectory string `json:"rootDirectory,omitempty"`
+	// TransitEncryption carries the NFS traffic through a TLS tunnel (stunnel).
+	TransitEncryption bool `json:"transitEncryption,omitempty"`
+	// TransitEncryptionPort is the tunnel's local port; 0 picks a free one.
+	TransitEncryptionPort int64  `json:"transitEncryptionPort,omitempty"`
+	AccessPointID         string `json:"accessPointId,omitempty"`
+	IAM                   bool   `json:"iam,omitempty"`
 }
 
 // TaskStatus is what the engine observed and decided.

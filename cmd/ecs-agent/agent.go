@@ -141,7 +141,11 @@ func runAgent(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	host := probeHost(lsm.Default(), initPath)
+	efsErr := hostfs.Volumes{}.Supports("nfs4", false)
+	if efsErr != nil {
+		log.Info("EFS volumes are not available on this host; the efs attribute is not registered", "reason", efsErr.Error())
+	}
+	host := probeHost(lsm.Default(), initPath, efsErr == nil)
 	for _, w := range hostWarnings(cfg, host) {
 		log.Info("configuration warning", "warning", w)
 	}
@@ -225,7 +229,7 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	opts.Cleanup.RequiresReport = true
 	opts.Namespaces.HolderBinary = initPath
-	deps := controllers.Deps{Runtime: rt, Network: network, Cgroups: taskCgroups(cfg), HostFS: hostfs.Host{}, Security: lsm.Default()}
+	deps := controllers.Deps{Runtime: rt, Network: network, Cgroups: taskCgroups(cfg), HostFS: hostfs.Host{}, Volumes: hostfs.Volumes{}, Security: lsm.Default()}
 	logSrc := &logCredentialsSource{reader: st.DirectClient(), creds: creds,
 		executionRole: cfg.OverrideAWSLogsExecutionRole.Enabled(), instance: be.creds}
 	if logSrc.instance == nil {

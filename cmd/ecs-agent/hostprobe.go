@@ -12,14 +12,16 @@ import (
 //   - AppArmor: the LSM probe that applies "apparmor:PROFILE" (internal/lsm);
 //   - SELinux: SELinux is enabled and its policy names container contexts, from which
 //     "label:…" options are applied (lsm.ContainerContexts);
-//   - NamespaceSharing: ecsd-init was found, which holds pidMode/ipcMode "task" namespaces.
-func probeHost(l lsm.Host, initPath string) capability.Host {
+//   - NamespaceSharing: ecsd-init was found, which holds pidMode/ipcMode "task" namespaces;
+//   - EFS: the volume mounter can make NFSv4 mounts (runtime/hostfs Volumes.Supports), the
+//     check that otherwise stops a task with an EFS volume.
+func probeHost(l lsm.Host, initPath string, efs bool) capability.Host {
 	selinux := false
 	if l.SELinuxEnabled() {
 		_, _, err := l.ContainerContexts()
 		selinux = err == nil
 	}
-	return capability.Host{AppArmor: l.AppArmorEnabled(), SELinux: selinux, NamespaceSharing: initPath != ""}
+	return capability.Host{AppArmor: l.AppArmorEnabled(), SELinux: selinux, NamespaceSharing: initPath != "", EFS: efs}
 }
 
 // hostWarnings names the settings that this host makes ineffective: a switch the

@@ -43,9 +43,12 @@ func TestProbeHost(t *testing.T) {
 		"SELinux without a container policy": {nopolicy, "", capability.Host{}},
 		"AppArmor disabled":                  {disabled, "", capability.Host{}},
 	} {
-		if got := probeHost(lsm.Host{Root: c.root}, c.init); got != c.want {
+		if got := probeHost(lsm.Host{Root: c.root}, c.init, false); got != c.want {
 			t.Errorf("%s: %+v, want %+v", name, got, c.want)
 		}
+	}
+	if got := probeHost(lsm.Host{Root: none}, "", true); !got.EFS {
+		t.Errorf("a host that can mount NFS: %+v, want EFS", got)
 	}
 }
 

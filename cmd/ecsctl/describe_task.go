@@ -124,7 +124,13 @@ func describeVolumes(w *describeWriter, vols []api.Volume) {
 			kind = "host"
 		}
 		src := v.HostSourcePath
-		if src == "" {
+		switch {
+		case src != "":
+		case v.EFS != nil:
+			src = v.EFS.FileSystemID + ":" + v.EFS.RootDirectory
+		case v.Scope == "shared":
+			src = "(shared, agent-managed)"
+		default:
 			src = "(agent-managed)"
 		}
 		w.line(1, "%s:\t%s %s", v.Name, kind, src)

@@ -245,7 +245,7 @@ func TestFixtureMalformed(t *testing.T) {
 	}{
 		{"malformed_hostconfig.json", ErrInvalidJSON, "container web: dockerConfig.hostConfig: invalid JSON: "},
 		{"malformed_cycle.json", ErrDependencyCycle, "TaskDependencyError: Task dependencies cannot be resolved, taskArn: arn:aws:ecs:us-west-2:111122223333:task/prod/0b9a8c7d6e5f40312233445566778899: cycle app -> db -> app"},
-		{"malformed_efs_volume.json", ErrUnsupported, `volume shared: type "efs": not supported by ecsd`},
+		{"malformed_efs_volume.json", ErrUnsupported, `volume shared: efsVolumeConfiguration.authorizationConfig.accessPointId: not supported by ecsd`},
 		{"malformed_port.json", ErrInvalidValue, "container web: portMappings[0]: containerPort: invalid value 70000"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

@@ -1,7 +1,10 @@
 package payload
 
 import (
+	"reflect"
 	"testing"
+
+	"github.com/ecsd/ecsd/api/v1alpha1"
 )
 
 // TestToObjectsRejects covers every validation error ToObjects returns.
@@ -51,19 +54,23 @@ func TestToObjectsRejects(t *testing.T) {
 		// Volumes.
 		{"volume without name", func(t *Task) { t.Volumes = append(t.Volumes, Volume{}) }, ErrMissing, "volumes[1].name: missing"},
 		{"duplicate volume", func(t *Task) { t.Volumes = append(t.Volumes, Volume{Name: "data"}) }, ErrDuplicate, `volumes[1].name "data": duplicate`},
-		{"efs volume", func(t *Task) { t.Volumes = []Volume{{Name: "e", Type: "efs"}} }, ErrUnsupported, `volume e: type "efs"`},
+		{"efs volume without file system", func(t *Task) { t.Volumes = []Volume{{Name: "e", Type: "efs"}} }, ErrMissing, `volume e: efsVolumeConfiguration.fileSystemId`},
+		{"efs volume bad file system id", efs(EFSVolumeConfiguration{FileSystemID: "fs-1;rm"}), ErrInvalidValue, "fileSystemId"},
+		{"efs volume bad transit encryption", efs(EFSVolumeConfiguration{FileSystemID: "fs-12345678", TransitEncryption: "YES"}), ErrInvalidValue, "transitEncryption"},
+		{"efs volume bad port", efs(EFSVolumeConfiguration{FileSystemID: "fs-12345678", TransitEncryptionPort: 70000}), ErrInvalidValue, "transitEncryptionPort"},
+		{"efs volume root with comma", efs(EFSVolumeConfiguration{FileSystemID: "fs-12345678", RootDirectory: "/a,b"}), ErrInvalidValue, "rootDirectory"},
+		{"efs volume root escaping", efs(EFSVolumeConfiguration{FileSystemID: "fs-12345678", RootDirectory: "/a/.."}), ErrInvalidValue, "rootDirectory"},
+		{"efs iam without tls", efs(EFSVolumeConfiguration{FileSystemID: "fs-12345678", AuthorizationConfig: &EFSAuthorizationConfig{IAM: "ENABLED"}}), ErrInvalidValue, "needs transitEncryption ENABLED"},
+		{"efs iam", efs(EFSVolumeConfiguration{FileSystemID: "fs-12345678", TransitEncryption: "ENABLED", AuthorizationConfig: &EFSAuthorizationConfig{IAM: "ENABLED"}}), ErrUnsupported, "authorizationConfig.iam"},
+		{"efs access point", efs(EFSVolumeConfiguration{FileSystemID: "fs-12345678", TransitEncryption: "ENABLED", AuthorizationConfig: &EFSAuthorizationConfig{AccessPointID: "fsap-1"}}), ErrUnsupported, "accessPointId"},
 		{"fsx volume", func(t *Task) { t.Volumes = []Volume{{Name: "f", Type: "fsxWindowsFileServer"}} }, ErrUnsupported, "fsxWindowsFileServer"},
 		{"ebs volume", func(t *Task) { t.Volumes = []Volume{{Name: "b", Type: "ebs"}} }, ErrUnsupported, `"ebs"`},
 		{"unknown volume type", func(t *Task) { t.Volumes = []Volume{{Name: "x", Type: "nfs"}} }, ErrUnsupported, `"nfs"`},
-		{"shared docker volume", func(t *Task) {
-			t.Volumes = []Volume{{Name: "d", Type: "docker", DockerVolumeConfiguration: &DockerVolumeConfiguration{Scope: "shared"}}}
-		}, ErrUnsupported, `scope "shared"`},
-		{"docker volume plugin", func(t *Task) {
-			t.Volumes = []Volume{{Name: "d", Type: "docker", DockerVolumeConfiguration: &DockerVolumeConfiguration{Driver: "rexray/ebs"}}}
-		}, ErrUnsupported, `driver "rexray/ebs"`},
-		{"docker volume driver opts", func(t *Task) {
-			t.Volumes = []Volume{{Name: "d", Type: "docker", DockerVolumeConfiguration: &DockerVolumeConfiguration{DriverOpts: map[string]string{"type": "nfs"}}}}
-		}, ErrUnsupported, "driverOpts"},
+		{"unknown docker volume scope", docker(DockerVolumeConfiguration{Scope: "global"}), ErrInvalidValue, `scope: invalid value "global"`},
+		{"docker volume plugin", docker(DockerVolumeConfiguration{Driver: "rexray/ebs"}), ErrUnsupported, `driver "rexray/ebs"`},
+		{"docker volume unknown driver opt", docker(DockerVolumeConfiguration{DriverOpts: map[string]string{"size": "1g"}}), ErrInvalidValue, `driverOpts: invalid value "size"`},
+		{"docker volume type without device", docker(DockerVolumeConfiguration{DriverOpts: map[string]string{"type": "nfs"}}), ErrMissing, "driverOpts.device"},
+		{"docker volume device without type", docker(DockerVolumeConfiguration{DriverOpts: map[string]string{"device": "/srv"}}), ErrMissing, "need a type"},
 		{"relative host path", func(t *Task) { t.Volumes[0].Host.SourcePath = "srv" }, ErrInvalidValue, "host.sourcePath"},
 
 		// ENIs.
@@ -234,5 +241,38 @@ func TestToObjectsAcceptsDependencies(t *testing.T) {
 	_, cs := mustObjects(t, task)
 	if got := cs[2].Spec.DependsOn[0].Condition; got != "CREATE" {
 		t.Fatalf("CREATE condition = %q", got)
+	}
+}
+
+func efs(c EFSVolumeConfiguration) func(*Task) {
+	return func(t *Task) { t.Volumes = []Volume{{Name: "e", Type: "efs", EFSVolumeConfiguration: &c}} }
+}
+
+func docker(c DockerVolumeConfiguration) func(*Task) {
+	return func(t *Task) { t.Volumes = []Volume{{Name: "d", Type: "docker", DockerVolumeConfiguration: &c}} }
+}
+
+// TestVolumesAccepted: the volumes ecsd mounts come through with every member.
+func TestVolumesAccepted(t *testing.T) {
+	got, err := volumes([]Volume{
+		{Name: "e", Type: "efs", EFSVolumeConfiguration: &EFSVolumeConfiguration{FileSystemID: "fs-0123456789abcdef0",
+			RootDirectory: "data", TransitEncryption: "ENABLED", TransitEncryptionPort: 20100}},
+		{Name: "n", Type: "docker", DockerVolumeConfiguration: &DockerVolumeConfiguration{Scope: "shared", Autoprovision: true,
+			Driver: "local", DriverOpts: map[string]string{"type": "nfs", "o": "addr=10.0.0.1,nfsvers=4", "device": ":/export"},
+			Labels: map[string]string{"team": "a"}}},
+		{Name: "t", Type: "docker"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []v1alpha1.Volume{
+		{Name: "e", Type: "efs", EFS: &v1alpha1.EFSVolume{FileSystemID: "fs-0123456789abcdef0", RootDirectory: "/data",
+			TransitEncryption: true, TransitEncryptionPort: 20100}},
+		{Name: "n", Type: "docker", Scope: "shared", Autoprovision: true, Driver: "local",
+			DriverOpts: map[string]string{"type": "nfs", "o": "addr=10.0.0.1,nfsvers=4", "device": ":/export"}, Labels: map[string]string{"team": "a"}},
+		{Name: "t", Type: "docker", Scope: "task"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }

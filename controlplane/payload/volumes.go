@@ -9,10 +9,10 @@ import (
 	"github.com/ecsd/ecsd/api/v1alpha1"
 )
 
-// volumes converts the task volumes. Only host volumes and task-scoped Docker volumes on
-// the local driver are supported; EFS, FSx, EBS and log-driver volumes, shared Docker
-// volumes and volume plugins are rejected: a container that silently got an empty
-// directory instead of its file system would run, but not as asked.
+// volumes converts the task volumes: host volumes, Docker volumes on the local driver (task
+// or shared scope, with the driver's type/o/device options) and EFS volumes. FSx, EBS and
+// log-driver volumes and Docker volume plugins are rejected: a container that silently got
+// an empty directory instead of its file system would run, but not as asked.
 func volumes(vs []Volume) ([]v1alpha1.Volume, error) {
 	var out []v1alpha1.Volume
 	seen := make(map[string]bool, len(vs))
@@ -40,33 +40,134 @@ func volumes(vs []Volume) ([]v1alpha1.Volume, error) {
 				out1.HostSourcePath = v.Host.SourcePath
 			}
 		case "docker":
-			dc := v.DockerVolumeConfiguration
-			if dc == nil {
-				dc = &DockerVolumeConfiguration{}
+			if err := dockerVolume(v, &out1); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
-			scope := dc.Scope
-			if scope == "" {
-				scope = "task"
+		case "efs":
+			efs, err := efsVolume(v.EFSVolumeConfiguration)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
-			if scope != "task" {
-				return nil, fmt.Errorf("volume %s: dockerVolumeConfiguration.scope %q: %w", v.Name, dc.Scope, ErrUnsupported)
-			}
-			if dc.Driver != "" && dc.Driver != "local" {
-				return nil, fmt.Errorf("volume %s: dockerVolumeConfiguration.driver %q: %w", v.Name, dc.Driver, ErrUnsupported)
-			}
-			if len(dc.DriverOpts) > 0 {
-				return nil, fmt.Errorf("volume %s: dockerVolumeConfiguration.driverOpts: %w", v.Name, ErrUnsupported)
-			}
-			out1.Scope = scope
-			out1.Autoprovision = dc.Autoprovision
-			out1.Driver = dc.Driver
-			out1.Labels = copyMap(dc.Labels)
+			out1.EFS = efs
 		default:
 			return nil, fmt.Errorf("volume %s: type %q: %w", v.Name, v.Type, ErrUnsupported)
 		}
 		out = append(out, out1)
 	}
 	return out, nil
+}
+
+// localDriverOpts are the options of Docker's local volume driver; Docker refuses others.
+var localDriverOpts = map[string]bool{"type": true, "o": true, "device": true}
+
+// dockerVolume checks a dockerVolumeConfiguration: the local driver only (ecsd runs no
+// volume plugins), its options as Docker's local driver takes them.
+func dockerVolume(v *Volume, out *v1alpha1.Volume) error {
+	dc := v.DockerVolumeConfiguration
+	if dc == nil {
+		dc = &DockerVolumeConfiguration{}
+	}
+	scope := dc.Scope
+	if scope == "" {
+		scope = "task"
+	}
+	if scope != "task" && scope != "shared" {
+		return fmt.Errorf("dockerVolumeConfiguration.scope: %w %q (want task or shared)", ErrInvalidValue, dc.Scope)
+	}
+	if dc.Driver != "" && dc.Driver != "local" {
+		return fmt.Errorf("dockerVolumeConfiguration.driver %q: %w: ecsd has no Docker volume plugins, only the local driver", dc.Driver, ErrUnsupported)
+	}
+	for k := range dc.DriverOpts {
+		if !localDriverOpts[k] {
+			return fmt.Errorf("dockerVolumeConfiguration.driverOpts: %w %q (the local driver takes type, o and device)", ErrInvalidValue, k)
+		}
+	}
+	if o := dc.DriverOpts; len(o) > 0 {
+		if o["type"] == "" && (o["device"] != "" || o["o"] != "") {
+			return fmt.Errorf("dockerVolumeConfiguration.driverOpts: %w: device and o need a type", ErrMissing)
+		}
+		if o["type"] != "" && o["device"] == "" {
+			return fmt.Errorf("dockerVolumeConfiguration.driverOpts.device: %w (type %s needs a device)", ErrMissing, o["type"])
+		}
+	}
+	out.Scope = scope
+	out.Autoprovision = dc.Autoprovision
+	out.Driver = dc.Driver
+	out.DriverOpts = copyMap(dc.DriverOpts)
+	out.Labels = copyMap(dc.Labels)
+	return nil
+}
+
+// efsVolume checks an efsVolumeConfiguration as ECS does (the access point and IAM need
+// transit encryption), and refuses what ecsd cannot do: the access point and IAM
+// authorization travel in the TLS client certificate the EFS mount helper makes, which
+// ecsd does not make, so such a mount would reach the file system without them.
+func efsVolume(c *EFSVolumeConfiguration) (*v1alpha1.EFSVolume, error) {
+	if c == nil || c.FileSystemID == "" {
+		return nil, fmt.Errorf("efsVolumeConfiguration.fileSystemId: %w", ErrMissing)
+	}
+	if !validFileSystemID(c.FileSystemID) {
+		return nil, fmt.Errorf("efsVolumeConfiguration.fileSystemId: %w %q (want fs-<hex>)", ErrInvalidValue, c.FileSystemID)
+	}
+	out := &v1alpha1.EFSVolume{FileSystemID: c.FileSystemID, RootDirectory: c.RootDirectory}
+	if out.RootDirectory != "" && !strings.HasPrefix(out.RootDirectory, "/") {
+		out.RootDirectory = "/" + out.RootDirectory
+	}
+	if strings.ContainsAny(out.RootDirectory, ",\x00\n") || strings.Contains(out.RootDirectory, "/../") || strings.HasSuffix(out.RootDirectory, "/..") {
+		return nil, fmt.Errorf("efsVolumeConfiguration.rootDirectory: %w %q", ErrInvalidValue, c.RootDirectory)
+	}
+	var err error
+	if out.TransitEncryption, err = enabledDisabled("transitEncryption", c.TransitEncryption); err != nil {
+		return nil, err
+	}
+	if p := c.TransitEncryptionPort; p < 0 || p > 65535 {
+		return nil, fmt.Errorf("efsVolumeConfiguration.transitEncryptionPort: %w %d", ErrInvalidValue, p)
+	}
+	out.TransitEncryptionPort = c.TransitEncryptionPort
+	if a := c.AuthorizationConfig; a != nil {
+		if out.IAM, err = enabledDisabled("authorizationConfig.iam", a.IAM); err != nil {
+			return nil, err
+		}
+		out.AccessPointID = a.AccessPointID
+	}
+	if (out.IAM || out.AccessPointID != "") && !out.TransitEncryption {
+		return nil, fmt.Errorf("efsVolumeConfiguration: %w: an access point or IAM authorization needs transitEncryption ENABLED", ErrInvalidValue)
+	}
+	if out.AccessPointID != "" && out.RootDirectory != "" && out.RootDirectory != "/" {
+		return nil, fmt.Errorf("efsVolumeConfiguration.rootDirectory: %w: with an access point it must be omitted or /", ErrInvalidValue)
+	}
+	if out.AccessPointID != "" {
+		return nil, fmt.Errorf("efsVolumeConfiguration.authorizationConfig.accessPointId: %w: ecsd does not make the EFS mount helper's TLS client certificate that carries the access point", ErrUnsupported)
+	}
+	if out.IAM {
+		return nil, fmt.Errorf("efsVolumeConfiguration.authorizationConfig.iam: %w: ecsd does not make the EFS mount helper's TLS client certificate that carries the IAM signature", ErrUnsupported)
+	}
+	return out, nil
+}
+
+func enabledDisabled(member, v string) (bool, error) {
+	switch v {
+	case "", "DISABLED":
+		return false, nil
+	case "ENABLED":
+		return true, nil
+	}
+	return false, fmt.Errorf("efsVolumeConfiguration.%s: %w %q (want ENABLED or DISABLED)", member, ErrInvalidValue, v)
+}
+
+// validFileSystemID: fs- and 8 or 17 hex digits, as EFS names file systems; it becomes a
+// host name, so nothing else may pass.
+func validFileSystemID(id string) bool {
+	hex, ok := strings.CutPrefix(id, "fs-")
+	if !ok || (len(hex) != 8 && len(hex) != 17) {
+		return false
+	}
+	for _, r := range hex {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkENI checks the members an ENI attachment cannot work without.

@@ -34,6 +34,9 @@ type Host struct {
 	// NamespaceSharing is true when the namespace holder (ecsd-init) is installed, without
 	// which pidMode/ipcMode "task" tasks are refused.
 	NamespaceSharing bool
+	// EFS is true when the host can make the NFSv4.1 mounts of EFS volumes: mount(8),
+	// mount.nfs and a kernel with NFS (the same check that refuses an EFS volume otherwise).
+	EFS bool
 }
 
 // Row is one attribute of the table.
@@ -79,7 +82,9 @@ func dockerRemoteAPIVersions() []string {
 //
 //   - logging-driver.awsfirelens, firelens.* (FireLens log routing), logging-driver.{syslog,
 //     journald,gelf,fluentd,splunk,logentries,sumologic} (no such drivers in ecsd-logger)
-//   - efs, efsAuth and ECS_VOLUME_PLUGIN_CAPABILITIES (no EFS volumes), docker-plugin.<name>
+//   - efsAuth and ECS_VOLUME_PLUGIN_CAPABILITIES: EFS access points and IAM authorization
+//     need the EFS mount helper's TLS client certificate, which ecsd does not make (such
+//     volumes are refused); docker-plugin.<name>
 //     other than local (no Docker volume plugins), storage.ebs-task-volume-attach,
 //     storage.ebsta-non-root-user, storage.s3-files
 //   - ecr-endpoint: the payload's ecrAuthData.endpointOverride is not used for pulls
@@ -139,7 +144,9 @@ func Table() []Row {
 			When: func(_ *config.Config, h Host) bool { return h.NamespaceSharing }},
 		{Name: Current + "network.container-port-range", Feature: "containerPortRange mappings with host ports from ECS_DYNAMIC_HOST_PORT_RANGE"},
 		{Name: Current + "full-sync", Feature: "ACS task manifests: tasks the backend no longer lists are stopped (controlplane/acs)"},
-		{Name: Current + "docker-plugin.local", Feature: "task-scoped dockerVolumeConfiguration volumes with the local driver (controlplane/payload/volumes.go)"},
+		{Name: Current + "docker-plugin.local", Feature: "dockerVolumeConfiguration volumes with the local driver, task and shared scope, type/o/device options (controllers/volumes.go)"},
+		{Name: Current + "efs", Feature: "efsVolumeConfiguration volumes mounted over NFSv4.1, with stunnel for transit encryption (controllers/volumes.go, runtime/hostfs): the host has mount.nfs and a kernel with NFS",
+			When: func(_ *config.Config, h Host) bool { return h.EFS }},
 	}
 	for _, v := range dockerRemoteAPIVersions() {
 		rows = append(rows, Row{Name: Legacy + "docker-remote-api." + v,

@@ -97,7 +97,7 @@ func cases(t *testing.T) map[string]struct {
 	external["ECS_AVAILABLE_LOGGING_DRIVERS"] = `["json-file","awslogs"]`
 	return map[string]c{
 		"defaults":                 {load(t, map[string]string{}), Host{}},
-		"everything, host has LSM": {load(t, everything), Host{AppArmor: true, SELinux: true, NamespaceSharing: true}},
+		"everything, host has LSM": {load(t, everything), Host{AppArmor: true, SELinux: true, NamespaceSharing: true, EFS: true}},
 		"everything, host no LSM":  {load(t, everything), Host{}},
 		"capable off, host LSM":    {load(t, map[string]string{}), Host{AppArmor: true, SELinux: true, NamespaceSharing: true}},
 		"nothing":                  {load(t, nothing), Host{}},
@@ -161,7 +161,7 @@ func TestAttributesOfConfigurations(t *testing.T) {
 		"everything, host has LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
 			Legacy+"logging-driver.awslogs", Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",
-			Current+"task-eni", Legacy+"selinux", Legacy+"apparmor", Current+"pid-ipc-namespace-sharing"),
+			Current+"task-eni", Legacy+"selinux", Legacy+"apparmor", Current+"pid-ipc-namespace-sharing", Current+"efs"),
 		"everything, host no LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
 			Legacy+"logging-driver.awslogs", Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",

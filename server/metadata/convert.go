@@ -115,16 +115,13 @@ func findVolume(t *api.Task, name string) *api.Volume {
 	return nil
 }
 
-// volumeSource mirrors controllers' mount resolution: a host path when given, else a
-// directory under the task's data directory.
+// volumeSource mirrors controllers' mount resolution (api.VolumeSource): a host path when
+// given, a shared volume's directory, else a directory under the task's data directory.
 func volumeSource(t *api.Task, v *api.Volume, dataDir string) string {
-	if v.HostSourcePath != "" {
-		return v.HostSourcePath
-	}
-	if dataDir == "" {
+	if v.HostSourcePath == "" && dataDir == "" {
 		return ""
 	}
-	return api.TaskVolumePath(dataDir, t.Name, v.Name)
+	return api.VolumeSource(dataDir, t.Name, v)
 }
 
 // RestartCount is present only for a container with a restart policy enabled, as in the

@@ -51,12 +51,13 @@ func TestRegisteredAttributesAreTheCapabilityTable(t *testing.T) {
 
 	// What the table says for this configuration. ECS_APPARMOR_CAPABLE and
 	// ECS_SELINUX_CAPABLE are unset, so the host's LSMs do not matter; ecsd-init is next
-	// to the agent (TestMain), so the task's namespaces can be shared.
+	// to the agent (TestMain), so the task's namespaces can be shared; EFS follows the host's
+	// NFS client (nfsClient, the agent's own check).
 	cfg, _, err := config.Load(context.Background(), config.WithEnv(env), config.WithEnvDefaults(config.ECSInitDefaults("")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := capability.Attributes(cfg, capability.Host{NamespaceSharing: true})
+	want := capability.Attributes(cfg, capability.Host{NamespaceSharing: true, EFS: nfsClient() == nil})
 	got := map[string]string{}
 	for _, a := range ci.Attributes {
 		if n := aws.ToString(a.Name); n != "ecs.availability-zone" { // added by the plane
