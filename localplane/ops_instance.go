@@ -45,6 +45,8 @@ func (s *Server) registerContainerInstance(_ context.Context, in *registerContai
 				// integer, which Unix seconds fit until 2038.)
 				inst = &instanceRecord{ARN: arn, Cluster: c.Name, Status: statusActive, RegisteredAt: At(s.now()),
 					SeqNum: s.now().Unix()}
+				st.Registrations++
+				inst.Order = st.Registrations
 				st.Instances[arn] = inst
 				adopted = true
 			case inst.Cluster != c.Name:
@@ -65,6 +67,8 @@ func (s *Server) registerContainerInstance(_ context.Context, in *registerContai
 		if inst == nil {
 			inst = &instanceRecord{ARN: s.arn.instance(c.Name, randomHex(16)), Cluster: c.Name,
 				Status: statusActive, RegisteredAt: At(s.now()), ClientToken: in.ClientToken}
+			st.Registrations++
+			inst.Order = st.Registrations
 			st.Instances[inst.ARN] = inst
 		}
 		inst.AvailabilityZone = s.opts.Region + "a"

@@ -34,6 +34,8 @@ type state struct {
 	Tasks     map[string]*taskRecord     `json:"tasks"`     // by ARN
 	// RunTokens are the clientTokens of recent RunTask calls, by runTokenKey.
 	RunTokens map[string]*runToken `json:"runTokens,omitempty"`
+	// Registrations counts instance registrations, numbering them (instanceRecord.Order).
+	Registrations int64 `json:"registrations,omitempty"`
 }
 
 type clusterRecord struct {
@@ -58,8 +60,11 @@ type instanceRecord struct {
 	Tags             []tag            `json:"tags,omitempty"`
 	VersionInfo      versionInfo      `json:"versionInfo"`
 	RegisteredAt     Timestamp        `json:"registeredAt,omitzero"`
-	Version          int64            `json:"version"`
-	ClientToken      string           `json:"clientToken,omitempty"`
+	// Order numbers the registrations: instances registered in the same millisecond are
+	// still ordered as they came (placement breaks ties by registration order).
+	Order       int64  `json:"order,omitempty"`
+	Version     int64  `json:"version"`
+	ClientToken string `json:"clientToken,omitempty"`
 	// SeqNum is the last number of the instance's one ACS sequence: every PayloadMessage
 	// takes the next as its seqNum and every TaskManifestMessage as its timeline. ECS
 	// numbers both from one sequence, and the agent discards a manifest whose timeline is
@@ -201,6 +206,9 @@ func (st *state) instancesOf(cluster string, statuses ...string) []*instanceReco
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].RegisteredAt.Equal(out[j].RegisteredAt.Time) {
 			return out[i].RegisteredAt.Before(out[j].RegisteredAt.Time)
+		}
+		if out[i].Order != out[j].Order {
+			return out[i].Order < out[j].Order
 		}
 		return out[i].ARN < out[j].ARN
 	})
