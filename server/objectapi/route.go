@@ -102,3 +102,8 @@ func (h *Handler) parse(path string) route {
 	}
 	return r
 }
+
+// isExec reports whether the route is a container's exec subresource.
+func (r route) isExec() bool {
+	return r.kind == routeSubresource && r.subresource == execSubresource
+}
