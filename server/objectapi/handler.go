@@ -150,6 +150,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveCollection(ctx, w, r, rt)
 	case routeObject:
 		h.serveObject(ctx, w, r, rt)
+	case routeCoreResources:
+		writeJSON(w, http.StatusOK, coreResourceList())
+	case routePod:
+		h.servePod(ctx, w, rt)
+	case routePodExec:
+		h.servePodExec(ctx, w, r, rt)
 	case routeSubresource:
 		if rt.isExec() {
 			h.serveExec(ctx, w, r, client.ObjectKey{Namespace: rt.namespace, Name: rt.name})
@@ -171,7 +177,7 @@ func (h *Handler) hostReadable(r *http.Request, rt route) bool {
 		return false
 	}
 	switch rt.kind {
-	case routeCoreVersions, routeGroups, routeGroup, routeResources, routeNamespace:
+	case routeCoreVersions, routeGroups, routeGroup, routeResources, routeNamespace, routeCoreResources:
 		return true
 	case routeCollection, routeObject:
 		if !rt.resource.private {

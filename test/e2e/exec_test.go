@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,6 +86,13 @@ func TestEcsctlExec(t *testing.T) {
 	// A large output arrives whole: streamed, not truncated.
 	if out, errOut, code := ctl.runWith("", tok, "exec", "exec/main", "--", "sh", "-c", "yes 0123456789abcdef | head -c 4000000"); code != 0 || len(out) != 4000000 {
 		t.Errorf("exec 4 MB of output: exit %d, %d bytes, stderr %q", code, len(out), errOut)
+	}
+
+	// kubectl exec, through the task as a pod, over TLS with the token.
+	if out := kubectlInHostAt(t, h, "--server", "https://127.0.0.1:51678", "--token", h.apiToken(),
+		"--certificate-authority", filepath.Join(filepath.Dir(h.tokenFile()), "api.crt"),
+		"exec", "exec", "-c", "main", "--", "sh", "-c", "echo kubectl-$EXEC_E2E"); out != "kubectl-from-the-task\n" {
+		t.Errorf("kubectl exec: %q", out)
 	}
 
 	// Failure paths.
