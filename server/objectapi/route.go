@@ -10,18 +10,18 @@ import (
 type routeKind int
 
 const (
-	routeNone         routeKind = iota // no such path
-	routeCoreVersions                  // /api
-	routeGroups                        // /apis
-	routeGroup                         // /apis/<group>
-	routeResources                     // /apis/<group>/<version>
-	routeCollection                    // list or watch
-	routeObject                        // get
-	routeSubresource                   // e.g. containers/<name>/log
-	routeNamespace                     // /api/v1/namespaces/<name>
-	routeCoreResources                 // /api/v1
-	routePod                           // /api/v1/namespaces/<ns>/pods/<name>: a task for kubectl exec
-	routePodExec                       // /api/v1/namespaces/<ns>/pods/<name>/exec
+	routeNone          routeKind = iota // no such path
+	routeCoreVersions                   // /api
+	routeGroups                         // /apis
+	routeGroup                          // /apis/<group>
+	routeResources                      // /apis/<group>/<version>
+	routeCollection                     // list or watch
+	routeObject                         // get
+	routeSubresource                    // e.g. containers/<name>/log
+	routeNamespace                      // /api/v1/namespaces/<name>
+	routeCoreResources                  // /api/v1
+	routePod                            // /api/v1/namespaces/<ns>/pods/<name>: a task for kubectl exec
+	routePodExec                        // /api/v1/namespaces/<ns>/pods/<name>/exec
 )
 
 // route is a parsed request path. Names are as they appear in the path; namespace is
