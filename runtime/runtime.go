@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"io"
 	"syscall"
 	"time"
 )
@@ -73,11 +74,34 @@ type Runtime interface {
 	// Exec runs cmd inside a running container and returns its exit code and the tail of its
 	// combined output. The context bounds the run.
 	Exec(ctx context.Context, id string, cmd []string) (exitCode int, output string, err error)
+	// ExecStream runs cmd inside a running container with its input and output connected to
+	// the streams of s (an operator's `ecsctl exec`), waits for it and returns its exit code.
+	// The process gets the container's user, environment and working directory. When ctx
+	// ends first the process is killed and ctx.Err() is returned (wrapped). A container
+	// without a running process is ErrNotFound.
+	ExecStream(ctx context.Context, id string, cmd []string, s ExecStreams) (exitCode int, err error)
 	// Events streams container lifecycle events until ctx ends. The error channel reports a
 	// broken stream; callers relist and resubscribe.
 	Events(ctx context.Context) (<-chan Event, <-chan error)
 	// Stats returns cumulative resource usage of a running container.
 	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// ExecStreams are an interactive exec's streams. A nil stream is not connected.
+type ExecStreams struct {
+	// Stdin is the process's input; its EOF closes the process's standard input.
+	Stdin  io.Reader
+	Stdout io.Writer
+	// Stderr is not used with TTY: a terminal has one output.
+	Stderr io.Writer
+	// TTY gives the process a terminal; Resize then carries its size changes.
+	TTY    bool
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct {
+	Width, Height uint16
 }
 
 // Auth is a registry credential.

@@ -286,7 +286,7 @@ func runAgent(ctx context.Context, o options) error {
 	}
 	ep, err := openEndpoints(endpointDeps{cfg: cfg, st: st, stats: sampler, creds: creds, be: be,
 		instanceARN: cp.reg.ContainerInstanceARN, facts: facts,
-		cgroups: taskCgroups(cfg), acs: cp.acsState, metrics: gatherer}, log.WithName("endpoints"))
+		cgroups: taskCgroups(cfg), acs: cp.acsState, metrics: gatherer, exec: rt}, log.WithName("endpoints"))
 	if err != nil {
 		return err
 	}

@@ -90,6 +90,8 @@ type endpointDeps struct {
 	acs *wssession.Tracker
 	// metrics is what /metrics serves when ECS_ENABLE_PROMETHEUS_METRICS is on.
 	metrics prometheus.Gatherer
+	// exec runs the object API's exec subresource (the runtime).
+	exec objectapi.Executor
 }
 
 // openEndpoints binds both listeners, so a port already taken fails the start (exit 1,
@@ -146,7 +148,7 @@ func openEndpoints(d endpointDeps, log logr.Logger) (*endpoints, error) {
 		log.Info("no cgroup v2 hierarchy: the object API cannot tell host callers from host-network tasks, so it answers only the token")
 	}
 	objects, err := objectapi.NewHandler(objectapi.Options{Store: d.st, DataDir: cfg.DataDir, Token: token,
-		HostCaller: objectapi.HostRootCaller(hostRoot), Logger: log.WithName("object-api")})
+		HostCaller: objectapi.HostRootCaller(hostRoot), Exec: d.exec, Logger: log.WithName("object-api")})
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func (g *clientGetter) init() {
 		}
 		g.disc = memory.NewMemCacheClient(dc)
 		deferred := restmapper.NewDeferredDiscoveryRESTMapper(g.disc)
-		g.mapper = restmapper.NewShortcutExpander(deferred, g.disc, nil)
+		g.mapper = ecsOnlyMapper{restmapper.NewShortcutExpander(deferred, g.disc, nil)}
 	})
 }
 
@@ -179,4 +179,41 @@ func parseTimeout(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("--request-timeout %q: want a duration such as 5s or 1m", s)
 	}
 	return d, nil
+}
+
+// ecsOnlyMapper hides the core v1 pods the object API serves for kubectl exec alone: to
+// ecsctl, as before, "pods" is no resource type of the agent's.
+type ecsOnlyMapper struct{ meta.RESTMapper }
+
+func (m ecsOnlyMapper) KindFor(r schema.GroupVersionResource) (schema.GroupVersionKind, error) {
+	gvk, err := m.RESTMapper.KindFor(r)
+	if err == nil && gvk.Group != api.GroupVersion.Group {
+		return schema.GroupVersionKind{}, &meta.NoResourceMatchError{PartialResource: r}
+	}
+	return gvk, err
+}
+
+func (m ecsOnlyMapper) KindsFor(r schema.GroupVersionResource) ([]schema.GroupVersionKind, error) {
+	gvks, err := m.RESTMapper.KindsFor(r)
+	if err != nil {
+		return nil, err
+	}
+	var out []schema.GroupVersionKind
+	for _, k := range gvks {
+		if k.Group == api.GroupVersion.Group {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &meta.NoResourceMatchError{PartialResource: r}
+	}
+	return out, nil
+}
+
+func (m ecsOnlyMapper) ResourceFor(r schema.GroupVersionResource) (schema.GroupVersionResource, error) {
+	gvr, err := m.RESTMapper.ResourceFor(r)
+	if err == nil && gvr.Group != api.GroupVersion.Group {
+		return schema.GroupVersionResource{}, &meta.NoResourceMatchError{PartialResource: r}
+	}
+	return gvr, err
 }

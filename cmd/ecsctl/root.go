@@ -29,6 +29,10 @@ func run(ctx context.Context, args []string, s genericiooptions.IOStreams) int {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return 0 // interrupted by the user: not a failure
 		}
+		var ec exitCodeError
+		if errors.As(err, &ec) {
+			return ec.code // exec's command failed: its exit code, as kubectl exec
+		}
 		fmt.Fprintln(s.ErrOut, formatError(err))
 		return 1
 	}
@@ -60,6 +64,7 @@ runs and stops tasks and updates the agent through the agent's local ECS control
 		newGetCmd(g, s),
 		newDescribeCmd(g, s),
 		newLogsCmd(g, s),
+		newExecCmd(g, s),
 		newRunCmd(g, s),
 		newStopCmd(g, s),
 		newUpdateAgentCmd(g, s),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -30,6 +31,7 @@ const (
 	MethodContainerRecord  = "ContainerRecord"
 	MethodRemoveContainer  = "RemoveContainer"
 	MethodExec             = "Exec"
+	MethodExecStream       = "ExecStream"
 	MethodEvents           = "Events"
 	MethodStats            = "Stats"
 
@@ -77,6 +79,8 @@ type ExecResult struct {
 	Output   string
 	// Err, when set, is returned instead of a result (the command could not be run).
 	Err error
+	// EchoStdin makes ExecStream copy its input to its output (after Output), as cat does.
+	EchoStdin bool
 }
 
 // Hook is called at the start of every call of a method with the call. A non-nil error fails
@@ -790,30 +794,61 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, strin
 	if err := r.enterCall(ctx, Call{Method: MethodExec, Subject: id, Cmd: slices.Clone(cmd)}); err != nil {
 		return -1, "", err
 	}
+	res, err := r.execResult(id, cmd)
+	if err != nil {
+		return -1, "", err
+	}
+	return res.ExitCode, res.Output, nil
+}
+
+// execResult is the scripted result of cmd in the running container id.
+func (r *Runtime) execResult(id string, cmd []string) (ExecResult, error) {
 	if len(cmd) == 0 {
-		return -1, "", fmt.Errorf("fake: exec in %s: empty command", id)
+		return ExecResult{}, fmt.Errorf("fake: exec in %s: empty command", id)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.containers[id]
 	if !ok {
-		return -1, "", notFound("container", id)
+		return ExecResult{}, notFound("container", id)
 	}
 	if c.state.Status != runtime.StatusRunning {
-		return -1, "", fmt.Errorf("fake: exec in %s: container is not running: %w", id, runtime.ErrNotFound)
+		return ExecResult{}, fmt.Errorf("fake: exec in %s: container is not running: %w", id, runtime.ErrNotFound)
 	}
 	for _, k := range []execKey{
 		{"id:" + id, cmdKey(cmd)}, {"id:" + id, cmdKey(nil)},
 		{"image:" + c.cfg.Image, cmdKey(cmd)}, {"image:" + c.cfg.Image, cmdKey(nil)},
 	} {
 		if res, ok := r.execs[k]; ok {
-			if res.Err != nil {
-				return -1, "", res.Err
-			}
-			return res.ExitCode, res.Output, nil
+			return res, res.Err
 		}
 	}
-	return 127, fmt.Sprintf("fake: %q: executable file not found", cmd[0]), nil
+	return ExecResult{ExitCode: 127, Output: fmt.Sprintf("fake: %q: executable file not found", cmd[0])}, nil
+}
+
+// ExecStream is Exec with streams: the scripted Output goes to s.Stdout (then the input,
+// with EchoStdin), and the scripted exit code is returned.
+func (r *Runtime) ExecStream(ctx context.Context, id string, cmd []string, s runtime.ExecStreams) (int, error) {
+	if err := r.enterCall(ctx, Call{Method: MethodExecStream, Subject: id, Cmd: slices.Clone(cmd)}); err != nil {
+		return -1, err
+	}
+	res, err := r.execResult(id, cmd)
+	if err != nil {
+		return -1, err
+	}
+	out := s.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	if _, err := io.WriteString(out, res.Output); err != nil {
+		return -1, fmt.Errorf("fake: exec in %s: write output: %w", id, err)
+	}
+	if res.EchoStdin && s.Stdin != nil {
+		if _, err := io.Copy(out, s.Stdin); err != nil {
+			return -1, fmt.Errorf("fake: exec in %s: copy input: %w", id, err)
+		}
+	}
+	return res.ExitCode, nil
 }
 
 // Stats returns the container's scripted usage, zero if none was set, read now.

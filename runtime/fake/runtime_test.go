@@ -3,6 +3,7 @@ package fake
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -301,6 +302,38 @@ func TestExecScripts(t *testing.T) {
 	r.ScriptExec("c", probe, ExecResult{ExitCode: 0, Output: "ok"})
 	if code, out, _ := r.Exec(ctx, "c", probe); code != 0 || out != "ok" {
 		t.Fatalf("rescripted = %d %q", code, out)
+	}
+}
+
+func TestExecStream(t *testing.T) {
+	r, _, ctx := newRT(t)
+	created(t, r, ctx, "c")
+	var out strings.Builder
+	if _, err := r.ExecStream(ctx, "c", []string{"cat"}, runtime.ExecStreams{Stdout: &out}); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("exec in a created container = %v, want ErrNotFound", err)
+	}
+	if err := r.StartContainer(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	r.ScriptExec("c", []string{"cat"}, ExecResult{Output: "first\n", EchoStdin: true})
+	r.ScriptExec("c", []string{"fail"}, ExecResult{ExitCode: 4, Output: "failing\n"})
+	for _, c := range []struct {
+		cmd      []string
+		in, want string
+		code     int
+	}{
+		{cmd: []string{"cat"}, in: "input\n", want: "first\ninput\n"},
+		{cmd: []string{"fail"}, want: "failing\n", code: 4},
+		{cmd: []string{"unscripted"}, want: `fake: "unscripted": executable file not found`, code: 127},
+	} {
+		out.Reset()
+		code, err := r.ExecStream(ctx, "c", c.cmd, runtime.ExecStreams{Stdin: strings.NewReader(c.in), Stdout: &out})
+		if err != nil || code != c.code || out.String() != c.want {
+			t.Errorf("ExecStream %v = %d, %v, %q; want %d, %q", c.cmd, code, err, out.String(), c.code, c.want)
+		}
+	}
+	if calls := r.Calls(MethodExecStream); len(calls) != 4 {
+		t.Errorf("recorded %d ExecStream calls, want 4", len(calls))
 	}
 }
 

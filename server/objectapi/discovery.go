@@ -11,11 +11,11 @@ import (
 // application/json Content-Type makes client-go fall back to fetching each group version,
 // which is all a read-only API with one group needs.
 
-// coreVersions is /api: there is no core group here.
+// coreVersions is /api: core v1 has only what kubectl exec needs (pods.go).
 func coreVersions() *metav1.APIVersions {
 	return &metav1.APIVersions{
 		TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
-		Versions:                   []string{},
+		Versions:                   []string{"v1"},
 		ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{},
 	}
 }

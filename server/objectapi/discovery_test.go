@@ -18,8 +18,8 @@ func TestDiscoveryDocuments(t *testing.T) {
 
 	var versions metav1.APIVersions
 	e.getJSON("/api", aggregatedAccept, &versions)
-	if versions.Kind != "APIVersions" || versions.Versions == nil || len(versions.Versions) != 0 {
-		t.Errorf("/api = %+v, want APIVersions with an empty versions list", versions)
+	if versions.Kind != "APIVersions" || !slices.Equal(versions.Versions, []string{"v1"}) {
+		t.Errorf("/api = %+v, want APIVersions with v1 (pods, for kubectl exec)", versions)
 	}
 
 	var groups metav1.APIGroupList
@@ -115,8 +115,9 @@ func TestDiscoveryWithClientGo(t *testing.T) {
 		}
 	}
 	slices.Sort(found)
-	want := []string{"ecs.ecsd.io/v1alpha1/attachments", "ecs.ecsd.io/v1alpha1/containers", "ecs.ecsd.io/v1alpha1/containers/log",
-		"ecs.ecsd.io/v1alpha1/images", "ecs.ecsd.io/v1alpha1/instances", "ecs.ecsd.io/v1alpha1/tasks"}
+	want := []string{"ecs.ecsd.io/v1alpha1/attachments", "ecs.ecsd.io/v1alpha1/containers", "ecs.ecsd.io/v1alpha1/containers/exec",
+		"ecs.ecsd.io/v1alpha1/containers/log", "ecs.ecsd.io/v1alpha1/images", "ecs.ecsd.io/v1alpha1/instances", "ecs.ecsd.io/v1alpha1/tasks",
+		"v1/pods", "v1/pods/exec"}
 	if !slices.Equal(found, want) {
 		t.Errorf("discovered %v, want %v", found, want)
 	}

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/ecsd/ecsd/server/bearer"
 	"github.com/ecsd/ecsd/store"
 )
@@ -38,8 +40,10 @@ type Options struct {
 	// objects (environment, command) and their logs still need the token, so reading a
 	// task's secrets is always a deliberate act. nil admits nobody this way.
 	HostCaller func(*http.Request) bool
-	// Limits bound concurrent watches, log follows and other requests.
+	// Limits bound concurrent watches, log follows, exec sessions and other requests.
 	Limits Limits
+	// Exec runs the exec subresource's commands (the runtime); nil refuses every exec.
+	Exec Executor
 }
 
 // Handler serves the object API. Watches and log follows are long-lived; Close ends them
@@ -52,7 +56,7 @@ type Handler struct {
 	done  context.Context
 	close context.CancelFunc
 
-	watches, follows, inFlight *slots
+	watches, follows, execs, inFlight *slots
 
 	// hubs are the kinds' shared store watches, one per kind, started with the handler so
 	// that any resourceVersion a client listed at can be watched from.
@@ -79,6 +83,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h := &Handler{o: o, log: o.Logger, resources: res, done: done, close: cancel,
 		watches:  newSlots("watches", l.MaxWatches, l.MaxWatchesPerClient),
 		follows:  newSlots("log follows", l.MaxFollows, l.MaxFollowsPerClient),
+		execs:    newSlots("exec sessions", l.MaxExecs, l.MaxExecsPerClient),
 		inFlight: newSlots("requests", l.MaxInFlight, l.MaxInFlight),
 		hubs:     map[*resource]*hub{},
 	}
@@ -100,8 +105,9 @@ func NewHandler(o Options) (*Handler, error) {
 func (h *Handler) Close() { h.close() }
 
 // ServeHTTP routes a request. Only callers with the bearer token are answered (401 for
-// everyone else, before anything is read or routed). The API is read-only: every method but
-// GET is refused with 405, as the API server refuses a verb a resource does not support.
+// everyone else, before anything is read or routed). The API is read-only but for exec:
+// every method but GET (and POST for exec, the verb SPDY clients use) is refused with 405,
+// as the API server refuses a verb a resource does not support.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.parse(r.URL.Path)
 	if !h.o.Token.Allows(r) && !(h.hostReadable(r, rt) && h.o.HostCaller != nil && h.o.HostCaller(r)) {
@@ -109,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewUnauthorized("the object API needs the agent's bearer token: `ecsctl token` prints it (as root)"))
 		return
 	}
-	if r.Method != http.MethodGet {
+	if r.Method != http.MethodGet && !(r.Method == http.MethodPost && rt.isExec()) {
 		w.Header().Set("Allow", http.MethodGet)
 		gr := schema.GroupResource{}
 		if rt.resource != nil {
@@ -144,8 +150,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveCollection(ctx, w, r, rt)
 	case routeObject:
 		h.serveObject(ctx, w, r, rt)
-	case routeSubresource: // containers/<name>/log is the only subresource
-		h.serveLog(ctx, w, r, rt)
+	case routeCoreResources:
+		writeJSON(w, http.StatusOK, coreResourceList())
+	case routePod:
+		h.servePod(ctx, w, rt)
+	case routePodExec:
+		h.servePodExec(ctx, w, r, rt)
+	case routeSubresource:
+		if rt.isExec() {
+			h.serveExec(ctx, w, r, client.ObjectKey{Namespace: rt.namespace, Name: rt.name})
+		} else {
+			h.serveLog(ctx, w, r, rt)
+		}
 	case routeNamespace:
 		serveNamespace(w, rt.name)
 	default:
@@ -161,7 +177,7 @@ func (h *Handler) hostReadable(r *http.Request, rt route) bool {
 		return false
 	}
 	switch rt.kind {
-	case routeCoreVersions, routeGroups, routeGroup, routeResources, routeNamespace:
+	case routeCoreVersions, routeGroups, routeGroup, routeResources, routeNamespace, routeCoreResources:
 		return true
 	case routeCollection, routeObject:
 		if !rt.resource.private {
@@ -180,6 +196,8 @@ func (h *Handler) admit(r *http.Request, rt route) (func(), error) {
 	switch {
 	case rt.kind == routeCollection && isTrue(q.Get("watch")):
 		return h.watches.acquire(client)
+	case rt.isExec():
+		return h.execs.acquire(client)
 	case rt.kind == routeSubresource && isTrue(q.Get("follow")):
 		return h.follows.acquire(client)
 	}

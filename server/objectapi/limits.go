@@ -19,6 +19,9 @@ const (
 	DefaultMaxWatchesPerClient = 250
 	DefaultMaxFollows          = 200
 	DefaultMaxFollowsPerClient = 100
+	// An exec session holds a process in a container besides its connection.
+	DefaultMaxExecs          = 32
+	DefaultMaxExecsPerClient = 16
 	// DefaultMaxInFlight bounds lists, gets and discovery answered at once (like the API
 	// server's max-requests-inflight): a list materialises every object of its kind.
 	DefaultMaxInFlight = 64
@@ -30,6 +33,7 @@ const (
 type Limits struct {
 	MaxWatches, MaxWatchesPerClient int
 	MaxFollows, MaxFollowsPerClient int
+	MaxExecs, MaxExecsPerClient     int
 	MaxInFlight                     int
 }
 
@@ -43,6 +47,8 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxWatchesPerClient, DefaultMaxWatchesPerClient)
 	def(&l.MaxFollows, DefaultMaxFollows)
 	def(&l.MaxFollowsPerClient, DefaultMaxFollowsPerClient)
+	def(&l.MaxExecs, DefaultMaxExecs)
+	def(&l.MaxExecsPerClient, DefaultMaxExecsPerClient)
 	def(&l.MaxInFlight, DefaultMaxInFlight)
 	return l
 }

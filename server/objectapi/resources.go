@@ -17,6 +17,9 @@ import (
 // clients read.
 const logSubresource = "log"
 
+// execSubresource runs a command in a running container (`ecsctl exec`); see exec.go.
+const execSubresource = "exec"
+
 // categories put every ecsd kind in `kubectl get ecs` and `kubectl get all`.
 var categories = []string{"ecs", "all"}
 
@@ -53,7 +56,7 @@ type kindExtras struct {
 
 var extras = map[string]kindExtras{
 	"Task":       {shortNames: []string{"t"}, table: taskTable},
-	"Container":  {shortNames: []string{"c", "ctr"}, subresources: []string{logSubresource}, table: containerTable, private: true},
+	"Container":  {shortNames: []string{"c", "ctr"}, subresources: []string{logSubresource, execSubresource}, table: containerTable, private: true},
 	"Image":      {shortNames: []string{"img"}, table: imageTable},
 	"Attachment": {shortNames: []string{"att", "eni"}, table: attachmentTable},
 	"Instance":   {shortNames: []string{"inst", "ci"}, table: instanceTable},
@@ -123,11 +126,15 @@ func (r *resource) apiResources() []metav1.APIResource {
 		Categories:   categories,
 	}}
 	for _, sub := range r.subresources {
+		verbs := metav1.Verbs{"get"}
+		if sub == execSubresource {
+			verbs = metav1.Verbs{"create", "get"} // as pods/exec
+		}
 		out = append(out, metav1.APIResource{
 			Name:       r.plural + "/" + sub,
 			Namespaced: r.namespaced,
 			Kind:       r.gvk.Kind,
-			Verbs:      metav1.Verbs{"get"},
+			Verbs:      verbs,
 		})
 	}
 	return out

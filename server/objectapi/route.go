@@ -10,15 +10,18 @@ import (
 type routeKind int
 
 const (
-	routeNone         routeKind = iota // no such path
-	routeCoreVersions                  // /api
-	routeGroups                        // /apis
-	routeGroup                         // /apis/<group>
-	routeResources                     // /apis/<group>/<version>
-	routeCollection                    // list or watch
-	routeObject                        // get
-	routeSubresource                   // e.g. containers/<name>/log
-	routeNamespace                     // /api/v1/namespaces/<name>
+	routeNone          routeKind = iota // no such path
+	routeCoreVersions                   // /api
+	routeGroups                         // /apis
+	routeGroup                          // /apis/<group>
+	routeResources                      // /apis/<group>/<version>
+	routeCollection                     // list or watch
+	routeObject                         // get
+	routeSubresource                    // e.g. containers/<name>/log
+	routeNamespace                      // /api/v1/namespaces/<name>
+	routeCoreResources                  // /api/v1
+	routePod                            // /api/v1/namespaces/<ns>/pods/<name>: a task for kubectl exec
+	routePodExec                        // /api/v1/namespaces/<ns>/pods/<name>/exec
 )
 
 // route is a parsed request path. Names are as they appear in the path; namespace is
@@ -55,6 +58,11 @@ func (h *Handler) parse(path string) route {
 		return route{kind: routeGroups}
 	case "/apis/" + api.GroupVersion.Group:
 		return route{kind: routeGroup}
+	case "/api/v1":
+		return route{kind: routeCoreResources}
+	}
+	if r, ok := parsePod(path); ok {
+		return r
 	}
 	if ns, ok := strings.CutPrefix(path, "/api/v1/namespaces/"); ok && ns != "" && !strings.Contains(ns, "/") {
 		return route{kind: routeNamespace, name: ns}
@@ -101,4 +109,9 @@ func (h *Handler) parse(path string) route {
 		return route{}
 	}
 	return r
+}
+
+// isExec reports whether the route is an exec subresource, a container's or a pod's.
+func (r route) isExec() bool {
+	return (r.kind == routeSubresource && r.subresource == execSubresource) || r.kind == routePodExec
 }
