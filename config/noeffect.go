@@ -25,8 +25,6 @@ func noEffectVariables() map[string]string {
 		"ECS_HOST_DATA_DIR":                          "ecsd runs on the host, so ECS_DATADIR already is the host path",
 		"ECS_WARM_POOLS_CHECK":                       "ecsd registers at once; it does not wait for an Auto Scaling warm pool lifecycle state",
 		"ECS_SHARED_VOLUME_MATCH_FULL_CONFIG":        "ecsd has no shared Docker volumes (task definitions with scope shared are refused)",
-		"ECS_TASK_PIDS_LIMIT":                        "ecsd does not set a per-task pids limit",
-		"ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2":   "ecsd does not copy the task memory limit onto containers",
 		"ECS_ENABLE_SPOT_INSTANCE_DRAINING":          "ecsd does not watch for Spot interruption notices",
 		"ECS_EXCLUDE_IPV6_PORTBINDING":               "ecsd publishes and reports IPv4 port bindings only",
 		"ECS_INSTANCE_IP_COMPATIBILITY":              "ecsd does not detect or use IPv6-only instances",
