@@ -253,3 +253,40 @@ func TestCgroupV2RefusedLimit(t *testing.T) {
 		t.Fatalf("a 0.5 ms quota: %v, want EINVAL writing cpu.max", err)
 	}
 }
+
+// TestCgroupV2ControllerCannotBeDelegated: when the task root sits in a cgroup that has
+// processes of its own, cgroup v2 refuses to delegate controllers below it (the "no
+// internal processes" rule). Ensure then fails naming the controller and the file, rather than creating a
+// task cgroup without its limits.
+func TestCgroupV2ControllerCannotBeDelegated(t *testing.T) {
+	base := v2Manager(t)
+	busy := filepath.Join(base.Mount, "busy")
+	if err := os.Mkdir(busy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sleeper, err := startIn(t, f, "sleep", "60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Manager{Mount: base.Mount, Root: "/busy/ecs"}
+	t.Cleanup(func() {
+		_ = sleeper.Process.Kill()
+		_ = sleeper.Wait()
+		_ = m.Remove("t1")
+		_ = os.Remove(filepath.Join(busy, "ecs"))
+		if err := os.Remove(busy); err != nil {
+			t.Errorf("remove %s: %v", busy, err)
+		}
+	})
+	err = m.Ensure("t1", Limits{MemoryBytes: 32 << 20, PidsLimit: 8})
+	// The kernel says EBUSY or (6.1, a domain cgroup with processes) EOPNOTSUPP.
+	if err == nil || !strings.Contains(err.Error(), "enable the memory controller") || !(errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EOPNOTSUPP)) {
+		t.Fatalf("Ensure below a cgroup with processes: %v, want the kernel's refusal enabling the memory controller", err)
+	}
+	t.Logf("refused as it should be: %v", err)
+}
