@@ -10,6 +10,7 @@ package cgroups
 // (default /sys/fs/cgroup). They fail, rather than skip, where there is none.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +33,14 @@ func TestMain(m *testing.M) {
 	case "alloc":
 		// Touch 96 MiB, page by page, so that it is really charged to the cgroup.
 		b := make([]byte, 96<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		fmt.Println("allocated", len(b))
+		os.Exit(0)
+	case "runc-alloc":
+		// In the container: 48 MiB, under its own 64 MiB limit, over its task's 32 MiB.
+		b := make([]byte, 48<<20)
 		for i := 0; i < len(b); i += 4096 {
 			b[i] = 1
 		}
@@ -289,4 +298,83 @@ func TestCgroupV2ControllerCannotBeDelegated(t *testing.T) {
 		t.Fatalf("Ensure below a cgroup with processes: %v, want the kernel's refusal enabling the memory controller", err)
 	}
 	t.Logf("refused as it should be: %v", err)
+}
+
+// TestCgroupV2RuncContainerUnderTaskCgroup: a real container. runc (the runtime containerd
+// drives) creates a container whose cgroups path is <task cgroup>/<container ID>, as the
+// agent's containers get, with a container memory limit (64 MiB) above the task's (32 MiB).
+// In its cgroup namespace the container sees its own cgroup with runc's 64 MiB, and
+// allocating 48 MiB gets it OOM-killed by the task limit (exit 137), counted in the task's
+// memory.events: the container lives beneath the task cgroup. The
+// container's root is the machine's own root, bind-mounted read-only, so the test binary
+// itself is the workload.
+func TestCgroupV2RuncContainerUnderTaskCgroup(t *testing.T) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatalf("runc not found: %v", err)
+	}
+	m := v2Manager(t)
+	if err := m.Ensure("runc", Limits{MemoryBytes: 32 << 20, PidsLimit: 64, CPUShares: 1024}); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Remove("runc"); err != nil {
+			t.Errorf("remove task cgroup: %v", err)
+		}
+	})
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("/", rootfs, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind the root as the container's: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(rootfs, syscall.MNT_DETACH) })
+	if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v\n%s", err, out)
+	}
+	var spec map[string]any
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	const id = "0123456789abcdef0123456789abcdef01234567890abcdef0123456789abcd"
+	spec["root"] = map[string]any{"path": rootfs, "readonly": true}
+	proc := spec["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = []string{"/bin/sh", "-c", "echo cgroup $(cat /proc/self/cgroup) memory.max $(cat /sys/fs/cgroup/memory.max); exec " + os.Args[0]}
+	proc["env"] = append(proc["env"].([]any), helperEnv+"=runc-alloc")
+	linux := spec["linux"].(map[string]any)
+	linux["cgroupsPath"] = filepath.Join(m.Path("runc"), id)
+	linux["resources"] = map[string]any{"memory": map[string]any{"limit": 64 << 20}, "cpu": map[string]any{"shares": 512}}
+	if b, err = json.Marshal(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	state := filepath.Join(t.TempDir(), "runc")
+	cmd := exec.Command(runc, "--root", state, "run", "--bundle", bundle, "ctr")
+	out, err := cmd.CombinedOutput()
+	t.Cleanup(func() { _ = exec.Command(runc, "--root", state, "delete", "-f", "ctr").Run() })
+	t.Logf("runc run: %v\n%s", err, out)
+	// runc gives the container a private cgroup namespace on v2 (as Docker does): it sees
+	// its own cgroup as the root, with the container limit runc wrote there.
+	if want := "cgroup 0::/ memory.max 67108864"; !strings.Contains(string(out), want) {
+		t.Errorf("the container does not see its own cgroup with its 64 MiB limit (want %q)", want)
+	}
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 137 {
+		t.Errorf("container allocating 48 MiB under a 32 MiB task limit: %v, want exit 137 (SIGKILL)", err)
+	}
+	if strings.Contains(string(out), "allocated") {
+		t.Errorf("the container allocated past the task's memory limit")
+	}
+	if ev := keyed(t, filepath.Join(m.Mount, m.Path("runc"), "memory.events")); ev["oom_kill"] < 1 {
+		t.Errorf("task memory.events %v: want oom_kill ≥ 1", ev)
+	}
 }
