@@ -53,7 +53,7 @@ func TestCgroupV2TaskLimits(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("no TestCgroupV2* tests in the cgroupv2 test binaries")
 	}
-	out := bootUML(t, kernel, dir, bins, "-test.run", "CgroupV2", "-test.v")
+	out := bootUML(t, kernel, dir, bins)
 
 	// Every binary must have run to its end and passed, and have run at least one test.
 	for _, bin := range bins {
@@ -107,10 +107,10 @@ func TestCgroupV2UMLBootFailureIsClear(t *testing.T) {
 }
 
 // bootUML boots User-Mode Linux with the host's root read-only, cgroup v2 on
-// /sys/fs/cgroup, and an init that runs each binary with args, printing
+// /sys/fs/cgroup, and an init that runs each binary's TestCgroupV2* tests, printing
 // "ECSD-CGV2-RESULT <binary> <exit code>" after each, then powers off. It returns the
 // console, and logs its lines as they come so a slow boot shows progress.
-func bootUML(t *testing.T, kernel, dir string, bins []string, args ...string) string {
+func bootUML(t *testing.T, kernel, dir string, bins []string) string {
 	t.Helper()
 	var script strings.Builder
 	script.WriteString(`#!/bin/sh
@@ -126,7 +126,7 @@ echo "ECSD-CGV2: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/c
 cd /run/tmp
 `)
 	for _, bin := range bins {
-		fmt.Fprintf(&script, "%s %s 2>&1\necho \"ECSD-CGV2-RESULT %s $?\"\n", bin, strings.Join(args, " "), filepath.Base(bin))
+		fmt.Fprintf(&script, "%s -test.run CgroupV2 -test.v 2>&1\necho \"ECSD-CGV2-RESULT %s $?\"\n", bin, filepath.Base(bin))
 	}
 	script.WriteString("poweroff -f\n")
 	initPath := filepath.Join(dir, "init.sh")
