@@ -137,7 +137,7 @@ func runAgent(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	host := probeHost(lsm.Default(), initPath)
+	host := probeHost(lsm.Default(), initPath, taskCgroups(cfg).MissingControllers())
 	for _, w := range hostWarnings(cfg, host) {
 		log.Info("configuration warning", "warning", w)
 	}

@@ -65,6 +65,29 @@ func (m Manager) unified() bool {
 	return err == nil
 }
 
+// MissingControllers names the controllers task limits need (cpu, memory) that the host's
+// cgroup filesystem does not offer: on cgroup v2 those absent from the root's
+// cgroup.controllers, on v1 those without a hierarchy. Without them the agent does not
+// claim task-level limits (capability task-cpu-mem-limit).
+func (m Manager) MissingControllers() []string {
+	var missing []string
+	if m.unified() {
+		avail, err := os.ReadFile(filepath.Join(m.Mount, "cgroup.controllers"))
+		for _, c := range []string{"cpu", "memory"} {
+			if err != nil || !slices.Contains(strings.Fields(string(avail)), c) {
+				missing = append(missing, c)
+			}
+		}
+		return missing
+	}
+	for _, c := range []string{"cpu", "memory"} {
+		if _, err := os.Stat(filepath.Join(m.Mount, c)); err != nil {
+			missing = append(missing, c)
+		}
+	}
+	return missing
+}
+
 // Path is the cgroup parent (relative to the hierarchy) for a task's containers.
 func (m Manager) Path(taskID string) string {
 	return filepath.Join("/", m.Root, taskID)

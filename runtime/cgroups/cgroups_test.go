@@ -104,3 +104,19 @@ func TestCPUWeight(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingControllers(t *testing.T) {
+	if got := fakeV2(t, "cpuset cpu io memory pids", "t1").MissingControllers(); len(got) != 0 {
+		t.Errorf("v2 with cpu and memory: missing %v", got)
+	}
+	if got := fakeV2(t, "io pids", "t1").MissingControllers(); strings.Join(got, " ") != "cpu memory" {
+		t.Errorf("v2 with io and pids only: missing %v, want cpu memory", got)
+	}
+	v1 := Manager{Mount: t.TempDir(), Root: DefaultRoot}
+	if err := os.MkdirAll(filepath.Join(v1.Mount, "memory"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := v1.MissingControllers(); strings.Join(got, " ") != "cpu" {
+		t.Errorf("v1 with a memory hierarchy only: missing %v, want cpu", got)
+	}
+}

@@ -138,6 +138,9 @@ func keyed(t *testing.T, path string) map[string]uint64 {
 
 func TestCgroupV2LimitFiles(t *testing.T) {
 	m := v2Manager(t)
+	if missing := m.MissingControllers(); len(missing) != 0 {
+		t.Errorf("controllers reported missing on a v2 hierarchy that has them: %v", missing)
+	}
 	l := Limits{CPUQuota: 20 * time.Millisecond, Period: 100 * time.Millisecond, MemoryBytes: 32 << 20, PidsLimit: 8}
 	if err := m.Ensure("files", l); err != nil {
 		t.Fatalf("Ensure: %v", err)
