@@ -126,6 +126,10 @@ test-packages: ## Build the packages and check them: dpkg-deb, lintian, rpm, ins
 	cd hack/mkpkg && $(GO) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) -tags integration -v -run TestPackages ./...
 
 # The systemd boot test has a tag of its own: `make test` does not run it.
+.PHONY: test-cgroupv2
+test-cgroupv2: ## Task cgroup limits, stats and OOM on a real cgroup v2 hierarchy, in User-Mode Linux (root; installs user-mode-linux).
+	bash hack/cgroupv2-test.sh
+
 .PHONY: test-systemd
 test-systemd: ## Boot Debian 12 under systemd-nspawn, install the .deb, drive the ecs unit (root; cached root in /var/cache/ecsd).
 	$(MAKE) --no-print-directory packages PKG_ARCH=amd64 PKG_FORMAT=deb

@@ -196,11 +196,9 @@ func TestWarningNamesTheSource(t *testing.T) {
 	envFile := writeFile(t, "ecs.config", "ECS_NUM_IMAGES_DELETE_PER_CYCLE=x\nECS_TASK_PIDS_LIMIT=x\n")
 	jsonFile := writeFile(t, "agent.json", `{"ImageCleanupInterval": 60000000000}`)
 	_, w := mustLoad(t, env("ECS_CGROUP_CPU_PERIOD", "1s"), WithConfigFile(envFile), WithAgentConfigFile(jsonFile))
-	// A malformed variable that also has no effect gets one warning saying both.
-	const noPidsLimit = "; it has no effect in ecsd: ecsd does not set a per-task pids limit"
 	want := []string{
 		`ECS_NUM_IMAGES_DELETE_PER_CYCLE="x" (` + envFile + `): not an integer; using the default`,
-		`ECS_TASK_PIDS_LIMIT="x" (` + envFile + `): not an integer; using the default` + noPidsLimit,
+		`ECS_TASK_PIDS_LIMIT="x" (` + envFile + `): not an integer; using the default`,
 		`ECS_IMAGE_CLEANUP_INTERVAL="1m" (ImageCleanupInterval in ` + jsonFile + `): below the minimum 10m; using 30m`,
 		`ECS_CGROUP_CPU_PERIOD="1s": must be within [8ms, 100ms]; using 100ms`,
 	}
@@ -384,6 +382,8 @@ func TestNumericRules(t *testing.T) {
 			warning: "must be an integer in 1-4194304"},
 		{name: "pids: negative", env: env("ECS_TASK_PIDS_LIMIT", "-1"), check: pids, want: 0, warning: "1-4194304"},
 		{name: "pids: not an integer", env: env("ECS_TASK_PIDS_LIMIT", "lots"), check: pids, want: 0, warning: "not an integer"},
+		{name: "pids: without task cgroups", env: env("ECS_TASK_PIDS_LIMIT", "100", "ECS_ENABLE_TASK_CPU_MEM_LIMIT", "false"), check: pids, want: 100,
+			warning: "has no effect while task cgroups are off"},
 		{name: "reserved memory: valid", env: env("ECS_RESERVED_MEMORY", "32"), check: mem, want: uint16(32)},
 		{name: "reserved memory: too big", env: env("ECS_RESERVED_MEMORY", "70000"), check: mem, want: uint16(0),
 			warning: "not an integer in 0-65535"},

@@ -167,6 +167,12 @@ func (l *loader) counts(c *Config) {
 			"must be an integer in 1-4194304; ignored, no pids limit")
 		c.TaskPidsLimit = 0
 	}
+	if c.TaskPidsLimit > 0 && !c.TaskCPUMemLimit.Enabled() {
+		// The limit is the task cgroup's pids.max, as in the reference agent: no task
+		// cgroup, no limit.
+		l.warn(l.env("TaskPidsLimit"), fmt.Sprint(c.TaskPidsLimit), l.from("TaskPidsLimit"),
+			"has no effect while task cgroups are off (ECS_ENABLE_TASK_CPU_MEM_LIMIT=false): it is the task cgroup's pids.max")
+	}
 }
 
 func (l *loader) networking(c *Config) {

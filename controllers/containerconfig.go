@@ -54,6 +54,11 @@ func (r *CreateReconciler) containerConfig(ctx context.Context, s *containerScop
 		return runtime.ContainerConfig{}, fmt.Errorf("%w: %w", errInvalidDefinition, err)
 	}
 	cfg.Logging = logging
+	if cfg.MemoryLimit == 0 && t.Spec.Memory > 0 && r.Options.CgroupV2 && r.Options.PropagateTaskMemoryV2 {
+		cfg.MemoryLimit = t.Spec.Memory << 20
+		r.Log.Info("cgroup v2: the container has no memory limit; giving it the task's",
+			"task", t.Name, "container", spec.Name, "bytes", cfg.MemoryLimit)
+	}
 
 	cfg.Env = environment(spec, in, r.agentEnv(t, c))
 	if r.Options.Region != "" {
@@ -223,7 +228,7 @@ func (r *CreateReconciler) taskCgroup(t *api.Task, containers map[string]*api.Co
 		// tasks' IMDS block), so no task container may live outside it.
 		return r.Cgroups.Path(""), nil
 	}
-	l := runtime.CgroupLimits{MemoryBytes: t.Spec.Memory << 20, Period: r.Options.CgroupCPUPeriod}
+	l := runtime.CgroupLimits{MemoryBytes: t.Spec.Memory << 20, Period: r.Options.CgroupCPUPeriod, PidsLimit: int64(r.Options.TaskPidsLimit)}
 	if t.Spec.CPU > 0 {
 		l.CPUQuota = time.Duration(t.Spec.CPU * float64(r.Options.CgroupCPUPeriod))
 	} else {

@@ -482,7 +482,7 @@ func TestContainerConfigTaskCgroup(t *testing.T) {
 		want    runtime.CgroupLimits
 	}{
 		{"task CPU and memory limits", 0.25, 1024,
-			runtime.CgroupLimits{CPUQuota: 25 * time.Millisecond, Period: 100 * time.Millisecond, MemoryBytes: 1 << 30}},
+			runtime.CgroupLimits{CPUQuota: 25 * time.Millisecond, Period: 100 * time.Millisecond, MemoryBytes: 1 << 30, PidsLimit: 100}},
 		// Shares 2 (app, cpu 0, raised to the minimum) + 1024 (side).
 		{"no task CPU: the sum of the containers' shares", 0, 0, runtime.CgroupLimits{Period: 100 * time.Millisecond, CPUShares: 1026}},
 	} {
@@ -491,6 +491,7 @@ func TestContainerConfigTaskCgroup(t *testing.T) {
 			s := unitConfigSettings(t)
 			s.o.Create.TaskCgroups = true
 			s.o.Create.CgroupCPUPeriod = 100 * time.Millisecond
+			s.o.Create.TaskPidsLimit = int(tc.want.PidsLimit) // ECS_TASK_PIDS_LIMIT
 			s.d.Cgroups = cg
 			task := unitTask("app", "side")
 			task.Spec.CPU, task.Spec.Memory = tc.taskCPU, tc.taskMem
@@ -504,6 +505,39 @@ func TestContainerConfigTaskCgroup(t *testing.T) {
 			}
 			if got, ok := cg.Limits(unitTaskName); !ok || got != tc.want {
 				t.Errorf("task cgroup limits %+v (made %v), want %+v", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+// TestContainerConfigPropagatesTaskMemoryOnCgroupV2 covers
+// ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 as the reference agent applies it: only on a
+// cgroup v2 host, only to a container without a memory limit, only when the task has one.
+func TestContainerConfigPropagatesTaskMemoryOnCgroupV2(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		v2, propagate   bool
+		ctrMem, taskMem int64
+		wantLimitInMiB  int64
+	}{
+		{name: "v2, on, container without a limit: the task's", v2: true, propagate: true, taskMem: 512, wantLimitInMiB: 512},
+		{name: "v2, on, container with its own limit: its own", v2: true, propagate: true, ctrMem: 128, taskMem: 512, wantLimitInMiB: 128},
+		{name: "v2, on, task without a limit: none", v2: true, propagate: true},
+		{name: "v2, off: none", v2: true, taskMem: 512},
+		{name: "v1 host, on: none (the containers' cgroups show the task limit there)", propagate: true, taskMem: 512},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := unitConfigSettings(t)
+			s.o.Create.CgroupV2, s.o.Create.PropagateTaskMemoryV2 = tc.v2, tc.propagate
+			task := unitTask("app")
+			task.Spec.Memory = tc.taskMem
+			c := unitContainer("app", api.ContainerStatusPulled, api.ContainerStatusRunning, func(c *api.Container) { c.Spec.Memory = tc.ctrMem })
+			cfg, err := unitConfig(t, s, task, c, containerInputs{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MemoryLimit != tc.wantLimitInMiB<<20 {
+				t.Errorf("container memory limit %d, want %d MiB", cfg.MemoryLimit, tc.wantLimitInMiB)
 			}
 		})
 	}

@@ -384,6 +384,7 @@ func TestTaskCgroupCarriesTaskLimits(t *testing.T) {
 	h := newHarness(t, func(s *Options, d *Deps) {
 		d.Cgroups = cgroups.Manager{Mount: cgroups.DefaultMount, Root: root}
 		s.Task.CleanupWait = time.Second
+		s.Create.TaskPidsLimit = 50 // ECS_TASK_PIDS_LIMIT
 	})
 	t.Cleanup(func() {
 		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", root))
@@ -404,6 +405,10 @@ func TestTaskCgroupCarriesTaskLimits(t *testing.T) {
 	cpuDir := filepath.Join("/sys/fs/cgroup/cpu", root, "limited")
 	if b, err := os.ReadFile(filepath.Join(cpuDir, "cpu.cfs_quota_us")); err != nil || strings.TrimSpace(string(b)) != "50000" {
 		t.Fatalf("task cpu quota = %q, %v; want 50000 (0.5 vCPU of a 100ms period)", b, err)
+	}
+	pidsDir := filepath.Join("/sys/fs/cgroup/pids", root, "limited")
+	if b, err := os.ReadFile(filepath.Join(pidsDir, "pids.max")); err != nil || strings.TrimSpace(string(b)) != "50" {
+		t.Fatalf("task pids.max = %q, %v; want 50 (ECS_TASK_PIDS_LIMIT)", b, err)
 	}
 	// The container lives beneath the task cgroup, named by its runtime ID.
 	if _, err := os.Stat(filepath.Join(memDir, h.container("limited", "app").Status.RuntimeID)); err != nil {

@@ -137,6 +137,16 @@ type CreateOptions struct {
 	// CgroupCPUPeriod is the CFS period of task CPU quotas (ECS_CGROUP_CPU_PERIOD).
 	TaskCgroups     bool
 	CgroupCPUPeriod time.Duration
+	// TaskPidsLimit is each task cgroup's pids.max (ECS_TASK_PIDS_LIMIT), 0 for none; like
+	// the other task limits it applies only with TaskCgroups.
+	TaskPidsLimit int
+	// CgroupV2 says the host runs the unified cgroup v2 hierarchy (a host fact the caller
+	// fills in). There, with PropagateTaskMemoryV2 (ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2),
+	// a container without a memory limit of its own gets the task's: in its private cgroup
+	// namespace it cannot see the task cgroup's limit, so a runtime that sizes itself from
+	// its own cgroup (a JVM, Go's GOMEMLIMIT helpers) would otherwise see no limit at all.
+	CgroupV2              bool
+	PropagateTaskMemoryV2 bool
 	// LogCredentialsSocket is the agent's credentials socket for container loggers
 	// (server/logcreds); empty refuses awslogs containers with AWSLogsUnavailable as the
 	// reason. CloudWatchLogsEndpoint is the endpoint the agent resolved from its own
@@ -311,6 +321,9 @@ func OptionsFrom(cfg *config.Config) Options {
 			DisablePrivileged: cfg.PrivilegedDisabled.Enabled(),
 			TaskCgroups:       cfg.TaskCPUMemLimit.Enabled(),
 			CgroupCPUPeriod:   cfg.CgroupCPUPeriod,
+			TaskPidsLimit:     cfg.TaskPidsLimit,
+			// CgroupV2 is a host fact: cmd/ecs-agent sets it from the cgroup mount.
+			PropagateTaskMemoryV2: cfg.PropagateTaskMemoryLimitCgroupV2.Enabled(),
 		},
 		Network: NetworkOptions{
 			AWSVPCEnabled:  cfg.TaskENIEnabled.Enabled() && !cfg.External.Enabled(),

@@ -459,6 +459,25 @@ func TestScenarioCreateAndStart(t *testing.T) {
 			}
 		},
 	}, {
+		rule: "6.2 task cgroup limit refused (e.g. no pids controller on cgroup v2): container and task STOPPED saying why",
+		settings: func(o *Options, d *Deps) {
+			o.Create.TaskCgroups, o.Create.TaskPidsLimit = true, 100
+			d.Cgroups = &fake.Cgroups{EnsureErr: errors.New(`cgroup v2: the pids controller is not available in /sys/fs/cgroup/ecs (cgroup.controllers: "cpu memory"): cgroup controller not available`)}
+		},
+		check: func(h *fakeHarness) {
+			t := h.t
+			got := stoppedWith(t, h, ReasonCreate+": ")
+			if !strings.Contains(got.Status.StoppedReason, "task cgroup: cgroup v2: the pids controller is not available") {
+				t.Fatalf("task stopped reason %q, want the task cgroup's error", got.Status.StoppedReason)
+			}
+			if c := h.container(tid, "app"); c.Status.KnownStatus != api.ContainerStatusStopped || !strings.Contains(c.Status.Reason, "pids controller") {
+				t.Fatalf("container %+v", c.Status)
+			}
+			if n := len(h.rt.States()); n != 0 {
+				t.Fatalf("%d runtime containers created without their task cgroup", n)
+			}
+		},
+	}, {
 		rule: "6.2 create refused because the process cannot execute: CannotStartContainerError",
 		script: func(h *fakeHarness) {
 			h.script("app", fake.Process{ExecError: "exec /bin/sh: argument list too long"})

@@ -26,4 +26,7 @@ type CgroupLimits struct {
 	// CPU quota: the sum of its containers' shares, so a task weighs against other tasks
 	// what its containers weighed side by side. Zero leaves the kernel's default.
 	CPUShares uint64
+	// PidsLimit is the task's pids.max (ECS_TASK_PIDS_LIMIT): how many processes and
+	// threads all its containers together may have.
+	PidsLimit int64
 }

@@ -145,7 +145,7 @@ func runAgent(ctx context.Context, o options) error {
 	if efsErr != nil {
 		log.Info("EFS volumes are not available on this host; the efs attribute is not registered", "reason", efsErr.Error())
 	}
-	host := probeHost(lsm.Default(), initPath, efsErr == nil)
+	host := probeHost(lsm.Default(), initPath, efsErr == nil, taskCgroups(cfg).MissingControllers())
 	for _, w := range hostWarnings(cfg, host) {
 		log.Info("configuration warning", "warning", w)
 	}
@@ -228,6 +228,11 @@ func runAgent(ctx context.Context, o options) error {
 		return err
 	}
 	opts.Cleanup.RequiresReport = true
+	opts.Create.CgroupV2 = taskCgroups(cfg).Unified()
+	if opts.Create.PropagateTaskMemoryV2 && !opts.Create.CgroupV2 {
+		log.Info("ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 has no effect: this host does not run the unified cgroup v2 hierarchy",
+			"cgroupMount", taskCgroups(cfg).Mount)
+	}
 	opts.Namespaces.HolderBinary = initPath
 	deps := controllers.Deps{Runtime: rt, Network: network, Cgroups: taskCgroups(cfg), HostFS: hostfs.Host{}, Volumes: hostfs.Volumes{}, Security: lsm.Default()}
 	logSrc := &logCredentialsSource{reader: st.DirectClient(), creds: creds,

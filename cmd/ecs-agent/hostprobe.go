@@ -15,13 +15,16 @@ import (
 //   - NamespaceSharing: ecsd-init was found, which holds pidMode/ipcMode "task" namespaces;
 //   - EFS: the volume mounter can make NFSv4 mounts (runtime/hostfs Volumes.Supports), the
 //     check that otherwise stops a task with an EFS volume.
-func probeHost(l lsm.Host, initPath string, efs bool) capability.Host {
+//   - TaskCgroupsUnavailable: the cgroup filesystem lacks the cpu or memory controller
+//     (missingControllers, from runtime/cgroups), so task limits could not be set.
+func probeHost(l lsm.Host, initPath string, efs bool, missingControllers []string) capability.Host {
 	selinux := false
 	if l.SELinuxEnabled() {
 		_, _, err := l.ContainerContexts()
 		selinux = err == nil
 	}
-	return capability.Host{AppArmor: l.AppArmorEnabled(), SELinux: selinux, NamespaceSharing: initPath != "", EFS: efs}
+	return capability.Host{AppArmor: l.AppArmorEnabled(), SELinux: selinux, NamespaceSharing: initPath != "", EFS: efs,
+		TaskCgroupsUnavailable: len(missingControllers) > 0}
 }
 
 // hostWarnings names the settings that this host makes ineffective: a switch the
@@ -34,6 +37,9 @@ func hostWarnings(cfg *config.Config, h capability.Host) []string {
 	}
 	if cfg.AppArmorCapable.Enabled() && !h.AppArmor {
 		w = append(w, "ECS_APPARMOR_CAPABLE=true has no effect on this host: AppArmor is not enabled, so the apparmor attribute is not registered and apparmor:PROFILE options are refused")
+	}
+	if cfg.TaskCPUMemLimit.Enabled() && h.TaskCgroupsUnavailable {
+		w = append(w, "ECS_ENABLE_TASK_CPU_MEM_LIMIT has no effect on this host: its cgroup filesystem lacks the cpu or memory controller, so the task-cpu-mem-limit attribute is not registered and a task cgroup limit fails its task")
 	}
 	return w
 }

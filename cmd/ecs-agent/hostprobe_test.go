@@ -43,11 +43,11 @@ func TestProbeHost(t *testing.T) {
 		"SELinux without a container policy": {nopolicy, "", capability.Host{}},
 		"AppArmor disabled":                  {disabled, "", capability.Host{}},
 	} {
-		if got := probeHost(lsm.Host{Root: c.root}, c.init, false); got != c.want {
+		if got := probeHost(lsm.Host{Root: c.root}, c.init, false, nil); got != c.want {
 			t.Errorf("%s: %+v, want %+v", name, got, c.want)
 		}
 	}
-	if got := probeHost(lsm.Host{Root: none}, "", true); !got.EFS {
+	if got := probeHost(lsm.Host{Root: none}, "", true, nil); !got.EFS {
 		t.Errorf("a host that can mount NFS: %+v, want EFS", got)
 	}
 }
@@ -67,5 +67,13 @@ func TestHostWarnings(t *testing.T) {
 	}
 	if w := hostWarnings(cfg, capability.Host{AppArmor: true, SELinux: true}); len(w) != 0 {
 		t.Fatalf("both applied, yet warnings %q", w)
+	}
+	if h := probeHost(lsm.Host{Root: t.TempDir()}, "", false, []string{"memory"}); !h.TaskCgroupsUnavailable {
+		t.Fatalf("no memory controller, yet task cgroups claimed: %+v", h)
+	}
+	cfg.TaskCPUMemLimit = config.BooleanDefaultTrue{Value: config.ExplicitlyEnabled}
+	w = hostWarnings(cfg, capability.Host{AppArmor: true, SELinux: true, TaskCgroupsUnavailable: true})
+	if len(w) != 1 || !strings.HasPrefix(w[0], "ECS_ENABLE_TASK_CPU_MEM_LIMIT has no effect") {
+		t.Fatalf("task cgroups unavailable: warnings %q, want one saying so", w)
 	}
 }

@@ -37,6 +37,10 @@ type Host struct {
 	// EFS is true when the host can make the NFSv4.1 mounts of EFS volumes: mount(8),
 	// mount.nfs and a kernel with NFS (the same check that refuses an EFS volume otherwise).
 	EFS bool
+	// TaskCgroupsUnavailable is true when the host's cgroup filesystem lacks the cpu or
+	// memory controller (runtime/cgroups MissingControllers), so task-level limits cannot
+	// be set even with ECS_ENABLE_TASK_CPU_MEM_LIMIT on.
+	TaskCgroupsUnavailable bool
 }
 
 // Row is one attribute of the table.
@@ -108,7 +112,7 @@ func Table() []Row {
 			When: func(cfg *config.Config, _ Host) bool { return !cfg.PrivilegedDisabled.Enabled() }},
 		{Name: Current + "container-health-check", Feature: "container health checks (controllers/health.go), unless ECS_DISABLE_DOCKER_HEALTH_CHECK",
 			When: func(cfg *config.Config, _ Host) bool { return !cfg.DisableDockerHealthCheck.Enabled() }},
-		{Name: Current + "task-cpu-mem-limit", Feature: "task-level cpu and memory as a task cgroup (runtime/cgroups), ECS_ENABLE_TASK_CPU_MEM_LIMIT",
+		{Name: Current + "task-cpu-mem-limit", Feature: "task-level cpu and memory as a task cgroup (runtime/cgroups, cgroup v1 or v2), ECS_ENABLE_TASK_CPU_MEM_LIMIT, where the host has the cpu and memory controllers",
 			When: taskCgroups},
 		{Name: Current + "increased-task-cpu-limit", Feature: "task cpu above 10 vCPU in the task cgroup, ECS_ENABLE_TASK_CPU_MEM_LIMIT",
 			When: taskCgroups},
@@ -183,7 +187,9 @@ func constant(v string) func(*config.Config) string {
 
 func external(cfg *config.Config, _ Host) bool { return cfg.External.Enabled() }
 
-func taskCgroups(cfg *config.Config, _ Host) bool { return cfg.TaskCPUMemLimit.Enabled() }
+func taskCgroups(cfg *config.Config, h Host) bool {
+	return cfg.TaskCPUMemLimit.Enabled() && !h.TaskCgroupsUnavailable
+}
 
 func cpuArchitecture() string {
 	switch goruntime.GOARCH {

@@ -96,12 +96,13 @@ func cases(t *testing.T) map[string]struct {
 	external["AWS_DEFAULT_REGION"] = "us-east-1"
 	external["ECS_AVAILABLE_LOGGING_DRIVERS"] = `["json-file","awslogs"]`
 	return map[string]c{
-		"defaults":                 {load(t, map[string]string{}), Host{}},
-		"everything, host has LSM": {load(t, everything), Host{AppArmor: true, SELinux: true, NamespaceSharing: true, EFS: true}},
-		"everything, host no LSM":  {load(t, everything), Host{}},
-		"capable off, host LSM":    {load(t, map[string]string{}), Host{AppArmor: true, SELinux: true, NamespaceSharing: true}},
-		"nothing":                  {load(t, nothing), Host{}},
-		"external":                 {load(t, external), Host{}},
+		"defaults": {load(t, map[string]string{}), Host{}},
+		"defaults, no cgroup cpu or memory controller": {load(t, map[string]string{}), Host{TaskCgroupsUnavailable: true}},
+		"everything, host has LSM":                     {load(t, everything), Host{AppArmor: true, SELinux: true, NamespaceSharing: true, EFS: true}},
+		"everything, host no LSM":                      {load(t, everything), Host{}},
+		"capable off, host LSM":                        {load(t, map[string]string{}), Host{AppArmor: true, SELinux: true, NamespaceSharing: true}},
+		"nothing":                                      {load(t, nothing), Host{}},
+		"external":                                     {load(t, external), Host{}},
 	}
 }
 
@@ -158,6 +159,8 @@ func TestAttributesOfConfigurations(t *testing.T) {
 	want := map[string][]string{
 		"defaults": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none"),
+		"defaults, no cgroup cpu or memory controller": with(Legacy+"privileged-container", Current+"container-health-check",
+			Legacy+"logging-driver.json-file", Legacy+"logging-driver.none"),
 		"everything, host has LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
 			Legacy+"logging-driver.awslogs", Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",

@@ -1,5 +1,6 @@
-// Package cgroups manages the per-task cgroup that carries an ECS task's task-level CPU and
-// memory limits (ECS_ENABLE_TASK_CPU_MEM_LIMIT). Containers are created beneath it, so
+// Package cgroups manages the per-task cgroup that carries an ECS task's task-level CPU,
+// memory and pids limits (ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_TASK_PIDS_LIMIT), on a cgroup
+// v1 (or hybrid) host and on the unified cgroup v2 hierarchy alike. Containers are created beneath it, so
 // together they can never use more than the task definition allows. Every task gets one,
 // limits or not, as with the reference agent: the <root>/<task>/<container ID> path is
 // what monitoring tools read a container's ID from. It writes cgroupfs
@@ -11,7 +12,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/ecsd/ecsd/runtime"
 )
@@ -48,10 +51,41 @@ type Manager struct {
 	Root  string
 }
 
+// ErrControllerUnavailable is returned by Ensure when a limit needs a cgroup controller
+// (cpu, memory, pids) the host's hierarchy does not offer where the task cgroup lives.
+var ErrControllerUnavailable = errors.New("cgroup controller not available")
+
+// Unified reports whether Mount is the unified cgroup v2 hierarchy (Amazon Linux 2023,
+// Debian 12 and most current distributions), rather than cgroup v1 or a hybrid layout.
+func (m Manager) Unified() bool { return m.unified() }
+
 // unified reports whether Mount is a cgroup v2 hierarchy.
 func (m Manager) unified() bool {
 	_, err := os.Stat(filepath.Join(m.Mount, "cgroup.controllers"))
 	return err == nil
+}
+
+// MissingControllers names the controllers task limits need (cpu, memory) that the host's
+// cgroup filesystem does not offer: on cgroup v2 those absent from the root's
+// cgroup.controllers, on v1 those without a hierarchy. Without them the agent does not
+// claim task-level limits (capability task-cpu-mem-limit).
+func (m Manager) MissingControllers() []string {
+	var missing []string
+	if m.unified() {
+		avail, err := os.ReadFile(filepath.Join(m.Mount, "cgroup.controllers"))
+		for _, c := range []string{"cpu", "memory"} {
+			if err != nil || !slices.Contains(strings.Fields(string(avail)), c) {
+				missing = append(missing, c)
+			}
+		}
+		return missing
+	}
+	for _, c := range []string{"cpu", "memory"} {
+		if _, err := os.Stat(filepath.Join(m.Mount, c)); err != nil {
+			missing = append(missing, c)
+		}
+	}
+	return missing
 }
 
 // Path is the cgroup parent (relative to the hierarchy) for a task's containers.
@@ -84,6 +118,14 @@ func (m Manager) Ensure(taskID string, l Limits) error {
 	}
 	if l.MemoryBytes > 0 {
 		if err := write(filepath.Join(m.Mount, "memory", m.Path(taskID)), "memory.limit_in_bytes", strconv.FormatInt(l.MemoryBytes, 10)); err != nil {
+			return err
+		}
+	}
+	if l.PidsLimit > 0 {
+		if _, err := os.Stat(filepath.Join(m.Mount, "pids")); err != nil {
+			return fmt.Errorf("task pids limit: no pids hierarchy at %s: %w", filepath.Join(m.Mount, "pids"), ErrControllerUnavailable)
+		}
+		if err := write(filepath.Join(m.Mount, "pids", m.Path(taskID)), "pids.max", strconv.FormatInt(l.PidsLimit, 10)); err != nil {
 			return err
 		}
 	}
@@ -145,14 +187,22 @@ func (m Manager) V2Mount() string {
 }
 
 func (m Manager) ensureV2(taskID string, l Limits) error {
-	root := filepath.Join(m.Mount, m.Root)
 	dir := filepath.Join(m.Mount, m.Path(taskID))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("task cgroup %s: %w", dir, err)
 	}
-	// Delegate the controllers the limits need to the task and its containers.
-	for _, d := range []string{m.Mount, root, dir} {
-		_ = write(d, "cgroup.subtree_control", "+cpu +memory +pids")
+	// On cgroup v2 a limit file exists only where the parent delegates its controller
+	// (cgroup.subtree_control), so the controllers go down level by level from the
+	// hierarchy's root to the task, and on into the task for its containers.
+	levels := []string{m.Mount}
+	for _, part := range splitPath(m.Path(taskID)) {
+		levels = append(levels, filepath.Join(levels[len(levels)-1], part))
+	}
+	needed := controllers(l)
+	for _, d := range levels {
+		if err := delegate(d, needed); err != nil {
+			return err
+		}
 	}
 	if l.CPUQuota > 0 && l.Period > 0 {
 		if err := write(dir, "cpu.max", fmt.Sprintf("%d %d", l.CPUQuota.Microseconds(), l.Period.Microseconds())); err != nil {
@@ -167,6 +217,61 @@ func (m Manager) ensureV2(taskID string, l Limits) error {
 	if l.MemoryBytes > 0 {
 		if err := write(dir, "memory.max", strconv.FormatInt(l.MemoryBytes, 10)); err != nil {
 			return err
+		}
+	}
+	if l.PidsLimit > 0 {
+		if err := write(dir, "pids.max", strconv.FormatInt(l.PidsLimit, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// delegatedControllers are the controllers a task cgroup hands down to its containers,
+// so runc can put the containers' own limits (cpu.weight, memory.max) on them.
+var delegatedControllers = []string{"cpu", "memory", "pids"}
+
+// controllers are the cgroup v2 controllers l's limits need.
+func controllers(l Limits) []string {
+	var c []string
+	if (l.CPUQuota > 0 && l.Period > 0) || l.CPUShares > 0 {
+		c = append(c, "cpu")
+	}
+	if l.MemoryBytes > 0 {
+		c = append(c, "memory")
+	}
+	if l.PidsLimit > 0 {
+		c = append(c, "pids")
+	}
+	return c
+}
+
+// delegate enables cpu, memory and pids in dir's cgroup.subtree_control, one at a time so
+// that one the hierarchy lacks does not keep the others off. A controller a limit needs
+// (needed) that dir does not have, or cannot enable, is an error naming the directory;
+// one no limit needs is skipped, as containers can live without it.
+func delegate(dir string, needed []string) error {
+	avail, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("cgroup v2 %s: %w", dir, err)
+	}
+	enabled, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+	if err != nil {
+		return fmt.Errorf("cgroup v2 %s: %w", dir, err)
+	}
+	for _, c := range delegatedControllers {
+		if slices.Contains(strings.Fields(string(enabled)), c) {
+			continue
+		}
+		if !slices.Contains(strings.Fields(string(avail)), c) {
+			if slices.Contains(needed, c) {
+				return fmt.Errorf("cgroup v2: the %s controller is not available in %s (cgroup.controllers: %q): %w",
+					c, dir, strings.TrimSpace(string(avail)), ErrControllerUnavailable)
+			}
+			continue
+		}
+		if err := write(dir, "cgroup.subtree_control", "+"+c); err != nil && slices.Contains(needed, c) {
+			return fmt.Errorf("cgroup v2: enable the %s controller: %w", c, err)
 		}
 	}
 	return nil

@@ -234,6 +234,14 @@ func (r *Runtime) oomKilled(ctx context.Context, id string) bool {
 	if err != nil {
 		return false
 	}
+	return oomKillIn(m)
+}
+
+// oomKillIn reports whether decoded shim metrics count an OOM kill. On cgroup v2 the
+// oom_kill count of memory.events is hierarchical: a container killed because its task's
+// memory.max (a limit on the parent cgroup) was reached still counts it in its own cgroup,
+// while the "oom" count stays with the task's.
+func oomKillIn(m any) bool {
 	switch m := m.(type) {
 	case *v1.Metrics:
 		return m.MemoryOomControl != nil && m.MemoryOomControl.OomKill > 0
