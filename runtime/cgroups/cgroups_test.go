@@ -13,12 +13,15 @@ import (
 // interface files; here the test does), so they run anywhere. cgroupv2_test.go checks the
 // same code against a real cgroup v2 hierarchy (make test-cgroupv2, in User-Mode Linux).
 
+// fakeTask is the task whose cgroup fakeV2 lays out.
+const fakeTask = "t1"
+
 // fakeV2 lays out a unified hierarchy at a temporary mount whose root offers avail and
-// whose /ecs/<task> already exists, as mkdir would make it on cgroupfs.
-func fakeV2(t *testing.T, avail, task string) Manager {
+// whose /ecs/<fakeTask> already exists, as mkdir would make it on cgroupfs.
+func fakeV2(t *testing.T, avail string) Manager {
 	t.Helper()
 	mount := t.TempDir()
-	for _, d := range []string{mount, filepath.Join(mount, "ecs"), filepath.Join(mount, "ecs", task)} {
+	for _, d := range []string{mount, filepath.Join(mount, "ecs"), filepath.Join(mount, "ecs", fakeTask)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -41,12 +44,12 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestEnsureV2WritesLimits(t *testing.T) {
-	m := fakeV2(t, "cpuset cpu io memory pids", "t1")
+	m := fakeV2(t, "cpuset cpu io memory pids")
 	l := Limits{CPUQuota: 50 * time.Millisecond, Period: 100 * time.Millisecond, MemoryBytes: 64 << 20, PidsLimit: 100}
 	if err := m.Ensure("t1", l); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(m.Mount, "ecs", "t1")
+	dir := filepath.Join(m.Mount, "ecs", fakeTask)
 	for f, want := range map[string]string{"cpu.max": "50000 100000", "memory.max": "67108864", "pids.max": "100"} {
 		if got := readFile(t, filepath.Join(dir, f)); got != want {
 			t.Errorf("%s = %q, want %q", f, got, want)
@@ -63,7 +66,7 @@ func TestEnsureV2WritesLimits(t *testing.T) {
 // TestEnsureV2MissingController: a limit whose controller the hierarchy lacks is a clear
 // error, not a silently unlimited task; a controller no limit needs is no error.
 func TestEnsureV2MissingController(t *testing.T) {
-	m := fakeV2(t, "cpu io memory", "t1")
+	m := fakeV2(t, "cpu io memory")
 	err := m.Ensure("t1", Limits{PidsLimit: 10})
 	if !errors.Is(err, ErrControllerUnavailable) || !strings.Contains(err.Error(), "pids controller") {
 		t.Fatalf("pids limit without a pids controller: %v, want ErrControllerUnavailable naming pids", err)
@@ -106,10 +109,10 @@ func TestCPUWeight(t *testing.T) {
 }
 
 func TestMissingControllers(t *testing.T) {
-	if got := fakeV2(t, "cpuset cpu io memory pids", "t1").MissingControllers(); len(got) != 0 {
+	if got := fakeV2(t, "cpuset cpu io memory pids").MissingControllers(); len(got) != 0 {
 		t.Errorf("v2 with cpu and memory: missing %v", got)
 	}
-	if got := fakeV2(t, "io pids", "t1").MissingControllers(); strings.Join(got, " ") != "cpu memory" {
+	if got := fakeV2(t, "io pids").MissingControllers(); strings.Join(got, " ") != "cpu memory" {
 		t.Errorf("v2 with io and pids only: missing %v, want cpu memory", got)
 	}
 	v1 := Manager{Mount: t.TempDir(), Root: DefaultRoot}
