@@ -37,6 +37,7 @@ PACKAGES=(
   rpm             # make test-packages: rpm -qp, rpm -i --test and installs into scratch roots
   debootstrap     # the systemd boot test (make test-systemd) builds its Debian root with it
   systemd-container  # systemd-nspawn, which boots that root
+  rsyslog         # the syslog log driver's e2e test runs a receiver of its own (rsyslogd -n -f)
 )
 
 installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$2 == "install" && $4 == "installed" { print $1 }' || true)"
