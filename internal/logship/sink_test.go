@@ -98,11 +98,20 @@ func TestNonBlockingDropsAndRecovers(t *testing.T) {
 	var mu sync.Mutex
 	var reports []string
 	s, err := New(Config{Driver: "test", Sender: f, MaxBuffer: 10 * (messageOverhead + 8), Backoff: fastBackoff,
-		Errorf: func(format string, a ...any) { mu.Lock(); reports = append(reports, fmt.Sprintf(format, a...)); mu.Unlock() }})
+		Errorf: func(format string, a ...any) {
+			mu.Lock()
+			reports = append(reports, fmt.Sprintf(format, a...))
+			mu.Unlock()
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a failed send", func() bool { _, _ = s.Write(containerlog.Stdout, []byte("line-000\n")); f.mu.Lock(); defer f.mu.Unlock(); return f.sends > 0 })
+	waitFor(t, "a failed send", func() bool {
+		_, _ = s.Write(containerlog.Stdout, []byte("line-000\n"))
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.sends > 0
+	})
 	start := time.Now()
 	for i := range 1000 {
 		_, _ = s.Write(containerlog.Stdout, fmt.Appendf(nil, "line-%03d\n", i%1000))

@@ -151,7 +151,9 @@ func TestSyslogLogDriver(t *testing.T) {
 		waitUntil(t, h, fmt.Sprintf("%d messages of %s in rsyslog", tc.n+1, tc.app), time.Minute, func() bool {
 			got = rs.lines(tc.app)
 			return len(got) >= tc.n+1
-		}, func() string { return fmt.Sprintf("%d lines of %s; rsyslog wrote:\n%s", len(got), tc.app, tail([]byte(rs.read()), 2000)) })
+		}, func() string {
+			return fmt.Sprintf("%d lines of %s; rsyslog wrote:\n%s", len(got), tc.app, tail([]byte(rs.read()), 2000))
+		})
 		var out []string
 		for _, f := range got {
 			input, facility, severity, msg, raw := f[0], f[1], f[2], f[6], f[7]
