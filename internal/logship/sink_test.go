@@ -34,9 +34,10 @@ func (f *fakeSender) Send(_ context.Context, batch []Message) error {
 
 func (f *fakeSender) Close() error { return nil }
 
-func (f *fakeSender) setDown(d bool) {
+// up brings the receiver back.
+func (f *fakeSender) up() {
 	f.mu.Lock()
-	f.down = d
+	f.down = false
 	f.mu.Unlock()
 }
 
@@ -123,7 +124,7 @@ func TestNonBlockingDropsAndRecovers(t *testing.T) {
 	if !st.Dropping || st.DroppedEvents < 900 || st.Episodes != 1 || st.Reason != "receiver down" {
 		t.Errorf("status while down %+v", st)
 	}
-	f.setDown(false)
+	f.up()
 	waitFor(t, "the queue sent", func() bool { return s.ShipStatus().ShippedEvents >= 10 })
 	_, _ = s.Write(containerlog.Stdout, []byte("after\n"))
 	_ = s.Close()

@@ -106,9 +106,9 @@ func (r *forwardReceiver) tagged(tag string) []fluentforward.Received {
 	return out
 }
 
-// waitShipDrops waits until the container counts dropped lines with a reason containing
-// reason while it runs, and returns it.
-func waitShipDrops(t *testing.T, h *agentHost, name, reason string) api.Container {
+// waitShipDrops waits until the container counts dropped lines because the receiver
+// refused the connection, while it runs, and returns it.
+func waitShipDrops(t *testing.T, h *agentHost, name string) api.Container {
 	t.Helper()
 	objects := newObjectClient(h)
 	var ctr api.Container
@@ -118,7 +118,7 @@ func waitShipDrops(t *testing.T, h *agentHost, name, reason string) api.Containe
 			return false
 		}
 		s := ctr.Status.LogDrops.Shipping
-		return s.Events > 0 && strings.Contains(s.Reason, reason)
+		return s.Events > 0 && strings.Contains(s.Reason, "connection refused")
 	}, func() string { b, _ := json.Marshal(ctr.Status); return string(b) })
 	if ctr.Status.KnownStatus != api.ContainerStatusRunning {
 		t.Fatalf("%s: container %s", name, ctr.Status.KnownStatus)
@@ -232,7 +232,7 @@ func TestFluentdLogDriverReceiverDown(t *testing.T) {
 		"fluentd-address": addr, "tag": "down", "max-buffer-size": "64k", "fluentd-retry-wait": "100ms",
 	})
 	h.start()
-	ctr := waitShipDrops(t, h, "fwddown-main", "connection refused")
+	ctr := waitShipDrops(t, h, "fwddown-main")
 	waitWritesOn(t, h, ctr)
 
 	// The receiver comes up: the logger reconnects and ships again.
@@ -256,4 +256,28 @@ func waitShipped(t *testing.T, h *agentHost, task string) {
 		st, err = containerlog.ReadStatus(filepath.Join(h.dir, "data", "tasks", task, "logs", "main.log"))
 		return err == nil && st.Ship != nil && st.Ship.DroppedEvents > 0 && st.Ship.ShippedEvents > 0
 	}, func() string { return fmt.Sprintf("%+v", st.Ship) })
+}
+
+// TestLogDriverShipRefusesBadOptions: a fluentd or syslog option ecsd cannot honour stops
+// the container with the reason, instead of logging some other way.
+func TestLogDriverShipRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	h := shipHost(t)
+	h.addLogDriverTask("fwdsync", "fluentd", "echo hi", map[string]string{"fluentd-async": "false"})
+	h.addLogDriverTask("sltls", "syslog", "echo hi", map[string]string{"syslog-address": "tcp+tls://127.0.0.1:6514"})
+	h.start()
+	objects := newObjectClient(h)
+	for name, want := range map[string]string{
+		"fwdsync-main": "log driver fluentd: fluentd-async false is not supported by ecsd",
+		"sltls-main":   "log driver syslog: syslog-address \"tcp+tls://127.0.0.1:6514\": tcp+tls is not supported by ecsd",
+	} {
+		var ctr api.Container
+		waitUntil(t, h, name+" stopped with the reason", time.Minute, func() bool {
+			ctr = api.Container{}
+			return objects.get(t, "/containers/"+name, &ctr) && ctr.Status.KnownStatus == api.ContainerStatusStopped
+		})
+		if !strings.Contains(ctr.Status.Reason, want) || !strings.Contains(ctr.Status.Reason, "CannotCreateContainerError") {
+			t.Errorf("%s reason %q, want %q", name, ctr.Status.Reason, want)
+		}
+	}
 }
