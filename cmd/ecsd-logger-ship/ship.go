@@ -12,12 +12,14 @@ import (
 	"github.com/ecsd/ecsd/internal/loggercmd"
 	"github.com/ecsd/ecsd/internal/logship"
 	"github.com/ecsd/ecsd/internal/logship/fluentd"
+	"github.com/ecsd/ecsd/internal/logship/gelf"
 	"github.com/ecsd/ecsd/internal/logship/syslog"
 )
 
 // shipFlags are the drivers' arguments (see logship.Flag*).
 type shipFlags struct {
 	driver, tag, containerID, containerName, mode string
+	imageID, imageName                            string
 	maxBuffer                                     int
 	opts                                          map[string]*string
 }
@@ -26,13 +28,15 @@ func newShipFlags() *shipFlags { return &shipFlags{opts: map[string]*string{}} }
 
 // Register implements loggercmd.Shipper.
 func (s *shipFlags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&s.driver, logship.FlagDriver, "", "the log driver: fluentd or syslog")
+	fs.StringVar(&s.driver, logship.FlagDriver, "", "the log driver: fluentd, gelf or syslog")
 	fs.StringVar(&s.tag, logship.FlagTag, "", "the tag (expanded)")
 	fs.StringVar(&s.containerID, logship.FlagContainerID, "", "the container's ID in records")
 	fs.StringVar(&s.containerName, logship.FlagContainerName, "", "the container's name in records")
+	fs.StringVar(&s.imageID, logship.FlagImageID, "", "the container's image ID in gelf messages")
+	fs.StringVar(&s.imageName, logship.FlagImageName, "", "the container's image in gelf messages")
 	fs.StringVar(&s.mode, logship.FlagMode, logship.ModeNonBlocking, "non-blocking or blocking")
 	fs.IntVar(&s.maxBuffer, logship.FlagMaxBuffer, logship.DefaultMaxBuffer, "bytes of messages queued")
-	for _, d := range []string{logship.Fluentd, logship.Syslog} {
+	for _, d := range logship.Drivers() {
 		for _, o := range logship.DriverOptions(d) {
 			s.opts[o] = fs.String(logship.Flag(o), "", d+" option "+o)
 		}
@@ -84,8 +88,28 @@ func (s *shipFlags) New(errorf func(string, ...any)) (loggercmd.ShipSink, error)
 			return nil, err
 		}
 		cfg.Sender = sender
+	case logship.GELF:
+		sender, err := s.gelf()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Sender = sender
+		if sender.Addr.Network == "tcp" {
+			if cfg.MaxRetries, err = intOpt(s.opt("gelf-tcp-max-reconnect")); err != nil {
+				return nil, fmt.Errorf("gelf-tcp-max-reconnect: %w", err)
+			}
+			if v := s.opt("gelf-tcp-reconnect-delay"); v != "" {
+				n, err := intOpt(v)
+				if err != nil || n < 1 {
+					return nil, fmt.Errorf("gelf-tcp-reconnect-delay %q: want whole seconds", v)
+				}
+				cfg.Backoff = logship.DefaultBackoff()
+				cfg.Backoff.Min = time.Duration(n) * time.Second
+				cfg.Backoff.Max = max(cfg.Backoff.Max, cfg.Backoff.Min)
+			}
+		}
 	default:
-		return nil, fmt.Errorf("--%s %q: want %s or %s", logship.FlagDriver, s.driver, logship.Fluentd, logship.Syslog)
+		return nil, fmt.Errorf("--%s %q: want fluentd, gelf or syslog", logship.FlagDriver, s.driver)
 	}
 	return logship.New(cfg)
 }
@@ -132,6 +156,21 @@ func (s *shipFlags) syslog() (*syslog.Sender, error) {
 	host, _ := os.Hostname()
 	return &syslog.Sender{Addr: addr, Format: syslog.Formatter{
 		Format: format, Facility: facility, Hostname: host, Tag: s.tag, PID: os.Getpid(),
+	}}, nil
+}
+
+func (s *shipFlags) gelf() (*gelf.Sender, error) {
+	addr, err := gelf.ParseAddress(s.opt("gelf-address"))
+	if err != nil {
+		return nil, err
+	}
+	typ, level, err := gelf.ParseCompression(addr, s.opt("gelf-compression-type"), s.opt("gelf-compression-level"))
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	return &gelf.Sender{Addr: addr, Compression: typ, Level: level, Fields: gelf.Fields{
+		Host: host, Tag: s.tag, ContainerID: s.containerID, ContainerName: s.containerName, ImageID: s.imageID, ImageName: s.imageName,
 	}}, nil
 }
 

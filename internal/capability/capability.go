@@ -55,7 +55,7 @@ func (r Row) Holds(cfg *config.Config, h Host) bool {
 }
 
 // LoggingDrivers are the container log drivers ecsd implements (logdriver.Implemented:
-// json-file with max-size/max-file, none, awslogs, fluentd, syslog), the same list that decides whether a
+// json-file with max-size/max-file, none, awslogs, fluentd, syslog, gelf), the same list that decides whether a
 // container's logConfiguration is refused. Only these can ever be registered, and only
 // when ECS_AVAILABLE_LOGGING_DRIVERS lists them.
 func LoggingDrivers() []config.LoggingDriver {
@@ -78,7 +78,7 @@ func dockerRemoteAPIVersions() []string {
 // that ecsd deliberately leaves out, because it does not have the feature:
 //
 //   - logging-driver.awsfirelens, firelens.* (FireLens log routing), logging-driver.{journald,
-//     gelf,splunk,logentries,sumologic} (no such drivers in ecsd-logger)
+//     splunk,logentries,sumologic} (no such drivers in ecsd-logger)
 //   - efs, efsAuth and ECS_VOLUME_PLUGIN_CAPABILITIES (no EFS volumes), docker-plugin.<name>
 //     other than local (no Docker volume plugins), storage.ebs-task-volume-attach,
 //     storage.ebsta-non-root-user, storage.s3-files

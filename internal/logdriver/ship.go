@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecsd/ecsd/internal/fluentforward"
 	"github.com/ecsd/ecsd/internal/logship"
+	"github.com/ecsd/ecsd/internal/logship/gelf"
 	"github.com/ecsd/ecsd/internal/logship/syslog"
 )
 
@@ -18,6 +19,7 @@ import (
 const (
 	Fluentd = logship.Fluentd
 	Syslog  = logship.Syslog
+	GELF    = logship.GELF
 )
 
 // DefaultTag is Docker's default tag template: the container ID's first 12 characters.
@@ -61,7 +63,8 @@ func short(s string, n int) string {
 	return s
 }
 
-// shipArgs validates the options of fluentd or syslog and returns the logger arguments.
+// shipArgs validates the options of fluentd, syslog or gelf and returns the logger
+// arguments.
 func shipArgs(driver string, opts map[string]string, env Env) (map[string]string, error) {
 	if env.ShipUnavailable != "" {
 		return nil, fmt.Errorf("%s is not available on this instance: %s", driver, env.ShipUnavailable)
@@ -122,6 +125,14 @@ func shipArgs(driver string, opts map[string]string, env Env) (map[string]string
 		if err := checkSyslog(opts); err != nil {
 			return nil, err
 		}
+	case GELF:
+		if err := checkGELF(opts); err != nil {
+			return nil, err
+		}
+		set(logship.FlagContainerID, env.RuntimeID)
+		set(logship.FlagContainerName, env.DockerName)
+		set(logship.FlagImageID, env.ImageID)
+		set(logship.FlagImageName, env.ImageName)
 	}
 	for _, k := range logship.DriverOptions(driver) {
 		if v, ok := opts[k]; ok && v != "" {
@@ -181,6 +192,29 @@ func checkSyslog(opts map[string]string) error {
 	}
 	if _, err := syslog.ParseFormat(opts["syslog-format"]); err != nil {
 		return err
+	}
+	return nil
+}
+
+func checkGELF(opts map[string]string) error {
+	addr, err := gelf.ParseAddress(opts["gelf-address"])
+	if err != nil {
+		return err
+	}
+	if _, _, err := gelf.ParseCompression(addr, opts["gelf-compression-type"], opts["gelf-compression-level"]); err != nil {
+		return err
+	}
+	for _, k := range []string{"gelf-tcp-max-reconnect", "gelf-tcp-reconnect-delay"} {
+		v, ok := opts[k]
+		if !ok {
+			continue
+		}
+		if addr.Network != "tcp" {
+			return fmt.Errorf("%s is only supported with a tcp gelf-address", k)
+		}
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || (k == "gelf-tcp-reconnect-delay" && n < 1) {
+			return fmt.Errorf("%s %q: want a whole number (of seconds for the delay)", k, v)
+		}
 	}
 	return nil
 }

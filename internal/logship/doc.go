@@ -1,4 +1,5 @@
-// Package logship is the common part of ecsd-logger-ship's log drivers (fluentd, syslog):
+// Package logship is the common part of ecsd-logger-ship's log drivers (fluentd, syslog,
+// gelf):
 // a containerlog.Sink that cuts a container's output into messages (one per line, longer
 // lines split at MaxLine as Docker's partial messages are), queues them in a queue bounded
 // in bytes (max-buffer-size) and hands them, in order, to a driver's Sender from one

@@ -12,6 +12,9 @@ const (
 	// container_id and container_name).
 	FlagContainerID   = "ship-container-id"
 	FlagContainerName = "ship-container-name"
+	// FlagImageID and FlagImageName name the container's image in gelf messages.
+	FlagImageID   = "ship-image-id"
+	FlagImageName = "ship-image-name"
 	// FlagMode and FlagMaxBuffer are Docker's mode and max-buffer-size.
 	FlagMode      = "ship-mode"
 	FlagMaxBuffer = "ship-max-buffer-size"
@@ -24,7 +27,11 @@ func Flag(option string) string { return "ship-" + option }
 const (
 	Fluentd = "fluentd"
 	Syslog  = "syslog"
+	GELF    = "gelf"
 )
+
+// Drivers are the drivers of ecsd-logger-ship.
+func Drivers() []string { return []string{Fluentd, GELF, Syslog} }
 
 // Modes.
 const (
@@ -43,6 +50,9 @@ func DriverOptions(driver string) []string {
 			"fluentd-write-timeout"}
 	case Syslog:
 		return []string{"syslog-address", "syslog-facility", "syslog-format"}
+	case GELF:
+		return []string{"gelf-address", "gelf-compression-type", "gelf-compression-level", "gelf-tcp-max-reconnect",
+			"gelf-tcp-reconnect-delay"}
 	}
 	return nil
 }

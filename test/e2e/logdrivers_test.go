@@ -19,13 +19,13 @@ import (
 	"github.com/ecsd/ecsd/internal/testenv"
 )
 
-// shipHost is an agent host in local mode whose tasks may use the fluentd and syslog
-// drivers. The loggers run beside containerd's shims, on the machine's loopback, where
+// shipHost is an agent host in local mode whose tasks may use the fluentd, syslog
+// and gelf drivers. The loggers run beside containerd's shims, on the machine's loopback, where
 // the tests' receivers listen.
 func shipHost(t *testing.T) *agentHost {
 	t.Helper()
 	h := newAgentHost(t)
-	h.env = append(h.env, `ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","fluentd","syslog"]`)
+	h.env = append(h.env, `ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","fluentd","syslog","gelf"]`)
 	return h
 }
 
