@@ -140,7 +140,7 @@ type CreateOptions struct {
 	LogCredentialsSocket   string
 	AWSLogsUnavailable     string
 	CloudWatchLogsEndpoint string
-	// ShipUnavailable, when set, says why fluentd and syslog containers are refused (the
+	// ShipUnavailable, when set, says why fluentd, syslog and gelf containers are refused (the
 	// logger that ships them is not installed).
 	ShipUnavailable string
 }

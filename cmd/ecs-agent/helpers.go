@@ -20,7 +20,7 @@ import (
 // awslogsName is the shipping logger ecsd-logger execs, from its own directory.
 const awslogsName = "ecsd-logger-awslogs"
 
-// shipName is the shipping logger ecsd-logger execs for fluentd and syslog.
+// shipName is the shipping logger ecsd-logger execs for fluentd, syslog and gelf.
 const shipName = "ecsd-logger-ship"
 
 // helperNames are the binaries that run on the host on the agent's behalf: containerd's

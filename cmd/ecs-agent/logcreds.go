@@ -23,7 +23,7 @@ import (
 )
 
 // awslogsBinary is what ecsd-logger becomes for awslogs, shipBinary what it becomes for
-// fluentd and syslog; they must be next to it.
+// fluentd, syslog and gelf; they must be next to it.
 const (
 	awslogsBinary = "ecsd-logger-awslogs"
 	shipBinary    = "ecsd-logger-ship"
@@ -122,7 +122,7 @@ func setupLogCredentials(cfg *config.Config, loggerPath string, src logcreds.Cre
 	settings.CloudWatchLogsEndpoint = cloudWatchLogsEndpoint()
 	if _, err := os.Stat(filepath.Join(filepath.Dir(loggerPath), shipBinary)); err != nil {
 		settings.ShipUnavailable = shipBinary + " is not installed next to " + loggerPath
-		log.Info("fluentd and syslog containers will be refused", "reason", settings.ShipUnavailable)
+		log.Info("fluentd, syslog and gelf containers will be refused", "reason", settings.ShipUnavailable)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(loggerPath), awslogsBinary)); err != nil {
 		settings.AWSLogsUnavailable = awslogsBinary + " is not installed next to " + loggerPath

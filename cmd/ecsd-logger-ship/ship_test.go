@@ -18,6 +18,8 @@ func TestAgentArgumentsParse(t *testing.T) {
 			"fluentd-request-ack": "true", "fluentd-buffer-limit": "100", "fluentd-max-retries": "3", "fluentd-retry-wait": "50ms",
 			"fluentd-write-timeout": "2s", "fluentd-async": "true", "mode": "non-blocking", "max-buffer-size": "2m"}},
 		{Driver: "syslog", Options: map[string]string{"syslog-address": "udp://127.0.0.1:5514", "syslog-format": "rfc3164", "syslog-facility": "local1", "mode": "blocking"}},
+		{Driver: "gelf", Options: map[string]string{"gelf-address": "tcp://127.0.0.1:12201", "gelf-tcp-max-reconnect": "2", "gelf-tcp-reconnect-delay": "1", "tag": "g"}},
+		{Driver: "gelf", Options: map[string]string{"gelf-address": "udp://127.0.0.1:12201", "gelf-compression-type": "zlib", "gelf-compression-level": "9"}},
 	} {
 		s, err := logdriver.Settings(lc, env)
 		if err != nil {

@@ -11,7 +11,7 @@
 // When its arguments ask for the awslogs driver it becomes ecsd-logger-awslogs (exec, same
 // process and descriptors), installed next to it: the AWS SDK that shipping needs would
 // otherwise cost every logger on the host its memory. Likewise it becomes ecsd-logger-ship
-// for the fluentd and syslog drivers (arguments --ship-*).
+// for the fluentd, syslog and gelf drivers (arguments --ship-*).
 package main
 
 import (

@@ -20,7 +20,7 @@ type Env struct {
 	TaskARN, TaskID, Container, RuntimeID string
 	// DockerName is the container's name as the reference agent's Docker would have it
 	// (api.DockerName); ImageName and ImageID are its image's reference and ID. The
-	// fluentd and syslog drivers' tags and records use them.
+	// fluentd, syslog and gelf drivers' tags and records use them.
 	DockerName, ImageName, ImageID string
 	// Region is the agent's region: awslogs-region's default.
 	Region string
@@ -32,7 +32,7 @@ type Env struct {
 	// awslogs cannot work on this host, with AWSLogsUnavailable saying why.
 	CredentialsSocket  string
 	AWSLogsUnavailable string
-	// ShipUnavailable, when set, says why fluentd and syslog cannot work on this host.
+	// ShipUnavailable, when set, says why fluentd, syslog and gelf cannot work on this host.
 	ShipUnavailable string
 	// SecretOptions are the names of the container's log-driver secretOptions, which
 	// the agent resolves and the logger asks for.

@@ -35,6 +35,10 @@ func TestShipSettings(t *testing.T) {
 			map[string]string{"--ship-driver": "syslog", "--ship-syslog-address": "tcp://127.0.0.1:601", "--ship-syslog-format": "rfc5424",
 				"--ship-syslog-facility": "local0", "--ship-mode": "blocking", "--ship-tag": "0123456789ab"},
 			[]string{"--ship-container-id"}},
+		{"gelf: the container and its image in messages",
+			&api.LogConfig{Driver: "gelf", Options: map[string]string{"gelf-address": "udp://127.0.0.1:12201"}}, shipEnv,
+			map[string]string{"--ship-driver": "gelf", "--ship-gelf-address": "udp://127.0.0.1:12201", "--ship-container-id": shipEnv.RuntimeID,
+				"--ship-container-name": shipEnv.DockerName, "--ship-image-name": "busybox:1", "--ship-image-id": shipEnv.ImageID}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Settings(tc.lc, tc.env)
@@ -79,6 +83,9 @@ func TestShipSettingsRefused(t *testing.T) {
 		{&api.LogConfig{Driver: "syslog", Options: map[string]string{"syslog-format": "json"}}, shipEnv, `syslog-format "json"`},
 		{&api.LogConfig{Driver: "syslog", Options: map[string]string{"syslog-tls-ca-cert": "/ca"}}, shipEnv, `option "syslog-tls-ca-cert" is not supported by ecsd`},
 		{&api.LogConfig{Driver: "syslog", Options: map[string]string{"fluentd-address": "h"}}, shipEnv, `option "fluentd-address" is not supported by ecsd`},
+		{&api.LogConfig{Driver: "gelf"}, shipEnv, "gelf-address is required"},
+		{&api.LogConfig{Driver: "gelf", Options: map[string]string{"gelf-address": "tcp://h:1", "gelf-compression-type": "gzip"}}, shipEnv, "GELF over TCP is not compressed"},
+		{&api.LogConfig{Driver: "gelf", Options: map[string]string{"gelf-address": "udp://h:1", "gelf-tcp-max-reconnect": "3"}}, shipEnv, "only supported with a tcp gelf-address"},
 	} {
 		_, err := Settings(tc.lc, tc.env)
 		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
