@@ -58,7 +58,7 @@ $(GOLANGCI_LINT):
 build: ## Build ecs-agent (and the other binaries) into bin/.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 	@# The logger the shim runs per container: static, so it needs nothing on the host.
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ecsd-logger ./cmd/ecsd-logger-awslogs
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ecsd-logger ./cmd/ecsd-logger-awslogs ./cmd/ecsd-logger-ship
 	@# The init bind-mounted into initProcessEnabled containers and the task namespace
 	@# holder: static, because the images it runs in may have no libc.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ecsd-init

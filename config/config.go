@@ -363,7 +363,7 @@ type Config struct {
 	// (2 min at most, plus a 30 s handshake) normally repairs must not fail the check.
 	HealthcheckACSGrace time.Duration `env:"ECSD_HEALTHCHECK_ACS_GRACE"`
 	// HelpersDir, when set, is a host directory mounted at the same path in the agent's
-	// container: the agent copies ecsd-logger, ecsd-logger-awslogs and ecsd-init from next
+	// container: the agent copies ecsd-logger, ecsd-logger-awslogs, ecsd-logger-ship and ecsd-init from next
 	// to its executable into it at start and uses those copies, because containerd's shims
 	// and runc run them from the host, where the container's own files are not visible. The
 	// agent image sets it (/var/lib/ecs/deps/ecsd). Empty: the helpers are used in place.

@@ -28,8 +28,8 @@ const ecsInitSource = "ecs-init defaults"
 // itself sends are the reference agent's Docker image, which ecsd cannot run, so turning it
 // on by default would only download them to refuse them; self-update is for updates the
 // operator sends (a local control plane, ecsctl update-agent). ECS_AVAILABLE_LOGGING_DRIVERS is the AMI's list
-// ["json-file","syslog","awslogs","fluentd","none"] less syslog and fluentd, which ecsd
-// does not implement. ECS_AGENT_CONFIG_FILE_PATH is already /etc/ecs/ecs.config.json.
+// ["json-file","syslog","awslogs","fluentd","none"], all of which ecsd implements.
+// ECS_AGENT_CONFIG_FILE_PATH is already /etc/ecs/ecs.config.json.
 func ECSInitDefaults(osRelease string) map[string]string {
 	if osRelease == "" {
 		osRelease = DefaultOSReleaseFile
@@ -40,7 +40,7 @@ func ECSInitDefaults(osRelease string) map[string]string {
 		// for the reference agent under ecs-init.
 		"ECS_DATADIR":                               DefaultDataDir,
 		"ECS_LOGFILE":                               "/var/log/ecs/ecs-agent.log",
-		"ECS_AVAILABLE_LOGGING_DRIVERS":             `["json-file","awslogs","none"]`,
+		"ECS_AVAILABLE_LOGGING_DRIVERS":             `["json-file","syslog","awslogs","fluentd","none"]`,
 		"ECS_ENABLE_TASK_IAM_ROLE":                  "true",
 		"ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST":     "true",
 		"ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE": "true",

@@ -128,10 +128,14 @@ func (r *CreateReconciler) logDriverEnv(t *api.Task, c *api.Container, runtimeID
 		TaskID:             t.Name,
 		Container:          c.Spec.Name,
 		RuntimeID:          runtimeID,
+		DockerName:         api.DockerName(t, c),
+		ImageName:          c.Spec.Image,
+		ImageID:            c.Status.ImageID,
 		Region:             r.Options.Region,
 		Endpoint:           r.Options.CloudWatchLogsEndpoint,
 		CredentialsSocket:  r.Options.LogCredentialsSocket,
 		AWSLogsUnavailable: r.Options.AWSLogsUnavailable,
+		ShipUnavailable:    r.Options.ShipUnavailable,
 		SecretOptions:      logSecretOptions(c.Spec.Secrets),
 	}
 }

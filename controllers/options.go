@@ -154,6 +154,9 @@ type CreateOptions struct {
 	LogCredentialsSocket   string
 	AWSLogsUnavailable     string
 	CloudWatchLogsEndpoint string
+	// ShipUnavailable, when set, says why fluentd, syslog and gelf containers are refused (the
+	// logger that ships them is not installed).
+	ShipUnavailable string
 }
 
 // NetworkOptions tune how tasks get their networks (create step, adoption).

@@ -42,6 +42,7 @@ PACKAGES=(
   nfs-ganesha     # the e2e tests' NFS server, run in a network namespace they create
   nfs-ganesha-vfs
   user-mode-linux    # test/e2e TestCgroupV2* boot it for a real cgroup v2 hierarchy (make test-cgroupv2)
+  rsyslog         # the syslog log driver's e2e test runs a receiver of its own (rsyslogd -n -f)
 )
 
 installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$2 == "install" && $4 == "installed" { print $1 }' || true)"

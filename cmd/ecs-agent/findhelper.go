@@ -8,7 +8,7 @@ import (
 )
 
 // packageHelperDir is where the deb and rpm packages install the agent's helper binaries
-// (ecsd-logger, ecsd-logger-awslogs, ecsd-init), while the agent itself is /usr/bin/ecs-agent.
+// (ecsd-logger, ecsd-logger-awslogs, ecsd-logger-ship, ecsd-init), while the agent itself is /usr/bin/ecs-agent.
 const packageHelperDir = "/usr/libexec/ecsd"
 
 // helperCandidates lists where a helper named name is looked for when no ECSD_*_PATH names

@@ -20,10 +20,14 @@ import (
 // awslogsName is the shipping logger ecsd-logger execs, from its own directory.
 const awslogsName = "ecsd-logger-awslogs"
 
+// shipName is the shipping logger ecsd-logger execs for fluentd, syslog and gelf.
+const shipName = "ecsd-logger-ship"
+
 // helperNames are the binaries that run on the host on the agent's behalf: containerd's
-// shims run ecsd-logger for every task container (which execs ecsd-logger-awslogs next to
-// itself), and runc bind-mounts ecsd-init into containers and the namespace holders.
-var helperNames = []string{loggerName, awslogsName, initName}
+// shims run ecsd-logger for every task container (which execs ecsd-logger-awslogs or
+// ecsd-logger-ship next to itself), and runc bind-mounts ecsd-init into containers and the
+// namespace holders.
+var helperNames = []string{loggerName, awslogsName, shipName, initName}
 
 // hostRootDir is the host's root file system as seen from the agent's container: PID 1's
 // root, which is the host's when the agent shares the host's PID namespace, as the agent

@@ -22,8 +22,12 @@ import (
 	"github.com/ecsd/ecsd/server/logcreds"
 )
 
-// awslogsBinary is what ecsd-logger becomes for awslogs; it must be next to it.
-const awslogsBinary = "ecsd-logger-awslogs"
+// awslogsBinary is what ecsd-logger becomes for awslogs, shipBinary what it becomes for
+// fluentd, syslog and gelf; they must be next to it.
+const (
+	awslogsBinary = "ecsd-logger-awslogs"
+	shipBinary    = "ecsd-logger-ship"
+)
 
 // cloudWatchLogsEndpoint is the CloudWatch Logs endpoint of the agent's environment, the
 // SDK's service-specific setting first: the loggers run with containerd's environment, so
@@ -116,6 +120,10 @@ type logCredentialsServer struct {
 func setupLogCredentials(cfg *config.Config, loggerPath string, src logcreds.CredentialsSource, secrets logcreds.SecretsSource,
 	settings *controllers.CreateOptions, log logr.Logger) *logCredentialsServer {
 	settings.CloudWatchLogsEndpoint = cloudWatchLogsEndpoint()
+	if _, err := os.Stat(filepath.Join(filepath.Dir(loggerPath), shipBinary)); err != nil {
+		settings.ShipUnavailable = shipBinary + " is not installed next to " + loggerPath
+		log.Info("fluentd, syslog and gelf containers will be refused", "reason", settings.ShipUnavailable)
+	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(loggerPath), awslogsBinary)); err != nil {
 		settings.AWSLogsUnavailable = awslogsBinary + " is not installed next to " + loggerPath
 		log.Info("awslogs containers will be refused", "reason", settings.AWSLogsUnavailable)

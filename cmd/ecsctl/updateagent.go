@@ -47,7 +47,8 @@ func newUpdateAgentCmd(g *globalOptions, s genericiooptions.IOStreams) *cobra.Co
 		Use:   "update-agent --file ARTIFACT",
 		Short: "Update the agent to the build in a file, through the local control plane",
 		Long: `Update an agent to the ecsd update artifact in a file (a .tar.gz holding ecs-agent,
-ecsd-init, ecsd-logger and ecsd-logger-awslogs; see the README's "Self-update") the way
+ecsd-init, ecsd-logger, ecsd-logger-awslogs and ecsd-logger-ship; see the README's
+"Self-update") the way
 ECS updates agents: ecsctl serves the file on a loopback address, asks the local control
 plane to update the container instance (UpdateContainerAgent, with the file's URL and
 SHA-256), and follows the instance's agent update status while the plane sends
@@ -59,7 +60,7 @@ The agent must run with ECS_UPDATES_ENABLED=true, under ecs-init start (the syst
 unit), on this machine. Prints each status and the agent's version before and after;
 fails with the agent's reason when it refuses the update, and when the agent comes back
 at the version it had (the update was not installed, or was rolled back).`,
-		Example: `  tar -C bin -czf /tmp/ecsd-update.tar.gz ecs-agent ecsd-init ecsd-logger ecsd-logger-awslogs
+		Example: `  tar -C bin -czf /tmp/ecsd-update.tar.gz ecs-agent ecsd-init ecsd-logger ecsd-logger-awslogs ecsd-logger-ship
   ecsctl update-agent --file /tmp/ecsd-update.tar.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

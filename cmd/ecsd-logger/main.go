@@ -10,7 +10,8 @@
 //
 // When its arguments ask for the awslogs driver it becomes ecsd-logger-awslogs (exec, same
 // process and descriptors), installed next to it: the AWS SDK that shipping needs would
-// otherwise cost every logger on the host its memory.
+// otherwise cost every logger on the host its memory. Likewise it becomes ecsd-logger-ship
+// for the fluentd, syslog and gelf drivers (arguments --ship-*).
 package main
 
 import (
@@ -23,44 +24,53 @@ import (
 	"github.com/ecsd/ecsd/internal/loggercmd"
 )
 
-// AWSLogsBinary is the shipping logger's name, next to ecsd-logger.
-const awslogsBinary = "ecsd-logger-awslogs"
+// The shipping loggers' names, next to ecsd-logger, and the prefix of their arguments.
+const (
+	awslogsBinary = "ecsd-logger-awslogs"
+	awslogsPrefix = "--awslogs-"
+	shipBinary    = "ecsd-logger-ship"
+	shipPrefix    = "--ship-"
+)
 
 func main() {
 	args := os.Args[1:]
-	if ships(args) {
-		err := execAWSLogs()
+	if binary, prefix := shipper(args); binary != "" {
+		err := execShipper(binary)
 		// Still here: the container's output goes to its file, without shipping.
-		fmt.Fprintf(os.Stderr, "ecsd-logger: awslogs: cannot run %s: %v\n", awslogsBinary, err)
-		args = withoutShipping(args)
+		fmt.Fprintf(os.Stderr, "ecsd-logger: cannot run %s: %v\n", binary, err)
+		args = withoutShipping(args, prefix)
 	}
 	os.Exit(loggercmd.Run(args, nil))
 }
 
-// ships reports whether args ask for a shipping driver.
-func ships(args []string) bool {
+// shipper is the shipping logger args ask for, and the prefix of its arguments; "" when
+// they ask for none.
+func shipper(args []string) (binary, prefix string) {
 	for _, a := range args {
-		if strings.HasPrefix(a, "--awslogs-") {
-			return true
+		switch {
+		case strings.HasPrefix(a, awslogsPrefix):
+			return awslogsBinary, awslogsPrefix
+		case strings.HasPrefix(a, shipPrefix):
+			return shipBinary, shipPrefix
 		}
 	}
-	return false
+	return "", ""
 }
 
-func execAWSLogs() error {
+func execShipper(binary string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(filepath.Dir(self), awslogsBinary)
+	path := filepath.Join(filepath.Dir(self), binary)
 	return syscall.Exec(path, append([]string{path}, os.Args[1:]...), os.Environ())
 }
 
 // withoutShipping drops the shipping driver's "--flag value" pairs.
-func withoutShipping(args []string) []string {
+func withoutShipping(args []string, prefix string) []string {
 	var out []string
 	for i := 0; i < len(args); i++ {
-		if strings.HasPrefix(args[i], "--awslogs-") {
+		if strings.HasPrefix(args[i], prefix) {
 			if !strings.Contains(args[i], "=") {
 				i++
 			}

@@ -31,6 +31,7 @@ var binaries = []binary{
 	{"ecs-init", "/usr/libexec/ecsd"},
 	{"ecsd-logger", "/usr/libexec/ecsd"},
 	{"ecsd-logger-awslogs", "/usr/libexec/ecsd"},
+	{"ecsd-logger-ship", "/usr/libexec/ecsd"},
 	{"ecsd-init", "/usr/libexec/ecsd"},
 }
 

@@ -105,6 +105,7 @@ var wantFiles = map[string]string{
 	"/usr/libexec/ecsd/ecs-init":                             "-rwxr-xr-x",
 	"/usr/libexec/ecsd/ecsd-logger":                          "-rwxr-xr-x",
 	"/usr/libexec/ecsd/ecsd-logger-awslogs":                  "-rwxr-xr-x",
+	"/usr/libexec/ecsd/ecsd-logger-ship":                     "-rwxr-xr-x",
 	"/usr/libexec/ecsd/ecsd-init":                            "-rwxr-xr-x",
 	"/etc/ecs/ecs.config":                                    "-rw-r--r--",
 	"/etc/ecs/":                                              "drwxr-xr-x",

@@ -62,7 +62,7 @@ func (r Row) Holds(cfg *config.Config, h Host) bool {
 }
 
 // LoggingDrivers are the container log drivers ecsd implements (logdriver.Implemented:
-// json-file with max-size/max-file, none, awslogs), the same list that decides whether a
+// json-file with max-size/max-file, none, awslogs, fluentd, syslog, gelf), the same list that decides whether a
 // container's logConfiguration is refused. Only these can ever be registered, and only
 // when ECS_AVAILABLE_LOGGING_DRIVERS lists them.
 func LoggingDrivers() []config.LoggingDriver {
@@ -84,8 +84,8 @@ func dockerRemoteAPIVersions() []string {
 // Table returns every row. Rows sent by the reference agent (agent/app/agent_capability.go)
 // that ecsd deliberately leaves out, because it does not have the feature:
 //
-//   - logging-driver.awsfirelens, firelens.* (FireLens log routing), logging-driver.{syslog,
-//     journald,gelf,fluentd,splunk,logentries,sumologic} (no such drivers in ecsd-logger)
+//   - logging-driver.awsfirelens, firelens.* (FireLens log routing), logging-driver.{journald,
+//     splunk,logentries,sumologic} (no such drivers in ecsd-logger)
 //   - efsAuth and ECS_VOLUME_PLUGIN_CAPABILITIES: EFS access points and IAM authorization
 //     need the EFS mount helper's TLS client certificate, which ecsd does not make (such
 //     volumes are refused); docker-plugin.<name>

@@ -60,9 +60,9 @@ func TestLoggingDriverRowsAreTheImplementedDrivers(t *testing.T) {
 		}
 	}
 	// A driver the reference knows but ecsd does not implement is never registered.
-	cfg := load(t, map[string]string{"ECS_AVAILABLE_LOGGING_DRIVERS": `["syslog","fluentd","json-file"]`})
+	cfg := load(t, map[string]string{"ECS_AVAILABLE_LOGGING_DRIVERS": `["journald","splunk","json-file"]`})
 	for name := range Attributes(cfg, Host{}) {
-		if strings.Contains(name, "logging-driver.syslog") || strings.Contains(name, "logging-driver.fluentd") {
+		if strings.Contains(name, "logging-driver.journald") || strings.Contains(name, "logging-driver.splunk") {
 			t.Errorf("registered %s, which ecsd does not implement", name)
 		}
 	}
@@ -163,11 +163,13 @@ func TestAttributesOfConfigurations(t *testing.T) {
 			Legacy+"logging-driver.json-file", Legacy+"logging-driver.none"),
 		"everything, host has LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
-			Legacy+"logging-driver.awslogs", Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",
+			Legacy+"logging-driver.awslogs", Legacy+"logging-driver.fluentd", Legacy+"logging-driver.gelf", Legacy+"logging-driver.syslog",
+			Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",
 			Current+"task-eni", Legacy+"selinux", Legacy+"apparmor", Current+"pid-ipc-namespace-sharing", Current+"efs"),
 		"everything, host no LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",
-			Legacy+"logging-driver.awslogs", Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",
+			Legacy+"logging-driver.awslogs", Legacy+"logging-driver.fluentd", Legacy+"logging-driver.gelf", Legacy+"logging-driver.syslog",
+			Current+"execution-role-awslogs", Legacy+"task-iam-role", Legacy+"task-iam-role-network-host",
 			Current+"task-eni"),
 		"capable off, host LSM": with(Legacy+"privileged-container", Current+"container-health-check", Current+"task-cpu-mem-limit",
 			Current+"increased-task-cpu-limit", Legacy+"logging-driver.json-file", Legacy+"logging-driver.none",

@@ -18,6 +18,10 @@ type Env struct {
 	// TaskARN, TaskID and Container name the container; RuntimeID is its runtime ID
 	// (the stream name without awslogs-stream-prefix, as Docker uses the container ID).
 	TaskARN, TaskID, Container, RuntimeID string
+	// DockerName is the container's name as the reference agent's Docker would have it
+	// (api.DockerName); ImageName and ImageID are its image's reference and ID. The
+	// fluentd, syslog and gelf drivers' tags and records use them.
+	DockerName, ImageName, ImageID string
 	// Region is the agent's region: awslogs-region's default.
 	Region string
 	// Endpoint is the CloudWatch Logs endpoint the agent resolved from its own
@@ -28,6 +32,8 @@ type Env struct {
 	// awslogs cannot work on this host, with AWSLogsUnavailable saying why.
 	CredentialsSocket  string
 	AWSLogsUnavailable string
+	// ShipUnavailable, when set, says why fluentd, syslog and gelf cannot work on this host.
+	ShipUnavailable string
 	// SecretOptions are the names of the container's log-driver secretOptions, which
 	// the agent resolves and the logger asks for.
 	SecretOptions []string

@@ -1,6 +1,7 @@
 // Package logdriver turns a container's logConfiguration into how the runtime keeps its
 // output (runtime.LogSettings): the json-file driver's rotation limits, none, and the
-// shipping drivers ecsd-logger implements. It is the one place that knows which log
+// shipping drivers ecsd-logger implements (awslogs through ecsd-logger-awslogs; fluentd,
+// syslog and gelf through ecsd-logger-ship). It is the one place that knows which log
 // drivers ecsd implements (Implemented) and which options each takes; a definition that
 // asks for anything else is refused when the container is created, with the reason, instead
 // of being silently logged some other way.
@@ -29,7 +30,7 @@ const (
 // Implemented returns the log drivers ecsd implements, sorted. Only these may take
 // effect from ECS_AVAILABLE_LOGGING_DRIVERS and be registered as logging-driver
 // attributes; a container asking for another is refused.
-func Implemented() []string { return []string{AWSLogs, JSONFile, None} }
+func Implemented() []string { return []string{AWSLogs, Fluentd, GELF, JSONFile, None, Syslog} }
 
 // IsImplemented reports whether ecsd implements the log driver name.
 func IsImplemented(name string) bool { return slices.Contains(Implemented(), name) }
@@ -47,8 +48,9 @@ const (
 var ErrInvalid = errors.New("invalid log configuration")
 
 // Settings returns how the runtime keeps the output of a container with logConfiguration
-// lc (nil: the defaults, a bounded json-file log). A shipping driver (awslogs) keeps the
-// file too, with the default bound, so the output stays readable on the host.
+// lc (nil: the defaults, a bounded json-file log). A shipping driver (awslogs, fluentd,
+// syslog, gelf) keeps the file too, with the default bound, so the output stays readable on the
+// host.
 func Settings(lc *api.LogConfig, env Env) (runtime.LogSettings, error) {
 	driver, opts := JSONFile, map[string]string(nil)
 	if lc != nil {
@@ -63,6 +65,14 @@ func Settings(lc *api.LogConfig, env Env) (runtime.LogSettings, error) {
 		return runtime.LogSettings{LoggerArgs: args}, nil
 	case AWSLogs:
 		args, err := awslogsArgs(opts, env)
+		if err != nil {
+			return runtime.LogSettings{}, fmt.Errorf("%w: log driver %s: %w", ErrInvalid, driver, err)
+		}
+		limits, _ := fileLimits(nil)
+		maps.Copy(args, limits)
+		return runtime.LogSettings{LoggerArgs: args}, nil
+	case Fluentd, Syslog, GELF:
+		args, err := shipArgs(driver, opts, env)
 		if err != nil {
 			return runtime.LogSettings{}, fmt.Errorf("%w: log driver %s: %w", ErrInvalid, driver, err)
 		}

@@ -3,10 +3,11 @@
 // container's stdout on fd 3, its stderr on fd 4 and a readiness pipe on fd 5, and its
 // arguments from containerlog.Args.
 //
-// It is shared by two binaries: ecsd-logger (the file only: small, since hundreds run on
-// a host) and ecsd-logger-awslogs (the same plus the awslogs driver, which needs the AWS
-// SDK and about 1.5 MB more memory per process), which ecsd-logger becomes (exec) when
-// its arguments ask for shipping.
+// It is shared by three binaries: ecsd-logger (the file only: small, since hundreds run
+// on a host), ecsd-logger-awslogs (the same plus the awslogs driver, which needs the AWS
+// SDK and about 1.5 MB more memory per process) and ecsd-logger-ship (the same plus the
+// fluentd and syslog drivers, package logship), which ecsd-logger becomes (exec) when its
+// arguments ask for shipping.
 package loggercmd
 
 import (

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// The agent finds ecsd-logger next to its executable, as `make build` installs them.
-	build = exec.Command("go", "build", "-o", dir+"/", "github.com/ecsd/ecsd/cmd/ecsd-logger", "github.com/ecsd/ecsd/cmd/ecsd-logger-awslogs")
+	build = exec.Command("go", "build", "-o", dir+"/", "github.com/ecsd/ecsd/cmd/ecsd-logger", "github.com/ecsd/ecsd/cmd/ecsd-logger-awslogs", "github.com/ecsd/ecsd/cmd/ecsd-logger-ship")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {

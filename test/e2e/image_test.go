@@ -288,7 +288,7 @@ func testImageUnderContainerd(t *testing.T, img builtImage) {
 
 	plane.connectedInstances(t, 1, h)
 	// The agent copied its helpers to the host directory and hands those to containerd.
-	for _, name := range []string{"ecsd-logger", "ecsd-logger-awslogs", "ecsd-init"} {
+	for _, name := range []string{"ecsd-logger", "ecsd-logger-awslogs", "ecsd-logger-ship", "ecsd-init"} {
 		if fi, err := os.Stat(filepath.Join(helpers, name)); err != nil || fi.Mode().Perm()&0o111 == 0 {
 			t.Errorf("helper %s not installed on the host: %v", name, err)
 		}

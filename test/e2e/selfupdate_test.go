@@ -35,7 +35,7 @@ func buildAgentVersion(t *testing.T, dir, ver, hash string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build ecs-agent %s: %v\n%s", ver, err, out)
 	}
-	for _, helper := range []string{"ecsd-init", "ecsd-logger", "ecsd-logger-awslogs"} {
+	for _, helper := range []string{"ecsd-init", "ecsd-logger", "ecsd-logger-awslogs", "ecsd-logger-ship"} {
 		copyFile(t, filepath.Join(filepath.Dir(agentBin), helper), filepath.Join(dir, helper))
 	}
 }

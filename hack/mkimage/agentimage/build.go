@@ -15,8 +15,9 @@ import (
 
 // binaries are the commands that go into the image, under /ecsd: the agent, the helpers it
 // hands to containerd's shims (ecsd-logger, which execs ecsd-logger-awslogs for the awslogs
-// driver, and ecsd-init, the init and namespace holder), and ecs-init. All static.
-var binaries = []string{"ecs-agent", "ecsd-logger", "ecsd-logger-awslogs", "ecsd-init", "ecs-init"}
+// driver and ecsd-logger-ship for fluentd, syslog and gelf, and ecsd-init, the init and namespace
+// holder), and ecs-init. All static.
+var binaries = []string{"ecs-agent", "ecsd-logger", "ecsd-logger-awslogs", "ecsd-logger-ship", "ecsd-init", "ecs-init"}
 
 // supported are the platforms the image is built for; ecsd's packages target the same two.
 var supported = map[string]v1.Platform{

@@ -17,7 +17,7 @@
 //	bin/linux_<arch>/      the binaries that went into the image
 //
 // The image (see README "Agent image"): /ecsd/ecs-agent (the entrypoint, Cmd
-// --ecs-init-defaults) and the helpers it runs (ecsd-logger, ecsd-logger-awslogs, ecsd-init)
+// --ecs-init-defaults) and the helpers it runs (ecsd-logger, ecsd-logger-awslogs, ecsd-logger-ship, ecsd-init)
 // plus ecs-init; Debian's CA bundle at /etc/ssl/certs/ca-certificates.crt; no shell. /bin,
 // /sbin, /lib, /lib64 and /etc/os-release are symbolic links into /usr, where the run line
 // mounts the host's /usr read-only for the host tools the agent runs (iptables, runc, the

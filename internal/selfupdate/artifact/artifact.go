@@ -1,7 +1,7 @@
 // Package artifact is the format of ecsd's self-update artifact: a gzip-compressed tar
 // archive holding exactly the binaries that run together as one agent version,
 //
-//	ecs-agent  ecsd-init  ecsd-logger  ecsd-logger-awslogs
+//	ecs-agent  ecsd-init  ecsd-logger  ecsd-logger-awslogs  ecsd-logger-ship
 //
 // at the top level (a leading "./" is accepted), each a regular file that is a 64-bit ELF
 // executable for the instance's architecture. ecs-init stays out: it is what installs an
@@ -14,7 +14,7 @@
 // ecs-init checks it again while unpacking it (Extract) into a version directory; ecsctl
 // checks it before offering it, so a wrong file is refused where it is named. Build one with
 //
-//	tar -C bin -czf ecsd-update.tar.gz ecs-agent ecsd-init ecsd-logger ecsd-logger-awslogs
+//	tar -C bin -czf ecsd-update.tar.gz ecs-agent ecsd-init ecsd-logger ecsd-logger-awslogs ecsd-logger-ship
 //
 // or Write.
 package artifact
@@ -35,7 +35,7 @@ import (
 	"strings"
 )
 
-// Limits. A stripped ecs-agent is about 60 MiB; compressed, the four binaries are well
+// Limits. A stripped ecs-agent is about 60 MiB; compressed, the five binaries are well
 // under 64 MiB. The bounds leave room to grow while keeping a hostile or broken server
 // from filling the disk.
 const (
@@ -43,7 +43,7 @@ const (
 	MaxSize int64 = 256 << 20
 	// MaxMemberSize bounds one unpacked binary.
 	MaxMemberSize int64 = 256 << 20
-	// MaxUnpackedSize bounds the four binaries together.
+	// MaxUnpackedSize bounds the five binaries together.
 	MaxUnpackedSize int64 = 512 << 20
 )
 
@@ -54,7 +54,7 @@ var ErrInvalid = errors.New("not a valid ecsd update artifact")
 
 // Members are the file names an artifact holds, all of them required.
 func Members() []string {
-	return []string{"ecs-agent", "ecsd-init", "ecsd-logger", "ecsd-logger-awslogs"}
+	return []string{"ecs-agent", "ecsd-init", "ecsd-logger", "ecsd-logger-awslogs", "ecsd-logger-ship"}
 }
 
 // elfMachine maps GOARCH to the ELF machine its executables carry.
