@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,7 +154,11 @@ func (b *backend) runTaskInput(in *ecs.RunTaskInput) []string {
 		b.t.Fatalf("RunTask: %v", err)
 	}
 	if len(out.Failures) > 0 {
-		b.t.Fatalf("RunTask failures: %+v", out.Failures)
+		var why []string
+		for _, f := range out.Failures {
+			why = append(why, aws.ToString(f.Arn)+": "+aws.ToString(f.Reason)+" "+aws.ToString(f.Detail))
+		}
+		b.t.Fatalf("RunTask failures: %s", strings.Join(why, "; "))
 	}
 	var arns []string
 	for _, t := range out.Tasks {

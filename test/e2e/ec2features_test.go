@@ -221,6 +221,9 @@ func TestSpotInstanceDraining(t *testing.T) {
 	// Once: set ACTIVE again, run and stop a task (seconds of polling intervals), and the
 	// agent neither read the notice again nor drained again.
 	b.activate(arn)
+	// The plane was down a moment ago: its ACS session may still be coming back, and ECS
+	// places tasks only on an instance whose agent is connected.
+	b.waitConnected(h)
 	more := b.runTask(def, 1)
 	b.waitTasks("a new task RUNNING after reactivation", time.Minute, more, lastStatus("RUNNING"))
 	for _, task := range append(running, more...) {
