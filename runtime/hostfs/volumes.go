@@ -348,14 +348,38 @@ func (v Volumes) stopTunnel(target string) {
 		return
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(5 * time.Second)
-	for tunnelPID(target) == pid && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if tunnelPID(target) == pid {
+	// stunnel removes its pid file before it has exited: wait for the process itself, so
+	// a port or mount that follows never finds the old tunnel still there.
+	if !waitGone(pid, 5*time.Second) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid, time.Second)
 	}
 	_ = os.Remove(stunnelPID(target))
+}
+
+// waitGone waits up to d for process pid to exit (a zombie counts as gone) and reports
+// whether it did.
+func waitGone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for processRunning(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// processRunning reports whether pid is a process that has not exited: present in /proc
+// and not a zombie (a daemonized stunnel is reaped by init, not by us).
+func processRunning(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // freePort picks a loopback port in the EFS mount helper's range that nothing listens on.

@@ -169,7 +169,7 @@ func TestVolumesTLSTunnel(t *testing.T) {
 		t.Fatalf("looking the tunnel up again: port %d pid %d, %v", again, tunnelPID(target), err)
 	}
 	v.stopTunnel(target)
-	if tunnelPID(target) != 0 || processAlive(pid) {
+	if tunnelPID(target) != 0 || processRunning(pid) {
 		t.Fatalf("tunnel %d still running", pid)
 	}
 
@@ -247,15 +247,6 @@ func waitListening(t *testing.T, addr string) {
 
 // processAlive: pid exists and is not a zombie (a daemon's parent is init, which may reap
 // it later).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
 
 func readFile(p string) string { b, _ := os.ReadFile(p); return string(b) }
 
